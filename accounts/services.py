@@ -1,0 +1,51 @@
+"""Account and plan services: the one place where profiles and plans change."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import transaction
+from django.dispatch import Signal
+from django.utils import timezone
+
+from accounts.models import Plan, PlanChange, User
+from accounts.signals import plan_downgraded, plan_upgraded
+
+logger = logging.getLogger(__name__)
+
+
+def profile_update(*, user: User, full_name: str, institution: str) -> User:
+    user.full_name = full_name.strip()
+    user.institution = institution.strip()
+    user.save(update_fields=["full_name", "institution"])
+    return user
+
+
+def _plan_change(*, user: User, to_plan: Plan, event: Signal, payment_reference: str = "") -> bool:
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.plan == to_plan:
+            return False
+        changed_at: datetime = timezone.now()
+        PlanChange.objects.create(
+            user=locked, from_plan=locked.plan, to_plan=to_plan, changed_at=changed_at,
+            payment_reference=payment_reference,
+        )
+        locked.plan = to_plan
+        locked.plan_changed_at = changed_at
+        locked.save(update_fields=["plan", "plan_changed_at"])
+        transaction.on_commit(lambda: event.send(sender=User, user=locked, changed_at=changed_at))
+    user.plan, user.plan_changed_at = locked.plan, locked.plan_changed_at
+    logger.info("user %s: plan changed to %s", user.pk, to_plan)
+    return True
+
+
+def plan_upgrade(*, user: User, payment_reference: str = "") -> bool:
+    """Make ``user`` premium; sends ``plan_upgraded`` once committed. False if already premium."""
+    return _plan_change(user=user, to_plan=Plan.PREMIUM, event=plan_upgraded, payment_reference=payment_reference)
+
+
+def plan_cancel(*, user: User) -> bool:
+    """Return ``user`` to the free plan; sends ``plan_downgraded`` once committed. False if already free."""
+    return _plan_change(user=user, to_plan=Plan.FREE, event=plan_downgraded)

@@ -1,0 +1,82 @@
+"""Profile and plan pages: thin interfaces to accounts.services."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts import billing, services
+from accounts.forms import ConfirmForm, ProfileForm
+
+UPGRADE_CONFIRM = "Upgrade my account to premium"
+CANCEL_CONFIRM = "Cancel premium and return to the free plan"
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html", {"free_retention_seconds": settings.GAS_FREE_RETENTION_SECONDS})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        services.profile_update(
+            user=request.user,
+            full_name=form.cleaned_data["full_name"],
+            institution=form.cleaned_data["institution"],
+        )
+        messages.success(request, "Your profile was saved.")
+        return redirect("profile")
+    return render(
+        request,
+        "accounts/profile.html",
+        {"form": form, "plan_changes": request.user.plan_changes.all()[:10], "limits": _limits()},
+    )
+
+
+def _limits() -> dict[str, int]:
+    return {
+        "free_bytes": settings.GAS_FREE_MAX_UPLOAD_BYTES,
+        "premium_bytes": settings.GAS_PREMIUM_MAX_UPLOAD_BYTES,
+        "free_retention_seconds": settings.GAS_FREE_RETENTION_SECONDS,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def subscribe(request: HttpRequest) -> HttpResponse:
+    if request.user.is_premium:
+        if request.method == "POST":
+            messages.info(request, "You are already on the premium plan.")
+            return redirect("profile")
+        return render(request, "accounts/subscribe.html", {"limits": _limits(), "form": None})
+    form = ConfirmForm(request.POST or None, label=UPGRADE_CONFIRM)
+    if request.method == "POST" and form.is_valid():
+        try:
+            reference = billing.authorize_premium(user=request.user)
+        except billing.PaymentDeclined as exc:
+            messages.error(request, f"The upgrade did not go through: {exc}")
+        else:
+            services.plan_upgrade(user=request.user, payment_reference=reference)
+            messages.success(request, "Welcome to premium: your results stay available and archived results are being restored.")
+            return redirect("profile")
+    return render(request, "accounts/subscribe.html", {"limits": _limits(), "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_premium:
+        messages.info(request, "You are on the free plan.")
+        return redirect("profile")
+    form = ConfirmForm(request.POST or None, label=CANCEL_CONFIRM)
+    if request.method == "POST" and form.is_valid():
+        services.plan_cancel(user=request.user)
+        messages.success(request, "Premium was cancelled; you are on the free plan.")
+        return redirect("profile")
+    return render(request, "accounts/unsubscribe.html", {"limits": _limits(), "form": form})

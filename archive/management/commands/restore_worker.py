@@ -1,0 +1,20 @@
+"""Consume restore requests (queue alias 'restore'): start cold storage restores."""
+
+from __future__ import annotations
+
+import logging
+
+from gas_site.queues import Message
+from gas_site.workers import QueueWorkerCommand, message_job_id
+
+logger = logging.getLogger(__name__)
+
+
+class Command(QueueWorkerCommand):
+    help = "Consume restore requests (queue alias 'restore'): start cold storage restores."
+    queue_alias = "restore"
+
+    def consume(self, message: Message) -> None:
+        job_id = message_job_id(message)
+        # The restore service arrives with its issue; until then the request is acknowledged.
+        logger.info("restore_worker: request for job %s acknowledged", job_id)

@@ -1,0 +1,340 @@
+"""GAS settings: one file, driven by environment variables (and an optional ``.env``).
+
+Every variable is documented in README.md. The embedded default (no variables set) runs
+everything on one machine: SQLite, local files, a database-backed queue, a local cold
+store and mail written to files under ``GAS_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from dotenv import load_dotenv
+
+from gas_site.env import (
+    ImproperlyConfiguredEnv,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A .env file beside manage.py fills in variables that the real environment does not set.
+load_dotenv(BASE_DIR / ".env", override=False)
+
+GAS_ENV = env_choice("GAS_ENV", "development", ("development", "production"))
+PRODUCTION = GAS_ENV == "production"
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfiguredEnv("DJANGO_DEBUG must be off when GAS_ENV=production.")
+
+_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-5b8f0c7e2d"
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", None if PRODUCTION else _DEV_SECRET_KEY, required=PRODUCTION)
+if PRODUCTION and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
+    raise ImproperlyConfiguredEnv("DJANGO_SECRET_KEY must be a random string of at least 50 characters in production.")
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+GAS_DATA_DIR = Path(env_str("GAS_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+# A public base URL for links in e-mails sent by workers (which have no request).
+GAS_SITE_URL = env_str("GAS_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "bootstrap",  # django-bootstrap-static: Bootstrap's CSS and JS, served by the app
+    "gas_site",
+    "accounts",
+    "jobs",
+    "archive",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "gas_site.urls"
+WSGI_APPLICATION = "gas_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+# SQLite is shared by the web server and four workers: WAL journal, IMMEDIATE transactions
+# and a busy timeout keep "database is locked" away under load.
+_SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
+}
+_database_url = env_str("DATABASE_URL")
+if not _database_url:
+    GAS_DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _database_url = f"sqlite:///{GAS_DATA_DIR / 'gas.sqlite3'}"
+try:
+    _default_db = dj_database_url.parse(_database_url, conn_max_age=0)
+except ValueError as exc:
+    raise ImproperlyConfiguredEnv(f"DATABASE_URL is not a database URL Django understands: {exc}") from None
+if _default_db["ENGINE"] == "django.db.backends.sqlite3":
+    _default_db["OPTIONS"] = {**_SQLITE_OPTIONS, **_default_db.get("OPTIONS", {})}
+else:
+    _default_db["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _default_db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Accounts -------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "home"
+ACCOUNT_LOGOUT_REDIRECT_URL = "home"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = env_choice("GAS_EMAIL_VERIFICATION", "optional", ("none", "optional", "mandatory"))
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
+
+GLOBUS_CLIENT_ID = env_str("GLOBUS_CLIENT_ID")
+if GLOBUS_CLIENT_ID:
+    INSTALLED_APPS.append("allauth.socialaccount.providers.globus")
+    SOCIALACCOUNT_PROVIDERS["globus"] = {
+        "APPS": [{"client_id": GLOBUS_CLIENT_ID, "secret": env_str("GLOBUS_CLIENT_SECRET", required=True)}],
+        "SCOPE": ["openid", "profile", "email"],
+    }
+
+OIDC_SERVER_URL = env_str("OIDC_SERVER_URL")
+if OIDC_SERVER_URL:
+    INSTALLED_APPS.append("allauth.socialaccount.providers.openid_connect")
+    _oidc_name = env_str("OIDC_PROVIDER_NAME", "OpenID Connect")
+    SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
+        "APPS": [
+            {
+                "provider_id": "oidc",
+                "name": _oidc_name,
+                "client_id": env_str("OIDC_CLIENT_ID", required=True),
+                "secret": env_str("OIDC_CLIENT_SECRET", required=True),
+                "settings": {"server_url": OIDC_SERVER_URL},
+            }
+        ],
+        "OAUTH_PKCE_ENABLED": True,
+    }
+
+# --- Plans and limits -----------------------------------------------------------------
+GAS_FREE_RETENTION_SECONDS = env_int("GAS_FREE_RETENTION_SECONDS", 300, minimum=0)
+GAS_FREE_MAX_UPLOAD_BYTES = env_int("GAS_FREE_MAX_UPLOAD_BYTES", 153_600, minimum=1)
+GAS_PREMIUM_MAX_UPLOAD_BYTES = env_int("GAS_PREMIUM_MAX_UPLOAD_BYTES", 1024**3, minimum=1)
+# Uploads are streamed to disk by Django above this size rather than held in memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# --- Files (Django STORAGES) ----------------------------------------------------------
+GAS_STORAGE = env_choice("GAS_STORAGE", "local", ("local", "s3"))
+AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL") or None
+AWS_DEFAULT_REGION = env_str("AWS_DEFAULT_REGION", "us-east-1")
+GAS_SIGNED_URL_SECONDS = env_int("GAS_SIGNED_URL_SECONDS", 300, minimum=30, maximum=3600)
+
+
+def _s3_storage(bucket_variable: str) -> dict:
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str(bucket_variable, required=True),
+            "region_name": AWS_DEFAULT_REGION,
+            "endpoint_url": AWS_ENDPOINT_URL,
+            "default_acl": None,
+            "file_overwrite": False,
+            "querystring_auth": True,
+            "querystring_expire": GAS_SIGNED_URL_SECONDS,
+            "object_parameters": {"ServerSideEncryption": "AES256"},
+        },
+    }
+
+
+def _local_storage(subdirectory: str) -> dict:
+    return {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(GAS_DATA_DIR / subdirectory), "base_url": None},
+    }
+
+
+STORAGES = {
+    "default": _local_storage("media"),
+    "inputs": _s3_storage("GAS_INPUTS_BUCKET") if GAS_STORAGE == "s3" else _local_storage("inputs"),
+    "results": _s3_storage("GAS_RESULTS_BUCKET") if GAS_STORAGE == "s3" else _local_storage("results"),
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+STATIC_URL = "static/"
+STATIC_ROOT = GAS_DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_MANIFEST_STRICT = False
+
+# --- Queues ---------------------------------------------------------------------------
+# One alias per logical queue, each a {"BACKEND", "NAME", "OPTIONS"} entry (see gas_site/queues).
+GAS_QUEUE = env_choice("GAS_QUEUE", "database", ("database", "sqs"))
+GAS_QUEUE_PREFIX = env_str("GAS_QUEUE_PREFIX", "gas-")
+GAS_QUEUE_MAX_RECEIVES = env_int("GAS_QUEUE_MAX_RECEIVES", 5, minimum=1, maximum=1000)
+_QUEUE_BACKENDS = {
+    "database": "gas_site.queues.database.DatabaseQueue",
+    "sqs": "gas_site.queues.sqs.SQSQueue",
+}
+_QUEUE_VISIBILITY = {"jobs": 300, "archive": 120, "restore": 120, "thaw": 120}
+_QUEUE_NAMES = {
+    "jobs": "job-requests",
+    "archive": "archive-requests",
+    "restore": "restore-requests",
+    "thaw": "thaw-requests",
+}
+GAS_QUEUES = {
+    alias: {
+        "BACKEND": _QUEUE_BACKENDS[GAS_QUEUE],
+        "NAME": GAS_QUEUE_PREFIX + queue_name,
+        "OPTIONS": {
+            "visibility_timeout": _QUEUE_VISIBILITY[alias],
+            "max_receives": GAS_QUEUE_MAX_RECEIVES,
+            **(
+                {"region_name": AWS_DEFAULT_REGION, "endpoint_url": AWS_ENDPOINT_URL, "create_if_missing": not PRODUCTION}
+                if GAS_QUEUE == "sqs"
+                else {}
+            ),
+        },
+    }
+    for alias, queue_name in _QUEUE_NAMES.items()
+}
+
+# --- Cold storage ---------------------------------------------------------------------
+GAS_COLD_STORAGE_KIND = env_choice("GAS_COLD_STORAGE", "local", ("local", "s3-glacier"))
+GAS_LOCAL_THAW_SECONDS = env_int("GAS_LOCAL_THAW_SECONDS", 60, minimum=0)
+if GAS_COLD_STORAGE_KIND == "s3-glacier":
+    GAS_COLD_STORAGE = {
+        "default": {
+            "BACKEND": "gas_site.coldstorage.s3glacier.S3GlacierColdStorage",
+            "OPTIONS": {
+                "bucket_name": env_str("GAS_ARCHIVE_BUCKET", required=True),
+                "storage_class": env_choice("GAS_GLACIER_STORAGE_CLASS", "GLACIER", ("glacier", "deep_archive")).upper(),
+                "restore_days": env_int("GAS_GLACIER_RESTORE_DAYS", 1, minimum=1),
+                "region_name": AWS_DEFAULT_REGION,
+                "endpoint_url": AWS_ENDPOINT_URL,
+            },
+        }
+    }
+else:
+    GAS_COLD_STORAGE = {
+        "default": {
+            "BACKEND": "gas_site.coldstorage.local.LocalColdStorage",
+            "OPTIONS": {
+                "location": str(GAS_DATA_DIR / "cold"),
+                "thaw_seconds": GAS_LOCAL_THAW_SECONDS,
+            },
+        }
+    }
+
+# --- Mail -----------------------------------------------------------------------------
+GAS_EMAIL = env_choice("GAS_EMAIL", "file", ("file", "console", "smtp", "ses"))
+DEFAULT_FROM_EMAIL = env_str("GAS_FROM_EMAIL", "GAS <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_SUBJECT_PREFIX = "[GAS] "
+if GAS_EMAIL == "file":
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(GAS_DATA_DIR / "mail")
+elif GAS_EMAIL == "console":
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+elif GAS_EMAIL == "smtp":
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env_str("EMAIL_HOST", required=True)
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65535)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    EMAIL_TIMEOUT = 30
+else:
+    EMAIL_BACKEND = "django_ses.SESBackend"
+    AWS_SES_REGION_NAME = AWS_DEFAULT_REGION
+    AWS_SES_REGION_ENDPOINT = env_str("AWS_SES_REGION_ENDPOINT", f"email.{AWS_DEFAULT_REGION}.amazonaws.com")
+    USE_SES_V2 = True
+
+# --- Forms, i18n, logging -------------------------------------------------------------
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("GAS_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("GAS_LOG_LEVEL", "INFO").upper()},
+    "loggers": {"botocore": {"level": "WARNING"}, "boto3": {"level": "WARNING"}},
+}
+
+# --- Security -------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    # Behind a load balancer that terminates TLS and sets X-Forwarded-Proto.
+    if env_bool("DJANGO_BEHIND_PROXY", True):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

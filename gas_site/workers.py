@@ -1,0 +1,211 @@
+"""The shared base of every queue worker (``run_annotator``, ``archive_worker``, ...).
+
+A worker is a management command with a ``consume(message)`` method. The base does the
+rest, the same way for every queue:
+
+- long-poll receive, one message at a time; ``--once`` handles at most one and returns;
+- ``consume`` succeeds: the message is deleted; it raises: the message stays on the queue
+  and comes back after a back-off (the queue dead-letters it after ``max_receives``);
+  it raises ``MessageRejected``: the message can never succeed and is dead-lettered now;
+- while ``consume`` runs, a heartbeat keeps the message invisible, so a long job is not
+  handed to a second worker, while a worker that dies lets it reappear;
+- SIGTERM/SIGINT only set a flag: the message in hand is finished, then the loop stops.
+  While the worker is idle in a long poll it stops at once (a message received in that
+  instant is not lost: it reappears after its visibility timeout);
+- database connections are refreshed around each message.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import uuid
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections, connections
+
+from gas_site.queues import Message, Queue, QueueError, queues
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY_SECONDS = 900
+
+
+class MessageRejected(Exception):
+    """A message that can never be processed (malformed, unknown kind): dead-letter it."""
+
+
+class _StopWaiting(BaseException):
+    """Raised by the signal handler to end an idle long poll at once."""
+
+
+class VisibilityHeartbeat:
+    """Keeps one received message invisible while it is being processed."""
+
+    def __init__(self, queue: Queue, message: Message, *, timeout_seconds: int, interval_seconds: float) -> None:
+        self.queue = queue
+        self.message = message
+        self.timeout_seconds = timeout_seconds
+        self.interval_seconds = interval_seconds
+        self.beats = 0
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{message.message_id}", daemon=True)
+
+    def __enter__(self) -> VisibilityHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while not self._stopped.wait(self.interval_seconds):
+                try:
+                    self.queue.change_visibility(self.message, timeout_seconds=self.timeout_seconds)
+                    self.beats += 1
+                except QueueError as exc:
+                    logger.warning("could not extend visibility of message %s: %s", self.message.message_id, exc)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+
+class QueueWorkerCommand(BaseCommand):
+    """Subclasses set ``queue_alias`` and implement ``consume``."""
+
+    queue_alias: str = ""
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="Handle at most one message, then exit.")
+        parser.add_argument(
+            "--wait", type=float, default=10.0, help="Seconds to long-poll for a message (0-20, default 10)."
+        )
+        parser.add_argument(
+            "--retry-delay",
+            type=int,
+            default=30,
+            help="Seconds before a failed message is retried; doubles with each receive (default 30, max 900).",
+        )
+
+    # -- to implement ----------------------------------------------------------------------
+    def consume(self, message: Message) -> None:
+        raise NotImplementedError
+
+    # -- the loop -----------------------------------------------------------------------
+    def handle(self, *args: Any, once: bool, wait: float, retry_delay: int, **options: Any) -> None:
+        self.queue = queues[self.queue_alias]
+        self.wait_seconds = max(0.0, min(wait, 20.0))
+        self.retry_delay = max(0, retry_delay)
+        self.stopping = False
+        self._idle = False
+        previous = self._install_signal_handlers()
+        logger.info("%s: consuming %r", self.worker_name, self.queue)
+        try:
+            if once:
+                self.process_one()
+            else:
+                while not self.stopping:
+                    self.process_one()
+        finally:
+            self._restore_signal_handlers(previous)
+            close_old_connections()
+        logger.info("%s: stopped", self.worker_name)
+
+    @property
+    def worker_name(self) -> str:
+        return type(self).__module__.rsplit(".", 1)[-1]
+
+    def process_one(self) -> bool:
+        """Receive and handle one message; False when there was none."""
+        close_old_connections()
+        try:
+            self._idle = True
+            if self.stopping:
+                return False
+            messages = self.queue.receive(max_messages=1, wait_seconds=self.wait_seconds)
+        except _StopWaiting:
+            return False
+        except QueueError as exc:
+            self._idle = False
+            logger.error("%s: receive failed: %s; retrying shortly", self.worker_name, exc)
+            self._sleep(min(5.0, self.wait_seconds or 1.0))
+            return False
+        finally:
+            self._idle = False
+        if not messages:
+            return False
+        self.handle_message(messages[0])
+        return True
+
+    def handle_message(self, message: Message) -> None:
+        context = f"{self.worker_name}: message {message.message_id}" + (
+            f" job {message.body['job_id']}" if "job_id" in message.body else ""
+        )
+        logger.info("%s: received (receive %s)", context, message.receive_count)
+        started = time.monotonic()
+        heartbeat = VisibilityHeartbeat(
+            self.queue,
+            message,
+            timeout_seconds=self.queue.visibility_timeout,
+            interval_seconds=max(1.0, self.queue.visibility_timeout / 3),
+        )
+        try:
+            with heartbeat:
+                self.consume(message)
+        except MessageRejected as exc:
+            logger.error("%s: rejected, moving to the dead-letter queue: %s", context, exc)
+            self._queue_call(self.queue.dead_letter, message)
+        except Exception:
+            delay = min(self.retry_delay * 2 ** max(0, message.receive_count - 1), MAX_RETRY_DELAY_SECONDS)
+            logger.exception(
+                "%s: failed on receive %s of %s; retrying in %ss",
+                context, message.receive_count, self.queue.max_receives, delay,
+            )
+            self._queue_call(self.queue.change_visibility, message, timeout_seconds=delay)
+        else:
+            self._queue_call(self.queue.delete, message)
+            logger.info("%s: done in %.2fs", context, time.monotonic() - started)
+        finally:
+            close_old_connections()
+
+    def _queue_call(self, method: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            method(*args, **kwargs)
+        except QueueError as exc:
+            logger.error("%s: %s failed: %s", self.worker_name, getattr(method, "__name__", method), exc)
+
+    # -- signals ---------------------------------------------------------------------------
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        logger.info("%s: %s received, stopping", self.worker_name, signal.Signals(signum).name)
+        self.stopping = True
+        if self._idle:
+            self._idle = False
+            raise _StopWaiting
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
+
+    def _restore_signal_handlers(self, previous: dict[int, Any]) -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(min(0.2, deadline - time.monotonic()))
+
+
+def message_job_id(message: Message) -> uuid.UUID:
+    """The ``job_id`` every GAS request message carries; a message without one is rejected."""
+    raw = message.body.get("job_id")
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        raise MessageRejected(f"message has no valid job_id (got {raw!r})") from None

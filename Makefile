@@ -19,8 +19,14 @@ run: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
 
+# Runs the whole suite on SQLite; again on PostgreSQL when GAS_TEST_POSTGRES_URL is set (CI sets it).
 test: install
+	$(BIN)/ruff check .
 	$(BIN)/pytest
+	@if [ -n "$$GAS_TEST_POSTGRES_URL" ]; then \
+	  echo "== again on PostgreSQL =="; \
+	  DATABASE_URL="$$GAS_TEST_POSTGRES_URL" $(BIN)/pytest; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .

@@ -29,7 +29,10 @@ def _plan_change(*, user: User, to_plan: Plan, event: Signal, payment_reference:
             return False
         changed_at: datetime = timezone.now()
         PlanChange.objects.create(
-            user=locked, from_plan=locked.plan, to_plan=to_plan, changed_at=changed_at,
+            user=locked,
+            from_plan=locked.plan,
+            to_plan=to_plan,
+            changed_at=changed_at,
             payment_reference=payment_reference,
         )
         locked.plan = to_plan

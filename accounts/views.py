@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -16,6 +16,11 @@ UPGRADE_CONFIRM = "Upgrade my account to premium"
 CANCEL_CONFIRM = "Cancel premium and return to the free plan"
 
 
+def _posted(request: HttpRequest) -> QueryDict | None:
+    """The submitted data of a POST (even an empty one), None for a GET."""
+    return request.POST if request.method == "POST" else None
+
+
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"free_retention_seconds": settings.GAS_FREE_RETENTION_SECONDS})
 
@@ -23,7 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, instance=request.user)
+    form = ProfileForm(_posted(request), instance=request.user)
     if request.method == "POST" and form.is_valid():
         services.profile_update(
             user=request.user,
@@ -55,7 +60,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
             messages.info(request, "You are already on the premium plan.")
             return redirect("profile")
         return render(request, "accounts/subscribe.html", {"limits": _limits(), "form": None})
-    form = ConfirmForm(request.POST or None, label=UPGRADE_CONFIRM)
+    form = ConfirmForm(_posted(request), label=UPGRADE_CONFIRM)
     if request.method == "POST" and form.is_valid():
         try:
             reference = billing.authorize_premium(user=request.user)
@@ -63,7 +68,9 @@ def subscribe(request: HttpRequest) -> HttpResponse:
             messages.error(request, f"The upgrade did not go through: {exc}")
         else:
             services.plan_upgrade(user=request.user, payment_reference=reference)
-            messages.success(request, "Welcome to premium: your results stay available and archived results are being restored.")
+            messages.success(
+                request, "Welcome to premium: your results stay available and archived results are being restored."
+            )
             return redirect("profile")
     return render(request, "accounts/subscribe.html", {"limits": _limits(), "form": form})
 
@@ -74,7 +81,7 @@ def unsubscribe(request: HttpRequest) -> HttpResponse:
     if not request.user.is_premium:
         messages.info(request, "You are on the free plan.")
         return redirect("profile")
-    form = ConfirmForm(request.POST or None, label=CANCEL_CONFIRM)
+    form = ConfirmForm(_posted(request), label=CANCEL_CONFIRM)
     if request.method == "POST" and form.is_valid():
         services.plan_cancel(user=request.user)
         messages.success(request, "Premium was cancelled; you are on the free plan.")

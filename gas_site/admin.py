@@ -7,4 +7,12 @@ from gas_site.models import QueuedMessage
 class QueuedMessageAdmin(admin.ModelAdmin):
     list_display = ["pk", "queue_name", "sent_at", "visible_at", "receive_count"]
     list_filter = ["queue_name"]
-    readonly_fields = ["queue_name", "body", "sent_at", "visible_at", "receive_count", "receipt_token", "first_received_at"]
+    readonly_fields = [
+        "queue_name",
+        "body",
+        "sent_at",
+        "visible_at",
+        "receive_count",
+        "receipt_token",
+        "first_received_at",
+    ]

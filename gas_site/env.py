@@ -29,9 +29,7 @@ def env_choice(name: str, default: str, choices: Iterable[str]) -> str:
     allowed = tuple(choices)
     value = env_str(name, default).strip().lower()
     if value not in allowed:
-        raise ImproperlyConfiguredEnv(
-            f"Environment variable {name}={value!r} is not one of: {', '.join(allowed)}."
-        )
+        raise ImproperlyConfiguredEnv(f"Environment variable {name}={value!r} is not one of: {', '.join(allowed)}.")
     return value
 
 
@@ -40,9 +38,7 @@ def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int
     try:
         value = int(raw)
     except ValueError:
-        raise ImproperlyConfiguredEnv(
-            f"Environment variable {name}={raw!r} is not a whole number."
-        ) from None
+        raise ImproperlyConfiguredEnv(f"Environment variable {name}={raw!r} is not a whole number.") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfiguredEnv(f"Environment variable {name}={value} is below {minimum}.")
     if maximum is not None and value > maximum:

@@ -57,6 +57,10 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
+    # Both providers are always installed; each appears on the sign-in page only once its
+    # client id is configured below.
+    "allauth.socialaccount.providers.globus",
+    "allauth.socialaccount.providers.openid_connect",
     "crispy_forms",
     "crispy_bootstrap5",
     "bootstrap",  # django-bootstrap-static: Bootstrap's CSS and JS, served by the app
@@ -114,6 +118,9 @@ except ValueError as exc:
     raise ImproperlyConfiguredEnv(f"DATABASE_URL is not a database URL Django understands: {exc}") from None
 if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     _default_db["OPTIONS"] = {**_SQLITE_OPTIONS, **_default_db.get("OPTIONS", {})}
+    # Tests use a file too (not the in-memory default), so several threads and processes
+    # share one test database with the same locking as in production.
+    _default_db["TEST"] = {"NAME": str(Path(_default_db["NAME"]).with_name("test-gas.sqlite3"))}
 else:
     _default_db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _default_db}
@@ -149,7 +156,6 @@ SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
 
 GLOBUS_CLIENT_ID = env_str("GLOBUS_CLIENT_ID")
 if GLOBUS_CLIENT_ID:
-    INSTALLED_APPS.append("allauth.socialaccount.providers.globus")
     SOCIALACCOUNT_PROVIDERS["globus"] = {
         "APPS": [{"client_id": GLOBUS_CLIENT_ID, "secret": env_str("GLOBUS_CLIENT_SECRET", required=True)}],
         "SCOPE": ["openid", "profile", "email"],
@@ -157,7 +163,6 @@ if GLOBUS_CLIENT_ID:
 
 OIDC_SERVER_URL = env_str("OIDC_SERVER_URL")
 if OIDC_SERVER_URL:
-    INSTALLED_APPS.append("allauth.socialaccount.providers.openid_connect")
     _oidc_name = env_str("OIDC_PROVIDER_NAME", "OpenID Connect")
     SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
         "APPS": [
@@ -198,6 +203,7 @@ def _s3_storage(bucket_variable: str) -> dict:
             "file_overwrite": False,
             "querystring_auth": True,
             "querystring_expire": GAS_SIGNED_URL_SECONDS,
+            "signature_version": "s3v4",
             "object_parameters": {"ServerSideEncryption": "AES256"},
         },
     }
@@ -245,7 +251,11 @@ GAS_QUEUES = {
             "visibility_timeout": _QUEUE_VISIBILITY[alias],
             "max_receives": GAS_QUEUE_MAX_RECEIVES,
             **(
-                {"region_name": AWS_DEFAULT_REGION, "endpoint_url": AWS_ENDPOINT_URL, "create_if_missing": not PRODUCTION}
+                {
+                    "region_name": AWS_DEFAULT_REGION,
+                    "endpoint_url": AWS_ENDPOINT_URL,
+                    "create_if_missing": not PRODUCTION,
+                }
                 if GAS_QUEUE == "sqs"
                 else {}
             ),
@@ -263,7 +273,9 @@ if GAS_COLD_STORAGE_KIND == "s3-glacier":
             "BACKEND": "gas_site.coldstorage.s3glacier.S3GlacierColdStorage",
             "OPTIONS": {
                 "bucket_name": env_str("GAS_ARCHIVE_BUCKET", required=True),
-                "storage_class": env_choice("GAS_GLACIER_STORAGE_CLASS", "GLACIER", ("glacier", "deep_archive")).upper(),
+                "storage_class": env_choice(
+                    "GAS_GLACIER_STORAGE_CLASS", "GLACIER", ("glacier", "deep_archive")
+                ).upper(),
                 "restore_days": env_int("GAS_GLACIER_RESTORE_DAYS", 1, minimum=1),
                 "region_name": AWS_DEFAULT_REGION,
                 "endpoint_url": AWS_ENDPOINT_URL,
@@ -302,8 +314,9 @@ elif GAS_EMAIL == "smtp":
 else:
     EMAIL_BACKEND = "django_ses.SESBackend"
     AWS_SES_REGION_NAME = AWS_DEFAULT_REGION
-    AWS_SES_REGION_ENDPOINT = env_str("AWS_SES_REGION_ENDPOINT", f"email.{AWS_DEFAULT_REGION}.amazonaws.com")
+    AWS_SES_REGION_ENDPOINT_URL = AWS_ENDPOINT_URL or f"https://email.{AWS_DEFAULT_REGION}.amazonaws.com"
     USE_SES_V2 = True
+    AWS_SES_AUTO_THROTTLE = None  # GAS sends a mail per job, far below any SES rate limit
 
 # --- Forms, i18n, logging -------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

@@ -26,13 +26,20 @@ from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import close_old_connections, connections
+from django.db import connections
 
 from gas_site.queues import Message, Queue, QueueError, queues
 
 logger = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY_SECONDS = 900
+
+
+def refresh_connections() -> None:
+    """Drop database connections that are broken or past CONN_MAX_AGE (never one mid-transaction)."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
 
 
 class MessageRejected(Exception):
@@ -113,7 +120,7 @@ class QueueWorkerCommand(BaseCommand):
                     self.process_one()
         finally:
             self._restore_signal_handlers(previous)
-            close_old_connections()
+            refresh_connections()
         logger.info("%s: stopped", self.worker_name)
 
     @property
@@ -122,7 +129,7 @@ class QueueWorkerCommand(BaseCommand):
 
     def process_one(self) -> bool:
         """Receive and handle one message; False when there was none."""
-        close_old_connections()
+        refresh_connections()
         try:
             self._idle = True
             if self.stopping:
@@ -164,14 +171,17 @@ class QueueWorkerCommand(BaseCommand):
             delay = min(self.retry_delay * 2 ** max(0, message.receive_count - 1), MAX_RETRY_DELAY_SECONDS)
             logger.exception(
                 "%s: failed on receive %s of %s; retrying in %ss",
-                context, message.receive_count, self.queue.max_receives, delay,
+                context,
+                message.receive_count,
+                self.queue.max_receives,
+                delay,
             )
             self._queue_call(self.queue.change_visibility, message, timeout_seconds=delay)
         else:
             self._queue_call(self.queue.delete, message)
             logger.info("%s: done in %.2fs", context, time.monotonic() - started)
         finally:
-            close_old_connections()
+            refresh_connections()
 
     def _queue_call(self, method: Any, *args: Any, **kwargs: Any) -> None:
         try:

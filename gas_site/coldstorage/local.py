@@ -58,7 +58,7 @@ class LocalColdStorage(ColdStorage):
         return self.location / archive_id, self.location / f"{archive_id}.json"
 
     def _read_meta(self, archive_id: str) -> dict[str, Any]:
-        data_path, meta_path = self._paths(archive_id)
+        _, meta_path = self._paths(archive_id)
         try:
             return json.loads(meta_path.read_text())
         except FileNotFoundError:

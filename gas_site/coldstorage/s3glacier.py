@@ -8,7 +8,6 @@ The only module that talks to S3 for cold storage through boto3.
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import shutil
@@ -181,7 +180,9 @@ class S3GlacierColdStorage(ColdStorage):
         except ClientError as exc:
             code = _error_code(exc)
             if code == "InvalidObjectState":
-                raise RestoreNotReady(f"s3://{self.bucket_name}/{archive_id} is still in {self.storage_class}") from None
+                raise RestoreNotReady(
+                    f"s3://{self.bucket_name}/{archive_id} is still in {self.storage_class}"
+                ) from None
             if code == "NoSuchKey":
                 raise ArchiveNotFound(f"no archive s3://{self.bucket_name}/{archive_id}") from None
             raise ColdStorageError(f"get_object s3://{self.bucket_name}/{archive_id}: {exc}") from exc
@@ -196,8 +197,3 @@ class S3GlacierColdStorage(ColdStorage):
             self.client.delete_object(Bucket=self.bucket_name, Key=archive_id)
         except ClientError as exc:
             raise ColdStorageError(f"delete_object s3://{self.bucket_name}/{archive_id}: {exc}") from exc
-
-
-def checksum_sha256_b64(hex_digest: str) -> str:
-    """S3's base64 form of a SHA-256 hex digest (as in ``ChecksumSHA256``)."""
-    return base64.b64encode(bytes.fromhex(hex_digest)).decode()

@@ -54,7 +54,7 @@ def check_delay(delay_seconds: int) -> int:
 def check_visibility(timeout_seconds: int) -> int:
     if not 0 <= timeout_seconds <= MAX_VISIBILITY_SECONDS:
         raise ValueError(
-            f"visibility timeout must be between 0 and {MAX_VISIBILITY_SECONDS} seconds (SQS's limit), got {timeout_seconds}."
+            f"visibility timeout must be between 0 and {MAX_VISIBILITY_SECONDS} s (SQS's limit), got {timeout_seconds}."
         )
     return int(timeout_seconds)
 

@@ -85,7 +85,9 @@ class DatabaseQueue(Queue):
                 if claim.update(queue_name=self.dead_letter_name, visible_at=now, receipt_token=secrets.token_hex(16)):
                     logger.warning(
                         "queue %s: message %s dead-lettered after %s receives",
-                        self.name, candidate["pk"], candidate["receive_count"],
+                        self.name,
+                        candidate["pk"],
+                        candidate["receive_count"],
                     )
                 continue
             token = secrets.token_hex(16)
@@ -119,21 +121,18 @@ class DatabaseQueue(Queue):
         if not deleted:
             logger.warning(
                 "queue %s: message %s was received again by another consumer; this delete is ignored",
-                self.name, message.message_id,
+                self.name,
+                message.message_id,
             )
 
     def change_visibility(self, message: Message, *, timeout_seconds: int) -> None:
         timeout = check_visibility(timeout_seconds)
         if not self._current(message).update(visible_at=timezone.now() + timedelta(seconds=timeout)):
-            raise QueueError(
-                f"queue {self.name}: receipt handle of message {message.message_id} is no longer valid"
-            )
+            raise QueueError(f"queue {self.name}: receipt handle of message {message.message_id} is no longer valid")
 
     def dead_letter(self, message: Message) -> None:
         if not self._current(message).update(queue_name=self.dead_letter_name, visible_at=timezone.now()):
-            raise QueueError(
-                f"queue {self.name}: receipt handle of message {message.message_id} is no longer valid"
-            )
+            raise QueueError(f"queue {self.name}: receipt handle of message {message.message_id} is no longer valid")
 
     def redrive_dead_letters(self, *, limit: int | None = None) -> int:
         ids = QueuedMessage.objects.filter(queue_name=self.dead_letter_name).order_by("pk").values_list("pk", flat=True)

@@ -89,7 +89,9 @@ class SQSQueue(Queue):
         return {
             "VisibilityTimeout": str(self.visibility_timeout),
             "MessageRetentionPeriod": str(_MESSAGE_RETENTION_SECONDS),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(self.max_receives)}),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": str(self.max_receives)}
+            ),
         }
 
     def ensure(self) -> list[str]:
@@ -103,7 +105,9 @@ class SQSQueue(Queue):
             QueueName=self.dead_letter_name,
             Attributes={"MessageRetentionPeriod": str(_MESSAGE_RETENTION_SECONDS)},
         )["QueueUrl"]
-        dlq_arn = self.client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        dlq_arn = self.client.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         if self.name not in names:
             created.append(self.name)
             self.client.create_queue(QueueName=self.name, Attributes=self.desired_attributes(dlq_arn))
@@ -199,9 +203,9 @@ class SQSQueue(Queue):
             "ApproximateNumberOfMessagesDelayed",
         ]
         attributes = self._call("get_queue_attributes", QueueUrl=self.url, AttributeNames=names)["Attributes"]
-        dead = self._call(
-            "get_queue_attributes", QueueUrl=self._url(self.dead_letter_name), AttributeNames=[names[0]]
-        )["Attributes"]
+        dead = self._call("get_queue_attributes", QueueUrl=self._url(self.dead_letter_name), AttributeNames=[names[0]])[
+            "Attributes"
+        ]
         return QueueDepth(
             visible=int(attributes.get(names[0], 0)),
             in_flight=int(attributes.get(names[1], 0)),

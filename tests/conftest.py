@@ -1,0 +1,76 @@
+"""Shared fixtures: every test gets its own data directory, and AWS is moto."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+
+from accounts.models import User
+
+# boto3 must never reach a real account from a test.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dir(settings, tmp_path: Path) -> Path:
+    """Point local storages and the local cold store at a fresh directory per test."""
+    data_dir = tmp_path / "data"
+    settings.GAS_DATA_DIR = data_dir
+    settings.STORAGES = {
+        **django_settings.STORAGES,
+        "inputs": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(data_dir / "inputs")},
+        },
+        "results": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(data_dir / "results")},
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.GAS_COLD_STORAGE = {
+        "default": {
+            "BACKEND": "gas_site.coldstorage.local.LocalColdStorage",
+            "OPTIONS": {"location": str(data_dir / "cold"), "thaw_seconds": 60},
+        }
+    }
+    return data_dir
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def user(db) -> User:
+    return User.objects.create_user("ada@example.org", PASSWORD, full_name="Ada Lovelace")
+
+
+@pytest.fixture
+def other_user(db) -> User:
+    return User.objects.create_user("grace@example.org", PASSWORD)
+
+
+@pytest.fixture
+def signed_in_client(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    from moto import mock_aws
+
+    with mock_aws():
+        yield

@@ -1,0 +1,158 @@
+"""Sign-up, sign-in, profile and plan changes through the real pages."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts import services
+from accounts.models import Plan, PlanChange, User
+from accounts.signals import plan_downgraded, plan_upgraded
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signup_with_email_and_password_signs_the_user_in(client, password):
+    response = client.post(
+        reverse("account_signup"),
+        {"email": "new@example.org", "password1": password, "password2": password},
+        follow=True,
+    )
+    assert response.status_code == 200
+    user = User.objects.get(email="new@example.org")
+    assert user.plan == Plan.FREE
+    assert response.context["user"] == user
+    assert b"new@example.org" in client.get(reverse("profile")).content
+
+
+def test_signup_rejects_mismatched_passwords_and_duplicate_email(client, user, password):
+    response = client.post(
+        reverse("account_signup"), {"email": "x@example.org", "password1": password, "password2": password + "x"}
+    )
+    assert response.status_code == 200
+    assert "You must type the same password each time" in response.content.decode()
+    response = client.post(
+        reverse("account_signup"), {"email": user.email, "password1": password, "password2": password}
+    )
+    assert "A user is already registered with this email address" in response.content.decode()
+    assert User.objects.count() == 1
+
+
+def test_login_and_logout(client, user, password):
+    response = client.post(reverse("account_login"), {"login": user.email, "password": "wrong"})
+    assert "not correct" in response.content.decode()
+    response = client.post(reverse("account_login"), {"login": user.email, "password": password}, follow=True)
+    assert response.context["user"] == user
+    client.post(reverse("account_logout"))
+    assert client.get(reverse("profile")).status_code == 302
+
+
+def test_pages_that_need_a_user_redirect_to_login(client):
+    for name in ("profile", "subscribe", "unsubscribe"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_home_shows_plan_and_bootstrap_from_the_app(signed_in_client):
+    html = signed_in_client.get(reverse("home")).content.decode()
+    assert "/static/bootstrap/css/bootstrap.min.css" in html
+    assert "http" not in html.split("bootstrap.min.css")[0].rsplit('href="', 1)[1]  # no CDN
+    assert "ada@example.org" in html and ">Free<" in html
+
+
+def test_profile_update(signed_in_client, user):
+    response = signed_in_client.post(
+        reverse("profile"), {"full_name": "  Ada King ", "institution": "Analytical Engines Ltd"}, follow=True
+    )
+    assert "Your profile was saved." in response.content.decode()
+    user.refresh_from_db()
+    assert (user.full_name, user.institution) == ("Ada King", "Analytical Engines Ltd")
+
+
+def test_forms_require_csrf(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.post(reverse("subscribe"), {"confirm": "on"}).status_code == 403
+    assert client.post(reverse("profile"), {"full_name": "x"}).status_code == 403
+    user.refresh_from_db()
+    assert user.plan == Plan.FREE
+
+
+def test_upgrade_needs_confirmation_then_changes_plan_once(signed_in_client, user, django_capture_on_commit_callbacks):
+    events = []
+
+    def on_upgrade(sender, user, changed_at, **kwargs):
+        events.append((user.pk, changed_at))
+
+    plan_upgraded.connect(on_upgrade)
+    try:
+        page = signed_in_client.get(reverse("subscribe"))
+        assert "Upgrade now" in page.content.decode()
+        response = signed_in_client.post(reverse("subscribe"), {})
+        assert response.status_code == 200 and "This field is required" in response.content.decode()
+        user.refresh_from_db()
+        assert user.plan == Plan.FREE
+        with django_capture_on_commit_callbacks(execute=True):
+            response = signed_in_client.post(reverse("subscribe"), {"confirm": "on"}, follow=True)
+        assert "Welcome to premium" in response.content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            again = signed_in_client.post(reverse("subscribe"), {"confirm": "on"}, follow=True)
+        assert "already on the premium plan" in again.content.decode()
+    finally:
+        plan_upgraded.disconnect(on_upgrade)
+    user.refresh_from_db()
+    assert user.plan == Plan.PREMIUM
+    assert len(events) == 1 and events[0] == (user.pk, user.plan_changed_at)
+    change = PlanChange.objects.get(user=user)
+    assert (change.from_plan, change.to_plan, change.payment_reference) == ("free", "premium", "no-payment")
+
+
+def test_cancel_premium_returns_to_free(signed_in_client, user, django_capture_on_commit_callbacks):
+    services.plan_upgrade(user=user)
+    seen = []
+    handler = lambda sender, user, changed_at, **kw: seen.append(user.pk)  # noqa: E731
+    plan_downgraded.connect(handler)
+    try:
+        unconfirmed = signed_in_client.post(reverse("unsubscribe"), {})
+        assert "This field is required" in unconfirmed.content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = signed_in_client.post(reverse("unsubscribe"), {"confirm": "on"}, follow=True)
+    finally:
+        plan_downgraded.disconnect(handler)
+    assert "Premium was cancelled" in response.content.decode()
+    user.refresh_from_db()
+    assert user.plan == Plan.FREE
+    assert seen == [user.pk]
+    assert list(PlanChange.objects.filter(user=user).values_list("to_plan", flat=True)) == ["free", "premium"]
+
+
+def test_plan_event_is_not_sent_when_the_transaction_rolls_back(user, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    seen = []
+    handler = lambda sender, **kw: seen.append(1)  # noqa: E731
+    plan_upgraded.connect(handler)
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            try:
+                with transaction.atomic():
+                    services.plan_upgrade(user=user)
+                    raise RuntimeError("payment provider crashed")
+            except RuntimeError:
+                pass
+    finally:
+        plan_upgraded.disconnect(handler)
+    assert callbacks == [] and seen == []
+    user.refresh_from_db()
+    assert user.plan == Plan.FREE
+
+
+def test_admin_is_for_staff_only(client, user):
+    client.force_login(user)
+    assert client.get("/admin/").status_code == 302
+    staff = User.objects.create_superuser("root@example.org", "x-very-long-password-1")
+    client.force_login(staff)
+    page = client.get(reverse("admin:accounts_user_changelist"))
+    assert page.status_code == 200 and "ada@example.org" in page.content.decode()

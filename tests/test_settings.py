@@ -1,0 +1,128 @@
+"""Settings come from the environment and fail loudly on bad values."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gas_site.env import ImproperlyConfiguredEnv, env_bool, env_choice, env_int, env_list, env_str
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_env_int_names_the_variable_on_a_bad_value(monkeypatch):
+    monkeypatch.setenv("GAS_X", "12kb")
+    with pytest.raises(ImproperlyConfiguredEnv, match=r"GAS_X='12kb' is not a whole number"):
+        env_int("GAS_X", 3)
+    monkeypatch.setenv("GAS_X", "-1")
+    with pytest.raises(ImproperlyConfiguredEnv, match="below 0"):
+        env_int("GAS_X", 3, minimum=0)
+    monkeypatch.setenv("GAS_X", "7")
+    assert env_int("GAS_X", 3) == 7
+    monkeypatch.delenv("GAS_X")
+    assert env_int("GAS_X", 3) == 3
+
+
+def test_env_bool_choice_list_and_required(monkeypatch):
+    monkeypatch.setenv("GAS_B", "maybe")
+    with pytest.raises(ImproperlyConfiguredEnv, match="not a boolean"):
+        env_bool("GAS_B", False)
+    monkeypatch.setenv("GAS_B", "Yes")
+    assert env_bool("GAS_B", False) is True
+    monkeypatch.setenv("GAS_C", "sqss")
+    with pytest.raises(ImproperlyConfiguredEnv, match="not one of: database, sqs"):
+        env_choice("GAS_C", "database", ("database", "sqs"))
+    monkeypatch.setenv("GAS_L", " a.org, b.org ,,")
+    assert env_list("GAS_L", ["x"]) == ["a.org", "b.org"]
+    monkeypatch.delenv("GAS_R", raising=False)
+    with pytest.raises(ImproperlyConfiguredEnv, match="GAS_R is required"):
+        env_str("GAS_R", required=True)
+
+
+def _manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GAS_", "DJANGO_", "DATABASE_", "OIDC_", "GLOBUS_"))
+    }
+    clean.update({"GAS_DATA_DIR": str(tmp_path), **env})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=120
+    )
+
+
+PRODUCTION_ENV = {
+    "GAS_ENV": "production",
+    "DJANGO_SECRET_KEY": "k" * 20 + "-production-secret-for-the-check-only-0123456789",
+    "DJANGO_ALLOWED_HOSTS": "gas.example.org",
+}
+
+
+@pytest.mark.slow
+def test_check_deploy_is_clean_in_production(tmp_path):
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.slow
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SECRET_KEY"}
+    result = _manage("check", env=env, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is required" in result.stderr
+
+
+@pytest.mark.slow
+def test_bad_backend_name_stops_start_up_with_the_variable_named(tmp_path):
+    result = _manage("check", env={"GAS_QUEUE": "rabbit"}, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "GAS_QUEUE='rabbit' is not one of: database, sqs" in result.stderr
+
+
+@pytest.mark.slow
+def test_aws_settings_select_the_aws_backends(tmp_path):
+    env = {
+        "GAS_STORAGE": "s3",
+        "GAS_INPUTS_BUCKET": "in-b",
+        "GAS_RESULTS_BUCKET": "out-b",
+        "GAS_QUEUE": "sqs",
+        "GAS_QUEUE_PREFIX": "lab-",
+        "GAS_COLD_STORAGE": "s3-glacier",
+        "GAS_ARCHIVE_BUCKET": "cold-b",
+        "GAS_GLACIER_STORAGE_CLASS": "deep_archive",
+        "GAS_EMAIL": "ses",
+        "OIDC_SERVER_URL": "https://login.example.org/realms/lab",
+        "OIDC_CLIENT_ID": "gas",
+        "OIDC_CLIENT_SECRET": "s",
+        "OIDC_PROVIDER_NAME": "Lab SSO",
+    }
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.STORAGES['results']['BACKEND'], s.STORAGES['results']['OPTIONS']['bucket_name']);"
+        "print(s.GAS_QUEUES['jobs']['BACKEND'], s.GAS_QUEUES['jobs']['NAME']);"
+        "print(s.GAS_COLD_STORAGE['default']['OPTIONS']['storage_class'], s.EMAIL_BACKEND);"
+        "print(s.SOCIALACCOUNT_PROVIDERS['openid_connect']['APPS'][0]['name'])"
+    )
+    result = _manage("shell", "--no-imports", "-c", code, env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:4] == [
+        "storages.backends.s3.S3Storage out-b",
+        "gas_site.queues.sqs.SQSQueue lab-job-requests",
+        "DEEP_ARCHIVE django_ses.SESBackend",
+        "Lab SSO",
+    ]
+
+
+@pytest.mark.django_db
+def test_the_suite_runs_on_the_database_that_DATABASE_URL_names():
+    from django.db import connection
+
+    expected = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+    assert connection.vendor == expected
+    if expected == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone()[0] == "wal"

@@ -221,3 +221,68 @@ def test_override_settings_swaps_the_backend(settings, db):
     settings.GAS_QUEUES = {"test": {**_queue_settings("database"), "NAME": "other"}}
     second = queues["test"]
     assert first is not second and second.name == "other"
+
+
+CONSUMER = """
+import json, os, sys, django
+django.setup()
+from django.conf import settings
+from gas_site.queues import queues
+queue = queues["test"]
+got = []
+while True:
+    batch = queue.receive(max_messages=2, wait_seconds=1)
+    if not batch:
+        break
+    for message in batch:
+        got.append(message.body["job_id"])
+        queue.delete(message)
+print(json.dumps(got))
+"""
+
+
+def _database_url(settings_dict: dict) -> str:
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    return (
+        f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD']}@{settings_dict['HOST'] or '127.0.0.1'}"
+        f":{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_database_queue_several_worker_processes_never_share_a_message(settings, tmp_path):
+    """Three separate processes drain one queue in the test database (SQLite file or PostgreSQL)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.db import connection
+
+    settings.GAS_QUEUES = {"test": _queue_settings("database", visibility_timeout=600)}
+    queue = queues["test"]
+    for n in range(150):
+        queue.send({"job_id": str(n)})
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(connection.settings_dict),
+        "GAS_DATA_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "gas_site.settings",
+        "GAS_QUEUE_PREFIX": "unused-",
+    }
+    code = (
+        "import django.conf; from gas_site import settings as s;"
+        f"s.GAS_QUEUES = {{'test': {_queue_settings('database', visibility_timeout=600)!r}}};" + CONSUMER
+    )
+    root = Path(__file__).resolve().parent.parent
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=root, env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    results = [json.loads(p.communicate(timeout=120)[0].strip().splitlines()[-1]) for p in processes]
+    assert all(p.returncode == 0 for p in processes)
+    everything = [job for result in results for job in result]
+    assert sorted(everything, key=int) == [str(n) for n in range(150)]  # each exactly once

@@ -185,6 +185,10 @@ GAS_PREMIUM_MAX_UPLOAD_BYTES = env_int("GAS_PREMIUM_MAX_UPLOAD_BYTES", 1024**3, 
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# --- Annotation ------------------------------------------------------------------------
+GAS_REFERENCE_DIR = Path(env_str("GAS_REFERENCE_DIR", str(GAS_DATA_DIR / "references"))).resolve()
+GAS_DEFAULT_REFERENCE = env_str("GAS_DEFAULT_REFERENCE", "demo")
+
 # --- Files (Django STORAGES) ----------------------------------------------------------
 GAS_STORAGE = env_choice("GAS_STORAGE", "local", ("local", "s3"))
 AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL") or None

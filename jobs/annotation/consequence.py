@@ -1,0 +1,694 @@
+"""Consequences, positions and HGVS of one allele on one transcript, by Ensembl VEP 115's rules.
+
+Conventions (as VEP's): 1-based genomic coordinates; an allele spans ``s..e`` and an
+insertion has ``s == e + 1``; ``ov(a, b, c, d)`` is ``b >= c and a <= d``, so an insertion
+overlaps a region only when both flanking bases are inside it. Consequences use the
+unshifted allele; HGVS alone is shifted 3' in the transcript's direction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from jobs.annotation.model import Transcript
+from jobs.annotation.sequence import is_acgt, revcomp, three_letter, translate
+from jobs.annotation.vcf import Allele
+
+# rank, impact (EV Utils/Constants.pm %OVERLAP_CONSEQUENCES)
+TERMS: dict[str, tuple[int, str]] = {
+    "transcript_ablation": (1, "HIGH"),
+    "splice_acceptor_variant": (2, "HIGH"),
+    "splice_donor_variant": (3, "HIGH"),
+    "stop_gained": (4, "HIGH"),
+    "frameshift_variant": (5, "HIGH"),
+    "stop_lost": (6, "HIGH"),
+    "start_lost": (7, "HIGH"),
+    "transcript_amplification": (8, "HIGH"),
+    "feature_elongation": (9, "HIGH"),
+    "feature_truncation": (10, "HIGH"),
+    "inframe_insertion": (11, "MODERATE"),
+    "inframe_deletion": (12, "MODERATE"),
+    "missense_variant": (13, "MODERATE"),
+    "protein_altering_variant": (14, "MODERATE"),
+    "splice_donor_5th_base_variant": (15, "LOW"),
+    "splice_region_variant": (16, "LOW"),
+    "splice_donor_region_variant": (17, "LOW"),
+    "splice_polypyrimidine_tract_variant": (18, "LOW"),
+    "incomplete_terminal_codon_variant": (19, "LOW"),
+    "start_retained_variant": (20, "LOW"),
+    "stop_retained_variant": (21, "LOW"),
+    "synonymous_variant": (22, "LOW"),
+    "coding_sequence_variant": (23, "MODIFIER"),
+    "mature_miRNA_variant": (24, "MODIFIER"),
+    "5_prime_UTR_variant": (25, "MODIFIER"),
+    "3_prime_UTR_variant": (26, "MODIFIER"),
+    "non_coding_transcript_exon_variant": (27, "MODIFIER"),
+    "intron_variant": (28, "MODIFIER"),
+    "NMD_transcript_variant": (29, "MODIFIER"),
+    "non_coding_transcript_variant": (30, "MODIFIER"),
+    "coding_transcript_variant": (31, "MODIFIER"),
+    "upstream_gene_variant": (32, "MODIFIER"),
+    "downstream_gene_variant": (33, "MODIFIER"),
+    "intergenic_variant": (40, "MODIFIER"),
+}
+FLANK = 5000
+MAX_SHIFT = 1000
+CSQ_FIELDS = (
+    "Allele|Consequence|IMPACT|SYMBOL|Gene|Feature_type|Feature|BIOTYPE|EXON|INTRON|HGVSc|HGVSp|cDNA_position|"
+    "CDS_position|Protein_position|Amino_acids|Codons|Existing_variation|DISTANCE|STRAND|FLAGS|SYMBOL_SOURCE|"
+    "HGNC_ID|SOURCE|HGVS_OFFSET"
+).split("|")
+
+Genome = Callable[[int, int], str]  # bases start..end (1-based, inclusive) of the variant's contig
+_VERSIONED = re.compile(r"\.\d+$")
+_AFTER_STOP = re.compile(r"\*.+")
+
+
+def ov(a: int, b: int, c: int, d: int) -> bool:
+    return b >= c and a <= d
+
+
+def sort_terms(terms: set[str]) -> list[str]:
+    return sorted(terms, key=lambda term: TERMS[term][0])
+
+
+def _span(start: int | None, end: int | None) -> str:
+    """VEP's position format: a, a-b, low-high for an insertion, ? for an unknown side."""
+    if start is None and end is None:
+        return ""
+    if start is None or end is None:
+        return f"{'?' if start is None else start}-{'?' if end is None else end}"
+    if start == end:
+        return str(start)
+    low, high = (start, end) if start < end else (end, start)
+    return f"{low}-{high}"
+
+
+def _numbers(numbers: list[int], total: int) -> str:
+    if not numbers:
+        return ""
+    low, high = min(numbers), max(numbers)
+    return f"{low}/{total}" if low == high else f"{low}-{high}/{total}"
+
+
+def _peptide(codon: str, table: int) -> str:
+    if not codon:
+        return "-"
+    pep = translate(codon, table)
+    if len(codon) % 3 and pep != "*":
+        pep += "X"
+    return pep or "-"
+
+
+class _Mapping:
+    """An allele mapped onto a transcript: cDNA, CDS and protein coordinates and codons."""
+
+    __slots__ = (
+        "alt_codon",
+        "alt_pep",
+        "cdna_end",
+        "cdna_start",
+        "cds_end",
+        "cds_start",
+        "ref_codon",
+        "ref_pep",
+        "tl_end",
+        "tl_start",
+    )  # fmt: skip
+
+    def __init__(self, tr: Transcript, s: int, e: int, insertion: bool, alt_tx: str) -> None:
+        if insertion:
+            t5, t3 = (e, s) if tr.strand == 1 else (s, e)
+            c5, c3 = tr.cdna_position(t5), tr.cdna_position(t3)
+            if c5 is not None and c3 is not None:
+                self.cdna_start, self.cdna_end = c3, c5
+            elif c5 is not None:
+                self.cdna_start, self.cdna_end = c5 + 1, c5
+            elif c3 is not None:
+                self.cdna_start, self.cdna_end = c3, c3 - 1
+            else:
+                self.cdna_start = self.cdna_end = None
+        else:
+            first, last = (s, e) if tr.strand == 1 else (e, s)
+            self.cdna_start, self.cdna_end = tr.cdna_position(first), tr.cdna_position(last)
+        self.cds_start = self.cds_end = self.tl_start = self.tl_end = None
+        self.ref_codon = self.alt_codon = self.ref_pep = self.alt_pep = None
+        ccs, cce = tr.ccs, tr.cce
+        if ccs is None or cce is None:
+            return
+        if self.cdna_start is not None and ccs <= self.cdna_start <= cce:
+            self.cds_start = self.cdna_start - ccs + 1
+            self.tl_start = (self.cds_start + 2) // 3
+        if self.cdna_end is not None and ccs <= self.cdna_end <= cce:
+            self.cds_end = self.cdna_end - ccs + 1
+            self.tl_end = (self.cds_end + 2) // 3
+        if self.tl_start is None or self.tl_end is None or self.cds_start is None or self.cds_end is None:
+            return
+        cds = tr.cds
+        window_start = (self.tl_start - 1) * 3
+        ref_codon = cds[window_start : self.tl_end * 3] if self.tl_start <= self.tl_end else ""
+        span = self.cds_end - self.cds_start + 1
+        mutated = cds[: self.cds_start - 1] + alt_tx + cds[self.cds_end :] + tr.utr3
+        alt_codon = mutated[window_start : window_start + len(ref_codon) + len(alt_tx) - span]
+        self.ref_codon, self.alt_codon = ref_codon, alt_codon
+        self.ref_pep, self.alt_pep = _peptide(ref_codon, tr.codon_table), _peptide(alt_codon, tr.codon_table)
+
+
+def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi: int) -> tuple[set[str], list[int]]:
+    """Splice and intron terms (EV BaseTranscriptVariationAllele _intron_effects) and intron numbers hit."""
+    donor = acceptor = fifth = donor_region = region = intronic = ppt = False
+    numbers: list[int] = []
+    plus = tr.strand == 1
+    widen = 12 if tr.has_frameshift_intron else 0
+    for index, (i_s, i_e) in enumerate(tr.introns):
+        if ov(s, e, i_s, i_e):
+            numbers.append(tr.intron_number(index))
+        if hi < i_s - 3 or lo > i_e + 3:
+            continue
+        if i_e - i_s <= 12:  # a "frameshift intron": VEP annotates nothing from it
+            continue
+        if plus:
+            d1, d2, a1, a2, d5, dr1, dr2, p1, p2 = i_s, i_s + 1, i_e - 1, i_e, i_s + 4, i_s + 2, i_s + 5, i_e - 16, i_e - 2
+        else:
+            d1, d2, a1, a2, d5, dr1, dr2, p1, p2 = i_e - 1, i_e, i_s, i_s + 1, i_e - 4, i_e - 5, i_e - 2, i_s + 2, i_s + 16
+        if ov(s, e, d1, d2):
+            donor = True
+        if ov(s, e, a1, a2):
+            acceptor = True
+        hit_fifth = ov(s, e, d5, d5)
+        if hit_fifth:
+            fifth = True
+        elif ov(s, e, dr1, dr2):
+            donor_region = True
+        if hi >= p1 and lo <= p2:
+            exon_near = any(hi >= x_s - widen and lo <= x_e + widen for x_s, x_e in tr.exons)
+            if not exon_near:
+                ppt = True
+        if (
+            ov(s, e, i_s + 2, i_s + 7)
+            or ov(s, e, i_e - 7, i_e - 2)
+            or ov(s, e, i_s - 3, i_s - 1)
+            or ov(s, e, i_e + 1, i_e + 3)
+            or (insertion and (s, e) in ((i_s, i_s - 1), (i_e + 1, i_e), (i_s + 2, i_s + 1), (i_e - 1, i_e - 2)))
+        ):
+            region = True
+        if ov(s, e, i_s + 2, i_e - 2) or (insertion and (s, e) in ((i_s + 2, i_s + 1), (i_e - 1, i_e - 2))):
+            intronic = True
+    terms: set[str] = set()
+    if donor:
+        terms.add("splice_donor_variant")
+    if acceptor:
+        terms.add("splice_acceptor_variant")
+    if fifth:
+        terms.add("splice_donor_5th_base_variant")
+    if donor_region:
+        terms.add("splice_donor_region_variant")
+    if ppt:
+        terms.add("splice_polypyrimidine_tract_variant")
+    if region and not (donor or acceptor or fifth or donor_region):
+        terms.add("splice_region_variant")
+    if intronic:
+        terms.add("intron_variant")
+    return terms, numbers
+
+
+def annotate_transcript(allele: Allele, tr: Transcript, genome: Genome) -> tuple[list[str], list[str]] | None:
+    """The CSQ fields of ``allele`` on ``tr`` (without Allele/Consequence/IMPACT text), and its terms."""
+    s, e = allele.start, allele.end
+    insertion = s == e + 1
+    lo, hi = (e, s) if insertion else (s, e)
+    ts, te, strand = tr.start, tr.end, tr.strand
+    distance = ""
+    exon_text = intron_text = hgvsc = hgvsp = cdna_text = cds_text = protein_text = amino_text = codon_text = ""
+    offset_text = ""
+    if not ov(s, e, ts, te):
+        before, after = ts - FLANK <= e < ts, te < s <= te + FLANK
+        if not (before or after):
+            return None
+        upstream = before if strand == 1 else after
+        terms = {"upstream_gene_variant" if upstream else "downstream_gene_variant"}
+        distance = str(min(abs(x - y) for x in (s, e) for y in (ts, te)))
+        return sort_terms(terms), [
+            tr.symbol, tr.gene_id, "Transcript", tr.transcript_id, tr.biotype, "", "", "", "", "", "", "", "", "",
+            "", "", distance, str(strand), "", "", "", "",
+        ]  # fmt: skip
+
+    ref_a, alt_a = allele.ref, allele.alt
+    la, lr = len(alt_a), len(ref_a)
+    alt_tx = revcomp(alt_a) if strand == -1 else alt_a
+    exon_numbers = [tr.exon_number(i) for i, (x_s, x_e) in enumerate(tr.exons) if ov(s, e, x_s, x_e)]
+    exon_hit = bool(exon_numbers) or any(hi >= x_s and lo <= x_e for x_s, x_e in tr.exons)
+    if not insertion and la == 0 and s <= ts and e >= te:
+        terms = {"transcript_ablation"}
+        intron_numbers: list[int] = []
+    else:
+        terms, intron_numbers = _intron_effects(tr, s, e, insertion, lo, hi)
+    exon_text = _numbers(exon_numbers, len(tr.exons))
+    intron_text = _numbers(intron_numbers, len(tr.introns))
+    mapping = _Mapping(tr, s, e, insertion, alt_tx)
+    maps_cdna = mapping.cdna_start is not None or mapping.cdna_end is not None or bool(exon_numbers)
+    if exon_hit:
+        cdna_text = _span(mapping.cdna_start, mapping.cdna_end)
+
+    if "transcript_ablation" in terms:
+        pass
+    elif tr.has_cds:
+        cs, ce = tr.coding_start, tr.coding_end
+        assert cs is not None and ce is not None
+        if exon_hit and maps_cdna:
+            before = (insertion and s == cs) or ov(s, e, ts, cs - 1)
+            after = (insertion and e == ce) or ov(s, e, ce + 1, te)
+            if before if strand == 1 else after:
+                terms.add("5_prime_UTR_variant")
+            if after if strand == 1 else before:
+                terms.add("3_prime_UTR_variant")
+        if exon_hit and hi >= cs and lo <= ce:
+            _coding_terms(tr, allele, mapping, alt_tx, terms)
+            cds_text = _span(mapping.cds_start, mapping.cds_end)
+            protein_text = _span(mapping.tl_start, mapping.tl_end)
+            if mapping.ref_pep is not None and mapping.alt_pep is not None:
+                amino_text = (
+                    mapping.ref_pep if mapping.ref_pep == mapping.alt_pep else f"{mapping.ref_pep}/{mapping.alt_pep}"
+                )
+                codon_text = _codon_text(tr, mapping, lr, la, insertion)
+    elif tr.biotype != "protein_coding":
+        fully_covered = not insertion and lo <= ts and hi >= te
+        if exon_numbers and not fully_covered:
+            terms.add("non_coding_transcript_exon_variant")
+        else:
+            terms.add("non_coding_transcript_variant")
+    if tr.biotype == "nonsense_mediated_decay":
+        terms.add("NMD_transcript_variant")
+    if not terms:
+        terms.add("intergenic_variant")
+
+    if is_acgt(alt_a) or not alt_a:
+        hgvs = _hgvs(tr, allele, genome, terms)
+        if hgvs is not None:
+            hgvsc, hgvsp, shift = hgvs
+            if shift:
+                offset_text = str(shift * strand)
+    return sort_terms(terms), [
+        tr.symbol, tr.gene_id, "Transcript", tr.transcript_id, tr.biotype, exon_text, intron_text, hgvsc, hgvsp,
+        cdna_text, cds_text, protein_text, amino_text, codon_text, "", distance, str(strand), "", "", "", offset_text,
+    ]  # fmt: skip
+
+
+def _codon_text(tr: Transcript, mapping: _Mapping, lr: int, la: int, insertion: bool) -> str:
+    ref_codon, alt_codon = mapping.ref_codon or "", mapping.alt_codon or ""
+    assert mapping.cdna_start is not None and tr.ccs is not None
+    first = (mapping.cdna_start - tr.ccs) % 3
+    span = 0 if insertion else (mapping.cds_end or 0) - (mapping.cds_start or 0) + 1
+
+    def styled(codon: str, length: int) -> str:
+        if not codon:
+            return "-"
+        lower = codon.lower()
+        return lower[:first] + codon[first : first + length].upper() + lower[first + length :]
+
+    return f"{styled(ref_codon, span if lr else 0)}/{styled(alt_codon, la)}"
+
+
+def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str, terms: set[str]) -> None:
+    """EV Utils/VariationEffect.pm coding predicates, as refined for VEP 115 (see module docs)."""
+    ccs, cce = tr.ccs, tr.cce
+    assert ccs is not None and cce is not None
+    cds_len = cce - ccs + 1
+    la, lr = len(allele.alt), len(allele.ref)
+    insertion = allele.start == allele.end + 1
+    indel = la != lr
+    cdna_s, cdna_e = m.cdna_start, m.cdna_end
+    both_cdna = cdna_s is not None and cdna_e is not None
+    unambiguous = is_acgt(allele.alt) or not allele.alt
+
+    if insertion:
+        within_cds = both_cdna and (cdna_e - ccs + 1) > 0 and (cdna_s - ccs + 1) <= cds_len  # type: ignore[operator]
+        fully_in_cds = m.cds_start is not None and m.cds_end is not None
+    else:
+        lo, hi = allele.start, allele.end
+        cs, ce = tr.coding_start, tr.coding_end
+        within_cds = any(max(lo, x_s, cs) <= min(hi, x_e, ce) for x_s, x_e in tr.exons)  # type: ignore[type-var]
+        fully_in_cds = m.cds_start is not None and m.cds_end is not None and m.cds_end - m.cds_start + 1 == lr
+    codons_defined = m.ref_codon is not None and m.alt_codon is not None
+    pair = codons_defined and fully_in_cds and unambiguous
+    ref_pep = (m.ref_pep or "").replace("-", "")
+    alt_pep = (m.alt_pep or "").replace("-", "")
+    R, A = (ref_pep, alt_pep) if pair else (None, None)
+
+    partial = m.tl_start is not None and 0 < cds_len - (m.tl_start * 3 - 3) < 3
+    os_ = both_cdna and ov(cdna_s, cdna_e, ccs, ccs + 2)  # type: ignore[arg-type]
+    ot_ = both_cdna and ov(cdna_s, cdna_e, cce - 2, cce)  # type: ignore[arg-type]
+
+    edited_start = None
+    if both_cdna and unambiguous and os_:
+        seq = tr.utr5 + tr.cds
+        edited_start = seq[: cdna_s - 1] + alt_tx + seq[cdna_s - 1 + (cdna_e - cdna_s + 1) :]  # type: ignore[operator]
+    utr5_len = len(tr.utr5)
+    start_altered = False
+    if edited_start is not None and indel:
+        start_altered = len(edited_start) < len(tr.cds) or tr.cds != edited_start[-len(tr.cds) :]
+    inv_start_altered = edited_start is not None and utr5_len > 0 and edited_start[utr5_len : utr5_len + 3] != "ATG"
+    stop_altered = False
+    if both_cdna and unambiguous and ot_ and indel and m.cds_start is not None:
+        seq = tr.cds + tr.utr3
+        edited = seq[: m.cds_start - 1] + alt_tx + seq[m.cds_start - 1 + (cdna_e - cdna_s + 1) :]  # type: ignore[operator]
+        stop_altered = len(edited) < len(tr.cds) or translate(edited[len(tr.cds) - 3 : len(tr.cds)]) != "*"
+
+    stop_lost = ("*" in R and "*" not in A) if R is not None and A is not None else stop_altered
+    if partial or stop_lost:
+        stop_retained = False
+    elif A:
+        assert R is not None
+        stop_retained = not (R == "X" and A == "X") and (
+            (R == A[0] and "*" in A)
+            or (A[0] == "*" and m.tl_start is not None and m.tl_start > len(tr.protein))
+            or ("*" in R and "*" in A and R.index("*") == A.index("*"))
+        )
+    else:
+        stop_retained = indel and ot_ and not stop_altered
+    stop_gained = not stop_retained and R is not None and A is not None and "*" in A and "*" not in R
+    frameshift = (
+        indel
+        and not partial
+        and not stop_retained
+        and m.cds_start is not None
+        and m.cds_end is not None
+        and abs(la - (m.cds_end - m.cds_start + 1)) % 3 != 0
+    )
+    codon_pair = codons_defined and not frameshift
+    ref_codon, alt_codon = (m.ref_codon or "").replace("-", ""), (m.alt_codon or "").replace("-", "")
+    start_retained = os_ and (
+        (not indel and edited_start is not None and edited_start[utr5_len : utr5_len + 3] == "ATG")
+        or (indel and not start_altered and edited_start is not None)
+    )
+    inframe_insertion = False
+    if codon_pair and len(alt_codon) > len(ref_codon) and R is not None and A is not None:
+        if not (start_retained and A.endswith(R)):
+            cut = _AFTER_STOP.sub("*", A)
+            inframe_insertion = cut.startswith(R) or cut.endswith(R)
+    inframe_deletion = False
+    if not partial and codon_pair and len(alt_codon) < len(ref_codon):
+        if ref_codon.startswith(alt_codon) or ref_codon.endswith(alt_codon):
+            inframe_deletion = True
+        else:
+            r, a = ref_codon, alt_codon
+            while r and a and r[0] == a[0]:
+                r, a = r[1:], a[1:]
+            while r and a and r[-1] == a[-1]:
+                r, a = r[:-1], a[:-1]
+            inframe_deletion = not a and len(r) % 3 == 0
+    start_lost = os_ and (
+        (
+            start_altered
+            and not (inframe_insertion or inframe_deletion)
+            and not (
+                edited_start is not None
+                and edited_start[:utr5_len] == tr.utr5
+                and edited_start[utr5_len : utr5_len + 3] == "ATG"
+            )
+        )
+        or inv_start_altered
+        or (bool(R) and bool(A) and A != "X" and m.tl_start == 1 and not A.startswith(R) and not A.endswith(R))  # type: ignore[arg-type]
+    )
+    if start_lost:
+        inframe_insertion = False
+    missense = (
+        R is not None
+        and A is not None
+        and R != A
+        and len(R) == len(A)
+        and not (start_lost or stop_lost or stop_gained or partial or stop_retained)
+    )
+    protein_altering = (
+        R is not None
+        and A is not None
+        and len(R) != len(A)
+        and not R.startswith("*")
+        and not A.startswith("*")
+        and not A.startswith(R)
+        and not A.endswith(R)
+        and not (inframe_deletion or start_lost or frameshift)
+    )
+    synonymous = (
+        bool(R) and A == R and not stop_retained and not start_retained and "X" not in (R or "") and "X" not in (A or "")
+    )
+    coding_unknown = (
+        within_cds
+        and (m.alt_pep is None or R is None or "X" in ref_pep or "X" in alt_pep)
+        and not (
+            frameshift or inframe_deletion or protein_altering or start_lost or start_retained or stop_lost
+            or stop_retained
+        )
+    )  # fmt: skip
+    for term, flag in (
+        ("stop_gained", stop_gained),
+        ("frameshift_variant", frameshift),
+        ("stop_lost", stop_lost),
+        ("start_lost", start_lost),
+        ("inframe_insertion", inframe_insertion),
+        ("inframe_deletion", inframe_deletion),
+        ("missense_variant", missense),
+        ("protein_altering_variant", protein_altering),
+        ("incomplete_terminal_codon_variant", partial and within_cds),
+        ("start_retained_variant", start_retained),
+        ("stop_retained_variant", stop_retained),
+        ("synonymous_variant", synonymous),
+        ("coding_sequence_variant", coding_unknown),
+    ):
+        if flag:
+            terms.add(term)
+
+
+# -- HGVS ------------------------------------------------------------------------------------
+def _shift(allele: Allele, tr: Transcript, genome: Genome) -> tuple[int, int, str, int]:
+    """3'-shift an insertion or deletion in the transcript's direction: (s, e, moved bases, shift)."""
+    s, e = allele.start, allele.end
+    insertion = s == e + 1
+    bases = allele.alt if insertion else genome(s, e)
+    if not allele.shiftable or not bases:
+        return s, e, bases, 0
+    shift = 0
+    if tr.strand == 1:
+        window = genome(s if insertion else e + 1, (s if insertion else e + 1) + MAX_SHIFT)
+        while shift < len(window) and window[shift] == bases[0]:
+            bases = bases[1:] + bases[0]
+            shift += 1
+        return s + shift, e + shift, bases, shift
+    end = e if insertion else s - 1
+    window = genome(max(1, end - MAX_SHIFT), end)[::-1]
+    while shift < len(window) and window[shift] == bases[-1]:
+        bases = bases[-1] + bases[:-1]
+        shift += 1
+    return s - shift, e - shift, bases, shift
+
+
+def _format_cdna(tr: Transcript, x: int) -> str:
+    if tr.ccs is None or tr.cce is None:
+        return str(x)
+    if x > tr.cce:
+        return f"*{x - tr.cce}"
+    if x >= tr.ccs:
+        return str(x - tr.ccs + 1)
+    return str(x - tr.ccs)
+
+
+def _hgvs_position(tr: Transcript, pos: int) -> str | None:
+    if pos < tr.start or pos > tr.end:
+        return None
+    x = tr.cdna_position(pos)
+    if x is not None:
+        return _format_cdna(tr, x)
+    anchor, offset = tr.nearest_exon_anchor(pos)
+    if tr.cce is not None and anchor == tr.cce and offset > 0:
+        return f"*{offset}"
+    return f"{_format_cdna(tr, anchor)}{offset:+d}"
+
+
+def _hgvs_range(tr: Transcript, first: int, last: int) -> str | None:
+    """Genomic positions given in transcript order."""
+    start = _hgvs_position(tr, first)
+    end = _hgvs_position(tr, last)
+    if start is None or end is None:
+        return None
+    return start if first == last else f"{start}_{end}"
+
+
+def _hgvs(tr: Transcript, allele: Allele, genome: Genome, terms: set[str]) -> tuple[str, str, int] | None:
+    s0, e0 = allele.start, allele.end
+    insertion = s0 == e0 + 1
+    inside = (e0 >= tr.start and s0 <= tr.end) if insertion else (s0 >= tr.start and e0 <= tr.end)
+    if not inside:
+        return None
+    deletion = not allele.alt and bool(allele.ref)
+    if (insertion or deletion) and allele.shiftable:
+        s, e, moved, shift = _shift(allele, tr, genome)
+    else:
+        s, e, moved, shift = s0, e0, "", 0
+    if (e < tr.start or s > tr.end) if insertion else (s < tr.start or e > tr.end):
+        return None
+    plus = tr.strand == 1
+    ref_g = "" if insertion else genome(s, e)
+    alt_g = moved if insertion else ("" if deletion else allele.alt)
+    if not insertion and alt_g == ref_g:
+        return None
+    ref_t = ref_g if plus else revcomp(ref_g)
+    alt_t = alt_g if plus else revcomp(alt_g)
+    # genomic positions of the changed bases in transcript order, or the insertion's flanks
+    positions = list(range(s, e + 1)) if plus else list(range(e, s - 1, -1))
+    if insertion:
+        flank5, flank3 = (e, s) if plus else (s, e)
+    else:  # the bases just outside the changed ones, should clipping leave an insertion
+        flank5, flank3 = (s - 1, e + 1) if plus else (e + 1, s - 1)
+    kind = ""
+    dup: tuple[int, int] | None = None
+    if not alt_t:
+        kind = "del"
+    elif not ref_t:
+        length = len(alt_t)
+        if plus:
+            next_bases, prev_bases = genome(s, s + length - 1), genome(e - length + 1, e)
+            next_span, prev_span = (s, s + length - 1), (e - length + 1, e)
+        else:
+            next_bases, prev_bases = revcomp(genome(e - length + 1, e)), revcomp(genome(s, s + length - 1))
+            next_span, prev_span = (e, e - length + 1), (s + length - 1, s)
+        if next_bases == alt_t:
+            kind, dup = "dup", next_span
+        elif prev_bases == alt_t:
+            kind, dup = "dup", prev_span
+        else:
+            kind = "ins"
+    elif len(ref_t) == len(alt_t):
+        kind = ">" if len(ref_t) == 1 else ("inv" if alt_t == revcomp(ref_t) else "delins")
+    else:
+        kind = "dup" if alt_t == ref_t * 2 else "delins"
+        if kind == "dup":
+            dup = (positions[0], positions[-1])
+    if kind not in ("dup", "ins", "del", ">"):
+        while ref_t and alt_t and ref_t[0] == alt_t[0]:
+            ref_t, alt_t = ref_t[1:], alt_t[1:]
+            flank5 = positions[0]
+            positions = positions[1:]
+        while ref_t and alt_t and ref_t[-1] == alt_t[-1]:
+            ref_t, alt_t = ref_t[:-1], alt_t[:-1]
+            flank3 = positions[-1]
+            positions = positions[:-1]
+        if len(ref_t) == 1 and len(alt_t) == 1:
+            kind = ">"
+        elif not ref_t:
+            kind = "ins"
+        elif not alt_t:
+            kind = "del"
+    prefix = f"{tr.transcript_id}:{'c' if tr.has_cds else 'n'}."
+    if kind == "dup":
+        assert dup is not None
+        where = _hgvs_range(tr, dup[0], dup[1])
+        text = f"{where}dup" if where else None
+    elif kind == "ins":
+        p5, p3 = _hgvs_position(tr, flank5), _hgvs_position(tr, flank3)
+        text = f"{p5}_{p3}ins{alt_t}" if p5 and p3 else None
+    else:
+        where = _hgvs_range(tr, positions[0], positions[-1]) if positions else None
+        if where is None:
+            text = None
+        elif kind == ">":
+            text = f"{where}{ref_t}>{alt_t}"
+        elif kind == "del":
+            text = f"{where}del"
+        elif kind == "inv":
+            text = f"{where}inv"
+        else:
+            text = f"{where}delins{alt_t}"
+    if text is None:
+        return None
+    hgvsp = ""
+    if tr.has_cds and not terms.isdisjoint(_CODING_TERMS):
+        hgvsp = _hgvs_protein(tr, allele, s, e, moved if insertion else alt_g, terms) or ""
+    return prefix + text, hgvsp, shift
+
+
+_CODING_TERMS = {
+    "stop_gained", "frameshift_variant", "stop_lost", "start_lost", "inframe_insertion", "inframe_deletion",
+    "missense_variant", "protein_altering_variant", "incomplete_terminal_codon_variant", "start_retained_variant",
+    "stop_retained_variant", "synonymous_variant", "coding_sequence_variant",
+}  # fmt: skip
+
+
+def _protein_prefix(tr: Transcript) -> str:
+    pid = tr.protein_id
+    return (pid if _VERSIONED.search(pid) else f"{pid}.1") + ":p."
+
+
+def _hgvs_protein(tr: Transcript, allele: Allele, s: int, e: int, alt_g: str, terms: set[str]) -> str | None:
+    insertion = s == e + 1
+    alt_tx = alt_g if tr.strand == 1 else revcomp(alt_g)
+    m = _Mapping(tr, s, e, insertion, alt_tx)
+    if m.tl_start is None or m.tl_end is None or m.ref_pep is None or m.alt_pep is None:
+        return None
+    ref = m.ref_pep.replace("-", "")
+    alt = m.alt_pep.replace("-", "")
+    if not ref:
+        return None
+    prefix = _protein_prefix(tr)
+    protein = tr.protein + "*"
+    pos = m.tl_start
+    if "start_lost" in terms:
+        return prefix + "Met1?"
+    if ref == alt:
+        if ref == "X":
+            return f"{prefix}Ter{pos}="
+        return f"{prefix}{three_letter(ref[0])}{pos}="
+    if "frameshift_variant" in terms or "stop_lost" in terms:
+        assert m.cds_start is not None and m.cds_end is not None
+        utr3 = tr.utr3_mirror[tr.cce :] if tr.strand == -1 and tr.utr3_mirror else tr.utr3
+        edited = tr.cds[: m.cds_start - 1] + alt_tx + tr.cds[m.cds_end :] + utr3
+        translated = translate(edited, tr.codon_table)
+        stop = translated.find("*") + 1  # 1-based, 0 when none
+        if "frameshift_variant" in terms:
+            first = pos
+            while first <= len(translated) and first <= len(protein) and translated[first - 1] == protein[first - 1]:
+                first += 1
+            ref_aa = protein[first - 1] if first <= len(protein) else "*"
+            alt_aa = translated[first - 1] if first <= len(translated) else ""
+            if alt_aa == "*":
+                return f"{prefix}{three_letter(ref_aa)}{first}Ter"
+            count = str(stop - first + 1) if stop >= first else "?"
+            return f"{prefix}{three_letter(ref_aa)}{first}{three_letter(alt_aa or 'X')}fsTer{count}"
+        # stop lost: extension
+        while ref and alt and ref[0] == alt[0]:
+            ref, alt, pos = ref[1:], alt[1:], pos + 1
+        count = str(stop - 1 - len(tr.protein)) if stop else "?"
+        return f"{prefix}Ter{len(tr.protein) + 1}{three_letter(alt[:1] or 'X')}extTer{count}"
+    while ref and alt and ref[0] == alt[0]:
+        ref, alt, pos = ref[1:], alt[1:], pos + 1
+    while ref and alt and ref[-1] == alt[-1]:
+        ref, alt = ref[:-1], alt[:-1]
+    if not ref:  # insertion before residue `pos`
+        while pos <= len(protein) and alt and alt[0] == protein[pos - 1]:
+            alt, pos = alt[1:] + alt[0], pos + 1
+        length = len(alt)
+        if pos - 1 - length >= 0 and protein[pos - 1 - length : pos - 1] == alt:
+            if length == 1:
+                return f"{prefix}{three_letter(alt)}{pos - 1}dup"
+            return f"{prefix}{three_letter(alt[0])}{pos - length}_{three_letter(alt[-1])}{pos - 1}dup"
+        if pos < 2:
+            return None
+        inserted = alt[: alt.index("*") + 1] if "*" in alt else alt
+        return (
+            f"{prefix}{three_letter(protein[pos - 2])}{pos - 1}_{three_letter(protein[pos - 1])}{pos}"
+            f"ins{three_letter(inserted)}"
+        )
+    if not alt:  # deletion of `ref` at `pos`
+        while pos + len(ref) - 1 < len(tr.protein) and ref[0] == protein[pos - 1 + len(ref)]:
+            ref, pos = ref[1:] + ref[0], pos + 1
+        if len(ref) == 1:
+            return f"{prefix}{three_letter(ref)}{pos}del"
+        return f"{prefix}{three_letter(ref[0])}{pos}_{three_letter(ref[-1])}{pos + len(ref) - 1}del"
+    if len(ref) == 1 and len(alt) == 1:
+        return f"{prefix}{three_letter(ref)}{pos}{three_letter(alt)}"
+    where = (
+        f"{three_letter(ref[0])}{pos}"
+        if len(ref) == 1
+        else f"{three_letter(ref[0])}{pos}_{three_letter(ref[-1])}{pos + len(ref) - 1}"
+    )
+    return f"{prefix}{where}delins{three_letter(alt)}"

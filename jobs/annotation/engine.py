@@ -1,0 +1,301 @@
+"""Annotate a VCF file: stream records, add CSQ and dbSNP ids, write the count log and summary."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pysam
+
+from jobs.annotation import ENGINE_VERSION
+from jobs.annotation.consequence import CSQ_FIELDS, TERMS, annotate_transcript
+from jobs.annotation.reference import Reference
+from jobs.annotation.vcf import VcfReader, process_alleles
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[float], None]
+PROGRESS_EVERY = 2000
+
+REGION_OF_TERM = {
+    "transcript_ablation": "coding", "stop_gained": "coding", "frameshift_variant": "coding", "stop_lost": "coding",
+    "start_lost": "coding", "inframe_insertion": "coding", "inframe_deletion": "coding",
+    "missense_variant": "coding", "protein_altering_variant": "coding", "incomplete_terminal_codon_variant": "coding",
+    "start_retained_variant": "coding", "stop_retained_variant": "coding", "synonymous_variant": "coding",
+    "coding_sequence_variant": "coding", "splice_acceptor_variant": "splice site", "splice_donor_variant": "splice site",
+    "splice_donor_5th_base_variant": "splice region", "splice_region_variant": "splice region",
+    "splice_donor_region_variant": "splice region", "splice_polypyrimidine_tract_variant": "splice region",
+    "5_prime_UTR_variant": "UTR", "3_prime_UTR_variant": "UTR", "non_coding_transcript_exon_variant": "non-coding exon",
+    "intron_variant": "intron", "NMD_transcript_variant": "intron", "non_coding_transcript_variant": "non-coding",
+    "upstream_gene_variant": "upstream/downstream", "downstream_gene_variant": "upstream/downstream",
+    "intergenic_variant": "intergenic",
+}  # fmt: skip
+
+
+def _escape(value: str) -> str:
+    if not value:
+        return value
+    for old, new in ((",", "&"), (";", "%3B"), ("|", "&"), (" ", "_"), ("\t", "_")):
+        if old in value:
+            value = value.replace(old, new)
+    return value
+
+
+@dataclass
+class AnnotationStats:
+    records: int = 0
+    alleles: int = 0
+    records_without_alt: int = 0
+    alleles_skipped: int = 0
+    records_in_dbsnp: int = 0
+    ref_mismatches: int = 0
+    ref_mismatch_examples: list[str] = field(default_factory=list)
+    uncovered_contigs: Counter[str] = field(default_factory=Counter)
+    most_severe: Counter[str] = field(default_factory=Counter)
+    all_terms: Counter[str] = field(default_factory=Counter)
+    impact: Counter[str] = field(default_factory=Counter)
+    regions: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "alleles": self.alleles,
+            "records_without_alt": self.records_without_alt,
+            "alleles_skipped": self.alleles_skipped,
+            "records_in_dbsnp": self.records_in_dbsnp,
+            "percent_in_dbsnp": round(100.0 * self.records_in_dbsnp / self.records, 2) if self.records else 0.0,
+            "ref_mismatches": self.ref_mismatches,
+            "ref_mismatch_examples": self.ref_mismatch_examples,
+            "uncovered_contigs": dict(self.uncovered_contigs),
+            "most_severe_consequence": dict(self.most_severe.most_common()),
+            "consequence_terms": dict(self.all_terms.most_common()),
+            "impact": dict(self.impact.most_common()),
+            "regions": dict(self.regions.most_common()),
+            "seconds": round(self.seconds, 3),
+            "variants_per_second": round(self.records / self.seconds) if self.seconds else None,
+        }
+
+
+@dataclass
+class AnnotationResult:
+    output: Path
+    log: Path
+    summary: Path
+    stats: AnnotationStats
+
+
+def csq_header(reference: Reference) -> list[str]:
+    fields = "|".join([*CSQ_FIELDS, reference.source_name])
+    return [
+        f'##GAS=<Version="{ENGINE_VERSION}",Reference="{reference.name}",Build="{reference.build}",'
+        f'Checksum="{reference.checksum}">',
+        f'##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: {fields}">',
+        f'##INFO=<ID={reference.source_name},Number=.,Type=String,Description="{reference.source_name}">',
+    ]
+
+
+def _strip_csq(info: str) -> str:
+    kept = [item for item in info.split(";") if not item.startswith("CSQ=")]
+    return ";".join(kept) or "."
+
+
+def _open_output(path: Path) -> IO[str]:
+    if path.name.endswith(".gz"):
+        return pysam.BGZFile(str(path), "w")  # type: ignore[return-value]
+    return open(path, "w", encoding="utf-8", newline="\n")
+
+
+class _Writer:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.compressed = path.name.endswith(".gz")
+        self._handle: Any = _open_output(path)
+        self._buffer: list[str] = []
+
+    def write(self, line: str) -> None:
+        self._buffer.append(line)
+        if len(self._buffer) >= 4096:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            text = "\n".join(self._buffer) + "\n"
+            self._handle.write(text.encode() if self.compressed else text)
+            self._buffer = []
+
+    def close(self) -> None:
+        self.flush()
+        self._handle.close()
+
+
+def annotate_vcf(
+    input_path: str | Path,
+    output_path: str | Path,
+    reference: Reference,
+    *,
+    log_path: str | Path | None = None,
+    summary_path: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+    input_name: str | None = None,
+) -> AnnotationResult:
+    """Annotate ``input_path`` into ``output_path`` (bgzipped when it ends in .gz).
+
+    Outputs appear only when complete: they are written under temporary names and renamed
+    at the end, so an error (reported as an AnnotationError naming the line) leaves nothing
+    that looks finished.
+    """
+    started = time.monotonic()
+    output = Path(output_path)
+    log = Path(log_path) if log_path else output.with_name(output.name.split(".vcf")[0] + ".count.log")
+    summary = Path(summary_path) if summary_path else output.with_name(output.name.split(".vcf")[0] + ".summary.json")
+    reader = VcfReader(input_path, display_name=input_name)
+    stats = AnnotationStats()
+    partial = output.with_name(f".{output.name}.partial")
+    writer = _Writer(partial)
+    try:
+        records = reader.read_header()
+        for line in reader.header_lines[:-1]:
+            if line.startswith("##INFO=<ID=CSQ,") or line.startswith("##VEP") or line.startswith("##GAS="):
+                continue
+            writer.write(line)
+        for line in csq_header(reference):
+            writer.write(line)
+        writer.write(reader.header_lines[-1])
+        source = reference.source_name
+        for record in records:
+            writer.write(_annotate_record(record, reference, stats, source))
+            if progress is not None and stats.records % PROGRESS_EVERY == 0:
+                progress(reader.fraction_read())
+        writer.close()
+    except BaseException:
+        writer.close()
+        partial.unlink(missing_ok=True)
+        raise
+    stats.seconds = time.monotonic() - started
+    os.replace(partial, output)
+    summary_data = {
+        "engine_version": ENGINE_VERSION,
+        "input": input_name or Path(input_path).name,
+        "reference": {"name": reference.name, "build": reference.build, "checksum": reference.checksum},
+        **stats.as_dict(),
+    }
+    summary.write_text(json.dumps(summary_data, indent=2))
+    log.write_text(render_count_log(summary_data))
+    if progress is not None:
+        progress(1.0)
+    return AnnotationResult(output=output, log=log, summary=summary, stats=stats)
+
+
+def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, source: str) -> str:
+    columns = record.columns
+    stats.records += 1
+    if "CSQ=" in columns[7]:
+        columns[7] = _strip_csq(columns[7])
+    contig = reference.resolve_contig(record.chrom)
+    if contig is None:
+        stats.uncovered_contigs[record.chrom] += 1
+        return "\t".join(columns)
+    alleles = process_alleles(record.pos, record.ref, record.alts)
+    if record.alts == ["."]:
+        stats.records_without_alt += 1
+    stats.alleles_skipped += sum(1 for alt in record.alts if alt != ".") - len(alleles)
+    ref_upper = record.ref.upper()
+    genome_ref = reference.sequence(contig, record.pos, record.pos + len(ref_upper) - 1)
+    if genome_ref != ref_upper and "N" not in ref_upper:
+        stats.ref_mismatches += 1
+        if len(stats.ref_mismatch_examples) < 10:
+            stats.ref_mismatch_examples.append(
+                f"line {record.line_number}: {record.chrom}:{record.pos} REF {record.ref} but the genome has {genome_ref or '-'}"
+            )
+    if reference.dbsnp is not None:
+        ids: list[str] = []
+        for alt in record.alts:
+            for rs in reference.dbsnp.ids(contig, record.pos, ref_upper, alt.upper()):
+                if rs not in ids:
+                    ids.append(rs)
+        if ids:
+            stats.records_in_dbsnp += 1
+            existing = [] if columns[2] == "." else columns[2].split(";")
+            columns[2] = ";".join(existing + [rs for rs in ids if rs not in existing])
+    if not alleles:
+        return "\t".join(columns)
+
+    def genome(start: int, end: int) -> str:
+        return reference.sequence(contig, start, end)
+
+    index = reference.index(contig)
+    entries: list[str] = []
+    for allele in alleles:
+        stats.alleles += 1
+        label = allele.label if allele.vcf_alt.upper() != allele.alt or allele.alt else "-"
+        best: tuple[int, str] | None = None
+        hits = 0
+        for transcript in index.near(allele.start, allele.end):
+            result = annotate_transcript(allele, transcript, genome)
+            if result is None:
+                continue
+            hits += 1
+            terms, fields = result
+            impact = TERMS[terms[0]][1]
+            stats.all_terms.update(terms)
+            rank = TERMS[terms[0]][0]
+            if best is None or rank < best[0]:
+                best = (rank, terms[0])
+            values = [_escape(value) for value in fields]
+            values[0] = values[0].replace(" ", "%20")
+            if values[8]:
+                values[8] = values[8].replace("=", "%3D")
+            entries.append("|".join([label, "&".join(terms), impact, *values[:20], source, values[20], ""]))
+        if not hits:
+            entries.append("|".join([label, "intergenic_variant", "MODIFIER"] + [""] * (len(CSQ_FIELDS) - 3 + 1)))
+            best = (TERMS["intergenic_variant"][0], "intergenic_variant")
+            stats.all_terms["intergenic_variant"] += 1
+        assert best is not None
+        stats.most_severe[best[1]] += 1
+        stats.impact[TERMS[best[1]][1]] += 1
+        stats.regions[REGION_OF_TERM.get(best[1], "other")] += 1
+    csq = "CSQ=" + ",".join(entries)
+    columns[7] = csq if columns[7] == "." else f"{columns[7]};{csq}"
+    return "\t".join(columns)
+
+
+def render_count_log(summary: dict[str, Any]) -> str:
+    lines = [
+        "GAS annotation count log",
+        f"engine {summary['engine_version']}; reference {summary['reference']['name']} "
+        f"({summary['reference']['build']}, checksum {summary['reference']['checksum'][:12]})",
+        f"input: {summary['input']}",
+        "",
+        f"Total variants (records): {summary['records']}",
+        f"Annotated alleles: {summary['alleles']}",
+        f"Records in dbSNP: {summary['records_in_dbsnp']} ({summary['percent_in_dbsnp']:.2f}%)",
+        f"REF alleles that disagree with the genome: {summary['ref_mismatches']}",
+    ]
+    lines += [f"  {example}" for example in summary["ref_mismatch_examples"]]
+    if summary["records_without_alt"] or summary["alleles_skipped"]:
+        lines.append(
+            f"Not annotated: {summary['records_without_alt']} records without ALT, "
+            f"{summary['alleles_skipped']} symbolic/'*'/REF-equal alleles"
+        )
+    if summary["uncovered_contigs"]:
+        lines.append("Contigs not covered by the reference (records passed through unannotated):")
+        lines += [f"  {contig}: {count}" for contig, count in summary["uncovered_contigs"].items()]
+    lines += ["", "Most severe consequence per allele:"]
+    lines += [f"  {term:<40}{count:>10}" for term, count in summary["most_severe_consequence"].items()]
+    lines += ["", "By region (most severe consequence):"]
+    lines += [f"  {region:<40}{count:>10}" for region, count in summary["regions"].items()]
+    lines += ["", "By impact (most severe consequence):"]
+    lines += [f"  {impact:<40}{count:>10}" for impact, count in summary["impact"].items()]
+    lines += ["", "All consequence terms over all transcripts:"]
+    lines += [f"  {term:<40}{count:>10}" for term, count in summary["consequence_terms"].items()]
+    rate = summary["variants_per_second"]
+    lines += ["", f"Run time: {summary['seconds']:.2f} s" + (f" ({rate} variants/s)" if rate else "")]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,20 @@
+"""Errors the engine reports to users: each names the file, the line and what was expected."""
+
+from __future__ import annotations
+
+
+class AnnotationError(Exception):
+    """The input cannot be annotated; the message is shown to the user as is."""
+
+
+class InputFormatError(AnnotationError):
+    def __init__(self, path: str, line_number: int | None, problem: str) -> None:
+        self.path = path
+        self.line_number = line_number
+        self.problem = problem
+        where = f"{path}, line {line_number}" if line_number else path
+        super().__init__(f"{where}: {problem}")
+
+
+class ReferenceError_(AnnotationError):
+    """A reference bundle is missing, incomplete or cannot be built."""

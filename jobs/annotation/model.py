@@ -1,0 +1,156 @@
+"""Transcripts with their exon structure and sequences, and the coordinate maps VEP uses."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+from jobs.annotation.sequence import translate
+
+
+class Transcript:
+    """One transcript. Genomic coordinates are 1-based and inclusive.
+
+    ``exons`` are in genomic order. ``cdna`` is the spliced exon sequence in transcript
+    orientation; ``ccs``/``cce`` are the cDNA positions of the first and last coding base.
+    """
+
+    __slots__ = (
+        "_exon_cdna",
+        "_exon_starts",
+        "biotype",
+        "cce",
+        "ccs",
+        "cdna",
+        "cds",
+        "coding_end",
+        "coding_start",
+        "codon_table",
+        "contig",
+        "end",
+        "exons",
+        "gene_id",
+        "has_frameshift_intron",
+        "introns",
+        "protein",
+        "protein_id",
+        "start",
+        "strand",
+        "symbol",
+        "transcript_id",
+        "utr3",
+        "utr3_mirror",
+        "utr5",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        transcript_id: str,
+        gene_id: str,
+        symbol: str,
+        biotype: str,
+        contig: str,
+        strand: int,
+        exons: list[tuple[int, int]],
+        coding_start: int | None,
+        coding_end: int | None,
+        cdna: str,
+        utr3_mirror: str = "",
+        protein_id: str = "",
+        codon_table: int = 1,
+    ) -> None:
+        self.transcript_id = transcript_id
+        self.gene_id = gene_id
+        self.symbol = symbol
+        self.biotype = biotype
+        self.contig = contig
+        self.strand = strand
+        self.exons = sorted(exons)
+        self.start = self.exons[0][0]
+        self.end = self.exons[-1][1]
+        self.coding_start = coding_start
+        self.coding_end = coding_end
+        self.cdna = cdna
+        self.utr3_mirror = utr3_mirror
+        self.protein_id = protein_id
+        self.codon_table = codon_table
+        self._exon_starts = [s for s, _ in self.exons]
+        # cDNA position of each exon's first base in transcript order, indexed by genomic order
+        offsets: list[int] = [0] * len(self.exons)
+        total = 0
+        order = range(len(self.exons)) if strand == 1 else range(len(self.exons) - 1, -1, -1)
+        for index in order:
+            offsets[index] = total
+            s, e = self.exons[index]
+            total += e - s + 1
+        self._exon_cdna = offsets
+        self.introns = [(self.exons[i][1] + 1, self.exons[i + 1][0] - 1) for i in range(len(self.exons) - 1)]
+        self.has_frameshift_intron = any(ie - is_ <= 12 for is_, ie in self.introns)
+        if coding_start is not None and coding_end is not None:
+            first, last = (coding_start, coding_end) if strand == 1 else (coding_end, coding_start)
+            self.ccs = self.cdna_position(first)
+            self.cce = self.cdna_position(last)
+        else:
+            self.ccs = self.cce = None
+        if self.ccs is not None and self.cce is not None:
+            self.cds = cdna[self.ccs - 1 : self.cce]
+            self.utr5 = cdna[: self.ccs - 1]
+            self.utr3 = cdna[self.cce :]
+            protein = translate(self.cds[: len(self.cds) - len(self.cds) % 3], codon_table)
+            if protein.endswith("*"):
+                protein = protein[:-1]
+            if protein and self.cds[:3].upper() in ("TTG", "CTG", "ATG"):
+                protein = "M" + protein[1:]
+            self.protein = protein
+        else:
+            self.ccs = self.cce = None
+            self.cds = self.utr5 = self.utr3 = self.protein = ""
+
+    def __repr__(self) -> str:
+        return f"<Transcript {self.transcript_id} {self.contig}:{self.start}-{self.end} {self.strand:+d}>"
+
+    @property
+    def has_cds(self) -> bool:
+        return self.ccs is not None
+
+    def exon_index(self, pos: int) -> int | None:
+        """Index (genomic order) of the exon containing ``pos``, or None."""
+        index = bisect_right(self._exon_starts, pos) - 1
+        if index >= 0 and pos <= self.exons[index][1]:
+            return index
+        return None
+
+    def cdna_position(self, pos: int) -> int | None:
+        index = self.exon_index(pos)
+        if index is None:
+            return None
+        s, e = self.exons[index]
+        return self._exon_cdna[index] + (pos - s + 1 if self.strand == 1 else e - pos + 1)
+
+    def exon_number(self, index: int) -> int:
+        return index + 1 if self.strand == 1 else len(self.exons) - index
+
+    def intron_number(self, index: int) -> int:
+        return index + 1 if self.strand == 1 else len(self.introns) - index
+
+    def nearest_exon_anchor(self, pos: int) -> tuple[int, int]:
+        """For an intronic position: (cDNA position of the anchoring exon base, signed offset).
+
+        The anchor is the genomically nearest exon base; a tie goes to the '+' (donor) side.
+        """
+        index = bisect_right(self._exon_starts, pos) - 1  # the exon before pos
+        left_end = self.exons[index][1]
+        right_start = self.exons[index + 1][0]
+        to_left, to_right = pos - left_end, right_start - pos
+        if self.strand == 1:
+            if to_left <= to_right:
+                return self._cdna_at(left_end), to_left
+            return self._cdna_at(right_start), -to_right
+        if to_right <= to_left:
+            return self._cdna_at(right_start), to_right
+        return self._cdna_at(left_end), -to_left
+
+    def _cdna_at(self, pos: int) -> int:
+        value = self.cdna_position(pos)
+        assert value is not None
+        return value

@@ -1,0 +1,347 @@
+"""Reference bundles: a gene model, the genome sequence and (optionally) dbSNP, ready to annotate.
+
+A bundle is a directory::
+
+    manifest.json           name, build, contigs, counts, source files, checksum
+    transcripts/<contig>.pkl.gz   the contig's transcripts with their spliced sequences
+    genome.fa.gz(.fai,.gzi) the genome, bgzipped and faidx-indexed (REF checks, HGVS)
+    dbsnp.vcf.gz(.tbi)      optional: dbSNP sites for the ID column
+
+Transcripts are loaded per contig on first use, so a whole-genome bundle loads in a moment
+and annotating chr20 never touches the other contigs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import pickle
+import shutil
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pysam
+
+from jobs.annotation import ENGINE_VERSION
+from jobs.annotation.errors import ReferenceError_
+from jobs.annotation.gene_models import RawTranscript, read_gene_model
+from jobs.annotation.model import Transcript
+from jobs.annotation.sequence import revcomp
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+FLANK = 5000  # VEP's up/downstream distance
+_BIN_SHIFT = 16  # 64 kb bins for the overlap index
+_MITO_NAMES = {"MT", "M", "chrM", "chrMT"}
+
+
+def contig_aliases(name: str) -> list[str]:
+    """Names under which a contig may appear in an input file (with or without ``chr``)."""
+    if name in _MITO_NAMES:
+        return sorted(_MITO_NAMES)
+    bare = name[3:] if name.lower().startswith("chr") else name
+    return [name, bare, f"chr{bare}"]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_bgzf(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        header = handle.read(16)
+    return len(header) >= 16 and header[:4] == b"\x1f\x8b\x08\x04" and header[12:14] == b"BC"
+
+
+def _install_bgzipped(source: Path, target: Path) -> None:
+    """Copy ``source`` (plain, gzip or bgzip) to ``target`` as bgzip."""
+    if _is_bgzf(source):
+        shutil.copyfile(source, target)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        plain = Path(scratch) / "plain"
+        opener = gzip.open if source.read_bytes()[:2] == b"\x1f\x8b" else open
+        with opener(source, "rb") as src, open(plain, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        pysam.tabix_compress(str(plain), str(target), force=True)
+
+
+@dataclass
+class ImportReport:
+    name: str
+    transcripts: int
+    genes: int
+    contigs: int
+    dropped: int
+    seconds: float
+
+
+def import_reference(
+    *,
+    name: str,
+    build: str,
+    gene_model: Path,
+    fasta: Path,
+    destination: Path,
+    dbsnp: Path | None = None,
+    source_name: str | None = None,
+) -> ImportReport:
+    """Build a bundle in ``destination`` (replaced atomically when complete)."""
+    started = time.monotonic()
+    for label, path in (("gene model", gene_model), ("FASTA", fasta), ("dbSNP", dbsnp)):
+        if path is not None and not Path(path).is_file():
+            raise ReferenceError_(f"{label} file not found: {path}")
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=destination.parent))
+    try:
+        genome = staging / "genome.fa.gz"
+        _install_bgzipped(Path(fasta), genome)
+        pysam.faidx(str(genome))
+        fasta_file = pysam.FastaFile(str(genome))
+        contig_lengths = dict(zip(fasta_file.references, fasta_file.lengths, strict=True))
+        alias_to_contig = {alias: contig for contig in contig_lengths for alias in contig_aliases(contig)}
+
+        by_contig: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        genes: set[str] = set()
+        dropped = 0
+        for raw in read_gene_model(gene_model):
+            contig = alias_to_contig.get(raw.contig)
+            if contig is None:
+                dropped += 1
+                continue
+            by_contig[contig].append(_transcript_record(raw, contig, fasta_file, contig_lengths[contig]))
+            genes.add(raw.gene_id)
+        if not by_contig:
+            raise ReferenceError_(
+                f"no transcript of {gene_model} lies on a contig of {fasta} (contig names must match, with or without chr)"
+            )
+        (staging / "transcripts").mkdir()
+        for contig, records in by_contig.items():
+            records.sort(key=lambda record: record[5][0][0])
+            with gzip.open(staging / "transcripts" / f"{contig}.pkl.gz", "wb", compresslevel=6) as handle:
+                pickle.dump(records, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+        sources: dict[str, dict[str, str]] = {
+            "gene_model": {"file": Path(gene_model).name, "sha256": _sha256(Path(gene_model))},
+            "fasta": {"file": Path(fasta).name, "sha256": _sha256(Path(fasta))},
+        }
+        if dbsnp is not None:
+            target = staging / "dbsnp.vcf.gz"
+            _install_bgzipped(Path(dbsnp), target)
+            pysam.tabix_index(str(target), preset="vcf", force=True)
+            sources["dbsnp"] = {"file": Path(dbsnp).name, "sha256": _sha256(Path(dbsnp))}
+
+        file_digests = sorted(
+            f"{path.relative_to(staging)}:{_sha256(path)}" for path in staging.rglob("*") if path.is_file()
+        )
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "build": build,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "engine_version": ENGINE_VERSION,
+            "source_name": source_name or Path(gene_model).name,
+            "contigs": {contig: contig_lengths[contig] for contig in contig_lengths},
+            "annotated_contigs": sorted(by_contig),
+            "transcript_count": sum(len(records) for records in by_contig.values()),
+            "gene_count": len(genes),
+            "sources": sources,
+            "checksum": hashlib.sha256("\n".join(file_digests).encode()).hexdigest(),
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        if destination.exists():
+            shutil.rmtree(destination)
+        staging.rename(destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ImportReport(
+        name=name,
+        transcripts=manifest["transcript_count"],
+        genes=len(genes),
+        contigs=len(by_contig),
+        dropped=dropped,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _transcript_record(raw: RawTranscript, contig: str, fasta: pysam.FastaFile, length: int) -> tuple[Any, ...]:
+    exons = sorted(set(raw.exons))
+    coding_start = coding_end = None
+    cdna = utr3_mirror = ""
+    if raw.cds:
+        coding_start = min(start for start, _, _ in raw.cds)
+        coding_end = max(end for _, end, _ in raw.cds)
+        pieces = [fasta.fetch(contig, start - 1, end).upper() for start, end in exons]
+        if raw.strand == 1:
+            cdna = "".join(pieces)
+        else:
+            cdna = "".join(revcomp(piece) for piece in reversed(pieces))
+            # VEP 115 reads a minus-strand 3'UTR from the region mirrored within the
+            # transcript (exon a..b becomes ts+te-b..ts+te-a); its frameshift and
+            # extension counts depend on it, so the bundle keeps that sequence too.
+            ts, te = exons[0][0], exons[-1][1]
+            mirrored = []
+            for start, end in reversed(exons):
+                lo, hi = ts + te - end, ts + te - start
+                lo_clip, hi_clip = max(lo, 1), min(hi, length)
+                segment = fasta.fetch(contig, lo_clip - 1, hi_clip).upper() if hi_clip >= lo_clip else ""
+                mirrored.append(revcomp(segment))
+            utr3_mirror = "".join(mirrored)
+    return (
+        raw.transcript_id, raw.gene_id, raw.symbol, raw.biotype, raw.strand, exons,
+        coding_start, coding_end, cdna, utr3_mirror, raw.protein_id,
+    )  # fmt: skip
+
+
+class DbSnp:
+    """dbSNP lookups by (contig, pos, ref, alt), read from a tabix-indexed VCF a window at a time."""
+
+    WINDOW = 1 << 20
+
+    def __init__(self, path: Path) -> None:
+        self._tabix = pysam.TabixFile(str(path))
+        self._contigs = set(self._tabix.contigs)
+        self._window: tuple[str, int] | None = None
+        self._sites: dict[tuple[int, str, str], list[str]] = {}
+
+    def ids(self, contig: str, pos: int, ref: str, alt: str) -> list[str]:
+        window = (contig, pos // self.WINDOW)
+        if window != self._window:
+            self._load(*window)
+        return self._sites.get((pos, ref, alt), [])
+
+    def _load(self, contig: str, index: int) -> None:
+        self._window = (contig, index)
+        self._sites = {}
+        name = next((alias for alias in contig_aliases(contig) if alias in self._contigs), None)
+        if name is None:
+            return
+        start = index * self.WINDOW
+        for line in self._tabix.fetch(name, max(0, start - 1), start + self.WINDOW):
+            columns = line.split("\t", 5)
+            pos, rs, ref = int(columns[1]), columns[2], columns[3]
+            if not (start <= pos < start + self.WINDOW) or rs == ".":
+                continue
+            for alt in columns[4].split(","):
+                self._sites.setdefault((pos, ref, alt), []).append(rs)
+
+
+class ContigIndex:
+    """Transcripts of one contig, binned for ``ov(s, e, ts-5000, te+5000)`` queries."""
+
+    def __init__(self, transcripts: list[Transcript]) -> None:
+        self.transcripts = transcripts
+        bins: dict[int, list[Transcript]] = defaultdict(list)
+        for transcript in transcripts:
+            for bin_number in range((transcript.start - FLANK) >> _BIN_SHIFT, ((transcript.end + FLANK) >> _BIN_SHIFT) + 1):
+                bins[bin_number].append(transcript)
+        self._bins = dict(bins)
+
+    def near(self, lo: int, hi: int) -> list[Transcript]:
+        """Transcripts with hi >= ts-5000 and lo <= te+5000 (lo/hi as VEP's a/b)."""
+        first, last = min(lo, hi) >> _BIN_SHIFT, max(lo, hi) >> _BIN_SHIFT
+        if first == last:
+            candidates: Iterable[Transcript] = self._bins.get(first, ())
+        else:
+            seen: dict[int, Transcript] = {}
+            for bin_number in range(first, last + 1):
+                for transcript in self._bins.get(bin_number, ()):
+                    seen[id(transcript)] = transcript
+            candidates = seen.values()
+        return [t for t in candidates if hi >= t.start - FLANK and lo <= t.end + FLANK]
+
+
+class Reference:
+    """A loaded bundle."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        manifest_path = self.path / "manifest.json"
+        if not manifest_path.is_file():
+            raise ReferenceError_(f"{self.path} is not a GAS reference bundle (no manifest.json)")
+        self.manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+        if self.manifest.get("format_version") != FORMAT_VERSION:
+            raise ReferenceError_(
+                f"{self.path} was built by another engine version (format {self.manifest.get('format_version')}); "
+                "import it again"
+            )
+        self.name: str = self.manifest["name"]
+        self.build: str = self.manifest["build"]
+        self.source_name: str = self.manifest["source_name"]
+        self.checksum: str = self.manifest["checksum"]
+        self.contig_lengths: dict[str, int] = self.manifest["contigs"]
+        self._aliases = {alias: contig for contig in self.contig_lengths for alias in contig_aliases(contig)}
+        self._fasta: pysam.FastaFile | None = None
+        self._indexes: dict[str, ContigIndex] = {}
+        dbsnp_path = self.path / "dbsnp.vcf.gz"
+        self.dbsnp = DbSnp(dbsnp_path) if dbsnp_path.is_file() else None
+
+    @property
+    def fasta(self) -> pysam.FastaFile:
+        if self._fasta is None:
+            self._fasta = pysam.FastaFile(str(self.path / "genome.fa.gz"))
+        return self._fasta
+
+    def resolve_contig(self, name: str) -> str | None:
+        return self._aliases.get(name)
+
+    def index(self, contig: str) -> ContigIndex:
+        index = self._indexes.get(contig)
+        if index is None:
+            index = ContigIndex(self._load_transcripts(contig))
+            self._indexes[contig] = index
+        return index
+
+    def _load_transcripts(self, contig: str) -> list[Transcript]:
+        path = self.path / "transcripts" / f"{contig}.pkl.gz"
+        if not path.is_file():
+            return []
+        with gzip.open(path, "rb") as handle:
+            records = pickle.load(handle)  # noqa: S301 - a bundle this service built itself
+        table = 2 if contig in _MITO_NAMES else 1
+        return [
+            Transcript(
+                transcript_id=r[0], gene_id=r[1], symbol=r[2], biotype=r[3], contig=contig, strand=r[4], exons=r[5],
+                coding_start=r[6], coding_end=r[7], cdna=r[8], utr3_mirror=r[9], protein_id=r[10], codon_table=table,
+            )
+            for r in records
+        ]  # fmt: skip
+
+    def sequence(self, contig: str, start: int, end: int) -> str:
+        """Genome bases ``start..end`` (1-based, inclusive), clipped to the contig."""
+        length = self.contig_lengths[contig]
+        start, end = max(1, start), min(end, length)
+        if end < start:
+            return ""
+        return self.fasta.fetch(contig, start - 1, end).upper()
+
+    def transcript_count(self) -> int:
+        return int(self.manifest["transcript_count"])
+
+
+def list_references(root: Path) -> list[dict[str, Any]]:
+    bundles = []
+    for manifest in sorted(Path(root).glob("*/manifest.json")):
+        try:
+            bundles.append(json.loads(manifest.read_text()))
+        except ValueError:
+            logger.warning("unreadable manifest %s", manifest)
+    return bundles
+
+
+ProgressCallback = Callable[[float], None]

@@ -1,0 +1,51 @@
+"""Annotate a VCF file from the command line, with the same code path the worker uses."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from jobs.annotation.engine import annotate_vcf
+from jobs.annotation.errors import AnnotationError
+from jobs.references import load_reference
+
+
+class Command(BaseCommand):
+    help = "Annotate INPUT (VCF or VCF.gz) with consequences, HGVS and dbSNP ids."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("input", type=Path)
+        parser.add_argument("-o", "--output", type=Path, help="Output VCF (.vcf or .vcf.gz; default INPUT.annot.vcf).")
+        parser.add_argument("--reference", help="Installed reference bundle (default: GAS_DEFAULT_REFERENCE).")
+        parser.add_argument("--quiet", action="store_true", help="No progress on stderr.")
+
+    def handle(self, *args: Any, input: Path, output: Path | None, reference: str | None, quiet: bool, **options: Any) -> None:
+        if not input.is_file():
+            raise CommandError(f"{input}: no such file")
+        if output is None:
+            stem = input.name.removesuffix(".gz").removesuffix(".vcf")
+            output = input.with_name(f"{stem}.annot.vcf")
+        try:
+            bundle = load_reference(reference)
+            shown = [-1]
+
+            def progress(fraction: float) -> None:
+                percent = int(fraction * 100)
+                if not quiet and percent != shown[0]:
+                    shown[0] = percent
+                    sys.stderr.write(f"\r{percent:3d}%")
+                    sys.stderr.flush()
+
+            result = annotate_vcf(input, output, bundle, progress=progress)
+        except AnnotationError as exc:
+            raise CommandError(str(exc)) from exc
+        if not quiet:
+            sys.stderr.write("\n")
+        stats = result.stats
+        self.stdout.write(
+            f"{result.output}: {stats.records} records, {stats.alleles} alleles in {stats.seconds:.2f} s; "
+            f"log {result.log.name}, summary {result.summary.name}"
+        )

@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint check-deploy clean
+DEMO := reference/demo
+DATA_DIR ?= $(or $(GAS_DATA_DIR),var)
+
+.PHONY: install run test lint check-deploy clean demo-reference bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +17,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-run: install
+# The demo reference (GRCh37 chr20) is built once from the committed inputs in reference/demo.
+demo-reference: install
+	@if [ -f "$(DATA_DIR)/references/demo/manifest.json" ]; then echo "demo reference already installed"; else \
+	  $(BIN)/python manage.py reference import demo --build GRCh37 \
+	    --gtf $(DEMO)/GRCh37.chr20.gencode19.gtf.gz --fasta $(DEMO)/GRCh37.chr20.fa.gz \
+	    --dbsnp $(DEMO)/dbsnp_common_GRCh37.chr20.vcf.gz; fi
+
+run: install demo-reference
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile

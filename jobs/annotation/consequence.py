@@ -161,7 +161,9 @@ def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi
     numbers: list[int] = []
     plus = tr.strand == 1
     widen = 12 if tr.has_frameshift_intron else 0
-    for index, (i_s, i_e) in enumerate(tr.introns):
+    introns = tr.introns
+    for index in tr.introns_between(lo, hi, 20):
+        i_s, i_e = introns[index]
         if ov(s, e, i_s, i_e):
             numbers.append(tr.intron_number(index))
         if hi < i_s - 3 or lo > i_e + 3:
@@ -169,9 +171,29 @@ def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi
         if i_e - i_s <= 12:  # a "frameshift intron": VEP annotates nothing from it
             continue
         if plus:
-            d1, d2, a1, a2, d5, dr1, dr2, p1, p2 = i_s, i_s + 1, i_e - 1, i_e, i_s + 4, i_s + 2, i_s + 5, i_e - 16, i_e - 2
+            d1, d2, a1, a2, d5, dr1, dr2, p1, p2 = (
+                i_s,
+                i_s + 1,
+                i_e - 1,
+                i_e,
+                i_s + 4,
+                i_s + 2,
+                i_s + 5,
+                i_e - 16,
+                i_e - 2,
+            )
         else:
-            d1, d2, a1, a2, d5, dr1, dr2, p1, p2 = i_e - 1, i_e, i_s, i_s + 1, i_e - 4, i_e - 5, i_e - 2, i_s + 2, i_s + 16
+            d1, d2, a1, a2, d5, dr1, dr2, p1, p2 = (
+                i_e - 1,
+                i_e,
+                i_s,
+                i_s + 1,
+                i_e - 4,
+                i_e - 5,
+                i_e - 2,
+                i_s + 2,
+                i_s + 16,
+            )
         if ov(s, e, d1, d2):
             donor = True
         if ov(s, e, a1, a2):
@@ -182,7 +204,9 @@ def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi
         elif ov(s, e, dr1, dr2):
             donor_region = True
         if hi >= p1 and lo <= p2:
-            exon_near = any(hi >= x_s - widen and lo <= x_e + widen for x_s, x_e in tr.exons)
+            exon_near = any(
+                hi >= tr.exons[i][0] - widen and lo <= tr.exons[i][1] + widen for i in tr.exons_between(lo, hi, widen)
+            )
             if not exon_near:
                 ppt = True
         if (
@@ -219,9 +243,6 @@ def annotate_transcript(allele: Allele, tr: Transcript, genome: Genome) -> tuple
     insertion = s == e + 1
     lo, hi = (e, s) if insertion else (s, e)
     ts, te, strand = tr.start, tr.end, tr.strand
-    distance = ""
-    exon_text = intron_text = hgvsc = hgvsp = cdna_text = cds_text = protein_text = amino_text = codon_text = ""
-    offset_text = ""
     if not ov(s, e, ts, te):
         before, after = ts - FLANK <= e < ts, te < s <= te + FLANK
         if not (before or after):
@@ -229,16 +250,46 @@ def annotate_transcript(allele: Allele, tr: Transcript, genome: Genome) -> tuple
         upstream = before if strand == 1 else after
         terms = {"upstream_gene_variant" if upstream else "downstream_gene_variant"}
         distance = str(min(abs(x - y) for x in (s, e) for y in (ts, te)))
-        return sort_terms(terms), [
-            tr.symbol, tr.gene_id, "Transcript", tr.transcript_id, tr.biotype, "", "", "", "", "", "", "", "", "",
-            "", "", distance, str(strand), "", "", "", "",
-        ]  # fmt: skip
+    else:
+        return _annotate_within(allele, tr, genome, s, e, insertion, lo, hi)
+    return sort_terms(terms), _fields(tr, distance=distance)
+
+
+def _fields(
+    tr: Transcript,
+    *,
+    exon: str = "",
+    intron: str = "",
+    hgvsc: str = "",
+    hgvsp: str = "",
+    cdna: str = "",
+    cds: str = "",
+    protein: str = "",
+    amino_acids: str = "",
+    codons: str = "",
+    distance: str = "",
+    hgvs_offset: str = "",
+) -> list[str]:
+    """CSQ fields SYMBOL .. HGNC_ID (20 values), then HGVS_OFFSET."""
+    return [
+        tr.symbol, tr.gene_id, "Transcript", tr.transcript_id, tr.biotype, exon, intron, hgvsc, hgvsp, cdna, cds,
+        protein, amino_acids, codons, "", distance, str(tr.strand), "", "", "", hgvs_offset,
+    ]  # fmt: skip
+
+
+def _annotate_within(
+    allele: Allele, tr: Transcript, genome: Genome, s: int, e: int, insertion: bool, lo: int, hi: int
+) -> tuple[list[str], list[str]]:
+    ts, te, strand = tr.start, tr.end, tr.strand
+    hgvsc = hgvsp = cdna_text = cds_text = protein_text = amino_text = codon_text = offset_text = ""
 
     ref_a, alt_a = allele.ref, allele.alt
     la, lr = len(alt_a), len(ref_a)
     alt_tx = revcomp(alt_a) if strand == -1 else alt_a
-    exon_numbers = [tr.exon_number(i) for i, (x_s, x_e) in enumerate(tr.exons) if ov(s, e, x_s, x_e)]
-    exon_hit = bool(exon_numbers) or any(hi >= x_s and lo <= x_e for x_s, x_e in tr.exons)
+    exons = tr.exons
+    nearby = tr.exons_between(lo, hi)
+    exon_numbers = [tr.exon_number(i) for i in nearby if ov(s, e, exons[i][0], exons[i][1])]
+    exon_hit = bool(exon_numbers) or any(hi >= exons[i][0] and lo <= exons[i][1] for i in nearby)
     if not insertion and la == 0 and s <= ts and e >= te:
         terms = {"transcript_ablation"}
         intron_numbers: list[int] = []
@@ -289,10 +340,10 @@ def annotate_transcript(allele: Allele, tr: Transcript, genome: Genome) -> tuple
             hgvsc, hgvsp, shift = hgvs
             if shift:
                 offset_text = str(shift * strand)
-    return sort_terms(terms), [
-        tr.symbol, tr.gene_id, "Transcript", tr.transcript_id, tr.biotype, exon_text, intron_text, hgvsc, hgvsp,
-        cdna_text, cds_text, protein_text, amino_text, codon_text, "", distance, str(strand), "", "", "", offset_text,
-    ]  # fmt: skip
+    return sort_terms(terms), _fields(
+        tr, exon=exon_text, intron=intron_text, hgvsc=hgvsc, hgvsp=hgvsp, cdna=cdna_text, cds=cds_text,
+        protein=protein_text, amino_acids=amino_text, codons=codon_text, hgvs_offset=offset_text,
+    )  # fmt: skip
 
 
 def _codon_text(tr: Transcript, mapping: _Mapping, lr: int, la: int, insertion: bool) -> str:
@@ -418,7 +469,7 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str, term
         and A is not None
         and R != A
         and len(R) == len(A)
-        and not (start_lost or stop_lost or stop_gained or partial or stop_retained)
+        and not (start_lost or stop_lost or stop_gained or partial or stop_retained or frameshift)
     )
     protein_altering = (
         R is not None
@@ -431,7 +482,12 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str, term
         and not (inframe_deletion or start_lost or frameshift)
     )
     synonymous = (
-        bool(R) and A == R and not stop_retained and not start_retained and "X" not in (R or "") and "X" not in (A or "")
+        bool(R)
+        and A == R
+        and not stop_retained
+        and not start_retained
+        and "X" not in (R or "")
+        and "X" not in (A or "")
     )
     coding_unknown = (
         within_cds
@@ -627,7 +683,7 @@ def _hgvs_protein(tr: Transcript, allele: Allele, s: int, e: int, alt_g: str, te
         return None
     ref = m.ref_pep.replace("-", "")
     alt = m.alt_pep.replace("-", "")
-    if not ref:
+    if not ref and not insertion:
         return None
     prefix = _protein_prefix(tr)
     protein = tr.protein + "*"

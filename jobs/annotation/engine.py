@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pysam
 
@@ -29,7 +29,8 @@ REGION_OF_TERM = {
     "start_lost": "coding", "inframe_insertion": "coding", "inframe_deletion": "coding",
     "missense_variant": "coding", "protein_altering_variant": "coding", "incomplete_terminal_codon_variant": "coding",
     "start_retained_variant": "coding", "stop_retained_variant": "coding", "synonymous_variant": "coding",
-    "coding_sequence_variant": "coding", "splice_acceptor_variant": "splice site", "splice_donor_variant": "splice site",
+    "coding_sequence_variant": "coding",
+    "splice_acceptor_variant": "splice site", "splice_donor_variant": "splice site",
     "splice_donor_5th_base_variant": "splice region", "splice_region_variant": "splice region",
     "splice_donor_region_variant": "splice region", "splice_polypyrimidine_tract_variant": "splice region",
     "5_prime_UTR_variant": "UTR", "3_prime_UTR_variant": "UTR", "non_coding_transcript_exon_variant": "non-coding exon",
@@ -37,6 +38,10 @@ REGION_OF_TERM = {
     "upstream_gene_variant": "upstream/downstream", "downstream_gene_variant": "upstream/downstream",
     "intergenic_variant": "intergenic",
 }  # fmt: skip
+
+
+# positions in annotate_transcript's field list that can hold free text: Gene, Feature, BIOTYPE, HGVSc, HGVSp
+_TEXT_FIELDS = (1, 3, 4, 7, 8)
 
 
 def _escape(value: str) -> str:
@@ -97,7 +102,8 @@ def csq_header(reference: Reference) -> list[str]:
     return [
         f'##GAS=<Version="{ENGINE_VERSION}",Reference="{reference.name}",Build="{reference.build}",'
         f'Checksum="{reference.checksum}">',
-        f'##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: {fields}">',
+        "##INFO=<ID=CSQ,Number=.,Type=String,"
+        f'Description="Consequence annotations from Ensembl VEP. Format: {fields}">',
         f'##INFO=<ID={reference.source_name},Number=.,Type=String,Description="{reference.source_name}">',
     ]
 
@@ -107,17 +113,15 @@ def _strip_csq(info: str) -> str:
     return ";".join(kept) or "."
 
 
-def _open_output(path: Path) -> IO[str]:
-    if path.name.endswith(".gz"):
-        return pysam.BGZFile(str(path), "w")  # type: ignore[return-value]
-    return open(path, "w", encoding="utf-8", newline="\n")
-
-
 class _Writer:
-    def __init__(self, path: Path) -> None:
+    """Buffered line writer; bgzip (readable by tabix and bcftools) when ``compressed``."""
+
+    def __init__(self, path: Path, *, compressed: bool) -> None:
         self.path = path
-        self.compressed = path.name.endswith(".gz")
-        self._handle: Any = _open_output(path)
+        self.compressed = compressed
+        self._handle: Any = (
+            pysam.BGZFile(str(path), "wb") if compressed else open(path, "w", encoding="utf-8", newline="\n")
+        )
         self._buffer: list[str] = []
 
     def write(self, line: str) -> None:
@@ -159,7 +163,7 @@ def annotate_vcf(
     reader = VcfReader(input_path, display_name=input_name)
     stats = AnnotationStats()
     partial = output.with_name(f".{output.name}.partial")
-    writer = _Writer(partial)
+    writer = _Writer(partial, compressed=output.name.endswith(".gz"))
     try:
         records = reader.read_header()
         for line in reader.header_lines[:-1]:
@@ -213,7 +217,8 @@ def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, 
         stats.ref_mismatches += 1
         if len(stats.ref_mismatch_examples) < 10:
             stats.ref_mismatch_examples.append(
-                f"line {record.line_number}: {record.chrom}:{record.pos} REF {record.ref} but the genome has {genome_ref or '-'}"
+                f"line {record.line_number}: {record.chrom}:{record.pos} REF {record.ref} "
+                f"but the genome has {genome_ref or '-'}"
             )
     if reference.dbsnp is not None:
         ids: list[str] = []
@@ -249,8 +254,12 @@ def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, 
             rank = TERMS[terms[0]][0]
             if best is None or rank < best[0]:
                 best = (rank, terms[0])
-            values = [_escape(value) for value in fields]
-            values[0] = values[0].replace(" ", "%20")
+            values = fields
+            for position in _TEXT_FIELDS:  # the others are numbers or fixed words
+                if values[position]:
+                    values[position] = _escape(values[position])
+            if values[0]:  # SYMBOL: spaces become %20 rather than _
+                values[0] = _escape(values[0].replace(" ", "%20"))
             if values[8]:
                 values[8] = values[8].replace("=", "%3D")
             entries.append("|".join([label, "&".join(terms), impact, *values[:20], source, values[20], ""]))

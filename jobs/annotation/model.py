@@ -17,6 +17,7 @@ class Transcript:
     __slots__ = (
         "_exon_cdna",
         "_exon_starts",
+        "_intron_starts",
         "biotype",
         "cce",
         "ccs",
@@ -85,6 +86,7 @@ class Transcript:
             total += e - s + 1
         self._exon_cdna = offsets
         self.introns = [(self.exons[i][1] + 1, self.exons[i + 1][0] - 1) for i in range(len(self.exons) - 1)]
+        self._intron_starts = [is_ for is_, _ in self.introns]
         self.has_frameshift_intron = any(ie - is_ <= 12 for is_, ie in self.introns)
         if coding_start is not None and coding_end is not None:
             first, last = (coding_start, coding_end) if strand == 1 else (coding_end, coding_start)
@@ -119,6 +121,18 @@ class Transcript:
         if index >= 0 and pos <= self.exons[index][1]:
             return index
         return None
+
+    def exons_between(self, lo: int, hi: int, pad: int = 0) -> range:
+        """Indexes (genomic order) of the exons that may overlap ``lo - pad .. hi + pad``."""
+        first = max(0, bisect_right(self._exon_starts, lo - pad) - 1)
+        last = bisect_right(self._exon_starts, hi + pad)
+        return range(first, last)
+
+    def introns_between(self, lo: int, hi: int, pad: int = 0) -> range:
+        """Indexes of the introns that may overlap ``lo - pad .. hi + pad``."""
+        first = max(0, bisect_right(self._intron_starts, lo - pad) - 1)
+        last = bisect_right(self._intron_starts, hi + pad)
+        return range(first, last)
 
     def cdna_position(self, pos: int) -> int | None:
         index = self.exon_index(pos)

@@ -127,7 +127,8 @@ def import_reference(
             genes.add(raw.gene_id)
         if not by_contig:
             raise ReferenceError_(
-                f"no transcript of {gene_model} lies on a contig of {fasta} (contig names must match, with or without chr)"
+                f"no transcript of {gene_model} lies on a contig of {fasta} "
+                "(contig names must match, with or without chr)"
             )
         (staging / "transcripts").mkdir()
         for contig, records in by_contig.items():
@@ -248,7 +249,9 @@ class ContigIndex:
         self.transcripts = transcripts
         bins: dict[int, list[Transcript]] = defaultdict(list)
         for transcript in transcripts:
-            for bin_number in range((transcript.start - FLANK) >> _BIN_SHIFT, ((transcript.end + FLANK) >> _BIN_SHIFT) + 1):
+            for bin_number in range(
+                (transcript.start - FLANK) >> _BIN_SHIFT, ((transcript.end + FLANK) >> _BIN_SHIFT) + 1
+            ):
                 bins[bin_number].append(transcript)
         self._bins = dict(bins)
 
@@ -287,6 +290,7 @@ class Reference:
         self.contig_lengths: dict[str, int] = self.manifest["contigs"]
         self._aliases = {alias: contig for contig in self.contig_lengths for alias in contig_aliases(contig)}
         self._fasta: pysam.FastaFile | None = None
+        self._block: tuple[str, int, str] | None = None
         self._indexes: dict[str, ContigIndex] = {}
         dbsnp_path = self.path / "dbsnp.vcf.gz"
         self.dbsnp = DbSnp(dbsnp_path) if dbsnp_path.is_file() else None
@@ -322,13 +326,29 @@ class Reference:
             for r in records
         ]  # fmt: skip
 
+    _BLOCK = 1 << 16
+
     def sequence(self, contig: str, start: int, end: int) -> str:
-        """Genome bases ``start..end`` (1-based, inclusive), clipped to the contig."""
+        """Genome bases ``start..end`` (1-based, inclusive), clipped to the contig.
+
+        Reads go through a 64 kb block cache: annotating sorted input asks for nearby bases
+        again and again (REF checks, HGVS shifting and reference alleles).
+        """
         length = self.contig_lengths[contig]
         start, end = max(1, start), min(end, length)
         if end < start:
             return ""
-        return self.fasta.fetch(contig, start - 1, end).upper()
+        block = self._block
+        if block is not None and block[0] == contig and block[1] <= start and end < block[1] + len(block[2]):
+            offset = block[1]
+            return block[2][start - offset : end - offset + 1]
+        if end - start + 1 > self._BLOCK // 2:
+            return self.fasta.fetch(contig, start - 1, end).upper()
+        block_start = max(1, start - 1024)
+        block_end = min(length, block_start + self._BLOCK - 1)
+        text = self.fasta.fetch(contig, block_start - 1, block_end).upper()
+        self._block = (contig, block_start, text)
+        return text[start - block_start : end - block_start + 1]
 
     def transcript_count(self) -> int:
         return int(self.manifest["transcript_count"])

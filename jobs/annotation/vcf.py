@@ -19,7 +19,9 @@ from typing import IO
 from jobs.annotation.errors import InputFormatError
 
 _REF = re.compile(r"^[ACGTNacgtn]+$")
-_ALT = re.compile(r"^([ACGTNacgtn]+|\*|<[^<>]+>|[ACGTNacgtn]*[\[\]][^\[\]]+[\[\]][ACGTNacgtn]*|\.[ACGTNacgtn]+|[ACGTNacgtn]+\.)$")
+_ALT = re.compile(
+    r"^([ACGTNacgtn]+|\*|<[^<>]+>|[ACGTNacgtn]*[\[\]][^\[\]]+[\[\]][ACGTNacgtn]*|\.[ACGTNacgtn]+|[ACGTNacgtn]+\.)$"
+)
 _REQUIRED_HEADER = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
 
 
@@ -90,7 +92,9 @@ class VcfReader:
                     self.line_number += 1
                     yield line
         except UnicodeDecodeError:
-            raise InputFormatError(self.name, self.line_number + 1, "is not a text VCF (found non-UTF-8 bytes)") from None
+            raise InputFormatError(
+                self.name, self.line_number + 1, "is not a text VCF (found non-UTF-8 bytes)"
+            ) from None
         except EOFError:
             raise InputFormatError(
                 self.name, self.line_number + 1, "the compressed file ends unexpectedly (truncated upload?)"
@@ -106,7 +110,9 @@ class VcfReader:
         lines = self._lines()
         first = next(lines, None)
         if first is None:
-            raise InputFormatError(self.name, None, "the file is empty; expected a VCF starting with ##fileformat=VCFv4.x")
+            raise InputFormatError(
+                self.name, None, "the file is empty; expected a VCF starting with ##fileformat=VCFv4.x"
+            )
         if not first.startswith("##fileformat=VCF"):
             raise InputFormatError(
                 self.name, 1, f"not a VCF: the first line must be ##fileformat=VCFv4.x, found {first[:40].rstrip()!r}"

@@ -22,7 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--reference", help="Installed reference bundle (default: GAS_DEFAULT_REFERENCE).")
         parser.add_argument("--quiet", action="store_true", help="No progress on stderr.")
 
-    def handle(self, *args: Any, input: Path, output: Path | None, reference: str | None, quiet: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, input: Path, output: Path | None, reference: str | None, quiet: bool, **options: Any
+    ) -> None:
         if not input.is_file():
             raise CommandError(f"{input}: no such file")
         if output is None:

@@ -58,5 +58,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Installed {report.name}: {report.transcripts} transcripts of {report.genes} genes on "
             f"{report.contigs} contigs in {report.seconds:.1f} s"
-            + (f" ({report.dropped} transcripts on contigs missing from the FASTA were dropped)" if report.dropped else "")
+            + (
+                f" ({report.dropped} transcripts on contigs missing from the FASTA were dropped)"
+                if report.dropped
+                else ""
+            )
         )

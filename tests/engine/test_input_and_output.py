@@ -1,0 +1,155 @@
+"""Malformed input gets a precise error and no output; good input comes back intact plus annotations."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from jobs.annotation.engine import annotate_vcf
+from jobs.annotation.errors import InputFormatError
+from tests.engine.conftest import HEADER, write_vcf
+
+SHARED_LIKE_RECORDS = [
+    ("20", 71381, "A", "T", "SYN"),
+    ("20", 77390, "A", "AG", "SYN;DP=10"),
+    ("20", 81723, "G", "A", "."),
+]
+
+
+def annotate_text(reference, tmp_path: Path, text: str, name: str = "in.vcf"):
+    path = tmp_path / name
+    path.write_text(text)
+    return annotate_vcf(path, tmp_path / "out.vcf", reference)
+
+
+@pytest.mark.parametrize(
+    "text, line, problem",
+    [
+        ("hello world\n", 1, "not a VCF: the first line must be ##fileformat=VCFv4.x"),
+        ("", None, "the file is empty"),
+        ("##fileformat=VCFv4.2\n20\t100\t.\tA\tG\t.\t.\t.\n", 2, "expected the #CHROM column header"),
+        (HEADER + "20\t100\t.\tA\tG\t.\t.\n", 4, "expected 8 tab-separated columns as in the #CHROM header, found 7"),
+        (HEADER + "20\t1x0\t.\tA\tG\t.\t.\t.\n", 4, "POS must be a whole number, found '1x0'"),
+        (HEADER + "20\t100\t.\tA\tG\t.\t.\t.\n20\t200\t.\tAZ\tG\t.\t.\t.\n", 5, "REF must be bases A, C, G, T or N"),
+        (HEADER + "20\t100\t.\tA\tG,X\t.\t.\t.\n", 4, "ALT 'X' is not a base string"),
+        ("##fileformat=VCFv4.2\n#CHROM\tPOS\tREF\n", 2, "the column header must start #CHROM POS ID REF ALT"),
+        ("##fileformat=VCFv4.2\n##INFO=<ID=X>\n", None, "no #CHROM column header line"),
+    ],
+)
+def test_malformed_vcf_names_line_and_problem(demo_reference, tmp_path, text, line, problem):
+    with pytest.raises(InputFormatError) as caught:
+        annotate_text(demo_reference, tmp_path, text, name="bad.vcf")
+    assert caught.value.line_number == line
+    assert problem in str(caught.value)
+    assert str(caught.value).startswith("bad.vcf")
+    assert not (tmp_path / "out.vcf").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.vcf"]  # no partial output left behind
+
+
+def test_truncated_gzip_is_reported(demo_reference, tmp_path):
+    records = [("20", 60000 + i * 100, "A", "G") for i in range(3000)]
+    whole = write_vcf(tmp_path / "whole.vcf.gz", records)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.vcf.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputFormatError, match="ends unexpectedly"):
+        annotate_vcf(cut, tmp_path / "out.vcf", demo_reference)
+    assert not (tmp_path / "out.vcf").exists()
+
+
+def test_binary_garbage_is_not_a_vcf(demo_reference, tmp_path):
+    path = tmp_path / "x.vcf"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
+    with pytest.raises(InputFormatError, match="not"):
+        annotate_vcf(path, tmp_path / "out.vcf", demo_reference)
+
+
+def test_records_are_unchanged_apart_from_id_and_info(demo_reference, tmp_path):
+    header = HEADER.replace("#CHROM", '##INFO=<ID=DP,Number=1,Type=Integer,Description="depth">\n#CHROM')
+    header = header.replace("INFO\n", "INFO\tFORMAT\tS1\tS2\n")
+    lines = [header.rstrip("\n")]
+    for chrom, pos, ref, alt, info in SHARED_LIKE_RECORDS:
+        lines.append(f"{chrom}\t{pos}\t.\t{ref}\t{alt}\t50.5\tPASS\t{info}\tGT:DP\t0/1:12\t1/1:.")
+    lines.append("22\t16050075\trs1\tA\tG\t.\t.\t.\tGT:DP\t0/0:3\t./.:.")  # contig the reference lacks
+    lines.append("20\t100000\t.\tA\t.\t.\t.\t.\tGT:DP\t0/0:3\t0/0:4")  # no ALT
+    source = tmp_path / "in.vcf"
+    source.write_text("\n".join(lines) + "\n")
+    result = annotate_vcf(source, tmp_path / "out.vcf.gz", demo_reference)
+    with gzip.open(result.output, "rt") as handle:
+        out = [line.rstrip("\n") for line in handle]
+    body_in = [line.split("\t") for line in lines if not line.startswith("#")]
+    body_out = [line.split("\t") for line in out if not line.startswith("#")]
+    assert len(body_in) == len(body_out)
+    for before, after in zip(body_in, body_out, strict=True):
+        assert before[:2] + before[3:7] + before[8:] == after[:2] + after[3:7] + after[8:]
+        if before[7] != ".":
+            assert after[7].startswith(before[7])
+    assert "CSQ=" not in body_out[3][7] and body_out[3][7] == "."  # chr22: passed through
+    assert "CSQ=" not in body_out[4][7]
+    assert any(line.startswith("##INFO=<ID=CSQ,") for line in out)
+    assert out[out.index(next(line for line in out if line.startswith("#CHROM")))].endswith("S1\tS2")
+    summary = json.loads(result.summary.read_text())
+    assert summary["records"] == 5
+    assert summary["uncovered_contigs"] == {"22": 1}
+    log = result.log.read_text()
+    assert "Total variants (records): 5" in log and "22: 1" in log
+
+
+def test_dbsnp_ids_fill_the_id_column(demo_reference, tmp_path):
+    # rs147063585 is 20:63426 G>A in the demo dbSNP slice
+    path = write_vcf(tmp_path / "in.vcf", [("20", 63426, "G", "A"), ("20", 63426, "G", "C")])
+    result = annotate_vcf(path, tmp_path / "out.vcf", demo_reference)
+    ids = [line.split("\t")[2] for line in result.output.read_text().splitlines() if not line.startswith("#")]
+    assert ids == ["rs147063585", "."]
+    assert result.stats.records_in_dbsnp == 1
+
+
+def test_ref_mismatch_is_counted_and_reported(demo_reference, tmp_path):
+    base = demo_reference.sequence("20", 63426, 63426)
+    wrong = "A" if base != "A" else "C"
+    path = write_vcf(tmp_path / "in.vcf", [("20", 63426, wrong, "T")])
+    result = annotate_vcf(path, tmp_path / "out.vcf", demo_reference)
+    assert result.stats.ref_mismatches == 1
+    assert f"REF {wrong} but the genome has {base}" in result.log.read_text()
+
+
+def test_progress_is_reported_up_to_one(demo_reference, tmp_path):
+    records = [("20", 60000 + i * 37, "A", "G") for i in range(5000)]
+    path = write_vcf(tmp_path / "in.vcf.gz", records)
+    seen: list[float] = []
+    annotate_vcf(path, tmp_path / "out.vcf", demo_reference, progress=seen.append)
+    assert seen[-1] == 1.0
+    assert seen == sorted(seen) and len(seen) >= 3
+
+
+def _bcftools() -> str:
+    path = shutil.which("bcftools")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("bcftools is required in CI (.ci/run installs it)")
+        pytest.skip("bcftools is not installed (apt-get install bcftools)")
+    return path
+
+
+@pytest.mark.slow
+def test_bcftools_split_vep_reads_the_output(demo_reference, tmp_path):
+    bcftools = _bcftools()
+    records = [("20", 71381, "A", "T"), ("20", 77390, "A", "AG"), ("20", 123273, "A", "T")]
+    path = write_vcf(tmp_path / "in.vcf", records)
+    result = annotate_vcf(path, tmp_path / "out.vcf.gz", demo_reference)
+    listing = subprocess.run([bcftools, "+split-vep", "-l", str(result.output)], capture_output=True, text=True)
+    assert listing.returncode == 0, listing.stderr
+    names = [line.split("\t")[1] for line in listing.stdout.splitlines()]
+    assert names[:4] == ["Allele", "Consequence", "IMPACT", "SYMBOL"] and "HGVS_OFFSET" in names
+    rows = subprocess.run(
+        [bcftools, "+split-vep", "-f", "%CHROM %POS %Consequence %Feature\n", "-d", str(result.output)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert rows.returncode == 0, rows.stderr
+    assert "20 123273 stop_gained DEFB126-T1" in rows.stdout.splitlines()

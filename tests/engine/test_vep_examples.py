@@ -1,0 +1,96 @@
+"""The real VEP 115 CSQ entries quoted in the rules (docs/vep-rules.md section 10), reproduced exactly."""
+
+from __future__ import annotations
+
+from tests.engine.conftest import annotate_records, entry_for, genomic, genomic_of_cds, transcript
+
+
+def test_synonymous_snv_plus_strand(demo_reference, tmp_path):
+    tr = transcript(demo_reference, "DEFB126-T1")
+    pos = genomic_of_cds(tr, 9)
+    ref = demo_reference.sequence("20", pos, pos)
+    assert ref == "C"
+    entries = annotate_records(demo_reference, tmp_path, [("20", pos, ref, "T")])
+    assert entry_for(entries, "DEFB126-T1") == (
+        "T|synonymous_variant|LOW|DEFB126|DEFB126|Transcript|DEFB126-T1|protein_coding|1/2||DEFB126-T1:c.9C>T|"
+        ".1:p.Ser3%3D|269|9|3|S|tcC/tcT|||1||||chr20.sorted.gtf.gz||"
+    )
+
+
+def test_inframe_insertion_shifted_for_hgvs(demo_reference, tmp_path):
+    tr = transcript(demo_reference, "VPS16-T1")
+    pos = genomic_of_cds(tr, 1886)
+    ref = demo_reference.sequence("20", pos, pos)
+    entries = annotate_records(demo_reference, tmp_path, [("20", pos, ref, ref + "GTG")])
+    assert entry_for(entries, "VPS16-T1") == (
+        "GTG|inframe_insertion|MODERATE|VPS16|VPS16|Transcript|VPS16-T1|protein_coding|19/24||"
+        "VPS16-T1:c.1887_1888insTGG|.1:p.Leu629_Gly630insTrp|1958-1959|1886-1887|629|L/LW|ttg/ttGTGg|||1||||"
+        "chr20.sorted.gtf.gz|1|"
+    )
+
+
+def test_inframe_deletion_minus_strand_negative_offset(demo_reference, tmp_path):
+    tr = transcript(demo_reference, "FASTKD5-T1")
+    assert tr.strand == -1
+    low, high = genomic_of_cds(tr, 1723), genomic_of_cds(tr, 1721)
+    pos = low - 1
+    ref = demo_reference.sequence("20", pos, high)
+    entries = annotate_records(demo_reference, tmp_path, [("20", pos, ref, ref[0])])
+    assert entry_for(entries, "FASTKD5-T1") == (
+        "-|inframe_deletion|MODERATE|FASTKD5|FASTKD5|Transcript|FASTKD5-T1|protein_coding|2/2||"
+        "FASTKD5-T1:c.1722_1724del|.1:p.Gln574_Tyr575delinsHis|2043-2045|1721-1723|574-575|QY/H|cAGTac/cac|||-1||||"
+        "chr20.sorted.gtf.gz|-1|"
+    )
+
+
+def test_frameshift_insertion_at_intron_exon_boundary(demo_reference, tmp_path):
+    tr = transcript(demo_reference, "LAMA5-T14")
+    assert tr.strand == -1
+    exon_first = genomic_of_cds(tr, 1478)  # first base of its exon in transcript order
+    pos = exon_first  # the insertion goes between it and the intron base above it
+    ref = demo_reference.sequence("20", pos, pos)
+    entries = annotate_records(demo_reference, tmp_path, [("20", pos, ref, ref + "ACCC")])
+    assert entry_for(entries, "LAMA5-T14") == (
+        "ACCC|frameshift_variant&splice_region_variant|HIGH|LAMA5|LAMA5|Transcript|LAMA5-T14|protein_coding|||"
+        "LAMA5-T14:c.1478-1_1478insGGGT|.1:p.Thr493ArgfsTer7|1502-1503|1477-1478|493|T/RVX|aca/aGGGTca|||-1||||"
+        "chr20.sorted.gtf.gz||"
+    )
+
+
+def test_deletion_across_intron_and_cds(demo_reference, tmp_path):
+    tr = transcript(demo_reference, "EFCAB8-T1")
+    assert tr.strand == 1
+    first_exon_base = genomic_of_cds(tr, 958)
+    pos = first_exon_base - 2
+    ref = demo_reference.sequence("20", pos, genomic_of_cds(tr, 959))
+    entries = annotate_records(demo_reference, tmp_path, [("20", pos, ref, ref[0])])
+    assert entry_for(entries, "EFCAB8-T1") == (
+        "-|splice_acceptor_variant&coding_sequence_variant|HIGH|EFCAB8|EFCAB8|Transcript|EFCAB8-T1|protein_coding|"
+        "11/13|10/12|EFCAB8-T1:c.958-1_959del||?-1053|?-959|?-320|||||1||||chr20.sorted.gtf.gz||"
+    )
+
+
+def test_utr_deletion_shifted_into_the_intron(demo_reference, tmp_path):
+    tr = transcript(demo_reference, "ZGPAT-T4")
+    assert tr.strand == 1 and tr.ccs is not None
+    exon_last = genomic(tr, tr.ccs - 29)
+    pos = exon_last - 1
+    ref = demo_reference.sequence("20", pos, exon_last + 3)
+    entries = annotate_records(demo_reference, tmp_path, [("20", pos, ref, ref[0])])
+    assert entry_for(entries, "ZGPAT-T4") == (
+        "-|splice_donor_variant&splice_donor_region_variant&5_prime_UTR_variant&intron_variant|HIGH|ZGPAT|ZGPAT|"
+        "Transcript|ZGPAT-T4|protein_coding|1/7|1/6|ZGPAT-T4:c.-29+1_-29+4del||136-?|||||||1||||"
+        "chr20.sorted.gtf.gz|1|"
+    )
+
+
+def test_non_coding_splice_donor_snv(demo_reference, tmp_path):
+    tr = transcript(demo_reference, "ITPA-T1")
+    pos = genomic(tr, 330) + 1
+    ref = demo_reference.sequence("20", pos, pos)
+    assert ref == "G"
+    entries = annotate_records(demo_reference, tmp_path, [("20", pos, ref, "C")])
+    assert entry_for(entries, "ITPA-T1") == (
+        "C|splice_donor_variant&non_coding_transcript_variant|HIGH|ITPA|ITPA|Transcript|ITPA-T1|processed_transcript|"
+        "|4/6|ITPA-T1:n.330+1G>C|||||||||1||||chr20.sorted.gtf.gz||"
+    )

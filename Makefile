@@ -45,5 +45,8 @@ check-deploy: install
 	GAS_ENV=production DJANGO_SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	  DJANGO_ALLOWED_HOSTS=gas.example.org $(BIN)/python manage.py check --deploy --fail-level WARNING
 
+bench: install
+	$(BIN)/python benchmarks/annotate.py
+
 clean:
 	rm -rf $(VENV) var

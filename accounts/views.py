@@ -40,7 +40,13 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/profile.html",
-        {"form": form, "plan_changes": request.user.plan_changes.all()[:10], "limits": _limits()},
+        {
+            "form": form,
+            "plan_changes": request.user.plan_changes.all()[:10],
+            "limits": _limits(),
+            "tokens": request.user.api_tokens.filter(revoked_at=None),
+            "new_api_token": request.session.pop("new_api_token", None),
+        },
     )
 
 

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.openid_connect",
     "crispy_forms",
     "crispy_bootstrap5",
+    "ninja",
     "bootstrap",  # django-bootstrap-static: Bootstrap's CSS and JS, served by the app
     "gas_site",
     "accounts",
@@ -80,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "jobs.uploads.UploadLimitMiddleware",
 ]
 
 ROOT_URLCONF = "gas_site.urls"
@@ -188,6 +190,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # --- Annotation ------------------------------------------------------------------------
 GAS_REFERENCE_DIR = Path(env_str("GAS_REFERENCE_DIR", str(GAS_DATA_DIR / "references"))).resolve()
 GAS_DEFAULT_REFERENCE = env_str("GAS_DEFAULT_REFERENCE", "demo")
+GAS_JOB_MAX_ATTEMPTS = env_int("GAS_JOB_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
+# A RUNNING job whose worker has not written a heartbeat for this long is retried.
+GAS_JOB_STALE_SECONDS = env_int("GAS_JOB_STALE_SECONDS", 120, minimum=30)
 
 # --- Files (Django STORAGES) ----------------------------------------------------------
 GAS_STORAGE = env_choice("GAS_STORAGE", "local", ("local", "s3"))

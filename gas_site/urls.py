@@ -2,12 +2,23 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
+from jobs import views as job_views
+from jobs.api import api
 
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("profile", account_views.profile, name="profile"),
     path("subscribe", account_views.subscribe, name="subscribe"),
     path("unsubscribe", account_views.unsubscribe, name="unsubscribe"),
+    path("annotate", job_views.annotate, name="annotate"),
+    path("annotations", job_views.job_list, name="job_list"),
+    path("annotations/<uuid:job_id>", job_views.job_detail, name="job_detail"),
+    path("annotations/<uuid:job_id>/log", job_views.job_log, name="job_log"),
+    path("annotations/<uuid:job_id>/download/<str:kind>", job_views.job_download, name="job_download"),
+    path("annotations/<uuid:job_id>/delete", job_views.job_delete, name="job_delete"),
+    path("profile/tokens", job_views.token_create, name="token_create"),
+    path("profile/tokens/<int:token_id>/revoke", job_views.token_revoke, name="token_revoke"),
+    path("api/v1/", api.urls),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

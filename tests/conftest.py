@@ -19,6 +19,27 @@ os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 PASSWORD = "correct-horse-battery-staple-42"
+DEMO = Path(__file__).resolve().parent.parent / "reference" / "demo"
+# VEP names CSQ's SOURCE field after its GTF; the expected entries in docs/vep-rules.md used this name.
+DEMO_SOURCE_NAME = "chr20.sorted.gtf.gz"
+
+
+@pytest.fixture(scope="session")
+def demo_reference_dir(tmp_path_factory) -> Path:
+    """A references directory holding the demo bundle (GRCh37 chr20), built once per session."""
+    from jobs.annotation.reference import import_reference
+
+    root = tmp_path_factory.mktemp("references")
+    import_reference(
+        name="demo",
+        build="GRCh37",
+        gene_model=DEMO / "GRCh37.chr20.gencode19.gtf.gz",
+        fasta=DEMO / "GRCh37.chr20.fa.gz",
+        dbsnp=DEMO / "dbsnp_common_GRCh37.chr20.vcf.gz",
+        destination=root / "demo",
+        source_name=DEMO_SOURCE_NAME,
+    )
+    return root
 
 
 @pytest.fixture(autouse=True)

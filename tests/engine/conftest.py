@@ -9,26 +9,13 @@ import pytest
 
 from jobs.annotation.engine import annotate_vcf
 from jobs.annotation.model import Transcript
-from jobs.annotation.reference import Reference, import_reference
-
-DEMO = Path(__file__).resolve().parents[2] / "reference" / "demo"
-# VEP names the SOURCE field after its GTF; the expected entries in docs/vep-rules.md used this one.
-SOURCE = "chr20.sorted.gtf.gz"
+from jobs.annotation.reference import Reference
+from tests.conftest import DEMO  # noqa: F401 - re-exported for the engine tests
 
 
 @pytest.fixture(scope="session")
-def demo_reference(tmp_path_factory) -> Reference:
-    destination = tmp_path_factory.mktemp("references") / "demo"
-    import_reference(
-        name="demo",
-        build="GRCh37",
-        gene_model=DEMO / "GRCh37.chr20.gencode19.gtf.gz",
-        fasta=DEMO / "GRCh37.chr20.fa.gz",
-        dbsnp=DEMO / "dbsnp_common_GRCh37.chr20.vcf.gz",
-        destination=destination,
-        source_name=SOURCE,
-    )
-    return Reference(destination)
+def demo_reference(demo_reference_dir) -> Reference:
+    return Reference(demo_reference_dir / "demo")
 
 
 def transcript(reference: Reference, transcript_id: str) -> Transcript:

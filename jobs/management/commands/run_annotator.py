@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
+import os
+import socket
 
 from gas_site.queues import Message
 from gas_site.workers import QueueWorkerCommand, message_job_id
-
-logger = logging.getLogger(__name__)
+from jobs.services import job_run
 
 
 class Command(QueueWorkerCommand):
@@ -15,6 +15,4 @@ class Command(QueueWorkerCommand):
     queue_alias = "jobs"
 
     def consume(self, message: Message) -> None:
-        job_id = message_job_id(message)
-        # The annotation service arrives with its issue; until then the request is acknowledged.
-        logger.info("run_annotator: request for job %s acknowledged", job_id)
+        job_run(job_id=message_job_id(message), worker=f"{socket.gethostname()}:{os.getpid()}")

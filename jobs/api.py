@@ -1,0 +1,129 @@
+"""The JSON API for scripts (django-ninja): personal tokens, the same rules as the pages.
+
+OpenAPI schema at /api/v1/openapi.json, interactive docs at /api/v1/docs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.http import HttpRequest, HttpResponse
+from ninja import File, Form, NinjaAPI, Schema, Status
+from ninja.errors import HttpError
+from ninja.files import UploadedFile
+from ninja.security import HttpBearer
+
+from accounts.models import User
+from jobs import services
+from jobs.downloads import download_response
+from jobs.models import Job
+from jobs.selectors import job_of, jobs_of
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        user = services.api_token_authenticate(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="GAS API",
+    version="1",
+    description="Submit VCF files for annotation and fetch the results. Authenticate with "
+    "`Authorization: Bearer <token>`; create tokens on your profile page.",
+    auth=TokenAuth(),
+    urls_namespace="api",
+)
+
+
+class JobOut(Schema):
+    id: uuid.UUID
+    input_name: str
+    status: str
+    progress: float
+    reference: str
+    submitted_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    records: int | None
+    alleles: int | None
+    records_in_dbsnp: int | None
+    consequence_counts: dict[str, int]
+    error_message: str
+    result_url: str | None
+    log_url: str | None
+
+    @staticmethod
+    def build(job: Job, request: HttpRequest) -> dict:
+        base = f"/api/v1/jobs/{job.id}"
+        return {
+            "id": job.id,
+            "input_name": job.input_name,
+            "status": job.status,
+            "progress": 1.0 if job.status == "COMPLETED" else round(job.progress, 3),
+            "reference": job.reference_name,
+            "submitted_at": job.submitted_at,
+            "started_at": job.started_at,
+            "completed_at": job.completed_at,
+            "records": job.records,
+            "alleles": job.alleles,
+            "records_in_dbsnp": job.records_in_dbsnp,
+            "consequence_counts": job.consequence_counts,
+            "error_message": job.error_message,
+            "result_url": request.build_absolute_uri(f"{base}/result") if job.result_key else None,
+            "log_url": request.build_absolute_uri(f"{base}/log") if job.log_key else None,
+        }
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+@api.post("/jobs", response={201: JobOut, 400: ErrorOut, 413: ErrorOut}, summary="Submit a VCF file")
+def create_job(request: HttpRequest, file: File[UploadedFile], reference: Form[str] = ""):
+    if getattr(request, "upload_too_large", False):
+        return Status(413, {"detail": services.too_large_message(request.auth)})
+    try:
+        job = services.job_create(owner=request.auth, upload=file, reference_name=reference or None)
+    except services.UploadRejected as exc:
+        return Status(exc.status, {"detail": exc.message})
+    return Status(201, JobOut.build(job, request))
+
+
+@api.get("/jobs", response=list[JobOut], summary="Your jobs, newest first")
+def list_jobs(request: HttpRequest, limit: int = 50, offset: int = 0):
+    limit = max(1, min(limit, 200))
+    return [JobOut.build(job, request) for job in jobs_of(request.auth)[offset : offset + limit]]
+
+
+@api.get("/jobs/{job_id}", response={200: JobOut, 404: ErrorOut}, summary="One job")
+def get_job(request: HttpRequest, job_id: uuid.UUID):
+    return JobOut.build(job_of(request.auth, job_id), request)
+
+
+@api.get("/jobs/{job_id}/result", response={200: None, 302: None, 404: ErrorOut}, summary="The annotated VCF")
+def get_result(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    return download_response(job_of(request.auth, job_id), "result")
+
+
+@api.get("/jobs/{job_id}/log", response={200: None, 302: None, 404: ErrorOut}, summary="The count log")
+def get_log(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    return download_response(job_of(request.auth, job_id), "log", inline=True)
+
+
+@api.delete("/jobs/{job_id}", response={204: None, 404: ErrorOut, 409: ErrorOut}, summary="Delete a finished job")
+def delete_job(request: HttpRequest, job_id: uuid.UUID):
+    job = job_of(request.auth, job_id)
+    try:
+        services.job_delete(job=job)
+    except services.JobNotFinished as exc:
+        raise HttpError(409, str(exc)) from exc
+    return Status(204, None)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)

@@ -1,0 +1,108 @@
+"""Annotation jobs and personal API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    RUNNING = "RUNNING", "Running"
+    COMPLETED = "COMPLETED", "Completed"
+    FAILED = "FAILED", "Failed"
+
+
+FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    input_name = models.CharField("input file", max_length=255)
+    input_key = models.CharField("input storage key", max_length=500)
+    input_size = models.BigIntegerField(default=0)
+    input_sha256 = models.CharField(max_length=64, blank=True)
+    reference_name = models.CharField(max_length=100)
+    reference_checksum = models.CharField(max_length=64, blank=True)
+    engine_version = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True)
+    submitted_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    progress = models.FloatField(default=0.0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    records = models.PositiveIntegerField(null=True, blank=True)
+    alleles = models.PositiveIntegerField(null=True, blank=True)
+    records_in_dbsnp = models.PositiveIntegerField(null=True, blank=True)
+    consequence_counts = models.JSONField(default=dict, blank=True)
+    result_key = models.CharField(max_length=500, blank=True)
+    log_key = models.CharField(max_length=500, blank=True)
+    summary_key = models.CharField(max_length=500, blank=True)
+    result_size = models.BigIntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        indexes = [models.Index(fields=["owner", "-submitted_at"], name="job_owner_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.input_name} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_finished
+
+    @property
+    def progress_percent(self) -> int:
+        return 100 if self.status == JobStatus.COMPLETED else round(self.progress * 100)
+
+    @property
+    def result_name(self) -> str:
+        return self.result_key.rsplit("/", 1)[-1] if self.result_key else ""
+
+
+def _token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A personal API token; only its SHA-256 is stored, the token itself is shown once."""
+
+    PREFIX = "gas_"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    key_start = models.CharField(max_length=12)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_start}…)"
+
+    @classmethod
+    def generate(cls) -> tuple[str, str]:
+        raw = cls.PREFIX + secrets.token_urlsafe(32)
+        return raw, _token_hash(raw)
+
+    @classmethod
+    def lookup(cls, raw: str) -> ApiToken | None:
+        if not raw.startswith(cls.PREFIX):
+            return None
+        return cls.objects.select_related("user").filter(key_hash=_token_hash(raw), revoked_at=None).first()

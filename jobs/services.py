@@ -1,0 +1,400 @@
+"""Job services: the one place where jobs are created, run, finished, deleted and tokens issued.
+
+Views, the API, admin actions and the ``run_annotator`` worker are thin interfaces to these.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import Storage, storages
+from django.core.files.uploadedfile import UploadedFile
+from django.core.mail import EmailMultiAlternatives
+from django.db import connections, models, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from accounts.models import User
+from gas_site.queues import queues
+from jobs.annotation import ENGINE_VERSION
+from jobs.annotation.engine import annotate_vcf
+from jobs.annotation.errors import AnnotationError
+from jobs.annotation.reference import Reference
+from jobs.models import FINISHED_STATUSES, ApiToken, Job, JobStatus
+from jobs.references import installed_references, load_reference
+from jobs.signals import job_completed
+
+logger = logging.getLogger(__name__)
+
+HEADER_READ_LIMIT = 8 * 1024 * 1024  # bytes of (decompressed) header checked before queueing
+HEARTBEAT_SECONDS = 20
+
+
+class UploadRejected(Exception):
+    """An upload that cannot become a job; ``status`` is the HTTP status the API answers with."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def inputs_storage() -> Storage:
+    return storages["inputs"]
+
+
+def results_storage() -> Storage:
+    return storages["results"]
+
+
+def upload_limit(user: User) -> int:
+    return settings.GAS_PREMIUM_MAX_UPLOAD_BYTES if user.is_premium else settings.GAS_FREE_MAX_UPLOAD_BYTES
+
+
+def _human(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)
+
+
+def too_large_message(user: User, size: int | None = None) -> str:
+    limit = upload_limit(user)
+    got = f" ({_human(size)})" if size else ""
+    extra = "" if user.is_premium else " Upgrade to premium for larger files."
+    return f"The file is too large{got}: your {user.get_plan_display()} plan accepts up to {_human(limit)}.{extra}"
+
+
+def _header_lines(handle: IO[bytes], name: str) -> Iterator[str]:
+    magic = handle.read(2)
+    handle.seek(0)
+    stream: IO[bytes] = gzip.GzipFile(fileobj=handle) if magic == b"\x1f\x8b" else handle
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="strict", newline="")
+    consumed = 0
+    try:
+        for line in text:
+            consumed += len(line)
+            if consumed > HEADER_READ_LIMIT:
+                raise UploadRejected(f"{name}: the VCF header is longer than {HEADER_READ_LIMIT // 1024 // 1024} MB.")
+            yield line.rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise UploadRejected(f"{name} is not a VCF: it is not text (or not gzip-compressed text).") from None
+    except (EOFError, gzip.BadGzipFile, OSError) as exc:
+        raise UploadRejected(f"{name}: the gzip data is damaged or truncated ({exc}).") from None
+    finally:
+        text.detach()
+
+
+def check_vcf_header(handle: IO[bytes], *, name: str, reference: Reference) -> None:
+    """A quick check before anything is queued: a VCF header, and contigs that fit the reference build."""
+    lines = _header_lines(handle, name)
+    first = next(lines, None)
+    if first is None:
+        raise UploadRejected(f"{name} is empty.")
+    if not first.startswith("##fileformat=VCF"):
+        raise UploadRejected(f"{name} is not a VCF: line 1 must be ##fileformat=VCFv4.x, found {first[:40]!r}.")
+    for number, line in enumerate(lines, 2):
+        if line.startswith("##contig=<"):
+            fields = dict(part.split("=", 1) for part in line[len("##contig=<") : -1].split(",") if "=" in part)
+            contig = reference.resolve_contig(fields.get("ID", ""))
+            length = fields.get("length", "")
+            if contig and length.isdigit() and int(length) != reference.contig_lengths[contig]:
+                raise UploadRejected(
+                    f"{name}, line {number}: contig {fields['ID']} is {int(length):,} bp long in the file but "
+                    f"{reference.contig_lengths[contig]:,} bp in {reference.build}: the file is for another genome "
+                    f"build than the reference {reference.name}."
+                )
+        elif line.startswith("#CHROM"):
+            if line.split("\t")[:8] != ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]:
+                raise UploadRejected(
+                    f"{name}, line {number}: the column header must be #CHROM POS ID REF ALT QUAL FILTER INFO, "
+                    "separated by tabs."
+                )
+            return
+        elif not line.startswith("##"):
+            raise UploadRejected(f"{name}, line {number}: expected the #CHROM column header before the data.")
+    raise UploadRejected(f"{name}: no #CHROM column header line was found.")
+
+
+def _sha256_and_size(upload: UploadedFile) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in upload.chunks():
+        digest.update(chunk)
+        size += len(chunk)
+    upload.seek(0)
+    return digest.hexdigest(), size
+
+
+def job_create(*, owner: User, upload: UploadedFile, reference_name: str | None = None) -> Job:
+    """Check an upload, store it in the inputs storage and queue the job once committed."""
+    name = get_valid_filename(os.path.basename(upload.name or "input.vcf")) or "input.vcf"
+    if upload.size is not None and upload.size > upload_limit(owner):
+        raise UploadRejected(too_large_message(owner, upload.size), status=413)
+    if not name.endswith((".vcf", ".vcf.gz", ".vcf.bgz")):
+        raise UploadRejected(f"{name}: expected a .vcf or .vcf.gz file.")
+    try:
+        reference = load_reference(reference_name)
+    except AnnotationError as exc:
+        raise UploadRejected(str(exc)) from exc
+    upload.seek(0)
+    check_vcf_header(upload.file, name=name, reference=reference)
+    upload.seek(0)
+    sha256, size = _sha256_and_size(upload)
+    job_id = uuid.uuid4()
+    key = inputs_storage().save(f"{owner.pk}/{job_id}/{name}", File(upload.file, name=name))
+    with transaction.atomic():
+        job = Job.objects.create(
+            id=job_id,
+            owner=owner,
+            input_name=name,
+            input_key=key,
+            input_size=size,
+            input_sha256=sha256,
+            reference_name=reference.name,
+            reference_checksum=reference.checksum,
+            engine_version=ENGINE_VERSION,
+        )
+        transaction.on_commit(lambda: job_enqueue(job=job))
+    logger.info("job %s created for user %s (%s, %s bytes)", job.id, owner.pk, name, size)
+    return job
+
+
+def job_enqueue(*, job: Job) -> None:
+    queues["jobs"].send({"job_id": str(job.id)})
+
+
+# -- running -------------------------------------------------------------------------------
+@dataclass
+class ClaimOutcome:
+    job: Job | None
+    reason: str
+
+
+def job_claim(*, job_id: uuid.UUID, worker: str) -> ClaimOutcome:
+    """Take a job for this worker: PENDING → RUNNING, or a RUNNING job whose worker went silent.
+
+    Two workers never both succeed: each claim is a conditional UPDATE.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.GAS_JOB_STALE_SECONDS)
+    claim = {
+        "status": JobStatus.RUNNING,
+        "started_at": now,
+        "heartbeat_at": now,
+        "worker": worker,
+        "attempts": models.F("attempts") + 1,
+    }
+    if Job.objects.filter(id=job_id, status=JobStatus.PENDING).update(**claim):
+        return ClaimOutcome(Job.objects.get(id=job_id), "claimed")
+    if Job.objects.filter(id=job_id, status=JobStatus.RUNNING, heartbeat_at__lt=stale).update(**claim):
+        logger.warning("job %s: its previous worker stopped answering; retrying", job_id)
+        return ClaimOutcome(Job.objects.get(id=job_id), "reclaimed")
+    status = Job.objects.filter(id=job_id).values_list("status", flat=True).first()
+    if status is None:
+        return ClaimOutcome(None, "deleted")
+    return ClaimOutcome(None, f"already {status.lower()}")
+
+
+class _JobHeartbeat:
+    def __init__(self, job_id: uuid.UUID) -> None:
+        self.job_id = job_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"job-heartbeat-{job_id}")
+
+    def __enter__(self) -> _JobHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(HEARTBEAT_SECONDS):
+                Job.objects.filter(id=self.job_id, status=JobStatus.RUNNING).update(heartbeat_at=timezone.now())
+        finally:
+            connections.close_all()
+
+
+def job_run(*, job_id: uuid.UUID, worker: str) -> Job | None:
+    """Claim and run one job. Bad input fails the job; any other error releases it for a retry."""
+    outcome = job_claim(job_id=job_id, worker=worker)
+    if outcome.job is None:
+        logger.info("job %s: nothing to do (%s)", job_id, outcome.reason)
+        return None
+    job = outcome.job
+    if job.attempts > settings.GAS_JOB_MAX_ATTEMPTS:
+        return job_fail(
+            job=job,
+            message=f"The annotation stopped unexpectedly {job.attempts - 1} times; it will not be tried again.",
+        )
+    try:
+        with _JobHeartbeat(job.id), tempfile.TemporaryDirectory(prefix="gas-job-") as scratch:
+            return _annotate(job, Path(scratch))
+    except AnnotationError as exc:
+        return job_fail(job=job, message=str(exc))
+    except Exception:
+        # Let the queue deliver the message again: the job goes back to PENDING for it.
+        Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(status=JobStatus.PENDING, progress=0.0)
+        if job.attempts >= settings.GAS_JOB_MAX_ATTEMPTS:
+            logger.exception("job %s: failed on its last attempt", job.id)
+            return job_fail(job=job, message="The annotation failed because of an internal error; please try again.")
+        raise
+
+
+def _annotate(job: Job, scratch: Path) -> Job:
+    local_input = scratch / job.input_name
+    with inputs_storage().open(job.input_key, "rb") as source, open(local_input, "wb") as target:
+        shutil.copyfileobj(source, target, 1024 * 1024)
+    reference = load_reference(job.reference_name)
+    stem = job.input_name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf")
+    output = scratch / f"{stem}.annot.vcf.gz"
+    log = scratch / f"{stem}.count.log"
+    summary = scratch / f"{stem}.summary.json"
+    last = [0.0]
+
+    def progress(fraction: float) -> None:
+        now = timezone.now().timestamp()
+        if now - last[0] >= 1.0 or fraction >= 1.0:
+            last[0] = now
+            Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(
+                progress=min(fraction, 0.99), heartbeat_at=timezone.now()
+            )
+
+    result = annotate_vcf(
+        local_input, output, reference, log_path=log, summary_path=summary, progress=progress,
+        input_name=job.input_name,
+    )  # fmt: skip
+    storage = results_storage()
+    prefix = f"{job.owner_id}/{job.id}"
+    keys = {}
+    for kind, path in (("result", output), ("log", log), ("summary", summary)):
+        with open(path, "rb") as handle:
+            keys[kind] = storage.save(f"{prefix}/{path.name}", File(handle, name=path.name))
+    stats = result.stats
+    with transaction.atomic():
+        updated = Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(
+            status=JobStatus.COMPLETED,
+            completed_at=timezone.now(),
+            progress=1.0,
+            records=stats.records,
+            alleles=stats.alleles,
+            records_in_dbsnp=stats.records_in_dbsnp,
+            consequence_counts=dict(stats.most_severe.most_common()),
+            result_key=keys["result"],
+            log_key=keys["log"],
+            summary_key=keys["summary"],
+            result_size=output.stat().st_size,
+            reference_checksum=reference.checksum,
+            engine_version=ENGINE_VERSION,
+            error_message="",
+        )
+        if not updated:  # deleted (or failed by staff) meanwhile: drop what we stored
+            for key in keys.values():
+                storage.delete(key)
+            return job
+        job.refresh_from_db()
+        transaction.on_commit(lambda: _job_finished(job))
+    logger.info("job %s: completed (%s records in %.1fs)", job.id, stats.records, stats.seconds)
+    return job
+
+
+def job_fail(*, job: Job, message: str) -> Job:
+    with transaction.atomic():
+        Job.objects.filter(id=job.id).exclude(status=JobStatus.COMPLETED).update(
+            status=JobStatus.FAILED, completed_at=timezone.now(), error_message=message
+        )
+        job.refresh_from_db()
+        transaction.on_commit(lambda: _job_finished(job))
+    logger.warning("job %s: failed: %s", job.id, message)
+    return job
+
+
+def _job_finished(job: Job) -> None:
+    try:
+        job_notify_owner(job=job)
+    except Exception:
+        logger.exception("job %s: could not send the notification e-mail", job.id)
+    if job.status == JobStatus.COMPLETED:
+        job_completed.send(sender=Job, job=job)
+
+
+def job_url(job: Job) -> str:
+    return settings.GAS_SITE_URL + reverse("job_detail", args=[job.id])
+
+
+def job_notify_owner(*, job: Job) -> None:
+    context = {"job": job, "url": job_url(job), "site_url": settings.GAS_SITE_URL}
+    verb = "is ready" if job.status == JobStatus.COMPLETED else "failed"
+    message = EmailMultiAlternatives(
+        subject=f"{settings.EMAIL_SUBJECT_PREFIX}Your annotation of {job.input_name} {verb}",
+        body=render_to_string("emails/job_finished.txt", context),
+        to=[job.owner.email],
+    )
+    message.attach_alternative(render_to_string("emails/job_finished.html", context), "text/html")
+    message.send()
+
+
+# -- deleting ------------------------------------------------------------------------------
+class JobNotFinished(Exception):
+    """Only finished jobs can be deleted."""
+
+
+def job_delete(*, job: Job) -> None:
+    if job.status not in FINISHED_STATUSES:
+        raise JobNotFinished("A job can be deleted once it has finished.")
+    for storage, key in (
+        (inputs_storage(), job.input_key),
+        (results_storage(), job.result_key),
+        (results_storage(), job.log_key),
+        (results_storage(), job.summary_key),
+    ):
+        if key:
+            storage.delete(key)
+    job.delete()
+    logger.info("job %s: deleted with its files", job.id)
+
+
+# -- API tokens ------------------------------------------------------------------------------
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    raw, key_hash = ApiToken.generate()
+    token = ApiToken.objects.create(
+        user=user, name=name.strip()[:100] or "token", key_hash=key_hash, key_start=raw[:12]
+    )
+    return token, raw
+
+
+def api_token_revoke(*, user: User, token_id: int) -> bool:
+    return bool(ApiToken.objects.filter(user=user, id=token_id, revoked_at=None).update(revoked_at=timezone.now()))
+
+
+def api_token_authenticate(raw: str) -> User | None:
+    token = ApiToken.lookup(raw)
+    if token is None or not token.user.is_active:
+        return None
+    ApiToken.objects.filter(id=token.id).update(last_used_at=timezone.now())
+    return token.user
+
+
+def reference_choices() -> list[tuple[str, str]]:
+    return [(bundle["name"], f"{bundle['name']} ({bundle['build']})") for bundle in installed_references()]

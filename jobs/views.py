@@ -1,0 +1,116 @@
+"""Job pages: thin interfaces to jobs.services and jobs.selectors."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_http_methods, require_POST
+
+from jobs import services
+from jobs.downloads import download_response
+from jobs.forms import AnnotateForm, TokenForm
+from jobs.selectors import job_of, jobs_of
+
+PAGE_SIZE = 20
+
+
+@csrf_exempt  # CSRF is checked below, once the upload limit handler is installed
+@login_required
+@require_http_methods(["GET", "POST"])
+def annotate(request: HttpRequest) -> HttpResponse:
+    return _annotate(request)
+
+
+@csrf_protect
+def _annotate(request: HttpRequest) -> HttpResponse:
+    limit = services.upload_limit(request.user)
+    if request.method == "POST":
+        form = AnnotateForm(request.POST, request.FILES)
+        if getattr(request, "upload_too_large", False):
+            form = AnnotateForm()
+            messages.error(request, services.too_large_message(request.user))
+            return render(request, "jobs/annotate.html", {"form": form, "limit": limit}, status=413)
+        if form.is_valid():
+            try:
+                job = services.job_create(
+                    owner=request.user,
+                    upload=form.cleaned_data["file"],
+                    reference_name=form.cleaned_data["reference"] or None,
+                )
+            except services.UploadRejected as exc:
+                form.add_error("file", exc.message)
+                return render(request, "jobs/annotate.html", {"form": form, "limit": limit}, status=exc.status)
+            messages.success(request, f"{job.input_name} was uploaded and queued for annotation.")
+            return redirect("job_detail", job_id=job.id)
+    else:
+        form = AnnotateForm()
+    return render(request, "jobs/annotate.html", {"form": form, "limit": limit})
+
+
+@login_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(jobs_of(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    refresh = any(job.is_active for job in page.object_list)
+    return render(request, "jobs/list.html", {"page": page, "refresh": refresh})
+
+
+@login_required
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = job_of(request.user, job_id)
+    counts = sorted(job.consequence_counts.items(), key=lambda item: -item[1])
+    top = counts[0][1] if counts else 1
+    chart = [(term, count, round(100 * count / top)) for term, count in counts]
+    return render(request, "jobs/detail.html", {"job": job, "chart": chart, "refresh": job.is_active})
+
+
+@login_required
+def job_log(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = job_of(request.user, job_id)
+    text = ""
+    if job.log_key:
+        with services.results_storage().open(job.log_key, "rb") as handle:
+            text = handle.read().decode("utf-8", errors="replace")
+    return render(request, "jobs/log.html", {"job": job, "log": text})
+
+
+@login_required
+def job_download(request: HttpRequest, job_id: str, kind: str) -> HttpResponse:
+    return download_response(job_of(request.user, job_id), kind)
+
+
+@login_required
+@require_POST
+def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = job_of(request.user, job_id)
+    try:
+        services.job_delete(job=job)
+    except services.JobNotFinished as exc:
+        messages.error(request, str(exc))
+        return redirect("job_detail", job_id=job.id)
+    messages.success(request, f"The job for {job.input_name} and its files were deleted.")
+    return redirect("job_list")
+
+
+@login_required
+@require_POST
+def token_create(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST)
+    if form.is_valid():
+        _, raw = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
+        request.session["new_api_token"] = raw
+        messages.success(request, "Your new API token is shown below, once: copy it now.")
+    else:
+        messages.error(request, "Give the token a name.")
+    return redirect("profile")
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    if services.api_token_revoke(user=request.user, token_id=token_id):
+        messages.success(request, "The token was revoked.")
+    return redirect("profile")

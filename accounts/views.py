@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import billing, services
 from accounts.forms import ConfirmForm, ProfileForm
+from archive.services import storage_usage
 
 UPGRADE_CONFIRM = "Upgrade my account to premium"
 CANCEL_CONFIRM = "Cancel premium and return to the free plan"
@@ -46,6 +47,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             "limits": _limits(),
             "tokens": request.user.api_tokens.filter(revoked_at=None),
             "new_api_token": request.session.pop("new_api_token", None),
+            "storage": storage_usage(user=request.user),
         },
     )
 

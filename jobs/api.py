@@ -16,7 +16,7 @@ from ninja.security import HttpBearer
 
 from accounts.models import User
 from jobs import services
-from jobs.downloads import download_response
+from jobs.downloads import ResultNotAvailable, download_response
 from jobs.models import Job
 from jobs.selectors import job_of, jobs_of
 
@@ -53,6 +53,7 @@ class JobOut(Schema):
     records_in_dbsnp: int | None
     consequence_counts: dict[str, int]
     error_message: str
+    result_state: str | None
     result_url: str | None
     log_url: str | None
 
@@ -73,6 +74,7 @@ class JobOut(Schema):
             "records_in_dbsnp": job.records_in_dbsnp,
             "consequence_counts": job.consequence_counts,
             "error_message": job.error_message,
+            "result_state": job.result_archive.state if hasattr(job, "result_archive") else None,
             "result_url": request.build_absolute_uri(f"{base}/result") if job.result_key else None,
             "log_url": request.build_absolute_uri(f"{base}/log") if job.log_key else None,
         }
@@ -104,9 +106,14 @@ def get_job(request: HttpRequest, job_id: uuid.UUID):
     return JobOut.build(job_of(request.auth, job_id), request)
 
 
-@api.get("/jobs/{job_id}/result", response={200: None, 302: None, 404: ErrorOut}, summary="The annotated VCF")
+@api.get(
+    "/jobs/{job_id}/result", response={200: None, 302: None, 404: ErrorOut, 409: ErrorOut}, summary="The annotated VCF"
+)
 def get_result(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
-    return download_response(job_of(request.auth, job_id), "result")
+    try:
+        return download_response(job_of(request.auth, job_id), "result")
+    except ResultNotAvailable as exc:
+        raise HttpError(409, str(exc)) from exc
 
 
 @api.get("/jobs/{job_id}/log", response={200: None, 302: None, 404: ErrorOut}, summary="The count log")

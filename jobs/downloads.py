@@ -11,7 +11,26 @@ from jobs.services import results_storage
 CONTENT_TYPES = {"result": "application/gzip", "log": "text/plain; charset=utf-8", "summary": "application/json"}
 
 
+class ResultNotAvailable(Exception):
+    """The result file is in cold storage (or on its way back); the message says what to do."""
+
+
+def result_unavailable_reason(job: Job) -> str | None:
+    archive = getattr(job, "result_archive", None)
+    if archive is None or archive.state in ("AVAILABLE", "ARCHIVING"):
+        return None
+    if archive.state == "RESTORING":
+        expected = archive.restore_expected_at
+        when = f", expected by {expected:%Y-%m-%d %H:%M} UTC" if expected else ""
+        return f"These results are being restored from cold storage{when}; you will get an e-mail when they are back."
+    return "These results are archived in cold storage. Upgrade to premium to restore them."
+
+
 def download_response(job: Job, kind: str, *, inline: bool = False) -> HttpResponse:
+    if kind == "result":
+        reason = result_unavailable_reason(job)
+        if reason:
+            raise ResultNotAvailable(reason)
     key = {"result": job.result_key, "log": job.log_key, "summary": job.summary_key}.get(kind)
     if not key:
         raise Http404("This job has no such file.")

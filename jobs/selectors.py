@@ -12,7 +12,7 @@ from jobs.models import Job
 
 
 def jobs_of(user: User) -> QuerySet[Job]:
-    return Job.objects.filter(owner=user).order_by("-submitted_at")
+    return Job.objects.filter(owner=user).select_related("result_archive").order_by("-submitted_at")
 
 
 def job_of(user: User, job_id: uuid.UUID | str) -> Job:

@@ -355,6 +355,17 @@ def job_notify_owner(*, job: Job) -> None:
     message.send()
 
 
+def job_rerun(*, job: Job) -> bool:
+    """Staff: run a failed job again from its stored input."""
+    with transaction.atomic():
+        updated = Job.objects.filter(id=job.id, status=JobStatus.FAILED).update(
+            status=JobStatus.PENDING, attempts=0, progress=0.0, error_message="", started_at=None, completed_at=None
+        )
+        if updated:
+            transaction.on_commit(lambda: job_enqueue(job=job))
+    return bool(updated)
+
+
 # -- deleting ------------------------------------------------------------------------------
 class JobNotFinished(Exception):
     """Only finished jobs can be deleted."""

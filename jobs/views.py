@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from jobs import services
-from jobs.downloads import download_response
+from jobs.downloads import ResultNotAvailable, download_response, result_unavailable_reason
 from jobs.forms import AnnotateForm, TokenForm
 from jobs.selectors import job_of, jobs_of
 
@@ -64,7 +64,17 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     counts = sorted(job.consequence_counts.items(), key=lambda item: -item[1])
     top = counts[0][1] if counts else 1
     chart = [(term, count, round(100 * count / top)) for term, count in counts]
-    return render(request, "jobs/detail.html", {"job": job, "chart": chart, "refresh": job.is_active})
+    return render(
+        request,
+        "jobs/detail.html",
+        {
+            "job": job,
+            "chart": chart,
+            "refresh": job.is_active,
+            "archive": getattr(job, "result_archive", None),
+            "unavailable": result_unavailable_reason(job),
+        },
+    )
 
 
 @login_required
@@ -79,7 +89,12 @@ def job_log(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 def job_download(request: HttpRequest, job_id: str, kind: str) -> HttpResponse:
-    return download_response(job_of(request.user, job_id), kind)
+    job = job_of(request.user, job_id)
+    try:
+        return download_response(job, kind)
+    except ResultNotAvailable as exc:
+        messages.warning(request, str(exc))
+        return redirect("job_detail", job_id=job.id)
 
 
 @login_required

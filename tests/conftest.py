@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
+import gas_site.urls  # noqa: F401 - build the API schemas now, not inside a test that freezes time
 from accounts.models import User
 
 # boto3 must never reach a real account from a test.

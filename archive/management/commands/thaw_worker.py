@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from archive.services import thaw_process
 from gas_site.queues import Message
 from gas_site.workers import QueueWorkerCommand, message_job_id
 
@@ -16,5 +17,5 @@ class Command(QueueWorkerCommand):
 
     def consume(self, message: Message) -> None:
         job_id = message_job_id(message)
-        # The thaw service arrives with its issue; until then the request is acknowledged.
-        logger.info("thaw_worker: request for job %s acknowledged", job_id)
+        checks = int(message.body.get("checks", 0) or 0)
+        logger.info("thaw_worker: job %s: %s", job_id, thaw_process(job_id=job_id, checks=checks))

@@ -1,0 +1,289 @@
+"""Cold storage services: schedule, archive, restore and thaw results. Workers and admin call these.
+
+The guarantees: a result file is deleted from hot storage only after its cold copy is
+confirmed (size and SHA-256), and the cold copy only after the restored hot copy is
+confirmed. Each step is a conditional state change, so a repeated or resumed message either
+finishes the work or does nothing, and a plan change racing with a worker loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.files import File
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from accounts.models import User
+from archive.models import ResultArchive, ResultState
+from gas_site.coldstorage import EXPEDITED, ColdStorageError, RestoreState, cold_storage
+from gas_site.queues import queues
+from gas_site.queues.base import MAX_DELAY_SECONDS
+from jobs.models import Job, JobStatus
+from jobs.services import job_url, results_storage
+
+logger = logging.getLogger(__name__)
+
+THAW_MIN_DELAY = 30
+
+
+class ArchiveIntegrityError(RuntimeError):
+    """A copy did not match its source; the step is retried, nothing is deleted."""
+
+
+def _delay_until(moment: datetime | None, *, minimum: int = 0) -> int:
+    if moment is None:
+        return minimum
+    seconds = int((moment - timezone.now()).total_seconds() + 0.999)
+    return max(minimum, min(seconds, MAX_DELAY_SECONDS))
+
+
+def _send(alias: str, body: dict, delay: int) -> None:
+    transaction.on_commit(lambda: queues[alias].send(body, delay_seconds=delay))
+
+
+def _retention_end(start: datetime) -> datetime:
+    return start + timedelta(seconds=settings.GAS_FREE_RETENTION_SECONDS)
+
+
+def _sha256_of_hot(key: str) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with results_storage().open(key, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+# -- scheduling ------------------------------------------------------------------------------
+def archive_schedule(*, job: Job) -> ResultArchive:
+    """A job completed: its result is hot; a free user's is due for cold storage after the window."""
+    due = None if job.owner.is_premium else _retention_end(job.completed_at or timezone.now())
+    record, _ = ResultArchive.objects.get_or_create(
+        job=job, defaults={"archive_due_at": due, "size": job.result_size or 0}
+    )
+    if record.archive_due_at is not None and record.state == ResultState.AVAILABLE:
+        _send("archive", {"job_id": str(job.id)}, _delay_until(record.archive_due_at))
+    return record
+
+
+def archive_now(*, job: Job) -> bool:
+    """Staff: archive this result at once, whatever the owner's plan."""
+    updated = ResultArchive.objects.filter(job=job, state=ResultState.AVAILABLE).update(
+        archive_due_at=timezone.now(), force_archive=True
+    )
+    if updated:
+        _send("archive", {"job_id": str(job.id), "force": True}, 0)
+    return bool(updated)
+
+
+# -- archiving -----------------------------------------------------------------------------
+def archive_process(*, job_id: uuid.UUID, force: bool = False) -> str:
+    """Handle one archive request; returns what happened (for the log and tests)."""
+    record = ResultArchive.objects.select_related("job", "job__owner").filter(job_id=job_id).first()
+    if record is None:
+        return "no result"
+    if record.state == ResultState.ARCHIVED:
+        return _delete_hot_copy(record)
+    if record.state == ResultState.RESTORING:
+        return "restoring"
+    if record.state == ResultState.AVAILABLE:
+        if record.archive_id:  # an archive that an upgrade cancelled midway: drop the spare cold copy
+            cold_storage().delete(record.archive_id)
+            ResultArchive.objects.filter(pk=record.pk, state=ResultState.AVAILABLE).update(archive_id="")
+        if not (force or record.force_archive):
+            if record.job.owner.is_premium or record.archive_due_at is None:
+                ResultArchive.objects.filter(pk=record.pk, state=ResultState.AVAILABLE).update(archive_due_at=None)
+                return "kept hot"
+            if timezone.now() < record.archive_due_at:
+                _send("archive", {"job_id": str(job_id)}, _delay_until(record.archive_due_at))
+                return "not yet due"
+        if not ResultArchive.objects.filter(pk=record.pk, state=ResultState.AVAILABLE).update(
+            state=ResultState.ARCHIVING
+        ):
+            return "changed meanwhile"
+        record.refresh_from_db()
+    return _archive_copy(record)
+
+
+def _archive_copy(record: ResultArchive) -> str:
+    job = record.job
+    cold = cold_storage()
+    hot = results_storage()
+    hot_size = hot.size(job.result_key)
+    if record.archive_id:  # resumed: is the recorded cold copy complete?
+        try:
+            stored = cold.stat(record.archive_id)
+        except ColdStorageError:
+            stored = None
+        if stored is None or stored.size != hot_size or stored.sha256 != record.sha256:
+            record.archive_id = ""
+    if not record.archive_id:
+        with hot.open(job.result_key, "rb") as source:
+            copied = cold.archive(source, key=job.result_key)
+        stored = cold.stat(copied.archive_id)
+        if (stored.size, stored.sha256) != (copied.size, copied.sha256) or copied.size != hot_size:
+            cold.delete(copied.archive_id)
+            raise ArchiveIntegrityError(
+                f"job {job.id}: cold copy {copied.archive_id} does not match the hot file "
+                f"({stored.size}/{copied.size}/{hot_size} bytes)"
+            )
+        if not ResultArchive.objects.filter(pk=record.pk, state=ResultState.ARCHIVING).update(
+            archive_id=copied.archive_id, sha256=copied.sha256, size=copied.size
+        ):
+            cold.delete(copied.archive_id)
+            return "cancelled"
+        record.archive_id = copied.archive_id
+    with transaction.atomic():
+        if not ResultArchive.objects.filter(pk=record.pk, state=ResultState.ARCHIVING).update(
+            state=ResultState.ARCHIVED, archived_at=timezone.now(), archive_due_at=None, force_archive=False
+        ):
+            # an upgrade cancelled the archive: the hot copy stays, the spare cold copy goes
+            cold.delete(record.archive_id)
+            ResultArchive.objects.filter(pk=record.pk, state=ResultState.AVAILABLE).update(archive_id="")
+            return "cancelled"
+    record.refresh_from_db()
+    logger.info("job %s: result archived as %s", job.id, record.archive_id)
+    return _delete_hot_copy(record)
+
+
+def _delete_hot_copy(record: ResultArchive) -> str:
+    with transaction.atomic():
+        locked = ResultArchive.objects.select_for_update().select_related("job").get(pk=record.pk)
+        if locked.state != ResultState.ARCHIVED:
+            return locked.state.lower()
+        if not locked.hot_deleted:
+            results_storage().delete(locked.job.result_key)
+            locked.hot_deleted = True
+            locked.save(update_fields=["hot_deleted"])
+    return "archived"
+
+
+# -- restoring -----------------------------------------------------------------------------
+def restore_request(*, job: Job) -> bool:
+    """Bring an archived result back (on upgrade, or by staff): ARCHIVED → RESTORING."""
+    if ResultArchive.objects.filter(job=job, state=ResultState.ARCHIVED).update(
+        state=ResultState.RESTORING, restore_requested_at=timezone.now(), restore_tier="", restore_expected_at=None
+    ):
+        _send("restore", {"job_id": str(job.id)}, 0)
+        return True
+    return False
+
+
+def restore_process(*, job_id: uuid.UUID) -> str:
+    record = ResultArchive.objects.filter(job_id=job_id).first()
+    if record is None or record.state != ResultState.RESTORING:
+        return "nothing to restore"
+    ticket = cold_storage().start_restore(record.archive_id, tier=EXPEDITED)
+    ResultArchive.objects.filter(pk=record.pk, state=ResultState.RESTORING).update(
+        restore_tier=ticket.tier, restore_expected_at=ticket.expected_ready_at
+    )
+    _send("thaw", {"job_id": str(job_id), "checks": 0}, _delay_until(ticket.expected_ready_at))
+    logger.info("job %s: %s restore requested, expected by %s", job_id, ticket.tier, ticket.expected_ready_at)
+    return ticket.tier
+
+
+def _thaw_delay(record: ResultArchive, checks: int) -> int:
+    if record.restore_expected_at and record.restore_expected_at > timezone.now():
+        return _delay_until(record.restore_expected_at, minimum=THAW_MIN_DELAY)
+    return min(THAW_MIN_DELAY * 2**checks, MAX_DELAY_SECONDS)
+
+
+def thaw_process(*, job_id: uuid.UUID, checks: int = 0) -> str:
+    record = ResultArchive.objects.select_related("job", "job__owner").filter(job_id=job_id).first()
+    if record is None or record.state != ResultState.RESTORING:
+        return "nothing to thaw"
+    cold = cold_storage()
+    if cold.restore_status(record.archive_id).state is not RestoreState.READY:
+        _send("thaw", {"job_id": str(job_id), "checks": checks + 1}, _thaw_delay(record, checks))
+        return "not ready"
+    job = record.job
+    hot = results_storage()
+    intact = hot.exists(job.result_key) and _sha256_of_hot(job.result_key) == (record.sha256, record.size)
+    if not intact:
+        if hot.exists(job.result_key):
+            hot.delete(job.result_key)
+        with cold.open_restored(record.archive_id) as stream:
+            saved = hot.save(job.result_key, File(stream, name=job.result_name))
+        if saved != job.result_key:
+            Job.objects.filter(pk=job.pk).update(result_key=saved)
+            job.result_key = saved
+        if _sha256_of_hot(saved) != (record.sha256, record.size):
+            hot.delete(saved)
+            raise ArchiveIntegrityError(f"job {job.id}: the restored file does not match the archived one")
+    due = None if job.owner.is_premium else _retention_end(timezone.now())
+    archive_id = record.archive_id
+    with transaction.atomic():
+        if not ResultArchive.objects.filter(pk=record.pk, state=ResultState.RESTORING).update(
+            state=ResultState.AVAILABLE, restored_at=timezone.now(), hot_deleted=False, archive_due_at=due,
+            restore_count=record.restore_count + 1,
+        ):  # fmt: skip
+            return "changed meanwhile"
+        transaction.on_commit(lambda: _after_thaw(job, archive_id))
+        if due is not None:
+            _send("archive", {"job_id": str(job_id)}, _delay_until(due))
+    logger.info("job %s: result restored to hot storage", job.id)
+    return "restored"
+
+
+def _after_thaw(job: Job, archive_id: str) -> None:
+    cold_storage().delete(archive_id)
+    ResultArchive.objects.filter(pk=job.pk, state=ResultState.AVAILABLE, archive_id=archive_id).update(archive_id="")
+    try:
+        _notify_restored(job)
+    except Exception:
+        logger.exception("job %s: could not send the results-restored e-mail", job.id)
+
+
+def _notify_restored(job: Job) -> None:
+    context = {"job": job, "url": job_url(job)}
+    message = EmailMultiAlternatives(
+        subject=f"{settings.EMAIL_SUBJECT_PREFIX}Your results for {job.input_name} are available again",
+        body=render_to_string("emails/results_restored.txt", context),
+        to=[job.owner.email],
+    )
+    message.attach_alternative(render_to_string("emails/results_restored.html", context), "text/html")
+    message.send()
+
+
+# -- plan changes ------------------------------------------------------------------------------
+def on_plan_upgraded(*, user: User) -> int:
+    """Premium: pending archives are cancelled and archived results are restored. Returns restores started."""
+    records = ResultArchive.objects.filter(job__owner=user)
+    records.filter(state=ResultState.AVAILABLE).update(archive_due_at=None, force_archive=False)
+    records.filter(state=ResultState.ARCHIVING).update(
+        state=ResultState.AVAILABLE, archive_due_at=None, force_archive=False
+    )
+    restored = 0
+    for job in Job.objects.filter(owner=user, result_archive__state=ResultState.ARCHIVED):
+        restored += restore_request(job=job)
+    return restored
+
+
+def on_plan_downgraded(*, user: User, changed_at: datetime) -> int:
+    """Free again: hot results get the free retention window, counted from now."""
+    due = _retention_end(changed_at)
+    jobs = list(Job.objects.filter(owner=user, status=JobStatus.COMPLETED, result_archive__state=ResultState.AVAILABLE))
+    for job in jobs:
+        ResultArchive.objects.filter(job=job, state=ResultState.AVAILABLE).update(archive_due_at=due)
+        _send("archive", {"job_id": str(job.id)}, _delay_until(due))
+    return len(jobs)
+
+
+# -- reporting -----------------------------------------------------------------------------
+def storage_usage(*, user: User) -> dict[str, int]:
+    from django.db.models import Q, Sum
+
+    hot_states = (ResultState.AVAILABLE, ResultState.ARCHIVING)
+    totals = ResultArchive.objects.filter(job__owner=user).aggregate(
+        hot=Sum("size", filter=Q(state__in=hot_states)),
+        cold=Sum("size", filter=~Q(state__in=hot_states)),
+    )
+    return {"hot": totals["hot"] or 0, "cold": totals["cold"] or 0}

@@ -1,0 +1,403 @@
+"""Cold storage for free users: archive after the window, restore on upgrade, thaw back, staff actions."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.files.storage import storages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+from freezegun import freeze_time
+
+from accounts.services import plan_cancel, plan_upgrade
+from archive import services
+from archive.models import ResultArchive, ResultState
+from gas_site.coldstorage import cold_storage
+from gas_site.queues import queues
+from jobs.models import Job, JobStatus
+from tests.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
+
+pytestmark = pytest.mark.django_db
+RETENTION = 300
+THAW = 60
+
+
+@pytest.fixture(autouse=True)
+def archive_settings(settings, tmp_path):
+    settings.GAS_FREE_RETENTION_SECONDS = RETENTION
+    settings.GAS_COLD_STORAGE = {
+        "default": {
+            "BACKEND": "gas_site.coldstorage.local.LocalColdStorage",
+            "OPTIONS": {"location": str(tmp_path / "cold"), "thaw_seconds": THAW, "standard_thaw_seconds": 600},
+        }
+    }
+
+
+@pytest.fixture
+def drain(django_capture_on_commit_callbacks):
+    """Run one worker pass for each named queue, with on-commit work executed as after a commit."""
+
+    def run(*commands: str) -> None:
+        for command in commands:
+            with django_capture_on_commit_callbacks(execute=True):
+                call_command(command, "--once", "--wait", "0", "--retry-delay", "5")
+
+    return run
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    """Run what is deferred to transaction commit (plan events, queue sends) as a real commit would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def completed_job(signed_in_client, drain, django_capture_on_commit_callbacks):
+    def make() -> Job:
+        with django_capture_on_commit_callbacks(execute=True):
+            signed_in_client.post(reverse("annotate"), {"file": SimpleUploadedFile("ok.vcf", GOOD_VCF.encode())})
+        drain("run_annotator")
+        job = Job.objects.order_by("-submitted_at").first()
+        assert job.status == JobStatus.COMPLETED, job.error_message
+        return job
+
+    return make
+
+
+def hot_bytes(job: Job) -> bytes:
+    job.refresh_from_db()
+    with storages["results"].open(job.result_key, "rb") as handle:
+        return handle.read()
+
+
+def state(job: Job) -> str:
+    return ResultArchive.objects.get(job=job).state
+
+
+def test_full_cycle_on_the_local_cold_store(commit, signed_in_client, user, completed_job, drain):
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        original = hot_bytes(job)
+        record = ResultArchive.objects.get(job=job)
+        assert record.state == ResultState.AVAILABLE and record.archive_due_at == job.completed_at + timedelta(
+            seconds=RETENTION
+        )
+        assert "Downloadable until" in signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
+        drain("archive_worker")
+        assert state(job) == ResultState.AVAILABLE  # not due: the request is still delayed
+        clock.tick(RETENTION + 1)
+        drain("archive_worker")
+        record.refresh_from_db()
+        assert record.state == ResultState.ARCHIVED and record.hot_deleted
+        assert not storages["results"].exists(job.result_key)
+        assert cold_storage().stat(record.archive_id).sha256 == hashlib.sha256(original).hexdigest()
+        response = signed_in_client.get(reverse("job_download", args=[job.id, "result"]), follow=True)
+        assert "Upgrade to premium to restore them" in response.content.decode()
+        assert "Total variants (records): 2" in signed_in_client.get(reverse("job_log", args=[job.id])).content.decode()
+
+        mail.outbox.clear()
+        with commit():
+            signed_in_client.post(reverse("subscribe"), {"confirm": "on"})
+        assert state(job) == ResultState.RESTORING
+        drain("restore_worker")
+        record.refresh_from_db()
+        assert record.restore_tier == "Expedited" and record.restore_expected_at is not None
+        page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
+        assert "Restoring" in page and "expected by" in page
+        drain("thaw_worker")  # the thaw request waits for the expected time
+        assert state(job) == ResultState.RESTORING
+        clock.tick(THAW + 1)
+        drain("thaw_worker")
+        record.refresh_from_db()
+        assert record.state == ResultState.AVAILABLE and record.archive_due_at is None
+        assert hot_bytes(job) == original
+        assert [m.subject for m in mail.outbox] == ["[GAS] Your results for ok.vcf are available again"]
+        assert not any((cold_storage().location).glob(f"{record.archive_id or 'x'}*"))
+        download = signed_in_client.get(reverse("job_download", args=[job.id, "result"]))
+        assert b"".join(download.streaming_content) == original
+
+
+def test_premium_results_are_never_archived(commit, user, completed_job, drain):
+    with commit():
+        plan_upgrade(user=user)
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        assert ResultArchive.objects.get(job=job).archive_due_at is None
+        assert queues["archive"].depth().total == 0
+        clock.tick(RETENTION * 10)
+        services.archive_process(job_id=job.id)
+        assert state(job) == ResultState.AVAILABLE and storages["results"].exists(job.result_key)
+
+
+def test_upgrade_while_the_archive_request_is_pending_keeps_the_file_hot(commit, user, completed_job, drain):
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        original = hot_bytes(job)
+        with commit():
+            plan_upgrade(user=user)
+        clock.tick(RETENTION + 1)
+        drain("archive_worker")
+        assert state(job) == ResultState.AVAILABLE and hot_bytes(job) == original
+        assert ResultArchive.objects.get(job=job).archive_due_at is None
+
+
+def test_upgrade_after_copy_before_delete_then_resumed(
+    commit, user, completed_job, drain, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The archive worker is killed between the cold copy and the hot delete; the user upgrades; it resumes."""
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        original = hot_bytes(job)
+        clock.tick(RETENTION + 1)
+
+        def killed(record):
+            raise SystemExit("worker killed")
+
+        monkeypatch.setattr(services, "_delete_hot_copy", killed)
+        with pytest.raises(SystemExit):
+            services.archive_process(job_id=job.id)
+        monkeypatch.undo()
+        assert state(job) == ResultState.ARCHIVED and storages["results"].exists(job.result_key)
+        with django_capture_on_commit_callbacks(execute=True):
+            with commit():
+                plan_upgrade(user=user)
+        assert state(job) == ResultState.RESTORING
+        assert services.archive_process(job_id=job.id) == "restoring"  # the redelivered archive message
+        assert hot_bytes(job) == original
+        drain("restore_worker")
+        clock.tick(THAW + 1)
+        drain("thaw_worker")
+        record = ResultArchive.objects.get(job=job)
+        assert record.state == ResultState.AVAILABLE and record.archive_id == ""
+        assert hot_bytes(job) == original
+
+
+def test_upgrade_while_copying_cancels_and_cleans_the_cold_copy(user, completed_job, monkeypatch):
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        original = hot_bytes(job)
+        clock.tick(RETENTION + 1)
+        cold = cold_storage()
+        real_archive = cold.archive
+
+        def archive_then_upgrade(stream, *, key):
+            copied = real_archive(stream, key=key)
+            plan_upgrade(user=user)  # the upgrade lands while the copy is being made ...
+            services.on_plan_upgraded(user=user)  # ... and its event is handled
+            return copied
+
+        monkeypatch.setattr(cold, "archive", archive_then_upgrade)
+        assert services.archive_process(job_id=job.id) == "cancelled"
+        record = ResultArchive.objects.get(job=job)
+        assert record.state == ResultState.AVAILABLE and record.archive_id == ""
+        assert hot_bytes(job) == original
+        assert [p for p in cold.location.iterdir() if not p.name.startswith(".")] == []
+
+
+def test_repeated_messages_do_nothing_twice(commit, signed_in_client, user, completed_job, drain):
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        original = hot_bytes(job)
+        clock.tick(RETENTION + 1)
+        assert services.archive_process(job_id=job.id) == "archived"
+        assert services.archive_process(job_id=job.id) == "archived"
+        record = ResultArchive.objects.get(job=job)
+        archive_id = record.archive_id
+        with commit():
+            plan_upgrade(user=user)
+        assert services.restore_process(job_id=job.id) == "Expedited"
+        assert services.restore_process(job_id=job.id) == "Expedited"  # the same restore, not a second one
+        clock.tick(THAW + 1)
+        with commit():
+            assert services.thaw_process(job_id=job.id) == "restored"
+        assert services.thaw_process(job_id=job.id) == "nothing to thaw"
+        assert services.restore_process(job_id=job.id) == "nothing to restore"
+        assert hot_bytes(job) == original
+        assert ResultArchive.objects.get(job=job).restore_count == 1
+        assert archive_id and not list(cold_storage().location.glob(f"{archive_id}*"))
+
+
+def test_expedited_falls_back_to_standard(commit, settings, tmp_path, user, completed_job, drain):
+    settings.GAS_COLD_STORAGE["default"]["OPTIONS"] = {
+        "location": str(tmp_path / "cold2"), "thaw_seconds": THAW, "standard_thaw_seconds": 600,
+        "expedited_available": False,
+    }  # fmt: skip
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        clock.tick(RETENTION + 1)
+        drain("archive_worker")
+        with commit():
+            plan_upgrade(user=user)
+        services.restore_process(job_id=job.id)
+        record = ResultArchive.objects.get(job=job)
+        assert record.restore_tier == "Standard"
+        assert record.restore_expected_at == timezone.now() + timedelta(seconds=600)
+
+
+def test_unfinished_restore_is_checked_again_later(commit, user, completed_job, drain):
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        clock.tick(RETENTION + 1)
+        drain("archive_worker")
+        with commit():
+            plan_upgrade(user=user)
+        services.restore_process(job_id=job.id)
+        queues["thaw"].purge()
+        with commit():
+            assert services.thaw_process(job_id=job.id, checks=0) == "not ready"
+        depth = queues["thaw"].depth()
+        assert depth.delayed == 1 and depth.visible == 0  # put back for later, not lost
+        clock.tick(THAW + 1)
+        drain("thaw_worker")
+        assert state(job) == ResultState.AVAILABLE
+
+
+def test_downgrade_archives_again_after_a_new_window(commit, user, completed_job, drain):
+    with commit():
+        plan_upgrade(user=user)
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        clock.tick(10_000)
+        with commit():
+            plan_cancel(user=user)
+        record = ResultArchive.objects.get(job=job)
+        assert record.archive_due_at == timezone.now() + timedelta(seconds=RETENTION)
+        drain("archive_worker")
+        assert state(job) == ResultState.AVAILABLE
+        clock.tick(RETENTION + 1)
+        drain("archive_worker")
+        assert state(job) == ResultState.ARCHIVED
+
+
+def test_staff_force_restore_for_a_free_user(commit, client, user, completed_job, drain):
+    from accounts.models import User
+
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        clock.tick(RETENTION + 1)
+        drain("archive_worker")
+        staff = User.objects.create_superuser("root@example.org", "a-long-staff-password-1")
+        client.force_login(staff)
+        with commit():
+            response = client.post(
+                reverse("admin:jobs_job_changelist"), {"action": "force_restore", "_selected_action": [str(job.id)]}
+            )
+        assert response.status_code == 302
+        assert state(job) == ResultState.RESTORING
+        drain("restore_worker")
+        clock.tick(THAW + 1)
+        drain("thaw_worker")
+        record = ResultArchive.objects.get(job=job)
+        assert record.state == ResultState.AVAILABLE
+        assert record.archive_due_at == timezone.now() + timedelta(seconds=RETENTION)  # a free user: a new window
+        user.refresh_from_db()
+        assert not user.is_premium
+
+
+def test_staff_archive_now_and_rerun(client, user, completed_job, drain, django_capture_on_commit_callbacks):
+    from accounts.models import User
+
+    job = completed_job()
+    staff = User.objects.create_superuser("root@example.org", "a-long-staff-password-1")
+    client.force_login(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:jobs_job_changelist"), {"action": "archive_now", "_selected_action": [str(job.id)]})
+    drain("archive_worker")
+    assert state(job) == ResultState.ARCHIVED
+    Job.objects.filter(id=job.id).update(status=JobStatus.FAILED, error_message="x")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:jobs_job_changelist"), {"action": "rerun", "_selected_action": [str(job.id)]})
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING and queues["jobs"].depth().visible == 1
+    page = client.get(reverse("admin:jobs_job_changelist") + "?result_state=ARCHIVED&q=ok.vcf").content.decode()
+    assert str(job.id) in page
+
+
+def test_deleting_a_job_deletes_its_cold_copy(signed_in_client, completed_job, drain):
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        clock.tick(RETENTION + 1)
+        drain("archive_worker")
+        archive_id = ResultArchive.objects.get(job=job).archive_id
+        assert list(cold_storage().location.glob(f"{archive_id}*"))
+        signed_in_client.post(reverse("job_delete", args=[job.id]))
+        assert not list(cold_storage().location.glob(f"{archive_id}*"))
+
+
+def test_profile_shows_hot_and_cold_storage(signed_in_client, completed_job, drain):
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        completed_job()
+        clock.tick(RETENTION + 1)
+        services.archive_process(job_id=job.id)
+        text = signed_in_client.get(reverse("profile")).content.decode()
+        size = ResultArchive.objects.get(job=job).size
+        assert f"in cold storage: {size}" in text.replace("\xa0", " ") or "in cold storage: " in text
+        usage = services.storage_usage(user=job.owner)
+        assert usage["cold"] == size and usage["hot"] > 0
+
+
+def test_full_cycle_on_s3_glacier_with_sqs_and_a_long_retention(
+    commit, settings, signed_in_client, user, completed_job, drain
+):
+    """S3 results, S3 Glacier cold storage and SQS queues on moto; a 1 h window needs several 900 s delays."""
+    import boto3
+    from moto import mock_aws
+    from moto.moto_api import state_manager
+
+    settings.GAS_FREE_RETENTION_SECONDS = 3600
+    with mock_aws(), freeze_time(timezone.now()) as clock:
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for bucket in ("gas-in", "gas-out", "gas-cold"):
+            s3.create_bucket(Bucket=bucket)
+
+        def s3_storage(bucket: str) -> dict:
+            return {"BACKEND": "storages.backends.s3.S3Storage",
+                    "OPTIONS": {"bucket_name": bucket, "region_name": "us-east-1", "file_overwrite": False,
+                                "signature_version": "s3v4"}}  # fmt: skip
+
+        settings.STORAGES = {**settings.STORAGES, "inputs": s3_storage("gas-in"), "results": s3_storage("gas-out")}
+        settings.GAS_COLD_STORAGE = {"default": {
+            "BACKEND": "gas_site.coldstorage.s3glacier.S3GlacierColdStorage",
+            "OPTIONS": {"bucket_name": "gas-cold", "storage_class": "GLACIER", "region_name": "us-east-1"},
+        }}  # fmt: skip
+        settings.GAS_QUEUES = {
+            alias: {"BACKEND": "gas_site.queues.sqs.SQSQueue", "NAME": f"gas-t-{alias}",
+                    "OPTIONS": {"visibility_timeout": 120, "max_receives": 5, "region_name": "us-east-1",
+                                "create_if_missing": True}}
+            for alias in ("jobs", "archive", "restore", "thaw")
+        }  # fmt: skip
+        job = completed_job()
+        original = hot_bytes(job)
+        for _ in range(4):  # 4 x 900 s = the hour, one delayed hop at a time
+            clock.tick(901)
+            drain("archive_worker")
+            if state(job) == ResultState.ARCHIVED:
+                break
+        record = ResultArchive.objects.get(job=job)
+        assert record.state == ResultState.ARCHIVED
+        assert s3.head_object(Bucket="gas-cold", Key=record.archive_id)["StorageClass"] == "GLACIER"
+        assert "Contents" not in s3.list_objects_v2(Bucket="gas-out", Prefix=job.result_key)
+
+        state_manager.set_transition(model_name="s3::keyrestore", transition={"progression": "manual", "times": 1})
+        try:
+            with commit():
+                plan_upgrade(user=user)
+            drain("restore_worker")
+            assert ResultArchive.objects.get(job=job).restore_tier == "Expedited"
+            for _ in range(4):
+                clock.tick(901)
+                drain("thaw_worker")
+                if state(job) == ResultState.AVAILABLE:
+                    break
+        finally:
+            state_manager.unset_transition(model_name="s3::keyrestore")
+        assert state(job) == ResultState.AVAILABLE
+        assert hot_bytes(job) == original
+        assert "Contents" not in s3.list_objects_v2(Bucket="gas-cold")  # the cold copy is gone
+        assert mail.outbox[-1].subject == "[GAS] Your results for ok.vcf are available again"

@@ -30,8 +30,6 @@ from jobs.services import job_url, results_storage
 
 logger = logging.getLogger(__name__)
 
-THAW_MIN_DELAY = 30
-
 
 class ArchiveIntegrityError(RuntimeError):
     """A copy did not match its source; the step is retried, nothing is deleted."""
@@ -185,15 +183,18 @@ def restore_process(*, job_id: uuid.UUID) -> str:
     ResultArchive.objects.filter(pk=record.pk, state=ResultState.RESTORING).update(
         restore_tier=ticket.tier, restore_expected_at=ticket.expected_ready_at
     )
-    _send("thaw", {"job_id": str(job_id), "checks": 0}, _delay_until(ticket.expected_ready_at))
+    first_check = min(_delay_until(ticket.expected_ready_at), settings.GAS_THAW_POLL_SECONDS)
+    _send("thaw", {"job_id": str(job_id), "checks": 0}, first_check)
     logger.info("job %s: %s restore requested, expected by %s", job_id, ticket.tier, ticket.expected_ready_at)
     return ticket.tier
 
 
 def _thaw_delay(record: ResultArchive, checks: int) -> int:
+    """When to look again: doubling from GAS_THAW_POLL_SECONDS, never past the expected time, at most 900 s."""
+    backoff = min(settings.GAS_THAW_POLL_SECONDS * 2**checks, MAX_DELAY_SECONDS)
     if record.restore_expected_at and record.restore_expected_at > timezone.now():
-        return _delay_until(record.restore_expected_at, minimum=THAW_MIN_DELAY)
-    return min(THAW_MIN_DELAY * 2**checks, MAX_DELAY_SECONDS)
+        return min(_delay_until(record.restore_expected_at, minimum=1), backoff)
+    return backoff
 
 
 def thaw_process(*, job_id: uuid.UUID, checks: int = 0) -> str:

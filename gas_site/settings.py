@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "gas_site.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -199,11 +200,14 @@ GAS_STORAGE = env_choice("GAS_STORAGE", "local", ("local", "s3"))
 AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL") or None
 AWS_DEFAULT_REGION = env_str("AWS_DEFAULT_REGION", "us-east-1")
 GAS_SIGNED_URL_SECONDS = env_int("GAS_SIGNED_URL_SECONDS", 300, minimum=30, maximum=3600)
+# With S3 storage, browsers upload straight to the inputs bucket with a presigned POST.
+GAS_DIRECT_UPLOADS = env_bool("GAS_DIRECT_UPLOADS", GAS_STORAGE == "s3")
+GAS_UPLOAD_URL_SECONDS = env_int("GAS_UPLOAD_URL_SECONDS", 600, minimum=60, maximum=3600)
 
 
 def _s3_storage(bucket_variable: str) -> dict:
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "gas_site.storage.GasS3Storage",
         "OPTIONS": {
             "bucket_name": env_str(bucket_variable, required=True),
             "region_name": AWS_DEFAULT_REGION,
@@ -276,6 +280,8 @@ GAS_QUEUES = {
 # --- Cold storage ---------------------------------------------------------------------
 GAS_COLD_STORAGE_KIND = env_choice("GAS_COLD_STORAGE", "local", ("local", "s3-glacier"))
 GAS_LOCAL_THAW_SECONDS = env_int("GAS_LOCAL_THAW_SECONDS", 60, minimum=0)
+# How soon a pending restore is checked again (doubling each time, at most 900 s).
+GAS_THAW_POLL_SECONDS = env_int("GAS_THAW_POLL_SECONDS", 60, minimum=1, maximum=900)
 if GAS_COLD_STORAGE_KIND == "s3-glacier":
     GAS_COLD_STORAGE = {
         "default": {

@@ -11,6 +11,7 @@ urlpatterns = [
     path("subscribe", account_views.subscribe, name="subscribe"),
     path("unsubscribe", account_views.unsubscribe, name="unsubscribe"),
     path("annotate", job_views.annotate, name="annotate"),
+    path("annotate/complete", job_views.annotate_complete, name="annotate_complete"),
     path("annotations", job_views.job_list, name="job_list"),
     path("annotations/<uuid:job_id>", job_views.job_detail, name="job_detail"),
     path("annotations/<uuid:job_id>/log", job_views.job_log, name="job_log"),

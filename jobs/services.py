@@ -10,7 +10,6 @@ import hashlib
 import io
 import logging
 import os
-import shutil
 import tempfile
 import threading
 import uuid
@@ -161,9 +160,25 @@ def job_create(*, owner: User, upload: UploadedFile, reference_name: str | None 
     sha256, size = _sha256_and_size(upload)
     job_id = uuid.uuid4()
     key = inputs_storage().save(f"{owner.pk}/{job_id}/{name}", File(upload.file, name=name))
+    return job_create_from_stored(
+        owner=owner, key=key, name=name, size=size, reference=reference, sha256=sha256, job_id=job_id
+    )
+
+
+def job_create_from_stored(
+    *,
+    owner: User,
+    key: str,
+    name: str,
+    size: int,
+    reference: Reference,
+    sha256: str = "",
+    job_id: uuid.UUID | None = None,
+) -> Job:
+    """Record a job for an input already in the inputs storage and queue it once committed."""
     with transaction.atomic():
         job = Job.objects.create(
-            id=job_id,
+            id=job_id or uuid.uuid4(),
             owner=owner,
             input_name=name,
             input_key=key,
@@ -264,8 +279,13 @@ def job_run(*, job_id: uuid.UUID, worker: str) -> Job | None:
 
 def _annotate(job: Job, scratch: Path) -> Job:
     local_input = scratch / job.input_name
+    digest = hashlib.sha256()
     with inputs_storage().open(job.input_key, "rb") as source, open(local_input, "wb") as target:
-        shutil.copyfileobj(source, target, 1024 * 1024)
+        for block in iter(lambda: source.read(1024 * 1024), b""):
+            digest.update(block)
+            target.write(block)
+    if not job.input_sha256:  # a direct browser upload: the web server never read the bytes
+        Job.objects.filter(id=job.id).update(input_sha256=digest.hexdigest())
     reference = load_reference(job.reference_name)
     stem = job.input_name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf")
     output = scratch / f"{stem}.annot.vcf.gz"

@@ -7,10 +7,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from jobs import services
+from jobs import direct_uploads, services
 from jobs.downloads import ResultNotAvailable, download_response, result_unavailable_reason
 from jobs.forms import AnnotateForm, TokenForm
 from jobs.selectors import job_of, jobs_of
@@ -28,6 +29,15 @@ def annotate(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 def _annotate(request: HttpRequest) -> HttpResponse:
     limit = services.upload_limit(request.user)
+    if direct_uploads.enabled() and request.method == "GET":
+        post = direct_uploads.presigned_post(
+            user=request.user, redirect_url=request.build_absolute_uri(reverse("annotate_complete"))
+        )
+        return render(
+            request,
+            "jobs/annotate_direct.html",
+            {"post": post, "limit": limit, "references": services.reference_choices()},
+        )
     if request.method == "POST":
         form = AnnotateForm(request.POST, request.FILES)
         if getattr(request, "upload_too_large", False):
@@ -49,6 +59,20 @@ def _annotate(request: HttpRequest) -> HttpResponse:
     else:
         form = AnnotateForm()
     return render(request, "jobs/annotate.html", {"form": form, "limit": limit})
+
+
+@login_required
+def annotate_complete(request: HttpRequest) -> HttpResponse:
+    """Where S3 sends the browser after a direct upload (?bucket=&key=&etag=)."""
+    try:
+        job = direct_uploads.complete(
+            user=request.user, bucket=request.GET.get("bucket", ""), key=request.GET.get("key", "")
+        )
+    except services.UploadRejected as exc:
+        messages.error(request, exc.message)
+        return redirect("annotate")
+    messages.success(request, f"{job.input_name} was uploaded and queued for annotation.")
+    return redirect("job_detail", job_id=job.id)
 
 
 @login_required

@@ -109,7 +109,7 @@ def test_aws_settings_select_the_aws_backends(tmp_path):
     result = _manage("shell", "--no-imports", "-c", code, env=env, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:4] == [
-        "storages.backends.s3.S3Storage out-b",
+        "gas_site.storage.GasS3Storage out-b",
         "gas_site.queues.sqs.SQSQueue lab-job-requests",
         "DEEP_ARCHIVE django_ses.SESBackend",
         "Lab SSO",

@@ -3,7 +3,6 @@
 Objects are written to the archive bucket in the cold storage class; a restore is
 ``restore_object`` and its progress is the ``Restore`` header of ``head_object``. (The
 original Glacier vault API closed to new customers on 2025-12-15; this uses S3 only.)
-The only module that talks to S3 for cold storage through boto3.
 """
 
 from __future__ import annotations
@@ -19,10 +18,10 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, BinaryIO
 
-import boto3
 from botocore.exceptions import ClientError
 from django.utils import timezone
 
+from gas_site.aws import aws_client
 from gas_site.coldstorage.base import (
     COPY_CHUNK_BYTES,
     EXPEDITED,
@@ -82,7 +81,7 @@ class S3GlacierColdStorage(ColdStorage):
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("s3", region_name=self.region_name, endpoint_url=self.endpoint_url or None)
+            self._client = aws_client("s3", region_name=self.region_name, endpoint_url=self.endpoint_url)
         return self._client
 
     def _head(self, archive_id: str) -> dict[str, Any]:

@@ -1,7 +1,4 @@
-"""Amazon SQS queues (or any SQS-compatible endpoint: ``AWS_ENDPOINT_URL``).
-
-The only module that talks to SQS through boto3.
-"""
+"""Amazon SQS queues (or any SQS-compatible endpoint: ``AWS_ENDPOINT_URL``)."""
 
 from __future__ import annotations
 
@@ -10,10 +7,10 @@ import logging
 import threading
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gas_site.aws import aws_client
 from gas_site.queues.base import (
     MAX_RECEIVE_BATCH,
     MAX_WAIT_SECONDS,
@@ -33,7 +30,7 @@ _MESSAGE_RETENTION_SECONDS = 14 * 24 * 3600
 
 
 def sqs_client(*, region_name: str | None = None, endpoint_url: str | None = None) -> Any:
-    return boto3.client("sqs", region_name=region_name, endpoint_url=endpoint_url or None, config=_CLIENT_CONFIG)
+    return aws_client("sqs", region_name=region_name, endpoint_url=endpoint_url, config=_CLIENT_CONFIG)
 
 
 class SQSQueue(Queue):
@@ -52,6 +49,9 @@ class SQSQueue(Queue):
         self._client: Any = None
         self._urls: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<SQSQueue {self.alias}={self.name} at {self.endpoint_url or 'AWS ' + (self.region_name or '')}>"
 
     @property
     def client(self) -> Any:

@@ -240,7 +240,7 @@ def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, 
     entries: list[str] = []
     for allele in alleles:
         stats.alleles += 1
-        label = allele.label if allele.vcf_alt.upper() != allele.alt or allele.alt else "-"
+        label = allele.label
         best: tuple[int, str] | None = None
         hits = 0
         for transcript in index.near(allele.start, allele.end):

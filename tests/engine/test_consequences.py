@@ -175,3 +175,59 @@ def test_indel_padding_and_trimming(demo_reference, tmp_path, defb126):
     mine = [(entry[0], entry[1], entry[13]) for entry in entries if entry[6] == "DEFB126-T1"]
     assert mine[0] == ("-", "inframe_deletion", "4-6")
     assert mine[1][0] == "GGG" and mine[1][1] == "inframe_insertion"
+
+
+def _snv(reference, pos):
+    base = reference.sequence("20", pos, pos)
+    return base, ("A" if base != "A" else "C")
+
+
+@pytest.mark.parametrize(
+    "offset, terms, impact, hgvs",
+    [
+        (1, "splice_donor_variant", "HIGH", "c.58+1"),
+        (3, "splice_donor_region_variant&intron_variant", "LOW", "c.58+3"),
+        (5, "splice_donor_5th_base_variant&intron_variant", "LOW", "c.58+5"),
+        (7, "splice_region_variant&intron_variant", "LOW", "c.58+7"),
+        (-10, "splice_polypyrimidine_tract_variant&intron_variant", "LOW", "c.59-10"),
+        (-5, "splice_region_variant&splice_polypyrimidine_tract_variant&intron_variant", "LOW", "c.59-5"),
+        (-2, "splice_acceptor_variant", "HIGH", "c.59-2"),
+    ],
+)
+def test_splice_zones_plus_strand(demo_reference, tmp_path, defb126, offset, terms, impact, hgvs):
+    """DEFB126-T1's only intron is 123328..126055: donor +1 = 123328, acceptor -1 = 126055."""
+    pos = 123327 + offset if offset > 0 else 126056 + offset
+    base, alt = _snv(demo_reference, pos)
+    entry = one(demo_reference, tmp_path, pos, base, alt, "DEFB126-T1")
+    assert (entry[1], entry[2], entry[10]) == (terms, impact, f"DEFB126-T1:{hgvs}{base}>{alt}")
+
+
+def test_stop_retained_plus_strand(demo_reference, tmp_path, defb126):
+    pos = genomic_of_cds(defb126, 335)  # TGA -> TAA keeps the stop
+    entry = one(demo_reference, tmp_path, pos, "G", "A", "DEFB126-T1")
+    assert fields(entry)[:6] == (
+        "stop_retained_variant", "LOW", "DEFB126-T1:c.335G>A", ".1:p.Ter112%3D", "*", "tGa/tAa",
+    )  # fmt: skip
+
+
+def test_protein_altering_delins(demo_reference, tmp_path, defb126):
+    pos = genomic_of_cds(defb126, 4)  # codon 2 AAG (Lys) becomes CCC GGG (Pro Gly): in frame, not an insertion
+    assert demo_reference.sequence("20", pos, pos + 2) == "AAG"
+    entry = one(demo_reference, tmp_path, pos, "AAG", "CCCGGG", "DEFB126-T1")
+    assert fields(entry)[:5] == (
+        "protein_altering_variant", "MODERATE", "DEFB126-T1:c.4_5delinsCCCGG", ".1:p.Lys2delinsProGly", "K/PG",
+    )  # fmt: skip
+
+
+def test_incomplete_terminal_codon(demo_reference, tmp_path):
+    """A transcript whose annotated CDS stops mid-codon (no stop): a hit in that last, partial codon."""
+    tr = next(
+        t for t in demo_reference.index("20").transcripts
+        if t.has_cds and len(t.cds) % 3 and t.strand == 1 and t.exon_index(t.coding_end) is not None
+    )  # fmt: skip
+    pos = tr.coding_end  # the last coding base, inside the partial codon
+    base, alt = _snv(demo_reference, pos)
+    entry = one(demo_reference, tmp_path, pos, base, alt, tr.transcript_id)
+    assert entry[1] == "incomplete_terminal_codon_variant&coding_sequence_variant"
+    assert entry[2] == "LOW"
+    assert entry[11].startswith(".1:p.Ter") and entry[11].endswith("%3D")

@@ -40,8 +40,10 @@ REGION_OF_TERM = {
 }  # fmt: skip
 
 
-# positions in annotate_transcript's field list that can hold free text: Gene, Feature, BIOTYPE, HGVSc, HGVSp
-_TEXT_FIELDS = (1, 3, 4, 7, 8)
+def _csq_head(fields: list[str]) -> str:
+    """SYMBOL|Gene|Feature_type|Feature|BIOTYPE, escaped once per transcript (SYMBOL spaces become %20)."""
+    symbol = _escape(fields[0].replace(" ", "%20")) if fields[0] else ""
+    return "|".join([symbol, *(_escape(value) for value in fields[1:5])])
 
 
 def _escape(value: str) -> str:
@@ -237,6 +239,7 @@ def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, 
         return reference.sequence(contig, start, end)
 
     index = reference.index(contig)
+    heads = reference.csq_heads
     entries: list[str] = []
     for allele in alleles:
         stats.alleles += 1
@@ -254,15 +257,19 @@ def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, 
             rank = TERMS[terms[0]][0]
             if best is None or rank < best[0]:
                 best = (rank, terms[0])
-            values = fields
-            for position in _TEXT_FIELDS:  # the others are numbers or fixed words
-                if values[position]:
-                    values[position] = _escape(values[position])
-            if values[0]:  # SYMBOL: spaces become %20 rather than _
-                values[0] = _escape(values[0].replace(" ", "%20"))
-            if values[8]:
-                values[8] = values[8].replace("=", "%3D")
-            entries.append("|".join([label, "&".join(terms), impact, *values[:20], source, values[20], ""]))
+            head = heads.get(transcript.transcript_id)
+            if head is None:
+                head = heads[transcript.transcript_id] = _csq_head(fields)
+            hgvsc, hgvsp = fields[7], fields[8]
+            if hgvsc:
+                hgvsc = _escape(hgvsc)
+            if hgvsp:
+                hgvsp = _escape(hgvsp).replace("=", "%3D")
+            entries.append(
+                f"{label}|{'&'.join(terms)}|{impact}|{head}|{fields[5]}|{fields[6]}|{hgvsc}|{hgvsp}|"
+                + "|".join(fields[9:20])
+                + f"|{source}|{fields[20]}|"
+            )
         if not hits:
             entries.append("|".join([label, "intergenic_variant", "MODIFIER"] + [""] * (len(CSQ_FIELDS) - 3 + 1)))
             best = (TERMS["intergenic_variant"][0], "intergenic_variant")

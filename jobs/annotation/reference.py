@@ -133,7 +133,8 @@ def import_reference(
         (staging / "transcripts").mkdir()
         for contig, records in by_contig.items():
             records.sort(key=lambda record: record[5][0][0])
-            with gzip.open(staging / "transcripts" / f"{contig}.pkl.gz", "wb", compresslevel=6) as handle:
+            # mtime=0: the same inputs give the same bytes, so the bundle checksum is reproducible
+            with gzip.GzipFile(staging / "transcripts" / f"{contig}.pkl.gz", "wb", compresslevel=6, mtime=0) as handle:
                 pickle.dump(records, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
         sources: dict[str, dict[str, str]] = {
@@ -292,6 +293,7 @@ class Reference:
         self._fasta: pysam.FastaFile | None = None
         self._block: tuple[str, int, str] | None = None
         self._indexes: dict[str, ContigIndex] = {}
+        self.csq_heads: dict[str, str] = {}  # the engine's per-transcript cache of escaped CSQ fields
         dbsnp_path = self.path / "dbsnp.vcf.gz"
         self.dbsnp = DbSnp(dbsnp_path) if dbsnp_path.is_file() else None
 

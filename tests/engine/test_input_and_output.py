@@ -153,3 +153,15 @@ def test_bcftools_split_vep_reads_the_output(demo_reference, tmp_path):
     )  # fmt: skip
     assert rows.returncode == 0, rows.stderr
     assert "20 123273 stop_gained DEFB126-T1" in rows.stdout.splitlines()
+
+
+def test_bundle_checksum_is_reproducible(demo_reference, tmp_path):
+    from jobs.annotation.reference import Reference, import_reference
+    from tests.conftest import DEMO, DEMO_SOURCE_NAME
+
+    import_reference(
+        name="demo", build="GRCh37", gene_model=DEMO / "GRCh37.chr20.gencode19.gtf.gz",
+        fasta=DEMO / "GRCh37.chr20.fa.gz", dbsnp=DEMO / "dbsnp_common_GRCh37.chr20.vcf.gz",
+        destination=tmp_path / "again", source_name=DEMO_SOURCE_NAME,
+    )  # fmt: skip
+    assert Reference(tmp_path / "again").checksum == demo_reference.checksum

@@ -15,7 +15,18 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+# The annotation engine is compiled to C with mypyc (2-2.5x faster); if that fails it runs as plain Python.
+ENGINE_SOURCES := $(addprefix jobs/annotation/,sequence.py model.py consequence.py vcf.py engine.py reference.py errors.py gene_models.py)
+COMPILED := $(VENV)/.compiled
+
+$(COMPILED): $(STAMP) $(ENGINE_SOURCES)
+	rm -f jobs/annotation/*.so ./*__mypyc*.so
+	mkdir -p build
+	@if $(BIN)/mypyc $(ENGINE_SOURCES) > build/mypyc.log 2>&1; then echo "compiled the annotation engine"; \
+	else echo "mypyc failed (build/mypyc.log): the engine runs as plain Python"; rm -f jobs/annotation/*.so ./*__mypyc*.so; fi
+	touch $@
+
+install: $(STAMP) $(COMPILED)
 
 # The demo reference (GRCh37 chr20) is built once from the committed inputs in reference/demo.
 demo-reference: install
@@ -49,4 +60,4 @@ bench: install
 	$(BIN)/python benchmarks/annotate.py
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var build jobs/annotation/*.so ./*__mypyc*.so

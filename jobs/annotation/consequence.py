@@ -116,6 +116,16 @@ class _Mapping:
         "tl_end",
         "tl_start",
     )  # fmt: skip
+    cdna_start: int | None
+    cdna_end: int | None
+    cds_start: int | None
+    cds_end: int | None
+    tl_start: int | None
+    tl_end: int | None
+    ref_codon: str | None
+    alt_codon: str | None
+    ref_pep: str | None
+    alt_pep: str | None
 
     def __init__(self, tr: Transcript, s: int, e: int, insertion: bool, alt_tx: str) -> None:
         if insertion:
@@ -374,12 +384,15 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str, term
     unambiguous = is_acgt(allele.alt) or not allele.alt
 
     if insertion:
-        within_cds = both_cdna and (cdna_e - ccs + 1) > 0 and (cdna_s - ccs + 1) <= cds_len  # type: ignore[operator]
+        within_cds = (
+            cdna_s is not None and cdna_e is not None and (cdna_e - ccs + 1) > 0 and (cdna_s - ccs + 1) <= cds_len
+        )
         fully_in_cds = m.cds_start is not None and m.cds_end is not None
     else:
         lo, hi = allele.start, allele.end
         cs, ce = tr.coding_start, tr.coding_end
-        within_cds = any(max(lo, x_s, cs) <= min(hi, x_e, ce) for x_s, x_e in tr.exons)  # type: ignore[type-var]
+        assert cs is not None and ce is not None
+        within_cds = any(max(lo, x_s, cs) <= min(hi, x_e, ce) for x_s, x_e in tr.exons)
         fully_in_cds = m.cds_start is not None and m.cds_end is not None and m.cds_end - m.cds_start + 1 == lr
     codons_defined = m.ref_codon is not None and m.alt_codon is not None
     pair = codons_defined and fully_in_cds and unambiguous
@@ -460,7 +473,16 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str, term
             )
         )
         or inv_start_altered
-        or (bool(R) and bool(A) and A != "X" and m.tl_start == 1 and not A.startswith(R) and not A.endswith(R))  # type: ignore[arg-type]
+        or (
+            R is not None
+            and A is not None
+            and bool(R)
+            and bool(A)
+            and A != "X"
+            and m.tl_start == 1
+            and not A.startswith(R)
+            and not A.endswith(R)
+        )
     )
     if start_lost:
         inframe_insertion = False

@@ -115,6 +115,9 @@ def _strip_csq(info: str) -> str:
     return ";".join(kept) or "."
 
 
+_BGZF: Any = pysam.BGZFile  # (pysam's type stubs demand an index argument it does not need)
+
+
 class _Writer:
     """Buffered line writer; bgzip (readable by tabix and bcftools) when ``compressed``."""
 
@@ -122,7 +125,7 @@ class _Writer:
         self.path = path
         self.compressed = compressed
         self._handle: Any = (
-            pysam.BGZFile(str(path), "wb") if compressed else open(path, "w", encoding="utf-8", newline="\n")
+            _BGZF(str(path), "wb") if compressed else open(path, "w", encoding="utf-8", newline="\n")
         )
         self._buffer: list[str] = []
 

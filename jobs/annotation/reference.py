@@ -150,7 +150,7 @@ def import_reference(
         file_digests = sorted(
             f"{path.relative_to(staging)}:{_sha256(path)}" for path in staging.rglob("*") if path.is_file()
         )
-        manifest = {
+        manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "name": name,
             "build": build,

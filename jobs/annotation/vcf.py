@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from jobs.annotation.errors import InputFormatError
 
@@ -75,7 +75,7 @@ class VcfReader:
     def _open(self) -> IO[str]:
         self._raw = open(self.path, "rb")
         magic = self._raw.peek(2)[:2]
-        binary: IO[bytes] = gzip.GzipFile(fileobj=self._raw, mode="rb") if magic == b"\x1f\x8b" else self._raw
+        binary: Any = gzip.GzipFile(fileobj=self._raw, mode="rb") if magic == b"\x1f\x8b" else self._raw
         return io.TextIOWrapper(binary, encoding="utf-8", newline="")
 
     def fraction_read(self) -> float:

@@ -15,14 +15,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files import File
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import User
 from archive.models import ResultArchive, ResultState
 from gas_site.coldstorage import EXPEDITED, ColdStorageError, RestoreState, cold_storage
+from gas_site.mail import send_templated_mail
 from gas_site.queues import queues
 from gas_site.queues.base import MAX_DELAY_SECONDS
 from jobs.models import Job, JobStatus
@@ -244,14 +243,12 @@ def _after_thaw(job: Job, archive_id: str) -> None:
 
 
 def _notify_restored(job: Job) -> None:
-    context = {"job": job, "url": job_url(job)}
-    message = EmailMultiAlternatives(
-        subject=f"{settings.EMAIL_SUBJECT_PREFIX}Your results for {job.input_name} are available again",
-        body=render_to_string("emails/results_restored.txt", context),
-        to=[job.owner.email],
+    send_templated_mail(
+        to=job.owner.email,
+        subject=f"Your results for {job.input_name} are available again",
+        template="emails/results_restored",
+        context={"job": job, "url": job_url(job)},
     )
-    message.attach_alternative(render_to_string("emails/results_restored.html", context), "text/html")
-    message.send()
 
 
 # -- plan changes ------------------------------------------------------------------------------

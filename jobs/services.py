@@ -23,14 +23,13 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import EmailMultiAlternatives
 from django.db import connections, models, transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from accounts.models import User
+from gas_site.mail import send_templated_mail
 from gas_site.queues import queues
 from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.engine import annotate_vcf
@@ -364,15 +363,13 @@ def job_url(job: Job) -> str:
 
 
 def job_notify_owner(*, job: Job) -> None:
-    context = {"job": job, "url": job_url(job), "site_url": settings.GAS_SITE_URL}
     verb = "is ready" if job.status == JobStatus.COMPLETED else "failed"
-    message = EmailMultiAlternatives(
-        subject=f"{settings.EMAIL_SUBJECT_PREFIX}Your annotation of {job.input_name} {verb}",
-        body=render_to_string("emails/job_finished.txt", context),
-        to=[job.owner.email],
+    send_templated_mail(
+        to=job.owner.email,
+        subject=f"Your annotation of {job.input_name} {verb}",
+        template="emails/job_finished",
+        context={"job": job, "url": job_url(job)},
     )
-    message.attach_alternative(render_to_string("emails/job_finished.html", context), "text/html")
-    message.send()
 
 
 def job_rerun(*, job: Job) -> bool:

@@ -63,6 +63,23 @@ def _gff_attributes(text: str) -> dict[str, str]:
     return attributes
 
 
+Feature = tuple[str, str, int, int, int, str]  # kind, transcript key, start, end, phase, protein id
+
+
+def _attach_features(transcripts: dict[str, RawTranscript], features: list[Feature]) -> None:
+    """Give exons and CDS/stop_codon records to their transcripts; orphans are dropped (as VEP does)."""
+    for kind, key, start, end, phase, protein_id in features:
+        transcript = transcripts.get(key)
+        if transcript is None:
+            continue
+        if kind == "exon":
+            transcript.exons.append((start, end))
+        else:
+            transcript.cds.append((start, end, phase))
+            if protein_id and not transcript.protein_id:
+                transcript.protein_id = protein_id
+
+
 def _columns(path: str, line_number: int, line: str) -> list[str]:
     columns = line.rstrip("\n").split("\t")
     if len(columns) != 9:
@@ -89,7 +106,7 @@ def read_gtf(path: str | Path) -> Iterator[RawTranscript]:
     path = str(path)
     genes: dict[str, dict[str, str]] = {}
     transcripts: dict[str, RawTranscript] = {}
-    pending: list[tuple[str, str, int, int, int, str]] = []  # (kind, transcript_id, start, end, phase, protein_id)
+    pending: list[Feature] = []
     ignored: dict[str, int] = {}
     with open_text(path) as handle:
         for line_number, line in enumerate(handle, 1):
@@ -127,16 +144,7 @@ def read_gtf(path: str | Path) -> Iterator[RawTranscript]:
                 phase = int(columns[7]) if columns[7].isdigit() else 0
                 pending.append((kind, attributes.get("transcript_id", ""), start, end, phase,
                                 attributes.get("protein_id", "")))  # fmt: skip
-    for kind, transcript_id, start, end, phase, protein_id in pending:
-        transcript = transcripts.get(transcript_id)
-        if transcript is None:
-            continue
-        if kind == "exon":
-            transcript.exons.append((start, end))
-        else:
-            transcript.cds.append((start, end, phase))
-            if protein_id and not transcript.protein_id:
-                transcript.protein_id = protein_id
+    _attach_features(transcripts, pending)
     if ignored:
         logger.info("%s: ignored line types %s", path, ", ".join(f"{k} ({v})" for k, v in sorted(ignored.items())))
     for transcript in transcripts.values():
@@ -156,7 +164,7 @@ def read_gff3(path: str | Path) -> Iterator[RawTranscript]:
     path = str(path)
     genes: dict[str, dict[str, str]] = {}
     transcripts: dict[str, RawTranscript] = {}
-    children: list[tuple[str, str, int, int, int, str]] = []
+    children: list[Feature] = []
     with open_text(path) as handle:
         for line_number, line in enumerate(handle, 1):
             if line.startswith("#") or not line.strip():
@@ -190,16 +198,7 @@ def read_gff3(path: str | Path) -> Iterator[RawTranscript]:
                     start=start,
                     end=end,
                 )
-    for kind, parent, start, end, phase, protein_id in children:
-        transcript = transcripts.get(parent)
-        if transcript is None:
-            continue
-        if kind == "exon":
-            transcript.exons.append((start, end))
-        else:
-            transcript.cds.append((start, end, phase))
-            if protein_id and not transcript.protein_id:
-                transcript.protein_id = protein_id
+    _attach_features(transcripts, children)
     for transcript in transcripts.values():
         gene = genes.get(transcript.gene_id)
         if gene is None or not transcript.exons:

@@ -124,9 +124,7 @@ class _Writer:
     def __init__(self, path: Path, *, compressed: bool) -> None:
         self.path = path
         self.compressed = compressed
-        self._handle: Any = (
-            _BGZF(str(path), "wb") if compressed else open(path, "w", encoding="utf-8", newline="\n")
-        )
+        self._handle: Any = _BGZF(str(path), "wb") if compressed else open(path, "w", encoding="utf-8", newline="\n")
         self._buffer: list[str] = []
 
     def write(self, line: str) -> None:

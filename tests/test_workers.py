@@ -165,12 +165,12 @@ def test_sigterm_while_idle_stops_a_long_poll_at_once(test_queues):
 
 @pytest.mark.django_db(transaction=True)
 def test_heartbeat_keeps_a_long_job_invisible(settings):
-    settings.GAS_QUEUES = _queue_settings(visibility=2)
+    settings.GAS_QUEUES = _queue_settings(visibility=3)  # heartbeats every 1 s, each hiding it 3 s more
     queue = queues["jobs"]
     seen_by_others = []
 
     def long_job(worker, message):
-        time.sleep(3.2)  # longer than the 2 s visibility timeout
+        time.sleep(4.5)  # well past the 3 s visibility timeout
         seen_by_others.extend(queue.receive())
 
     queue.send({"job_id": "long"})

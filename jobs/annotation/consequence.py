@@ -70,6 +70,8 @@ def ov(a: int, b: int, c: int, d: int) -> bool:
 
 
 def sort_terms(terms: set[str]) -> list[str]:
+    if len(terms) == 1:
+        return list(terms)
     return sorted(terms, key=lambda term: TERMS[term][0])
 
 
@@ -127,7 +129,12 @@ class _Mapping:
     ref_pep: str | None
     alt_pep: str | None
 
-    def __init__(self, tr: Transcript, s: int, e: int, insertion: bool, alt_tx: str) -> None:
+    def __init__(self, tr: Transcript | None, s: int, e: int, insertion: bool, alt_tx: str) -> None:
+        self.cds_start = self.cds_end = self.tl_start = self.tl_end = None
+        self.ref_codon = self.alt_codon = self.ref_pep = self.alt_pep = None
+        if tr is None:  # the shared "maps nowhere" value
+            self.cdna_start = self.cdna_end = None
+            return
         if insertion:
             t5, t3 = (e, s) if tr.strand == 1 else (s, e)
             c5, c3 = tr.cdna_position(t5), tr.cdna_position(t3)
@@ -142,8 +149,6 @@ class _Mapping:
         else:
             first, last = (s, e) if tr.strand == 1 else (e, s)
             self.cdna_start, self.cdna_end = tr.cdna_position(first), tr.cdna_position(last)
-        self.cds_start = self.cds_end = self.tl_start = self.tl_end = None
-        self.ref_codon = self.alt_codon = self.ref_pep = self.alt_pep = None
         ccs, cce = tr.ccs, tr.cce
         if ccs is None or cce is None:
             return
@@ -163,6 +168,9 @@ class _Mapping:
         alt_codon = mutated[window_start : window_start + len(ref_codon) + len(alt_tx) - span]
         self.ref_codon, self.alt_codon = ref_codon, alt_codon
         self.ref_pep, self.alt_pep = _peptide(ref_codon, tr.codon_table), _peptide(alt_codon, tr.codon_table)
+
+
+_NO_MAPPING = _Mapping(None, 0, 0, False, "")
 
 
 def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi: int) -> tuple[set[str], list[int]]:
@@ -307,7 +315,8 @@ def _annotate_within(
         terms, intron_numbers = _intron_effects(tr, s, e, insertion, lo, hi)
     exon_text = _numbers(exon_numbers, len(tr.exons))
     intron_text = _numbers(intron_numbers, len(tr.introns))
-    mapping = _Mapping(tr, s, e, insertion, alt_tx)
+    # without an exon hit nothing maps to the cDNA: no positions, UTR or coding terms
+    mapping = _Mapping(tr, s, e, insertion, alt_tx) if exon_hit else _NO_MAPPING
     maps_cdna = mapping.cdna_start is not None or mapping.cdna_end is not None or bool(exon_numbers)
     if exon_hit:
         cdna_text = _span(mapping.cdna_start, mapping.cdna_end)
@@ -586,10 +595,10 @@ def _hgvs_position(tr: Transcript, pos: int) -> str | None:
 def _hgvs_range(tr: Transcript, first: int, last: int) -> str | None:
     """Genomic positions given in transcript order."""
     start = _hgvs_position(tr, first)
+    if first == last or start is None:
+        return start
     end = _hgvs_position(tr, last)
-    if start is None or end is None:
-        return None
-    return start if first == last else f"{start}_{end}"
+    return None if end is None else f"{start}_{end}"
 
 
 def _hgvs(tr: Transcript, allele: Allele, genome: Genome, terms: set[str]) -> tuple[str, str, int] | None:

@@ -66,10 +66,18 @@ class AnnotationStats:
     ref_mismatch_examples: list[str] = field(default_factory=list)
     uncovered_contigs: Counter[str] = field(default_factory=Counter)
     most_severe: Counter[str] = field(default_factory=Counter)
-    all_terms: Counter[str] = field(default_factory=Counter)
+    consequence_combinations: dict[str, int] = field(default_factory=dict)  # "a&b" per transcript entry
     impact: Counter[str] = field(default_factory=Counter)
     regions: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+
+    def all_terms(self) -> Counter[str]:
+        """How often each term occurs over all transcript entries."""
+        counts: Counter[str] = Counter()
+        for combination, count in self.consequence_combinations.items():
+            for term in combination.split("&"):
+                counts[term] += count
+        return counts
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,7 +91,7 @@ class AnnotationStats:
             "ref_mismatch_examples": self.ref_mismatch_examples,
             "uncovered_contigs": dict(self.uncovered_contigs),
             "most_severe_consequence": dict(self.most_severe.most_common()),
-            "consequence_terms": dict(self.all_terms.most_common()),
+            "consequence_terms": dict(self.all_terms().most_common()),
             "impact": dict(self.impact.most_common()),
             "regions": dict(self.regions.most_common()),
             "seconds": round(self.seconds, 3),
@@ -236,11 +244,18 @@ def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, 
     if not alleles:
         return "\t".join(columns)
 
-    def genome(start: int, end: int) -> str:
-        return reference.sequence(contig, start, end)
+    seen: dict[tuple[int, int], str] = {(record.pos, record.pos + len(ref_upper) - 1): genome_ref}
+
+    def genome(start: int, end: int) -> str:  # the same bases are asked for once per transcript
+        key = (start, end)
+        bases = seen.get(key)
+        if bases is None:
+            bases = seen[key] = reference.sequence(contig, start, end)
+        return bases
 
     index = reference.index(contig)
     heads = reference.csq_heads
+    combos = stats.consequence_combinations
     entries: list[str] = []
     for allele in alleles:
         stats.alleles += 1
@@ -253,9 +268,9 @@ def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, 
                 continue
             hits += 1
             terms, fields = result
-            impact = TERMS[terms[0]][1]
-            stats.all_terms.update(terms)
-            rank = TERMS[terms[0]][0]
+            consequence = terms[0] if len(terms) == 1 else "&".join(terms)
+            combos[consequence] = combos.get(consequence, 0) + 1
+            rank, impact = TERMS[terms[0]]
             if best is None or rank < best[0]:
                 best = (rank, terms[0])
             head = heads.get(transcript.transcript_id)
@@ -267,14 +282,14 @@ def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, 
             if hgvsp:
                 hgvsp = _escape(hgvsp).replace("=", "%3D")
             entries.append(
-                f"{label}|{'&'.join(terms)}|{impact}|{head}|{fields[5]}|{fields[6]}|{hgvsc}|{hgvsp}|"
+                f"{label}|{consequence}|{impact}|{head}|{fields[5]}|{fields[6]}|{hgvsc}|{hgvsp}|"
                 + "|".join(fields[9:20])
                 + f"|{source}|{fields[20]}|"
             )
         if not hits:
             entries.append("|".join([label, "intergenic_variant", "MODIFIER"] + [""] * (len(CSQ_FIELDS) - 3 + 1)))
             best = (TERMS["intergenic_variant"][0], "intergenic_variant")
-            stats.all_terms["intergenic_variant"] += 1
+            combos["intergenic_variant"] = combos.get("intergenic_variant", 0) + 1
         assert best is not None
         stats.most_severe[best[1]] += 1
         stats.impact[TERMS[best[1]][1]] += 1

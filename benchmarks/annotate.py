@@ -41,6 +41,7 @@ def ensure_apt(*packages: str) -> None:
     missing = [p for p in packages if shutil.which({"snpeff": "snpEff"}.get(p, p)) is None]
     if missing:
         print(f"installing {', '.join(missing)} from Debian ...", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
         subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, capture_output=True)
 
 

@@ -186,7 +186,7 @@ def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi
             numbers.append(tr.intron_number(index))
         if hi < i_s - 3 or lo > i_e + 3:
             continue
-        if i_e - i_s <= 12:  # a "frameshift intron": VEP annotates nothing from it
+        if i_e - i_s <= 12 and ov(s, e, i_s, i_e):  # inside a "frameshift intron": VEP annotates nothing
             continue
         if plus:
             d1, d2, a1, a2, d5, dr1, dr2, p1, p2 = (

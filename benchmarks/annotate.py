@@ -33,7 +33,7 @@ ENGINE = (
     "import sys; sys.path.insert(0, {root!r});"
     "from jobs.annotation.reference import Reference;"
     "from jobs.annotation.engine import annotate_vcf;"
-    "annotate_vcf(sys.argv[1], sys.argv[2], Reference(sys.argv[3]))"
+    "annotate_vcf(sys.argv[1], sys.argv[2], Reference(sys.argv[3]), processes=int(sys.argv[4]))"
 )
 
 
@@ -51,8 +51,9 @@ def count_records(path: Path) -> int:
         return sum(1 for line in handle if not line.startswith("#"))
 
 
-def run_engine(vcf: Path, out: Path, bundle: Path) -> peers.Run:
-    return peers.measure([sys.executable, "-c", ENGINE.format(root=str(ROOT)), str(vcf), str(out), str(bundle)])
+def run_engine(vcf: Path, out: Path, bundle: Path, processes: int = 1) -> peers.Run:
+    command = [sys.executable, "-c", ENGINE.format(root=str(ROOT)), str(vcf), str(out), str(bundle), str(processes)]
+    return peers.measure(command)
 
 
 def main() -> None:
@@ -76,6 +77,7 @@ def main() -> None:
 
     results: dict[str, peers.Run] = {}
     results["GAS"] = run_engine(vcf, work / "gas.vcf", bundle)
+    results["GAS, 2 procs"] = run_engine(vcf, work / "gas2.vcf", bundle, processes=2)
     available = peers.available()
     if available["bcftools"]:
         plain_fasta = work / "chr20.fa"
@@ -90,18 +92,20 @@ def main() -> None:
 
     ours = results["GAS"]
     print(f"{'tool':<14}{'seconds':>10}{'variants/s':>14}{'peak MB':>10}{'GAS speed ×':>14}")
+    print("(peak MB: the largest single process; 'GAS, 2 procs' runs three)")
     for tool, run in results.items():
         ratio = run.seconds / ours.seconds
         print(f"{tool:<14}{run.seconds:>10.2f}{records / run.seconds:>14,.0f}{run.peak_mb:>10.0f}{ratio:>14.2f}")
     print("('GAS speed ×' = the tool's time / GAS's time: above 1, GAS is faster)\n")
 
     print("memory of GAS as the input grows:")
-    print(f"{'variants':>10}{'seconds':>10}{'variants/s':>14}{'peak MB':>10}")
+    print(f"{'variants':>10}{'procs':>7}{'seconds':>10}{'variants/s':>14}{'peak MB':>10}")
     for count in (int(c) for c in args.memory_counts.split(",") if c):
         big = generate(reference, count, work / f"synthetic_{count}.vcf.gz", seed=7)
         n = count_records(big)
-        run = run_engine(big, work / f"gas_{count}.vcf.gz", bundle)
-        print(f"{n:>10}{run.seconds:>10.2f}{n / run.seconds:>14,.0f}{run.peak_mb:>10.0f}", flush=True)
+        for processes in (1, 2):
+            run = run_engine(big, work / f"gas_{count}.vcf.gz", bundle, processes=processes)
+            print(f"{n:>10}{processes:>7}{run.seconds:>10.2f}{n / run.seconds:>14,.0f}{run.peak_mb:>10.0f}", flush=True)
 
     if available["snpeff"]:
         print("\nmost severe consequence per allele, GAS vs snpEff:")

@@ -191,6 +191,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # --- Annotation ------------------------------------------------------------------------
 GAS_REFERENCE_DIR = Path(env_str("GAS_REFERENCE_DIR", str(GAS_DATA_DIR / "references"))).resolve()
 GAS_DEFAULT_REFERENCE = env_str("GAS_DEFAULT_REFERENCE", "demo")
+# Worker processes one annotation job uses (the reading and writing process comes on top).
+GAS_ANNOTATION_PROCESSES = env_int("GAS_ANNOTATION_PROCESSES", 1, minimum=1, maximum=64)
 GAS_JOB_MAX_ATTEMPTS = env_int("GAS_JOB_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
 # A RUNNING job whose worker has not written a heartbeat for this long is retried.
 GAS_JOB_STALE_SECONDS = env_int("GAS_JOB_STALE_SECONDS", 120, minimum=30)

@@ -302,7 +302,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
 
     result = annotate_vcf(
         local_input, output, reference, log_path=log, summary_path=summary, progress=progress,
-        input_name=job.input_name,
+        input_name=job.input_name, processes=settings.GAS_ANNOTATION_PROCESSES,
     )  # fmt: skip
     storage = results_storage()
     prefix = f"{job.owner_id}/{job.id}"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pysam
 from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.consequence import CSQ_FIELDS, TERMS, annotate_transcript
 from jobs.annotation.reference import Reference
-from jobs.annotation.vcf import VcfReader, process_alleles
+from jobs.annotation.vcf import VcfReader, VcfRecord, process_alleles
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,34 @@ class AnnotationStats:
             for term in combination.split("&"):
                 counts[term] += count
         return counts
+
+    def as_parts(self) -> dict[str, Any]:
+        """Plain values, to send from a worker process."""
+        return {
+            "counts": [self.records, self.alleles, self.records_without_alt, self.alleles_skipped,
+                       self.records_in_dbsnp, self.ref_mismatches],
+            "examples": self.ref_mismatch_examples,
+            "counters": [dict(self.uncovered_contigs), dict(self.most_severe), dict(self.impact), dict(self.regions),
+                         self.consequence_combinations],
+        }  # fmt: skip
+
+    def add_parts(self, parts: dict[str, Any]) -> None:
+        counts = parts["counts"]
+        self.records += counts[0]
+        self.alleles += counts[1]
+        self.records_without_alt += counts[2]
+        self.alleles_skipped += counts[3]
+        self.records_in_dbsnp += counts[4]
+        self.ref_mismatches += counts[5]
+        room = 10 - len(self.ref_mismatch_examples)
+        self.ref_mismatch_examples.extend(parts["examples"][:room])
+        uncovered, severe, impact, regions, combinations = parts["counters"]
+        self.uncovered_contigs.update(uncovered)
+        self.most_severe.update(severe)
+        self.impact.update(impact)
+        self.regions.update(regions)
+        for combination, count in combinations.items():
+            self.consequence_combinations[combination] = self.consequence_combinations.get(combination, 0) + count
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -160,8 +189,12 @@ def annotate_vcf(
     summary_path: str | Path | None = None,
     progress: ProgressCallback | None = None,
     input_name: str | None = None,
+    processes: int = 1,
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_path`` (bgzipped when it ends in .gz).
+
+    With ``processes`` > 1, batches of records are annotated in that many worker processes
+    while this one reads, checks and writes; the output is the same, in the same order.
 
     Outputs appear only when complete: they are written under temporary names and renamed
     at the end, so an error (reported as an AnnotationError naming the line) leaves nothing
@@ -185,10 +218,13 @@ def annotate_vcf(
             writer.write(line)
         writer.write(reader.header_lines[-1])
         source = reference.source_name
-        for record in records:
-            writer.write(_annotate_record(record, reference, stats, source))
-            if progress is not None and stats.records % PROGRESS_EVERY == 0:
-                progress(reader.fraction_read())
+        if processes > 1:
+            _annotate_in_parallel(records, reference, stats, writer, processes, progress, reader)
+        else:
+            for record in records:
+                writer.write(_annotate_record(record, reference, stats, source))
+                if progress is not None and stats.records % PROGRESS_EVERY == 0:
+                    progress(reader.fraction_read())
         writer.close()
     except BaseException:
         writer.close()
@@ -207,6 +243,62 @@ def annotate_vcf(
     if progress is not None:
         progress(1.0)
     return AnnotationResult(output=output, log=log, summary=summary, stats=stats)
+
+
+# -- several processes ------------------------------------------------------------------------
+BATCH_RECORDS = 2000
+BATCHES_IN_FLIGHT_PER_PROCESS = 3
+_process_reference: list[Reference] = []  # the reference bundle loaded in a worker process
+
+
+def _process_start(bundle_path: str) -> None:
+    _process_reference.append(Reference(bundle_path))
+
+
+def _annotate_batch(batch: list[tuple[int, list[str], int, str, list[str]]]) -> tuple[list[str], dict[str, Any]]:
+    reference = _process_reference[0]
+    stats = AnnotationStats()
+    source = reference.source_name
+    lines = [_annotate_record(VcfRecord(*item), reference, stats, source) for item in batch]
+    return lines, stats.as_parts()
+
+
+def _annotate_in_parallel(
+    records: Iterator[VcfRecord],
+    reference: Reference,
+    stats: AnnotationStats,
+    writer: _Writer,
+    processes: int,
+    progress: ProgressCallback | None,
+    reader: VcfReader,
+) -> None:
+    """Parsing (with its line-numbered errors) and writing stay here; a bounded window of batches
+    is in flight, so memory does not grow with the input. "spawn" keeps the workers free of
+    whatever threads and locks the calling process holds."""
+    context = multiprocessing.get_context("spawn")
+    window: deque[Any] = deque()
+    limit = processes * BATCHES_IN_FLIGHT_PER_PROCESS
+    with context.Pool(processes, initializer=_process_start, initargs=(str(reference.path),)) as pool:
+        batch: list[tuple[int, list[str], int, str, list[str]]] = []
+
+        def drain(keep: int) -> None:
+            while len(window) > keep:
+                lines, parts = window.popleft().get()
+                for line in lines:
+                    writer.write(line)
+                stats.add_parts(parts)
+                if progress is not None:
+                    progress(reader.fraction_read())
+
+        for record in records:
+            batch.append((record.line_number, record.columns, record.pos, record.ref, record.alts))
+            if len(batch) >= BATCH_RECORDS:
+                window.append(pool.apply_async(_annotate_batch, (batch,)))
+                batch = []
+                drain(limit)
+        if batch:
+            window.append(pool.apply_async(_annotate_batch, (batch,)))
+        drain(0)
 
 
 def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, source: str) -> str:

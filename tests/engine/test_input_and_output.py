@@ -165,3 +165,27 @@ def test_bundle_checksum_is_reproducible(demo_reference, tmp_path):
         destination=tmp_path / "again", source_name=DEMO_SOURCE_NAME,
     )  # fmt: skip
     assert Reference(tmp_path / "again").checksum == demo_reference.checksum
+
+
+@pytest.mark.slow
+def test_several_processes_give_the_same_output(demo_reference, tmp_path):
+    """10,000 records in 5 batches over 2 worker processes: identical VCF, log and summary."""
+    source = Path(__file__).resolve().parents[1] / "data" / "synthetic_chr20_10k.vcf.gz"
+    one = annotate_vcf(source, tmp_path / "one.vcf", demo_reference)
+    two = annotate_vcf(source, tmp_path / "two.vcf", demo_reference, processes=2)
+    assert one.output.read_text() == two.output.read_text()
+    without_time = [json.loads(p.read_text()) for p in (one.summary, two.summary)]
+    for data in without_time:
+        data.pop("seconds"), data.pop("variants_per_second")
+    assert without_time[0] == without_time[1]
+    assert two.stats.records == 10000
+
+
+def test_an_input_error_is_reported_the_same_with_several_processes(demo_reference, tmp_path):
+    lines = [HEADER.rstrip("\n")] + [f"20\t{60000 + i}\t.\tA\tG\t50\tPASS\t." for i in range(4500)]
+    lines.append("20\tbad\t.\tA\tG\t50\tPASS\t.")
+    path = tmp_path / "in.vcf"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputFormatError, match="line 4504: POS must be a whole number"):
+        annotate_vcf(path, tmp_path / "out.vcf", demo_reference, processes=2)
+    assert not (tmp_path / "out.vcf").exists()

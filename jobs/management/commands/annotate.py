@@ -20,10 +20,18 @@ class Command(BaseCommand):
         parser.add_argument("input", type=Path)
         parser.add_argument("-o", "--output", type=Path, help="Output VCF (.vcf or .vcf.gz; default INPUT.annot.vcf).")
         parser.add_argument("--reference", help="Installed reference bundle (default: GAS_DEFAULT_REFERENCE).")
+        parser.add_argument("--processes", type=int, default=1, help="Worker processes (default 1).")
         parser.add_argument("--quiet", action="store_true", help="No progress on stderr.")
 
     def handle(
-        self, *args: Any, input: Path, output: Path | None, reference: str | None, quiet: bool, **options: Any
+        self,
+        *args: Any,
+        input: Path,
+        output: Path | None,
+        reference: str | None,
+        quiet: bool,
+        processes: int,
+        **options: Any,
     ) -> None:
         if not input.is_file():
             raise CommandError(f"{input}: no such file")
@@ -41,7 +49,7 @@ class Command(BaseCommand):
                     sys.stderr.write(f"\r{percent:3d}%")
                     sys.stderr.flush()
 
-            result = annotate_vcf(input, output, bundle, progress=progress)
+            result = annotate_vcf(input, output, bundle, progress=progress, processes=max(1, processes))
         except AnnotationError as exc:
             raise CommandError(str(exc)) from exc
         if not quiet:

@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pysam
 from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.consequence import CSQ_FIELDS, TERMS, annotate_transcript
 from jobs.annotation.reference import Reference
-from jobs.annotation.vcf import VcfReader, VcfRecord, process_alleles
+from jobs.annotation.vcf import VcfReader, parse_data_line, process_alleles
 
 logger = logging.getLogger(__name__)
 
@@ -219,7 +219,7 @@ def annotate_vcf(
         writer.write(reader.header_lines[-1])
         source = reference.source_name
         if processes > 1:
-            _annotate_in_parallel(records, reference, stats, writer, processes, progress, reader)
+            _annotate_in_parallel(reader, reference, stats, writer, processes, progress)
         else:
             for record in records:
                 writer.write(_annotate_record(record, reference, stats, source))
@@ -255,31 +255,34 @@ def _process_start(bundle_path: str) -> None:
     _process_reference.append(Reference(bundle_path))
 
 
-def _annotate_batch(batch: list[tuple[int, list[str], int, str, list[str]]]) -> tuple[list[str], dict[str, Any]]:
+def _annotate_batch(batch: list[tuple[int, str]], column_count: int, name: str) -> tuple[list[str], dict[str, Any]]:
     reference = _process_reference[0]
     stats = AnnotationStats()
     source = reference.source_name
-    lines = [_annotate_record(VcfRecord(*item), reference, stats, source) for item in batch]
+    lines = []
+    for line_number, line in batch:
+        record = parse_data_line(line, line_number, column_count, name)
+        if record is not None:
+            lines.append(_annotate_record(record, reference, stats, source))
     return lines, stats.as_parts()
 
 
 def _annotate_in_parallel(
-    records: Iterator[VcfRecord],
+    reader: VcfReader,
     reference: Reference,
     stats: AnnotationStats,
     writer: _Writer,
     processes: int,
     progress: ProgressCallback | None,
-    reader: VcfReader,
 ) -> None:
-    """Parsing (with its line-numbered errors) and writing stay here; a bounded window of batches
-    is in flight, so memory does not grow with the input. "spawn" keeps the workers free of
-    whatever threads and locks the calling process holds."""
+    """This process reads and writes; workers check, parse and annotate batches of raw lines (their
+    errors still name the line). A bounded window of batches is in flight, so memory does not grow
+    with the input; "spawn" keeps the workers free of the calling process's threads and locks."""
     context = multiprocessing.get_context("spawn")
     window: deque[Any] = deque()
     limit = processes * BATCHES_IN_FLIGHT_PER_PROCESS
     with context.Pool(processes, initializer=_process_start, initargs=(str(reference.path),)) as pool:
-        batch: list[tuple[int, list[str], int, str, list[str]]] = []
+        batch: list[tuple[int, str]] = []
 
         def drain(keep: int) -> None:
             while len(window) > keep:
@@ -290,14 +293,17 @@ def _annotate_in_parallel(
                 if progress is not None:
                     progress(reader.fraction_read())
 
-        for record in records:
-            batch.append((record.line_number, record.columns, record.pos, record.ref, record.alts))
+        def submit(work: list[tuple[int, str]]) -> None:
+            window.append(pool.apply_async(_annotate_batch, (work, reader.column_count, reader.name)))
+
+        for item in reader.data_lines():
+            batch.append(item)
             if len(batch) >= BATCH_RECORDS:
-                window.append(pool.apply_async(_annotate_batch, (batch,)))
+                submit(batch)
                 batch = []
                 drain(limit)
         if batch:
-            window.append(pool.apply_async(_annotate_batch, (batch,)))
+            submit(batch)
         drain(0)
 
 

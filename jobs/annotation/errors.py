@@ -15,6 +15,10 @@ class InputFormatError(AnnotationError):
         where = f"{path}, line {line_number}" if line_number else path
         super().__init__(f"{where}: {problem}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, int | None, str]]:
+        # travels from an annotation worker process back to the one that reports it
+        return (type(self), (self.path, self.line_number, self.problem))
+
 
 class ReferenceError_(AnnotationError):
     """A reference bundle is missing, incomplete or cannot be built."""

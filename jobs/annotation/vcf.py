@@ -70,6 +70,7 @@ class VcfReader:
         self.line_number = 0
         self._handle: IO[str] | None = None
         self._raw: io.BufferedReader | None = None
+        self._pending: Iterator[str] | None = None
         self.bytes_total = self.path.stat().st_size
 
     def _open(self) -> IO[str]:
@@ -132,37 +133,51 @@ class VcfReader:
                     )  # fmt: skip
                 self.header_lines.append(text)
                 self.column_count = len(columns)
+                self._pending = lines
                 return self._records(lines)
             raise InputFormatError(self.name, self.line_number, "expected the #CHROM column header before the data")
         raise InputFormatError(self.name, None, "no #CHROM column header line: the file ends inside the header")
 
     def _records(self, lines: Iterator[str]) -> Iterator[VcfRecord]:
         for line in lines:
-            text = line.rstrip("\r\n")
-            if not text:
-                continue
-            columns = text.split("\t")
-            if len(columns) != self.column_count:
+            record = parse_data_line(line, self.line_number, self.column_count, self.name)
+            if record is not None:
+                yield record
+
+    def data_lines(self) -> Iterator[tuple[int, str]]:
+        """After ``read_header``'s iterator was obtained but not used: (line number, raw line) pairs."""
+        lines = self._pending
+        assert lines is not None, "call read_header() first"
+        for line in lines:
+            yield self.line_number, line
+
+
+def parse_data_line(line: str, line_number: int, column_count: int, name: str) -> VcfRecord | None:
+    """Check one data line against the header; None for a blank line. Errors name the line."""
+    text = line.rstrip("\r\n")
+    if not text:
+        return None
+    columns = text.split("\t")
+    if len(columns) != column_count:
+        raise InputFormatError(
+            name, line_number,
+            f"expected {column_count} tab-separated columns as in the #CHROM header, found {len(columns)}",
+        )  # fmt: skip
+    pos_text, ref, alt_text = columns[1], columns[3], columns[4]
+    if not pos_text.isdigit():
+        raise InputFormatError(name, line_number, f"POS must be a whole number, found {pos_text!r}")
+    if not _REF.match(ref):
+        raise InputFormatError(name, line_number, f"REF must be bases A, C, G, T or N, found {ref!r}")
+    alts = alt_text.split(",")
+    if alt_text != ".":
+        for alt in alts:
+            if not _ALT.match(alt):
                 raise InputFormatError(
-                    self.name, self.line_number,
-                    f"expected {self.column_count} tab-separated columns as in the #CHROM header, found {len(columns)}",
-                )  # fmt: skip
-            pos_text, ref, alt_text = columns[1], columns[3], columns[4]
-            if not pos_text.isdigit():
-                raise InputFormatError(self.name, self.line_number, f"POS must be a whole number, found {pos_text!r}")
-            if not _REF.match(ref):
-                raise InputFormatError(self.name, self.line_number, f"REF must be bases A, C, G, T or N, found {ref!r}")
-            alts = alt_text.split(",")
-            if alt_text != ".":
-                for alt in alts:
-                    if not _ALT.match(alt):
-                        raise InputFormatError(
-                            self.name, self.line_number,
-                            f"ALT {alt!r} is not a base string, '*', a <symbolic> allele or a breakend",
-                        )  # fmt: skip
-            if not columns[0] or columns[0] == ".":
-                raise InputFormatError(self.name, self.line_number, "CHROM is empty")
-            yield VcfRecord(self.line_number, columns, int(pos_text), ref, alts)
+                    name, line_number, f"ALT {alt!r} is not a base string, '*', a <symbolic> allele or a breakend"
+                )
+    if not columns[0] or columns[0] == ".":
+        raise InputFormatError(name, line_number, "CHROM is empty")
+    return VcfRecord(line_number, columns, int(pos_text), ref, alts)
 
 
 def process_alleles(pos: int, ref: str, alts: list[str]) -> list[Allele]:

@@ -222,9 +222,11 @@ def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi
         elif ov(s, e, dr1, dr2):
             donor_region = True
         if hi >= p1 and lo <= p2:
-            exon_near = any(
-                hi >= tr.exons[i][0] - widen and lo <= tr.exons[i][1] + widen for i in tr.exons_between(lo, hi, widen)
-            )
+            exon_near = False
+            for i in tr.exons_between(lo, hi, widen):
+                if hi >= tr.exons[i][0] - widen and lo <= tr.exons[i][1] + widen:
+                    exon_near = True
+                    break
             if not exon_near:
                 ppt = True
         if (
@@ -267,7 +269,7 @@ def annotate_transcript(allele: Allele, tr: Transcript, genome: Genome) -> tuple
             return None
         upstream = before if strand == 1 else after
         terms = {"upstream_gene_variant" if upstream else "downstream_gene_variant"}
-        distance = str(min(abs(x - y) for x in (s, e) for y in (ts, te)))
+        distance = str(min(abs(s - ts), abs(s - te), abs(e - ts), abs(e - te)))
     else:
         return _annotate_within(allele, tr, genome, s, e, insertion, lo, hi)
     return sort_terms(terms), _fields(tr, distance=distance)
@@ -307,7 +309,12 @@ def _annotate_within(
     exons = tr.exons
     nearby = tr.exons_between(lo, hi)
     exon_numbers = [tr.exon_number(i) for i in nearby if ov(s, e, exons[i][0], exons[i][1])]
-    exon_hit = bool(exon_numbers) or any(hi >= exons[i][0] and lo <= exons[i][1] for i in nearby)
+    exon_hit = bool(exon_numbers)
+    if not exon_hit:  # an insertion touching an exon with one flank counts too (min/max overlap)
+        for i in nearby:
+            if hi >= exons[i][0] and lo <= exons[i][1]:
+                exon_hit = True
+                break
     if not insertion and la == 0 and s <= ts and e >= te:
         terms = {"transcript_ablation"}
         intron_numbers: list[int] = []

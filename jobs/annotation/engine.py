@@ -319,7 +319,7 @@ def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, 
     alleles = process_alleles(record.pos, record.ref, record.alts)
     if record.alts == ["."]:
         stats.records_without_alt += 1
-    stats.alleles_skipped += sum(1 for alt in record.alts if alt != ".") - len(alleles)
+    stats.alleles_skipped += len(record.alts) - record.alts.count(".") - len(alleles)
     ref_upper = record.ref.upper()
     genome_ref = reference.sequence(contig, record.pos, record.pos + len(ref_upper) - 1)
     if genome_ref != ref_upper and "N" not in ref_upper:

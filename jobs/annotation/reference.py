@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 FLANK = 5000  # VEP's up/downstream distance
-_BIN_SHIFT = 16  # 64 kb bins for the overlap index
+_BIN_SHIFT = 13  # 8 kb bins for the overlap index: few candidates per lookup
 _MITO_NAMES = {"MT", "M", "chrM", "chrMT"}
 
 

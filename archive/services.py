@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -277,8 +278,6 @@ def on_plan_downgraded(*, user: User, changed_at: datetime) -> int:
 
 # -- reporting -----------------------------------------------------------------------------
 def storage_usage(*, user: User) -> dict[str, int]:
-    from django.db.models import Q, Sum
-
     hot_states = (ResultState.AVAILABLE, ResultState.ARCHIVING)
     totals = ResultArchive.objects.filter(job__owner=user).aggregate(
         hot=Sum("size", filter=Q(state__in=hot_states)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,53 +40,45 @@ def _most_severe(terms: set[str]) -> str | None:
     return min(known, key=lambda term: TERMS[term][0]) if known else None
 
 
-def ours(path: Path) -> dict[Key, str]:
+def _most_severe_per_allele(path: Path, tag: str, allele_index: Callable[[list[str]], Callable[[str], int | None]],
+                            term_name: Callable[[str], str] = str) -> dict[Key, str]:  # fmt: skip
+    """Read the ``tag`` (CSQ= or ANN=) entries of a VCF: the most severe VEP term per record and ALT."""
     result: dict[Key, str] = {}
     with _open(path) as handle:
         for line in handle:
             if line.startswith("#"):
                 continue
             cols = line.rstrip("\n").split("\t")
-            pos, alts = int(cols[1]), cols[4].split(",")
-            labels = {allele.label: allele.alt_index for allele in process_alleles(pos, cols[3], alts)}
+            index_of = allele_index(cols)
             terms: dict[int, set[str]] = {}
             for item in cols[7].split(";"):
-                if item.startswith("CSQ="):
-                    for entry in item[4:].split(","):
+                if item.startswith(tag):
+                    for entry in item[len(tag) :].split(","):
                         fields = entry.split("|")
-                        index = labels.get(fields[0])
+                        index = index_of(fields[0])
                         if index is not None:
-                            terms.setdefault(index, set()).update(fields[1].split("&"))
+                            terms.setdefault(index, set()).update(term_name(t) for t in fields[1].split("&"))
             for index, found in terms.items():
                 best = _most_severe(found)
                 if best:
-                    result[(cols[0], pos, cols[3], index)] = best
+                    result[(cols[0], int(cols[1]), cols[3], index)] = best
     return result
+
+
+def ours(path: Path) -> dict[Key, str]:
+    def allele_index(cols: list[str]) -> Callable[[str], int | None]:
+        labels = {a.label: a.alt_index for a in process_alleles(int(cols[1]), cols[3], cols[4].split(","))}
+        return labels.get
+
+    return _most_severe_per_allele(path, "CSQ=", allele_index)
 
 
 def snpeff(path: Path) -> dict[Key, str]:
-    result: dict[Key, str] = {}
-    with _open(path) as handle:
-        for line in handle:
-            if line.startswith("#"):
-                continue
-            cols = line.rstrip("\n").split("\t")
-            pos, alts = int(cols[1]), cols[4].split(",")
-            terms: dict[int, set[str]] = {}
-            for item in cols[7].split(";"):
-                if item.startswith("ANN="):
-                    for entry in item[4:].split(","):
-                        fields = entry.split("|")
-                        index = alts.index(fields[0]) + 1 if fields[0] in alts else (1 if len(alts) == 1 else None)
-                        if index is None:
-                            continue
-                        mapped = {SNPEFF_TO_VEP.get(term, term) for term in fields[1].split("&")}
-                        terms.setdefault(index, set()).update(mapped)
-            for index, found in terms.items():
-                best = _most_severe(found)
-                if best:
-                    result[(cols[0], pos, cols[3], index)] = best
-    return result
+    def allele_index(cols: list[str]) -> Callable[[str], int | None]:
+        alts = cols[4].split(",")
+        return lambda allele: alts.index(allele) + 1 if allele in alts else (1 if len(alts) == 1 else None)
+
+    return _most_severe_per_allele(path, "ANN=", allele_index, lambda term: SNPEFF_TO_VEP.get(term, term))
 
 
 @dataclass

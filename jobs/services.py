@@ -24,6 +24,7 @@ from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connections, models, transaction
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import get_valid_filename
@@ -66,19 +67,12 @@ def upload_limit(user: User) -> int:
     return settings.GAS_PREMIUM_MAX_UPLOAD_BYTES if user.is_premium else settings.GAS_FREE_MAX_UPLOAD_BYTES
 
 
-def _human(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(size)
-
-
 def too_large_message(user: User, size: int | None = None) -> str:
     limit = upload_limit(user)
-    got = f" ({_human(size)})" if size else ""
+    got = f" ({filesizeformat(size)})" if size else ""
     extra = "" if user.is_premium else " Upgrade to premium for larger files."
-    return f"The file is too large{got}: your {user.get_plan_display()} plan accepts up to {_human(limit)}.{extra}"
+    plan = user.get_plan_display()
+    return f"The file is too large{got}: your {plan} plan accepts up to {filesizeformat(limit)}.{extra}"
 
 
 def _header_lines(handle: IO[bytes], name: str) -> Iterator[str]:

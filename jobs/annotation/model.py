@@ -124,15 +124,11 @@ class Transcript:
 
     def exons_between(self, lo: int, hi: int, pad: int = 0) -> range:
         """Indexes (genomic order) of the exons that may overlap ``lo - pad .. hi + pad``."""
-        first = max(0, bisect_right(self._exon_starts, lo - pad) - 1)
-        last = bisect_right(self._exon_starts, hi + pad)
-        return range(first, last)
+        return _candidates(self._exon_starts, lo - pad, hi + pad)
 
     def introns_between(self, lo: int, hi: int, pad: int = 0) -> range:
         """Indexes of the introns that may overlap ``lo - pad .. hi + pad``."""
-        first = max(0, bisect_right(self._intron_starts, lo - pad) - 1)
-        last = bisect_right(self._intron_starts, hi + pad)
-        return range(first, last)
+        return _candidates(self._intron_starts, lo - pad, hi + pad)
 
     def cdna_position(self, pos: int) -> int | None:
         index = self.exon_index(pos)
@@ -168,3 +164,8 @@ class Transcript:
         value = self.cdna_position(pos)
         assert value is not None
         return value
+
+
+def _candidates(starts: list[int], lo: int, hi: int) -> range:
+    """Indexes of the sorted, non-overlapping intervals with these ``starts`` that may touch ``lo..hi``."""
+    return range(max(0, bisect_right(starts, lo) - 1), bisect_right(starts, hi))

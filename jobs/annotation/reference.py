@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,7 +73,8 @@ def _install_bgzipped(source: Path, target: Path) -> None:
         return
     with tempfile.TemporaryDirectory() as scratch:
         plain = Path(scratch) / "plain"
-        opener = gzip.open if source.read_bytes()[:2] == b"\x1f\x8b" else open
+        with open(source, "rb") as probe:
+            opener = gzip.open if probe.read(2) == b"\x1f\x8b" else open
         with opener(source, "rb") as src, open(plain, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
         pysam.tabix_compress(str(plain), str(target), force=True)
@@ -352,9 +353,6 @@ class Reference:
         self._block = (contig, block_start, text)
         return text[start - block_start : end - block_start + 1]
 
-    def transcript_count(self) -> int:
-        return int(self.manifest["transcript_count"])
-
 
 def list_references(root: Path) -> list[dict[str, Any]]:
     bundles = []
@@ -364,6 +362,3 @@ def list_references(root: Path) -> list[dict[str, Any]]:
         except ValueError:
             logger.warning("unreadable manifest %s", manifest)
     return bundles
-
-
-ProgressCallback = Callable[[float], None]

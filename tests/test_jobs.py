@@ -286,9 +286,7 @@ def test_list_refreshes_while_jobs_are_active_and_paginates(signed_in_client, us
     assert 'http-equiv="refresh"' in signed_in_client.get(reverse("job_list")).content.decode()
 
 
-def test_an_upload_spooled_to_disk_is_stored_intact(
-    signed_in_client, django_capture_on_commit_callbacks, settings
-):
+def test_an_upload_spooled_to_disk_is_stored_intact(signed_in_client, django_capture_on_commit_callbacks, settings):
     """Above FILE_UPLOAD_MAX_MEMORY_SIZE Django spools the upload to a temporary file; it reaches storage whole."""
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024
     response = upload(signed_in_client, "s.vcf.gz", SYNTHETIC.read_bytes(), django_capture_on_commit_callbacks)

@@ -9,9 +9,10 @@ unshifted allele; HGVS alone is shifted 3' in the transcript's direction.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from typing import Final
 
 from jobs.annotation.model import Transcript
+from jobs.annotation.reference import ContigBases
 from jobs.annotation.sequence import is_acgt, revcomp, three_letter, translate
 from jobs.annotation.vcf import Allele
 
@@ -60,7 +61,6 @@ CSQ_FIELDS = (
     "HGNC_ID|SOURCE|HGVS_OFFSET"
 ).split("|")
 
-Genome = Callable[[int, int], str]  # bases start..end (1-based, inclusive) of the variant's contig
 _VERSIONED = re.compile(r"\.\d+$")
 _AFTER_STOP = re.compile(r"\*.+")
 
@@ -69,10 +69,83 @@ def ov(a: int, b: int, c: int, d: int) -> bool:
     return b >= c and a <= d
 
 
-def sort_terms(terms: set[str]) -> list[str]:
-    if len(terms) == 1:
-        return list(terms)
-    return sorted(terms, key=lambda term: TERMS[term][0])
+# Terms travel as bit masks: bit n is the term of rank n, so the lowest bit is the most severe
+# and reading the bits upwards gives VEP's order.
+TRANSCRIPT_ABLATION: Final = 1 << 1
+SPLICE_ACCEPTOR: Final = 1 << 2
+SPLICE_DONOR: Final = 1 << 3
+STOP_GAINED: Final = 1 << 4
+FRAMESHIFT: Final = 1 << 5
+STOP_LOST: Final = 1 << 6
+START_LOST: Final = 1 << 7
+INFRAME_INSERTION: Final = 1 << 11
+INFRAME_DELETION: Final = 1 << 12
+MISSENSE: Final = 1 << 13
+PROTEIN_ALTERING: Final = 1 << 14
+SPLICE_DONOR_5TH_BASE: Final = 1 << 15
+SPLICE_REGION: Final = 1 << 16
+SPLICE_DONOR_REGION: Final = 1 << 17
+SPLICE_POLYPYRIMIDINE: Final = 1 << 18
+INCOMPLETE_TERMINAL_CODON: Final = 1 << 19
+START_RETAINED: Final = 1 << 20
+STOP_RETAINED: Final = 1 << 21
+SYNONYMOUS: Final = 1 << 22
+CODING_SEQUENCE: Final = 1 << 23
+UTR5: Final = 1 << 25
+UTR3: Final = 1 << 26
+NON_CODING_EXON: Final = 1 << 27
+INTRON: Final = 1 << 28
+NMD_TRANSCRIPT: Final = 1 << 29
+NON_CODING_TRANSCRIPT: Final = 1 << 30
+UPSTREAM: Final = 1 << 32
+DOWNSTREAM: Final = 1 << 33
+INTERGENIC: Final = 1 << 40
+_CODING: Final = (
+    STOP_GAINED | FRAMESHIFT | STOP_LOST | START_LOST | INFRAME_INSERTION | INFRAME_DELETION | MISSENSE
+    | PROTEIN_ALTERING | INCOMPLETE_TERMINAL_CODON | START_RETAINED | STOP_RETAINED | SYNONYMOUS | CODING_SEQUENCE
+)  # fmt: skip
+_TERM_OF_RANK = {rank: term for term, (rank, _) in TERMS.items()}
+
+
+def term_bit(term: str) -> int:
+    return 1 << TERMS[term][0]
+
+
+def term_names(mask: int) -> list[str]:
+    """The terms of ``mask``, most severe first."""
+    return [_TERM_OF_RANK[rank] for rank in range(mask.bit_length()) if mask >> rank & 1]
+
+
+class Consequence:
+    """What the CSQ entry and the counts need of a set of terms."""
+
+    __slots__ = ("impact", "rank", "severe", "text")
+
+    def __init__(self, mask: int) -> None:
+        names = term_names(mask)
+        self.text = "&".join(names)
+        self.severe = names[0]
+        self.rank, self.impact = TERMS[self.severe]
+
+
+_CONSEQUENCES: dict[int, Consequence] = {}
+
+
+def describe(mask: int) -> Consequence:
+    consequence = _CONSEQUENCES.get(mask)
+    if consequence is None:
+        consequence = _CONSEQUENCES[mask] = Consequence(mask)
+    return consequence
+
+
+def csq_escape(value: str) -> str:
+    """A CSQ value: the characters that separate VCF fields, CSQ entries and CSQ fields replaced."""
+    if not value:
+        return value
+    for old, new in ((",", "&"), (";", "%3B"), ("|", "&"), (" ", "_"), ("\t", "_")):
+        if old in value:
+            value = value.replace(old, new)
+    return value
 
 
 def _span(start: int | None, end: int | None) -> str:
@@ -87,10 +160,10 @@ def _span(start: int | None, end: int | None) -> str:
     return f"{low}-{high}"
 
 
-def _numbers(numbers: list[int], total: int) -> str:
-    if not numbers:
+def _numbers(low: int, high: int, total: int) -> str:
+    """VEP's EXON/INTRON text: 'n/total' or 'low-high/total'; '' when none was hit (low 0)."""
+    if low == 0:
         return ""
-    low, high = min(numbers), max(numbers)
     return f"{low}/{total}" if low == high else f"{low}-{high}/{total}"
 
 
@@ -173,58 +246,44 @@ class _Mapping:
 _NO_MAPPING = _Mapping(None, 0, 0, False, "")
 
 
-def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi: int) -> tuple[set[str], list[int]]:
-    """Splice and intron terms (EV BaseTranscriptVariationAllele _intron_effects) and intron numbers hit."""
+def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi: int) -> tuple[int, str]:
+    """Splice and intron terms (EV BaseTranscriptVariationAllele _intron_effects) and the INTRON text."""
     donor = acceptor = fifth = donor_region = region = intronic = ppt = False
-    numbers: list[int] = []
+    low = high = 0
     plus = tr.strand == 1
     widen = 12 if tr.has_frameshift_intron else 0
     introns = tr.introns
     for index in tr.introns_between(lo, hi, 20):
         i_s, i_e = introns[index]
-        if ov(s, e, i_s, i_e):
-            numbers.append(tr.intron_number(index))
+        if e >= i_s and s <= i_e:
+            number = tr.intron_number(index)
+            if low == 0 or number < low:
+                low = number
+            if number > high:
+                high = number
         if hi < i_s - 3 or lo > i_e + 3:
             continue
-        if i_e - i_s <= 12 and ov(s, e, i_s, i_e):  # inside a "frameshift intron": VEP annotates nothing
+        if i_e - i_s <= 12 and e >= i_s and s <= i_e:  # inside a "frameshift intron": VEP annotates nothing
             continue
+        # donor d1..d2, acceptor a1..a2, 5th base d5, donor region dr1..dr2, polypyrimidine tract p1..p2
         if plus:
-            d1, d2, a1, a2, d5, dr1, dr2, p1, p2 = (
-                i_s,
-                i_s + 1,
-                i_e - 1,
-                i_e,
-                i_s + 4,
-                i_s + 2,
-                i_s + 5,
-                i_e - 16,
-                i_e - 2,
-            )
+            d1, d2, a1, a2, d5, dr1, dr2 = i_s, i_s + 1, i_e - 1, i_e, i_s + 4, i_s + 2, i_s + 5
+            p1, p2 = i_e - 16, i_e - 2
         else:
-            d1, d2, a1, a2, d5, dr1, dr2, p1, p2 = (
-                i_e - 1,
-                i_e,
-                i_s,
-                i_s + 1,
-                i_e - 4,
-                i_e - 5,
-                i_e - 2,
-                i_s + 2,
-                i_s + 16,
-            )
+            d1, d2, a1, a2, d5, dr1, dr2 = i_e - 1, i_e, i_s, i_s + 1, i_e - 4, i_e - 5, i_e - 2
+            p1, p2 = i_s + 2, i_s + 16
         if ov(s, e, d1, d2):
             donor = True
         if ov(s, e, a1, a2):
             acceptor = True
-        hit_fifth = ov(s, e, d5, d5)
-        if hit_fifth:
+        if ov(s, e, d5, d5):
             fifth = True
         elif ov(s, e, dr1, dr2):
             donor_region = True
         if hi >= p1 and lo <= p2:
             exon_near = False
-            for i in tr.exons_between(lo, hi, widen):
-                if hi >= tr.exons[i][0] - widen and lo <= tr.exons[i][1] + widen:
+            for x in tr.exons_between(lo, hi, widen):
+                if hi >= tr.exons[x][0] - widen and lo <= tr.exons[x][1] + widen:
                     exon_near = True
                     break
             if not exon_near:
@@ -239,109 +298,91 @@ def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi
             region = True
         if ov(s, e, i_s + 2, i_e - 2) or (insertion and (s, e) in ((i_s + 2, i_s + 1), (i_e - 1, i_e - 2))):
             intronic = True
-    terms: set[str] = set()
+    mask = 0
     if donor:
-        terms.add("splice_donor_variant")
+        mask |= SPLICE_DONOR
     if acceptor:
-        terms.add("splice_acceptor_variant")
+        mask |= SPLICE_ACCEPTOR
     if fifth:
-        terms.add("splice_donor_5th_base_variant")
+        mask |= SPLICE_DONOR_5TH_BASE
     if donor_region:
-        terms.add("splice_donor_region_variant")
+        mask |= SPLICE_DONOR_REGION
     if ppt:
-        terms.add("splice_polypyrimidine_tract_variant")
+        mask |= SPLICE_POLYPYRIMIDINE
     if region and not (donor or acceptor or fifth or donor_region):
-        terms.add("splice_region_variant")
+        mask |= SPLICE_REGION
     if intronic:
-        terms.add("intron_variant")
-    return terms, numbers
+        mask |= INTRON
+    return mask, _numbers(low, high, len(introns))
 
 
-def annotate_transcript(allele: Allele, tr: Transcript, genome: Genome) -> tuple[list[str], list[str]] | None:
-    """The CSQ fields of ``allele`` on ``tr`` (without Allele/Consequence/IMPACT text), and its terms."""
+def annotate_transcript(allele: Allele, tr: Transcript, genome: ContigBases) -> tuple[int, str, str]:
+    """``allele`` on ``tr``: its terms (a mask, 0 when the transcript is out of reach), the CSQ
+    fields EXON .. HGNC_ID joined with '|' and escaped, and HGVS_OFFSET."""
     s, e = allele.start, allele.end
+    ts, te = tr.start, tr.end
+    if e >= ts and s <= te:
+        return _annotate_within(allele, tr, genome, s, e)
+    before, after = ts - FLANK <= e < ts, te < s <= te + FLANK
+    if not (before or after):
+        return 0, "", ""
+    upstream = before if tr.strand == 1 else after
+    distance = min(abs(s - ts), abs(s - te), abs(e - ts), abs(e - te))
+    return (UPSTREAM if upstream else DOWNSTREAM), f"||||||||||{distance}|{tr.strand}|||", ""
+
+
+def _annotate_within(allele: Allele, tr: Transcript, genome: ContigBases, s: int, e: int) -> tuple[int, str, str]:
     insertion = s == e + 1
     lo, hi = (e, s) if insertion else (s, e)
     ts, te, strand = tr.start, tr.end, tr.strand
-    if not ov(s, e, ts, te):
-        before, after = ts - FLANK <= e < ts, te < s <= te + FLANK
-        if not (before or after):
-            return None
-        upstream = before if strand == 1 else after
-        terms = {"upstream_gene_variant" if upstream else "downstream_gene_variant"}
-        distance = str(min(abs(s - ts), abs(s - te), abs(e - ts), abs(e - te)))
-    else:
-        return _annotate_within(allele, tr, genome, s, e, insertion, lo, hi)
-    return sort_terms(terms), _fields(tr, distance=distance)
-
-
-def _fields(
-    tr: Transcript,
-    *,
-    exon: str = "",
-    intron: str = "",
-    hgvsc: str = "",
-    hgvsp: str = "",
-    cdna: str = "",
-    cds: str = "",
-    protein: str = "",
-    amino_acids: str = "",
-    codons: str = "",
-    distance: str = "",
-    hgvs_offset: str = "",
-) -> list[str]:
-    """CSQ fields SYMBOL .. HGNC_ID (20 values), then HGVS_OFFSET."""
-    return [
-        tr.symbol, tr.gene_id, "Transcript", tr.transcript_id, tr.biotype, exon, intron, hgvsc, hgvsp, cdna, cds,
-        protein, amino_acids, codons, "", distance, str(tr.strand), "", "", "", hgvs_offset,
-    ]  # fmt: skip
-
-
-def _annotate_within(
-    allele: Allele, tr: Transcript, genome: Genome, s: int, e: int, insertion: bool, lo: int, hi: int
-) -> tuple[list[str], list[str]]:
-    ts, te, strand = tr.start, tr.end, tr.strand
     hgvsc = hgvsp = cdna_text = cds_text = protein_text = amino_text = codon_text = offset_text = ""
 
-    ref_a, alt_a = allele.ref, allele.alt
-    la, lr = len(alt_a), len(ref_a)
-    alt_tx = revcomp(alt_a) if strand == -1 else alt_a
+    alt_a = allele.alt
+    la, lr = len(alt_a), len(allele.ref)
     exons = tr.exons
     nearby = tr.exons_between(lo, hi)
-    exon_numbers = [tr.exon_number(i) for i in nearby if ov(s, e, exons[i][0], exons[i][1])]
-    exon_hit = bool(exon_numbers)
+    exon_low = exon_high = 0
+    for i in nearby:
+        x_s, x_e = exons[i]
+        if e >= x_s and s <= x_e:
+            number = tr.exon_number(i)
+            if exon_low == 0 or number < exon_low:
+                exon_low = number
+            if number > exon_high:
+                exon_high = number
+    exon_hit = exon_low > 0
     if not exon_hit:  # an insertion touching an exon with one flank counts too (min/max overlap)
         for i in nearby:
             if hi >= exons[i][0] and lo <= exons[i][1]:
                 exon_hit = True
                 break
     if not insertion and la == 0 and s <= ts and e >= te:
-        terms = {"transcript_ablation"}
-        intron_numbers: list[int] = []
+        mask = TRANSCRIPT_ABLATION
+        intron_text = ""
     else:
-        terms, intron_numbers = _intron_effects(tr, s, e, insertion, lo, hi)
-    exon_text = _numbers(exon_numbers, len(tr.exons))
-    intron_text = _numbers(intron_numbers, len(tr.introns))
-    # without an exon hit nothing maps to the cDNA: no positions, UTR or coding terms
-    mapping = _Mapping(tr, s, e, insertion, alt_tx) if exon_hit else _NO_MAPPING
-    maps_cdna = mapping.cdna_start is not None or mapping.cdna_end is not None or bool(exon_numbers)
-    if exon_hit:
-        cdna_text = _span(mapping.cdna_start, mapping.cdna_end)
+        mask, intron_text = _intron_effects(tr, s, e, insertion, lo, hi)
 
-    if "transcript_ablation" in terms:
+    # without an exon hit nothing maps to the cDNA: no positions, UTR or coding terms
+    alt_tx = ""
+    mapping = _NO_MAPPING
+    if exon_hit:
+        alt_tx = revcomp(alt_a) if strand == -1 else alt_a
+        mapping = _Mapping(tr, s, e, insertion, alt_tx)
+        cdna_text = _span(mapping.cdna_start, mapping.cdna_end)
+    if mask & TRANSCRIPT_ABLATION:
         pass
     elif tr.has_cds:
         cs, ce = tr.coding_start, tr.coding_end
         assert cs is not None and ce is not None
-        if exon_hit and maps_cdna:
+        if exon_hit and (mapping.cdna_start is not None or mapping.cdna_end is not None or exon_low > 0):
             before = (insertion and s == cs) or ov(s, e, ts, cs - 1)
             after = (insertion and e == ce) or ov(s, e, ce + 1, te)
             if before if strand == 1 else after:
-                terms.add("5_prime_UTR_variant")
+                mask |= UTR5
             if after if strand == 1 else before:
-                terms.add("3_prime_UTR_variant")
+                mask |= UTR3
         if exon_hit and hi >= cs and lo <= ce:
-            _coding_terms(tr, allele, mapping, alt_tx, terms)
+            mask |= _coding_terms(tr, allele, mapping, alt_tx)
             cds_text = _span(mapping.cds_start, mapping.cds_end)
             protein_text = _span(mapping.tl_start, mapping.tl_end)
             if mapping.ref_pep is not None and mapping.alt_pep is not None:
@@ -351,25 +392,33 @@ def _annotate_within(
                 codon_text = _codon_text(tr, mapping, lr, la, insertion)
     elif tr.biotype != "protein_coding":
         fully_covered = not insertion and lo <= ts and hi >= te
-        if exon_numbers and not fully_covered:
-            terms.add("non_coding_transcript_exon_variant")
+        if exon_low > 0 and not fully_covered:
+            mask |= NON_CODING_EXON
         else:
-            terms.add("non_coding_transcript_variant")
+            mask |= NON_CODING_TRANSCRIPT
     if tr.biotype == "nonsense_mediated_decay":
-        terms.add("NMD_transcript_variant")
-    if not terms:
-        terms.add("intergenic_variant")
+        mask |= NMD_TRANSCRIPT
+    if not mask:
+        mask = INTERGENIC
 
-    if is_acgt(alt_a) or not alt_a:
-        hgvs = _hgvs(tr, allele, genome, terms)
+    if not alt_a or is_acgt(alt_a):
+        hgvs = _hgvs(tr, allele, genome, mask)
         if hgvs is not None:
             hgvsc, hgvsp, shift = hgvs
+            hgvsc = csq_escape(hgvsc)
+            if hgvsp:
+                hgvsp = csq_escape(hgvsp).replace("=", "%3D")
             if shift:
                 offset_text = str(shift * strand)
-    return sort_terms(terms), _fields(
-        tr, exon=exon_text, intron=intron_text, hgvsc=hgvsc, hgvsp=hgvsp, cdna=cdna_text, cds=cds_text,
-        protein=protein_text, amino_acids=amino_text, codons=codon_text, hgvs_offset=offset_text,
-    )  # fmt: skip
+    exon_text = _numbers(exon_low, exon_high, len(exons))
+    return (
+        mask,
+        (
+            f"{exon_text}|{intron_text}|{hgvsc}|{hgvsp}|{cdna_text}|{cds_text}|{protein_text}|{amino_text}|"
+            f"{codon_text}|||{strand}|||"
+        ),
+        offset_text,
+    )
 
 
 def _codon_text(tr: Transcript, mapping: _Mapping, lr: int, la: int, insertion: bool) -> str:
@@ -387,7 +436,7 @@ def _codon_text(tr: Transcript, mapping: _Mapping, lr: int, la: int, insertion: 
     return f"{styled(ref_codon, span if lr else 0)}/{styled(alt_codon, la)}"
 
 
-def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str, terms: set[str]) -> None:
+def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> int:
     """EV Utils/VariationEffect.pm coding predicates, as refined for VEP 115 (see module docs)."""
     ccs, cce = tr.ccs, tr.cce
     assert ccs is not None and cce is not None
@@ -535,42 +584,44 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str, term
             or stop_retained
         )
     )  # fmt: skip
-    for term, flag in (
-        ("stop_gained", stop_gained),
-        ("frameshift_variant", frameshift),
-        ("stop_lost", stop_lost),
-        ("start_lost", start_lost),
-        ("inframe_insertion", inframe_insertion),
-        ("inframe_deletion", inframe_deletion),
-        ("missense_variant", missense),
-        ("protein_altering_variant", protein_altering),
-        ("incomplete_terminal_codon_variant", partial and within_cds),
-        ("start_retained_variant", start_retained),
-        ("stop_retained_variant", stop_retained),
-        ("synonymous_variant", synonymous),
-        ("coding_sequence_variant", coding_unknown),
+    mask = 0
+    for bit, flag in (
+        (STOP_GAINED, stop_gained),
+        (FRAMESHIFT, frameshift),
+        (STOP_LOST, stop_lost),
+        (START_LOST, start_lost),
+        (INFRAME_INSERTION, inframe_insertion),
+        (INFRAME_DELETION, inframe_deletion),
+        (MISSENSE, missense),
+        (PROTEIN_ALTERING, protein_altering),
+        (INCOMPLETE_TERMINAL_CODON, partial and within_cds),
+        (START_RETAINED, start_retained),
+        (STOP_RETAINED, stop_retained),
+        (SYNONYMOUS, synonymous),
+        (CODING_SEQUENCE, coding_unknown),
     ):
         if flag:
-            terms.add(term)
+            mask |= bit
+    return mask
 
 
 # -- HGVS ------------------------------------------------------------------------------------
-def _shift(allele: Allele, tr: Transcript, genome: Genome) -> tuple[int, int, str, int]:
+def _shift(allele: Allele, tr: Transcript, genome: ContigBases) -> tuple[int, int, str, int]:
     """3'-shift an insertion or deletion in the transcript's direction: (s, e, moved bases, shift)."""
     s, e = allele.start, allele.end
     insertion = s == e + 1
-    bases = allele.alt if insertion else genome(s, e)
+    bases = allele.alt if insertion else genome.get(s, e)
     if not allele.shiftable or not bases:
         return s, e, bases, 0
     shift = 0
     if tr.strand == 1:
-        window = genome(s if insertion else e + 1, (s if insertion else e + 1) + MAX_SHIFT)
+        window = genome.get(s if insertion else e + 1, (s if insertion else e + 1) + MAX_SHIFT)
         while shift < len(window) and window[shift] == bases[0]:
             bases = bases[1:] + bases[0]
             shift += 1
         return s + shift, e + shift, bases, shift
     end = e if insertion else s - 1
-    window = genome(max(1, end - MAX_SHIFT), end)[::-1]
+    window = genome.get(max(1, end - MAX_SHIFT), end)[::-1]
     while shift < len(window) and window[shift] == bases[-1]:
         bases = bases[-1] + bases[:-1]
         shift += 1
@@ -596,7 +647,7 @@ def _hgvs_position(tr: Transcript, pos: int) -> str | None:
     anchor, offset = tr.nearest_exon_anchor(pos)
     if tr.cce is not None and anchor == tr.cce and offset > 0:
         return f"*{offset}"
-    return f"{_format_cdna(tr, anchor)}{offset:+d}"
+    return f"{_format_cdna(tr, anchor)}{'+' if offset >= 0 else ''}{offset}"
 
 
 def _hgvs_range(tr: Transcript, first: int, last: int) -> str | None:
@@ -608,12 +659,26 @@ def _hgvs_range(tr: Transcript, first: int, last: int) -> str | None:
     return None if end is None else f"{start}_{end}"
 
 
-def _hgvs(tr: Transcript, allele: Allele, genome: Genome, terms: set[str]) -> tuple[str, str, int] | None:
+def _hgvs(tr: Transcript, allele: Allele, genome: ContigBases, mask: int) -> tuple[str, str, int] | None:
     s0, e0 = allele.start, allele.end
     insertion = s0 == e0 + 1
     inside = (e0 >= tr.start and s0 <= tr.end) if insertion else (s0 >= tr.start and e0 <= tr.end)
     if not inside:
         return None
+    plus = tr.strand == 1
+    prefix = f"{tr.transcript_id}:{'c' if tr.has_cds else 'n'}."
+    if s0 == e0 and len(allele.alt) == 1:  # a substitution of one base, the commonest case
+        ref_g = genome.get(s0, s0)
+        if allele.alt == ref_g:
+            return None
+        where = _hgvs_position(tr, s0)
+        if where is None:
+            return None
+        change = f"{ref_g}>{allele.alt}" if plus else f"{revcomp(ref_g)}>{revcomp(allele.alt)}"
+        hgvsp = ""
+        if tr.has_cds and mask & _CODING:
+            hgvsp = _hgvs_protein(tr, allele, s0, e0, allele.alt, mask) or ""
+        return prefix + where + change, hgvsp, 0
     deletion = not allele.alt and bool(allele.ref)
     if (insertion or deletion) and allele.shiftable:
         s, e, moved, shift = _shift(allele, tr, genome)
@@ -621,8 +686,7 @@ def _hgvs(tr: Transcript, allele: Allele, genome: Genome, terms: set[str]) -> tu
         s, e, moved, shift = s0, e0, "", 0
     if (e < tr.start or s > tr.end) if insertion else (s < tr.start or e > tr.end):
         return None
-    plus = tr.strand == 1
-    ref_g = "" if insertion else genome(s, e)
+    ref_g = "" if insertion else genome.get(s, e)
     alt_g = moved if insertion else ("" if deletion else allele.alt)
     if not insertion and alt_g == ref_g:
         return None
@@ -641,10 +705,10 @@ def _hgvs(tr: Transcript, allele: Allele, genome: Genome, terms: set[str]) -> tu
     elif not ref_t:
         length = len(alt_t)
         if plus:
-            next_bases, prev_bases = genome(s, s + length - 1), genome(e - length + 1, e)
+            next_bases, prev_bases = genome.get(s, s + length - 1), genome.get(e - length + 1, e)
             next_span, prev_span = (s, s + length - 1), (e - length + 1, e)
         else:
-            next_bases, prev_bases = revcomp(genome(e - length + 1, e)), revcomp(genome(s, s + length - 1))
+            next_bases, prev_bases = revcomp(genome.get(e - length + 1, e)), revcomp(genome.get(s, s + length - 1))
             next_span, prev_span = (e, e - length + 1), (s + length - 1, s)
         if next_bases == alt_t:
             kind, dup = "dup", next_span
@@ -673,7 +737,6 @@ def _hgvs(tr: Transcript, allele: Allele, genome: Genome, terms: set[str]) -> tu
             kind = "ins"
         elif not alt_t:
             kind = "del"
-    prefix = f"{tr.transcript_id}:{'c' if tr.has_cds else 'n'}."
     if kind == "dup":
         assert dup is not None
         where = _hgvs_range(tr, dup[0], dup[1])
@@ -696,16 +759,9 @@ def _hgvs(tr: Transcript, allele: Allele, genome: Genome, terms: set[str]) -> tu
     if text is None:
         return None
     hgvsp = ""
-    if tr.has_cds and not terms.isdisjoint(_CODING_TERMS):
-        hgvsp = _hgvs_protein(tr, allele, s, e, moved if insertion else alt_g, terms) or ""
+    if tr.has_cds and mask & _CODING:
+        hgvsp = _hgvs_protein(tr, allele, s, e, moved if insertion else alt_g, mask) or ""
     return prefix + text, hgvsp, shift
-
-
-_CODING_TERMS = {
-    "stop_gained", "frameshift_variant", "stop_lost", "start_lost", "inframe_insertion", "inframe_deletion",
-    "missense_variant", "protein_altering_variant", "incomplete_terminal_codon_variant", "start_retained_variant",
-    "stop_retained_variant", "synonymous_variant", "coding_sequence_variant",
-}  # fmt: skip
 
 
 def _protein_prefix(tr: Transcript) -> str:
@@ -713,7 +769,7 @@ def _protein_prefix(tr: Transcript) -> str:
     return (pid if _VERSIONED.search(pid) else f"{pid}.1") + ":p."
 
 
-def _hgvs_protein(tr: Transcript, allele: Allele, s: int, e: int, alt_g: str, terms: set[str]) -> str | None:
+def _hgvs_protein(tr: Transcript, allele: Allele, s: int, e: int, alt_g: str, mask: int) -> str | None:
     insertion = s == e + 1
     alt_tx = alt_g if tr.strand == 1 else revcomp(alt_g)
     m = _Mapping(tr, s, e, insertion, alt_tx)
@@ -726,19 +782,19 @@ def _hgvs_protein(tr: Transcript, allele: Allele, s: int, e: int, alt_g: str, te
     prefix = _protein_prefix(tr)
     protein = tr.protein + "*"
     pos = m.tl_start
-    if "start_lost" in terms:
+    if mask & START_LOST:
         return prefix + "Met1?"
     if ref == alt:
         if ref == "X":
             return f"{prefix}Ter{pos}="
         return f"{prefix}{three_letter(ref[0])}{pos}="
-    if "frameshift_variant" in terms or "stop_lost" in terms:
+    if mask & (FRAMESHIFT | STOP_LOST):
         assert m.cds_start is not None and m.cds_end is not None
         utr3 = tr.utr3_mirror[tr.cce :] if tr.strand == -1 and tr.utr3_mirror else tr.utr3
         edited = tr.cds[: m.cds_start - 1] + alt_tx + tr.cds[m.cds_end :] + utr3
         translated = translate(edited, tr.codon_table)
         stop = translated.find("*") + 1  # 1-based, 0 when none
-        if "frameshift_variant" in terms:
+        if mask & FRAMESHIFT:
             first = pos
             while first <= len(translated) and first <= len(protein) and translated[first - 1] == protein[first - 1]:
                 first += 1

@@ -16,9 +16,17 @@ from typing import Any
 import pysam
 
 from jobs.annotation import ENGINE_VERSION
-from jobs.annotation.consequence import CSQ_FIELDS, TERMS, annotate_transcript
+from jobs.annotation.consequence import (
+    CSQ_FIELDS,
+    INTERGENIC,
+    Consequence,
+    annotate_transcript,
+    csq_escape,
+    describe,
+)
+from jobs.annotation.model import Transcript
 from jobs.annotation.reference import Reference
-from jobs.annotation.vcf import VcfReader, parse_data_line, process_alleles
+from jobs.annotation.vcf import VcfReader, VcfRecord, parse_data_line, process_alleles
 
 logger = logging.getLogger(__name__)
 
@@ -41,19 +49,15 @@ REGION_OF_TERM = {
 }  # fmt: skip
 
 
-def _csq_head(fields: list[str]) -> str:
+def _csq_head(transcript: Transcript) -> str:
     """SYMBOL|Gene|Feature_type|Feature|BIOTYPE, escaped once per transcript (SYMBOL spaces become %20)."""
-    symbol = _escape(fields[0].replace(" ", "%20")) if fields[0] else ""
-    return "|".join([symbol, *(_escape(value) for value in fields[1:5])])
+    symbol = csq_escape(transcript.symbol.replace(" ", "%20"))
+    return "|".join([symbol, csq_escape(transcript.gene_id), "Transcript", csq_escape(transcript.transcript_id),
+                     csq_escape(transcript.biotype)])  # fmt: skip
 
 
-def _escape(value: str) -> str:
-    if not value:
-        return value
-    for old, new in ((",", "&"), (";", "%3B"), ("|", "&"), (" ", "_"), ("\t", "_")):
-        if old in value:
-            value = value.replace(old, new)
-    return value
+# an allele that reaches no transcript: Allele|intergenic_variant|MODIFIER and every other field empty
+_INTERGENIC_ENTRY = "|intergenic_variant|MODIFIER" + "|" * (len(CSQ_FIELDS) - 2)
 
 
 @dataclass
@@ -307,7 +311,7 @@ def _annotate_in_parallel(
         drain(0)
 
 
-def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, source: str) -> str:
+def _annotate_record(record: VcfRecord, reference: Reference, stats: AnnotationStats, source: str) -> str:
     columns = record.columns
     stats.records += 1
     if "CSQ=" in columns[7]:
@@ -321,7 +325,8 @@ def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, 
         stats.records_without_alt += 1
     stats.alleles_skipped += len(record.alts) - record.alts.count(".") - len(alleles)
     ref_upper = record.ref.upper()
-    genome_ref = reference.sequence(contig, record.pos, record.pos + len(ref_upper) - 1)
+    genome = reference.bases(contig)
+    genome_ref = genome.get(record.pos, record.pos + len(ref_upper) - 1)
     if genome_ref != ref_upper and "N" not in ref_upper:
         stats.ref_mismatches += 1
         if len(stats.ref_mismatch_examples) < 10:
@@ -342,56 +347,32 @@ def _annotate_record(record: Any, reference: Reference, stats: AnnotationStats, 
     if not alleles:
         return "\t".join(columns)
 
-    seen: dict[tuple[int, int], str] = {(record.pos, record.pos + len(ref_upper) - 1): genome_ref}
-
-    def genome(start: int, end: int) -> str:  # the same bases are asked for once per transcript
-        key = (start, end)
-        bases = seen.get(key)
-        if bases is None:
-            bases = seen[key] = reference.sequence(contig, start, end)
-        return bases
-
     index = reference.index(contig)
-    heads = reference.csq_heads
-    combos = stats.consequence_combinations
+    combinations = stats.consequence_combinations
     entries: list[str] = []
     for allele in alleles:
         stats.alleles += 1
         label = allele.label
-        best: tuple[int, str] | None = None
-        hits = 0
+        best: Consequence | None = None
         for transcript in index.near(allele.start, allele.end):
-            result = annotate_transcript(allele, transcript, genome)
-            if result is None:
+            mask, fields, hgvs_offset = annotate_transcript(allele, transcript, genome)
+            if not mask:
                 continue
-            hits += 1
-            terms, fields = result
-            consequence = terms[0] if len(terms) == 1 else "&".join(terms)
-            combos[consequence] = combos.get(consequence, 0) + 1
-            rank, impact = TERMS[terms[0]]
-            if best is None or rank < best[0]:
-                best = (rank, terms[0])
-            head = heads.get(transcript.transcript_id)
-            if head is None:
-                head = heads[transcript.transcript_id] = _csq_head(fields)
-            hgvsc, hgvsp = fields[7], fields[8]
-            if hgvsc:
-                hgvsc = _escape(hgvsc)
-            if hgvsp:
-                hgvsp = _escape(hgvsp).replace("=", "%3D")
-            entries.append(
-                f"{label}|{consequence}|{impact}|{head}|{fields[5]}|{fields[6]}|{hgvsc}|{hgvsp}|"
-                + "|".join(fields[9:20])
-                + f"|{source}|{fields[20]}|"
-            )
-        if not hits:
-            entries.append("|".join([label, "intergenic_variant", "MODIFIER"] + [""] * (len(CSQ_FIELDS) - 3 + 1)))
-            best = (TERMS["intergenic_variant"][0], "intergenic_variant")
-            combos["intergenic_variant"] = combos.get("intergenic_variant", 0) + 1
-        assert best is not None
-        stats.most_severe[best[1]] += 1
-        stats.impact[TERMS[best[1]][1]] += 1
-        stats.regions[REGION_OF_TERM.get(best[1], "other")] += 1
+            consequence = describe(mask)
+            combinations[consequence.text] = combinations.get(consequence.text, 0) + 1
+            if best is None or consequence.rank < best.rank:
+                best = consequence
+            head = transcript.csq_head
+            if not head:
+                head = transcript.csq_head = _csq_head(transcript)
+            entries.append(f"{label}|{consequence.text}|{consequence.impact}|{head}|{fields}|{source}|{hgvs_offset}|")
+        if best is None:
+            best = describe(INTERGENIC)
+            entries.append(label + _INTERGENIC_ENTRY)
+            combinations[best.text] = combinations.get(best.text, 0) + 1
+        stats.most_severe[best.severe] += 1
+        stats.impact[best.impact] += 1
+        stats.regions[REGION_OF_TERM.get(best.severe, "other")] += 1
     csq = "CSQ=" + ",".join(entries)
     columns[7] = csq if columns[7] == "." else f"{columns[7]};{csq}"
     return "\t".join(columns)

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pysam
 
@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 FLANK = 5000  # VEP's up/downstream distance
+_BLOCK: Final = 1 << 16  # genome bases read at a time
 _BIN_SHIFT = 13  # 8 kb bins for the overlap index: few candidates per lookup
 _MITO_NAMES = {"MT", "M", "chrM", "chrMT"}
 
@@ -292,9 +293,8 @@ class Reference:
         self.contig_lengths: dict[str, int] = self.manifest["contigs"]
         self._aliases = {alias: contig for contig in self.contig_lengths for alias in contig_aliases(contig)}
         self._fasta: pysam.FastaFile | None = None
-        self._block: tuple[str, int, str] | None = None
+        self._bases: dict[str, ContigBases] = {}
         self._indexes: dict[str, ContigIndex] = {}
-        self.csq_heads: dict[str, str] = {}  # the engine's per-transcript cache of escaped CSQ fields
         dbsnp_path = self.path / "dbsnp.vcf.gz"
         self.dbsnp = DbSnp(dbsnp_path) if dbsnp_path.is_file() else None
 
@@ -329,29 +329,48 @@ class Reference:
             for r in records
         ]  # fmt: skip
 
-    _BLOCK = 1 << 16
+    def bases(self, contig: str) -> ContigBases:
+        """The genome sequence of ``contig`` (a name this bundle uses), read through a block cache."""
+        bases = self._bases.get(contig)
+        if bases is None:
+            bases = self._bases[contig] = ContigBases(self.fasta, contig, self.contig_lengths[contig])
+        return bases
 
     def sequence(self, contig: str, start: int, end: int) -> str:
-        """Genome bases ``start..end`` (1-based, inclusive), clipped to the contig.
+        """Genome bases ``start..end`` (1-based, inclusive), clipped to the contig."""
+        return self.bases(contig).get(start, end)
 
-        Reads go through a 64 kb block cache: annotating sorted input asks for nearby bases
-        again and again (REF checks, HGVS shifting and reference alleles).
-        """
-        length = self.contig_lengths[contig]
-        start, end = max(1, start), min(end, length)
+
+class ContigBases:
+    """The bases of one contig, read through a 64 kb block cache: annotating sorted input asks
+    for nearby bases again and again (REF checks, HGVS shifting and reference alleles)."""
+
+    def __init__(self, fasta: pysam.FastaFile, contig: str, length: int) -> None:
+        self.fasta = fasta
+        self.contig = contig
+        self.length = length
+        self.block = ""
+        self.block_start = 0
+        self.block_end = -1  # inclusive; the empty block holds nothing
+
+    def get(self, start: int, end: int) -> str:
+        """Bases ``start..end`` (1-based, inclusive), clipped to the contig, upper case."""
+        if start < 1:
+            start = 1
+        if end > self.length:
+            end = self.length
         if end < start:
             return ""
-        block = self._block
-        if block is not None and block[0] == contig and block[1] <= start and end < block[1] + len(block[2]):
-            offset = block[1]
-            return block[2][start - offset : end - offset + 1]
-        if end - start + 1 > self._BLOCK // 2:
-            return self.fasta.fetch(contig, start - 1, end).upper()
+        if start >= self.block_start and end <= self.block_end:
+            return self.block[start - self.block_start : end - self.block_start + 1]
+        if end - start + 1 > _BLOCK // 2:
+            return self.fasta.fetch(self.contig, start - 1, end).upper()
         block_start = max(1, start - 1024)
-        block_end = min(length, block_start + self._BLOCK - 1)
-        text = self.fasta.fetch(contig, block_start - 1, block_end).upper()
-        self._block = (contig, block_start, text)
-        return text[start - block_start : end - block_start + 1]
+        block_end = min(self.length, block_start + _BLOCK - 1)
+        self.block = self.fasta.fetch(self.contig, block_start - 1, block_end).upper()
+        self.block_start = block_start
+        self.block_end = block_start + len(self.block) - 1
+        return self.block[start - block_start : end - block_start + 1]
 
 
 def list_references(root: Path) -> list[dict[str, Any]]:

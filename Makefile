@@ -30,9 +30,10 @@ $(COMPILED): $(STAMP) $(ENGINE_SOURCES)
 
 install: $(STAMP) $(COMPILED)
 
-# The demo reference (GRCh37 chr20) is built once from the committed inputs in reference/demo.
+# The demo reference (GRCh37 chr20) is built from the committed inputs in reference/demo, once per bundle format.
 demo-reference: install
-	@if [ -f "$(DATA_DIR)/references/demo/manifest.json" ]; then echo "demo reference already installed"; else \
+	@if $(BIN)/python -c 'import sys; from jobs.annotation.reference import Reference; Reference(sys.argv[1])' \
+	  "$(DATA_DIR)/references/demo" 2>/dev/null; then echo "demo reference already installed"; else \
 	  $(BIN)/python manage.py reference import demo --build GRCh37 \
 	    --gtf $(DEMO)/GRCh37.chr20.gencode19.gtf.gz --fasta $(DEMO)/GRCh37.chr20.fa.gz \
 	    --dbsnp $(DEMO)/dbsnp_common_GRCh37.chr20.vcf.gz; fi

@@ -140,10 +140,8 @@ def describe(mask: int) -> Consequence:
 
 def csq_escape(value: str) -> str:
     """A CSQ value: the characters that separate VCF fields, CSQ entries and CSQ fields replaced."""
-    if not value:
-        return value
-    for old, new in ((",", "&"), (";", "%3B"), ("|", "&"), (" ", "_"), ("\t", "_")):
-        if old in value:
+    if "," in value or ";" in value or "|" in value or " " in value or "\t" in value:
+        for old, new in ((",", "&"), (";", "%3B"), ("|", "&"), (" ", "_"), ("\t", "_")):
             value = value.replace(old, new)
     return value
 
@@ -253,7 +251,8 @@ def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi
     plus = tr.strand == 1
     widen = 12 if tr.has_frameshift_intron else 0
     introns = tr.introns
-    for index in tr.introns_between(lo, hi, 20):
+    first, stop = tr.introns_between(lo, hi, 20)
+    for index in range(first, stop):
         i_s, i_e = introns[index]
         if e >= i_s and s <= i_e:
             number = tr.intron_number(index)
@@ -282,7 +281,8 @@ def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi
             donor_region = True
         if hi >= p1 and lo <= p2:
             exon_near = False
-            for x in tr.exons_between(lo, hi, widen):
+            near_first, near_stop = tr.exons_between(lo, hi, widen)
+            for x in range(near_first, near_stop):
                 if hi >= tr.exons[x][0] - widen and lo <= tr.exons[x][1] + widen:
                     exon_near = True
                     break
@@ -340,9 +340,9 @@ def _annotate_within(allele: Allele, tr: Transcript, genome: ContigBases, s: int
     alt_a = allele.alt
     la, lr = len(alt_a), len(allele.ref)
     exons = tr.exons
-    nearby = tr.exons_between(lo, hi)
+    first, stop = tr.exons_between(lo, hi)
     exon_low = exon_high = 0
-    for i in nearby:
+    for i in range(first, stop):
         x_s, x_e = exons[i]
         if e >= x_s and s <= x_e:
             number = tr.exon_number(i)
@@ -352,7 +352,7 @@ def _annotate_within(allele: Allele, tr: Transcript, genome: ContigBases, s: int
                 exon_high = number
     exon_hit = exon_low > 0
     if not exon_hit:  # an insertion touching an exon with one flank counts too (min/max overlap)
-        for i in nearby:
+        for i in range(first, stop):
             if hi >= exons[i][0] and lo <= exons[i][1]:
                 exon_hit = True
                 break

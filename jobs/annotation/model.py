@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
-
 from jobs.annotation.sequence import translate
 
 
@@ -18,6 +16,7 @@ class Transcript:
         "_exon_cdna",
         "_exon_starts",
         "_intron_starts",
+        "_protein",
         "biotype",
         "cce",
         "ccs",
@@ -33,7 +32,6 @@ class Transcript:
         "gene_id",
         "has_frameshift_intron",
         "introns",
-        "protein",
         "protein_id",
         "start",
         "strand",
@@ -100,15 +98,10 @@ class Transcript:
             self.cds = cdna[self.ccs - 1 : self.cce]
             self.utr5 = cdna[: self.ccs - 1]
             self.utr3 = cdna[self.cce :]
-            protein = translate(self.cds[: len(self.cds) - len(self.cds) % 3], codon_table)
-            if protein.endswith("*"):
-                protein = protein[:-1]
-            if protein and self.cds[:3].upper() in ("TTG", "CTG", "ATG"):
-                protein = "M" + protein[1:]
-            self.protein = protein
         else:
             self.ccs = self.cce = None
-            self.cds = self.utr5 = self.utr3 = self.protein = ""
+            self.cds = self.utr5 = self.utr3 = ""
+        self._protein: str | None = None
 
     def __repr__(self) -> str:
         return f"<Transcript {self.transcript_id} {self.contig}:{self.start}-{self.end} {self.strand:+d}>"
@@ -117,19 +110,32 @@ class Transcript:
     def has_cds(self) -> bool:
         return self.ccs is not None
 
+    @property
+    def protein(self) -> str:
+        """The translated CDS without its stop; translated on first use (few transcripts need it)."""
+        if self._protein is None:
+            cds = self.cds
+            protein = translate(cds[: len(cds) - len(cds) % 3], self.codon_table)
+            if protein.endswith("*"):
+                protein = protein[:-1]
+            if protein and cds[:3].upper() in ("TTG", "CTG", "ATG"):
+                protein = "M" + protein[1:]
+            self._protein = protein
+        return self._protein
+
     def exon_index(self, pos: int) -> int | None:
         """Index (genomic order) of the exon containing ``pos``, or None."""
-        index = bisect_right(self._exon_starts, pos) - 1
+        index = _bisect_right(self._exon_starts, pos) - 1
         if index >= 0 and pos <= self.exons[index][1]:
             return index
         return None
 
-    def exons_between(self, lo: int, hi: int, pad: int = 0) -> range:
-        """Indexes (genomic order) of the exons that may overlap ``lo - pad .. hi + pad``."""
+    def exons_between(self, lo: int, hi: int, pad: int = 0) -> tuple[int, int]:
+        """(first, stop) indexes, genomic order, of the exons that may overlap ``lo - pad .. hi + pad``."""
         return _candidates(self._exon_starts, lo - pad, hi + pad)
 
-    def introns_between(self, lo: int, hi: int, pad: int = 0) -> range:
-        """Indexes of the introns that may overlap ``lo - pad .. hi + pad``."""
+    def introns_between(self, lo: int, hi: int, pad: int = 0) -> tuple[int, int]:
+        """(first, stop) indexes of the introns that may overlap ``lo - pad .. hi + pad``."""
         return _candidates(self._intron_starts, lo - pad, hi + pad)
 
     def cdna_position(self, pos: int) -> int | None:
@@ -150,7 +156,7 @@ class Transcript:
 
         The anchor is the genomically nearest exon base; a tie goes to the '+' (donor) side.
         """
-        index = bisect_right(self._exon_starts, pos) - 1  # the exon before pos
+        index = _bisect_right(self._exon_starts, pos) - 1  # the exon before pos
         left_end = self.exons[index][1]
         right_start = self.exons[index + 1][0]
         to_left, to_right = pos - left_end, right_start - pos
@@ -168,6 +174,18 @@ class Transcript:
         return value
 
 
-def _candidates(starts: list[int], lo: int, hi: int) -> range:
-    """Indexes of the sorted, non-overlapping intervals with these ``starts`` that may touch ``lo..hi``."""
-    return range(max(0, bisect_right(starts, lo) - 1), bisect_right(starts, hi))
+def _candidates(starts: list[int], lo: int, hi: int) -> tuple[int, int]:
+    """(first, stop) indexes of the sorted, non-overlapping intervals with these ``starts`` that may touch lo..hi."""
+    return max(0, _bisect_right(starts, lo) - 1), _bisect_right(starts, hi)
+
+
+def _bisect_right(values: list[int], x: int) -> int:
+    """``bisect.bisect_right``, written out so that the compiled engine calls it without Python objects."""
+    lo, hi = 0, len(values)
+    while lo < hi:
+        middle = (lo + hi) // 2
+        if x < values[middle]:
+            hi = middle
+        else:
+            lo = middle + 1
+    return lo

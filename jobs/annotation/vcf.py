@@ -22,6 +22,7 @@ _REF = re.compile(r"^[ACGTNacgtn]+$")
 _ALT = re.compile(
     r"^([ACGTNacgtn]+|\*|<[^<>]+>|[ACGTNacgtn]*[\[\]][^\[\]]+[\[\]][ACGTNacgtn]*|\.[ACGTNacgtn]+|[ACGTNacgtn]+\.)$"
 )
+_ONE_BASE = "ACGTNacgtn"  # (the commonest REF and ALT, checked without a regular expression)
 _REQUIRED_HEADER = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
 
 
@@ -166,12 +167,12 @@ def parse_data_line(line: str, line_number: int, column_count: int, name: str) -
     pos_text, ref, alt_text = columns[1], columns[3], columns[4]
     if not pos_text.isdigit():
         raise InputFormatError(name, line_number, f"POS must be a whole number, found {pos_text!r}")
-    if not _REF.match(ref):
+    if not (len(ref) == 1 and ref in _ONE_BASE) and not _REF.match(ref):
         raise InputFormatError(name, line_number, f"REF must be bases A, C, G, T or N, found {ref!r}")
     alts = alt_text.split(",")
     if alt_text != ".":
         for alt in alts:
-            if not _ALT.match(alt):
+            if not (len(alt) == 1 and alt in _ONE_BASE) and not _ALT.match(alt):
                 raise InputFormatError(
                     name, line_number, f"ALT {alt!r} is not a base string, '*', a <symbolic> allele or a breakend"
                 )
@@ -183,6 +184,9 @@ def parse_data_line(line: str, line_number: int, column_count: int, name: str) -
 def process_alleles(pos: int, ref: str, alts: list[str]) -> list[Allele]:
     """VEP's allele processing (Parser/VCF.pm, Parser.pm minimise_alleles), for annotatable ALTs."""
     ref = ref.upper()
+    if len(ref) == 1 and len(alts) == 1 and len(alts[0]) == 1 and alts[0] not in ".*":
+        alt = alts[0].upper()  # one base for one base: nothing to trim (the commonest record)
+        return [] if alt == ref else [Allele(1, alts[0], ref, alt, pos, pos, False)]
     real = [alt.upper() for alt in alts if alt != "." and alt != "*" and not alt.startswith("<") and "[" not in alt
             and "]" not in alt and "." not in alt]  # fmt: skip
     if not real:

@@ -316,22 +316,40 @@ def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi
     return mask, _numbers(low, high, len(introns))
 
 
-def annotate_transcript(allele: Allele, tr: Transcript, genome: ContigBases) -> tuple[int, str, str]:
-    """``allele`` on ``tr``: its terms (a mask, 0 when the transcript is out of reach), the CSQ
-    fields EXON .. HGNC_ID joined with '|' and escaped, and HGVS_OFFSET."""
+def annotate_transcript(
+    allele: Allele, tr: Transcript, genome: ContigBases, source: str
+) -> tuple[Consequence | None, str]:
+    """``allele`` on ``tr``: its consequence and its CSQ entry (every field, escaped; ``source``
+    names the last, custom field's value), or (None, "") when the transcript is out of reach."""
     s, e = allele.start, allele.end
     ts, te = tr.start, tr.end
     if e >= ts and s <= te:
-        return _annotate_within(allele, tr, genome, s, e)
+        return _annotate_within(allele, tr, genome, s, e, source)
     before, after = ts - FLANK <= e < ts, te < s <= te + FLANK
     if not (before or after):
-        return 0, "", ""
+        return None, ""
     upstream = before if tr.strand == 1 else after
     distance = min(abs(s - ts), abs(s - te), abs(e - ts), abs(e - te))
-    return (UPSTREAM if upstream else DOWNSTREAM), f"||||||||||{distance}|{tr.strand}|||", ""
+    consequence = describe(UPSTREAM if upstream else DOWNSTREAM)
+    return consequence, (
+        f"{allele.label}|{consequence.text}|{consequence.impact}|{csq_head(tr)}|||||||||||{distance}|{tr.strand}"
+        f"||||{source}||"
+    )
 
 
-def _annotate_within(allele: Allele, tr: Transcript, genome: ContigBases, s: int, e: int) -> tuple[int, str, str]:
+def csq_head(tr: Transcript) -> str:
+    """SYMBOL|Gene|Feature_type|Feature|BIOTYPE, escaped once per transcript (SYMBOL spaces become %20)."""
+    if not tr.csq_head:
+        tr.csq_head = "|".join([
+            csq_escape(tr.symbol.replace(" ", "%20")), csq_escape(tr.gene_id), "Transcript",
+            csq_escape(tr.transcript_id), csq_escape(tr.biotype),
+        ])  # fmt: skip
+    return tr.csq_head
+
+
+def _annotate_within(
+    allele: Allele, tr: Transcript, genome: ContigBases, s: int, e: int, source: str
+) -> tuple[Consequence, str]:
     insertion = s == e + 1
     lo, hi = (e, s) if insertion else (s, e)
     ts, te, strand = tr.start, tr.end, tr.strand
@@ -410,14 +428,11 @@ def _annotate_within(allele: Allele, tr: Transcript, genome: ContigBases, s: int
                 hgvsp = csq_escape(hgvsp).replace("=", "%3D")
             if shift:
                 offset_text = str(shift * strand)
+    consequence = describe(mask)
     exon_text = _numbers(exon_low, exon_high, len(exons))
-    return (
-        mask,
-        (
-            f"{exon_text}|{intron_text}|{hgvsc}|{hgvsp}|{cdna_text}|{cds_text}|{protein_text}|{amino_text}|"
-            f"{codon_text}|||{strand}|||"
-        ),
-        offset_text,
+    return consequence, (
+        f"{allele.label}|{consequence.text}|{consequence.impact}|{csq_head(tr)}|{exon_text}|{intron_text}|{hgvsc}|"
+        f"{hgvsp}|{cdna_text}|{cds_text}|{protein_text}|{amino_text}|{codon_text}|||{strand}||||{source}|{offset_text}|"
     )
 
 
@@ -641,13 +656,12 @@ def _format_cdna(tr: Transcript, x: int) -> str:
 def _hgvs_position(tr: Transcript, pos: int) -> str | None:
     if pos < tr.start or pos > tr.end:
         return None
-    x = tr.cdna_position(pos)
-    if x is not None:
+    x, offset = tr.cdna_anchor(pos)
+    if offset == 0:
         return _format_cdna(tr, x)
-    anchor, offset = tr.nearest_exon_anchor(pos)
-    if tr.cce is not None and anchor == tr.cce and offset > 0:
+    if tr.cce is not None and x == tr.cce and offset > 0:
         return f"*{offset}"
-    return f"{_format_cdna(tr, anchor)}{'+' if offset >= 0 else ''}{offset}"
+    return f"{_format_cdna(tr, x)}{'+' if offset > 0 else ''}{offset}"
 
 
 def _hgvs_range(tr: Transcript, first: int, last: int) -> str | None:

@@ -21,17 +21,15 @@ from jobs.annotation.consequence import (
     INTERGENIC,
     Consequence,
     annotate_transcript,
-    csq_escape,
     describe,
 )
-from jobs.annotation.model import Transcript
 from jobs.annotation.reference import Reference
 from jobs.annotation.vcf import VcfReader, VcfRecord, parse_data_line, process_alleles
 
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[float], None]
-PROGRESS_EVERY = 2000
+CHUNK_BYTES = 1 << 16  # input read, annotated and written this much at a time
 
 REGION_OF_TERM = {
     "transcript_ablation": "coding", "stop_gained": "coding", "frameshift_variant": "coding", "stop_lost": "coding",
@@ -47,13 +45,6 @@ REGION_OF_TERM = {
     "upstream_gene_variant": "upstream/downstream", "downstream_gene_variant": "upstream/downstream",
     "intergenic_variant": "intergenic",
 }  # fmt: skip
-
-
-def _csq_head(transcript: Transcript) -> str:
-    """SYMBOL|Gene|Feature_type|Feature|BIOTYPE, escaped once per transcript (SYMBOL spaces become %20)."""
-    symbol = csq_escape(transcript.symbol.replace(" ", "%20"))
-    return "|".join([symbol, csq_escape(transcript.gene_id), "Transcript", csq_escape(transcript.transcript_id),
-                     csq_escape(transcript.biotype)])  # fmt: skip
 
 
 # an allele that reaches no transcript: Allele|intergenic_variant|MODIFIER and every other field empty
@@ -173,9 +164,15 @@ class _Writer:
         if len(self._buffer) >= 4096:
             self.flush()
 
+    def write_block(self, text: str) -> None:
+        """Whole lines, each ending in a newline."""
+        self.flush()
+        self._handle.write(text.encode() if self.compressed else text)
+
     def flush(self) -> None:
         if self._buffer:
-            text = "\n".join(self._buffer) + "\n"
+            self._buffer.append("")  # (the last line's newline)
+            text = "\n".join(self._buffer)
             self._handle.write(text.encode() if self.compressed else text)
             self._buffer = []
 
@@ -213,7 +210,7 @@ def annotate_vcf(
     partial = output.with_name(f".{output.name}.partial")
     writer = _Writer(partial, compressed=output.name.endswith(".gz"))
     try:
-        records = reader.read_header()
+        reader.read_header()
         for line in reader.header_lines[:-1]:
             if line.startswith("##INFO=<ID=CSQ,") or line.startswith("##VEP") or line.startswith("##GAS="):
                 continue
@@ -221,13 +218,13 @@ def annotate_vcf(
         for line in csq_header(reference):
             writer.write(line)
         writer.write(reader.header_lines[-1])
-        source = reference.source_name
         if processes > 1:
             _annotate_in_parallel(reader, reference, stats, writer, processes, progress)
         else:
-            for record in records:
-                writer.write(_annotate_record(record, reference, stats, source))
-                if progress is not None and stats.records % PROGRESS_EVERY == 0:
+            for first_line, text in reader.data_chunks(CHUNK_BYTES):
+                annotated = _annotate_chunk(first_line, text, reader.column_count, reader.name, reference, stats)
+                writer.write_block(annotated)
+                if progress is not None:
                     progress(reader.fraction_read())
         writer.close()
     except BaseException:
@@ -249,8 +246,25 @@ def annotate_vcf(
     return AnnotationResult(output=output, log=log, summary=summary, stats=stats)
 
 
+def _annotate_chunk(
+    first_line: int, text: str, column_count: int, name: str, reference: Reference, stats: AnnotationStats
+) -> str:
+    """The annotated lines, each ending in a newline, of a chunk of whole data lines."""
+    source = reference.source_name
+    annotated: list[str] = []
+    line_number = first_line
+    for line in text.split("\n"):
+        record = parse_data_line(line, line_number, column_count, name)
+        if record is not None:
+            annotated.append(_annotate_record(record, reference, stats, source))
+        line_number += 1
+    if not annotated:
+        return ""
+    annotated.append("")  # (the last line's newline)
+    return "\n".join(annotated)
+
+
 # -- several processes ------------------------------------------------------------------------
-BATCH_RECORDS = 2000
 BATCHES_IN_FLIGHT_PER_PROCESS = 3
 _process_reference: list[Reference] = []  # the reference bundle loaded in a worker process
 
@@ -259,16 +273,10 @@ def _process_start(bundle_path: str) -> None:
     _process_reference.append(Reference(bundle_path))
 
 
-def _annotate_batch(batch: list[tuple[int, str]], column_count: int, name: str) -> tuple[list[str], dict[str, Any]]:
-    reference = _process_reference[0]
+def _annotate_batch(first_line: int, text: str, column_count: int, name: str) -> tuple[str, dict[str, Any]]:
     stats = AnnotationStats()
-    source = reference.source_name
-    lines = []
-    for line_number, line in batch:
-        record = parse_data_line(line, line_number, column_count, name)
-        if record is not None:
-            lines.append(_annotate_record(record, reference, stats, source))
-    return lines, stats.as_parts()
+    annotated = _annotate_chunk(first_line, text, column_count, name, _process_reference[0], stats)
+    return annotated, stats.as_parts()
 
 
 def _annotate_in_parallel(
@@ -279,36 +287,30 @@ def _annotate_in_parallel(
     processes: int,
     progress: ProgressCallback | None,
 ) -> None:
-    """This process reads and writes; workers check, parse and annotate batches of raw lines (their
-    errors still name the line). A bounded window of batches is in flight, so memory does not grow
-    with the input; "spawn" keeps the workers free of the calling process's threads and locks."""
+    """This process reads and writes; ``processes`` workers check, parse and annotate chunks of whole
+    lines (their errors still name the line). Results are written and counted in input order, so
+    the output is the serial one. A bounded window of chunks is in flight, so memory does not grow
+    with the input; "spawn" keeps the workers free of this process's threads and locks.
+
+    (This process annotates nothing itself: compiled code holds the GIL throughout, which would
+    starve the pool's result thread and stall the workers on full pipes.)"""
     context = multiprocessing.get_context("spawn")
     window: deque[Any] = deque()
     limit = processes * BATCHES_IN_FLIGHT_PER_PROCESS
     with context.Pool(processes, initializer=_process_start, initargs=(str(reference.path),)) as pool:
-        batch: list[tuple[int, str]] = []
 
-        def drain(keep: int) -> None:
+        def write_finished(keep: int) -> None:
             while len(window) > keep:
-                lines, parts = window.popleft().get()
-                for line in lines:
-                    writer.write(line)
+                annotated, parts = window.popleft().get()
+                writer.write_block(annotated)
                 stats.add_parts(parts)
                 if progress is not None:
                     progress(reader.fraction_read())
 
-        def submit(work: list[tuple[int, str]]) -> None:
-            window.append(pool.apply_async(_annotate_batch, (work, reader.column_count, reader.name)))
-
-        for item in reader.data_lines():
-            batch.append(item)
-            if len(batch) >= BATCH_RECORDS:
-                submit(batch)
-                batch = []
-                drain(limit)
-        if batch:
-            submit(batch)
-        drain(0)
+        for first_line, text in reader.data_chunks(CHUNK_BYTES):
+            window.append(pool.apply_async(_annotate_batch, (first_line, text, reader.column_count, reader.name)))
+            write_finished(limit)
+        write_finished(0)
 
 
 def _annotate_record(record: VcfRecord, reference: Reference, stats: AnnotationStats, source: str) -> str:
@@ -352,23 +354,18 @@ def _annotate_record(record: VcfRecord, reference: Reference, stats: AnnotationS
     entries: list[str] = []
     for allele in alleles:
         stats.alleles += 1
-        label = allele.label
         best: Consequence | None = None
         for transcript in index.near(allele.start, allele.end):
-            mask, fields, hgvs_offset = annotate_transcript(allele, transcript, genome)
-            if not mask:
+            consequence, entry = annotate_transcript(allele, transcript, genome, source)
+            if consequence is None:
                 continue
-            consequence = describe(mask)
+            entries.append(entry)
             combinations[consequence.text] = combinations.get(consequence.text, 0) + 1
             if best is None or consequence.rank < best.rank:
                 best = consequence
-            head = transcript.csq_head
-            if not head:
-                head = transcript.csq_head = _csq_head(transcript)
-            entries.append(f"{label}|{consequence.text}|{consequence.impact}|{head}|{fields}|{source}|{hgvs_offset}|")
         if best is None:
             best = describe(INTERGENIC)
-            entries.append(label + _INTERGENIC_ENTRY)
+            entries.append(allele.label + _INTERGENIC_ENTRY)
             combinations[best.text] = combinations.get(best.text, 0) + 1
         stats.most_severe[best.severe] += 1
         stats.impact[best.impact] += 1

@@ -151,27 +151,22 @@ class Transcript:
     def intron_number(self, index: int) -> int:
         return index + 1 if self.strand == 1 else len(self.introns) - index
 
-    def nearest_exon_anchor(self, pos: int) -> tuple[int, int]:
-        """For an intronic position: (cDNA position of the anchoring exon base, signed offset).
-
-        The anchor is the genomically nearest exon base; a tie goes to the '+' (donor) side.
-        """
-        index = _bisect_right(self._exon_starts, pos) - 1  # the exon before pos
-        left_end = self.exons[index][1]
-        right_start = self.exons[index + 1][0]
-        to_left, to_right = pos - left_end, right_start - pos
-        if self.strand == 1:
-            if to_left <= to_right:
-                return self._cdna_at(left_end), to_left
-            return self._cdna_at(right_start), -to_right
-        if to_right <= to_left:
-            return self._cdna_at(right_start), to_right
-        return self._cdna_at(left_end), -to_left
-
-    def _cdna_at(self, pos: int) -> int:
-        value = self.cdna_position(pos)
-        assert value is not None
-        return value
+    def cdna_anchor(self, pos: int) -> tuple[int, int]:
+        """(cDNA position, signed offset) of ``pos``, which lies within the transcript: offset 0 in an
+        exon; in an intron the anchor is the genomically nearest exon base, a tie going to the '+'
+        (donor) side."""
+        index = _bisect_right(self._exon_starts, pos) - 1
+        s, e = self.exons[index]
+        plus = self.strand == 1
+        if pos <= e:
+            return self._exon_cdna[index] + (pos - s + 1 if plus else e - pos + 1), 0
+        next_s, next_e = self.exons[index + 1]
+        to_left, to_right = pos - e, next_s - pos
+        left = self._exon_cdna[index] + (e - s + 1 if plus else 1)  # the cDNA position of base e
+        right = self._exon_cdna[index + 1] + (1 if plus else next_e - next_s + 1)  # ... of base next_s
+        if plus:
+            return (left, to_left) if to_left <= to_right else (right, -to_right)
+        return (right, to_right) if to_right <= to_left else (left, -to_left)
 
 
 def _candidates(starts: list[int], lo: int, hi: int) -> tuple[int, int]:

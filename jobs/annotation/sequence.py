@@ -23,7 +23,14 @@ THREE_LETTER = {
 }  # fmt: skip
 
 
+_ONE_BASE_COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A", "N": "N"}
+
+
 def revcomp(seq: str) -> str:
+    if len(seq) == 1:  # (the commonest call, a substitution)
+        base = _ONE_BASE_COMPLEMENT.get(seq)
+        if base is not None:
+            return base
     return seq.translate(_COMPLEMENT)[::-1]
 
 

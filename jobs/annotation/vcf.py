@@ -11,10 +11,9 @@ import gzip
 import io
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
 
 from jobs.annotation.errors import InputFormatError
 
@@ -61,24 +60,25 @@ class Allele:
 
 
 class VcfReader:
-    """Iterate over a VCF (plain, gzip or bgzip): ``header_lines`` first, then ``records()``."""
+    """Read a VCF (plain, gzip or bgzip): ``read_header()``, then ``data_chunks()``.
+
+    Lines end with LF (or CRLF); line numbers count from 1 at the first header line.
+    """
 
     def __init__(self, path: str | Path, *, display_name: str | None = None) -> None:
         self.path = Path(path)
         self.name = display_name or self.path.name
         self.header_lines: list[str] = []
         self.column_count = 0
-        self.line_number = 0
-        self._handle: IO[str] | None = None
+        self.line_number = 0  # lines read so far
         self._raw: io.BufferedReader | None = None
-        self._pending: Iterator[str] | None = None
+        self._header_lines: Generator[str, None, None] | None = None
         self.bytes_total = self.path.stat().st_size
 
-    def _open(self) -> IO[str]:
+    def _open_binary(self) -> gzip.GzipFile | io.BufferedReader:
         self._raw = open(self.path, "rb")
         magic = self._raw.peek(2)[:2]
-        binary: Any = gzip.GzipFile(fileobj=self._raw, mode="rb") if magic == b"\x1f\x8b" else self._raw
-        return io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        return gzip.GzipFile(fileobj=self._raw, mode="rb") if magic == b"\x1f\x8b" else self._raw
 
     def fraction_read(self) -> float:
         """How much of the file (compressed bytes) has been consumed, 0..1."""
@@ -86,30 +86,28 @@ class VcfReader:
             return 0.0
         return min(1.0, self._raw.tell() / self.bytes_total)
 
-    def _lines(self) -> Iterator[str]:
+    def _input_error(self, exc: Exception, line_number: int) -> InputFormatError:
+        if isinstance(exc, UnicodeDecodeError):
+            return InputFormatError(self.name, line_number, "is not a text VCF (found non-UTF-8 bytes)")
+        if isinstance(exc, EOFError):
+            return InputFormatError(self.name, line_number, "the compressed file ends unexpectedly (truncated upload?)")
+        return InputFormatError(self.name, line_number, f"is not a valid gzip file ({exc})")
+
+    def _lines(self) -> Generator[str, None, None]:
         try:
-            self._handle = self._open()
-            with self._handle as handle:
+            with io.TextIOWrapper(self._open_binary(), encoding="utf-8", newline="\n") as handle:
                 for line in handle:
                     self.line_number += 1
                     yield line
-        except UnicodeDecodeError:
-            raise InputFormatError(
-                self.name, self.line_number + 1, "is not a text VCF (found non-UTF-8 bytes)"
-            ) from None
-        except EOFError:
-            raise InputFormatError(
-                self.name, self.line_number + 1, "the compressed file ends unexpectedly (truncated upload?)"
-            ) from None
-        except (gzip.BadGzipFile, zlib.error) as exc:
-            raise InputFormatError(self.name, self.line_number + 1, f"is not a valid gzip file ({exc})") from None
+        except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise self._input_error(exc, self.line_number + 1) from None
         finally:
             if self._raw is not None:
                 self._raw.close()
 
-    def read_header(self) -> Iterator[VcfRecord]:
-        """Read the header; return the iterator positioned at the first data line."""
-        lines = self._lines()
+    def read_header(self) -> None:
+        """Read and check the header lines, up to and including #CHROM."""
+        lines = self._header_lines = self._lines()
         first = next(lines, None)
         if first is None:
             raise InputFormatError(
@@ -134,23 +132,47 @@ class VcfReader:
                     )  # fmt: skip
                 self.header_lines.append(text)
                 self.column_count = len(columns)
-                self._pending = lines
-                return self._records(lines)
+                return
             raise InputFormatError(self.name, self.line_number, "expected the #CHROM column header before the data")
         raise InputFormatError(self.name, None, "no #CHROM column header line: the file ends inside the header")
 
-    def _records(self, lines: Iterator[str]) -> Iterator[VcfRecord]:
-        for line in lines:
-            record = parse_data_line(line, self.line_number, self.column_count, self.name)
-            if record is not None:
-                yield record
+    def data_chunks(self, size: int) -> Iterator[tuple[int, str]]:
+        """After ``read_header``: the data lines as (number of the first line, text of whole lines)
+        chunks of about ``size`` bytes, read and decoded a block at a time."""
+        assert self._header_lines is not None and self.column_count, "call read_header() first"
+        self._header_lines.close()
+        try:
+            binary = self._open_binary()
+            for _ in range(self.line_number):
+                binary.readline()
+            carry = b""
+            while True:
+                block = binary.read(size)
+                if not block:
+                    break
+                block = carry + block if carry else block
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:  # one line longer than a block
+                    carry = block
+                    continue
+                carry = block[cut:]
+                yield self._decoded(block[:cut] if carry else block)
+            if carry:  # a last line without its newline
+                yield self._decoded(carry + b"\n")
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise self._input_error(exc, self.line_number + 1) from None
+        finally:
+            if self._raw is not None:
+                self._raw.close()
 
-    def data_lines(self) -> Iterator[tuple[int, str]]:
-        """After ``read_header``'s iterator was obtained but not used: (line number, raw line) pairs."""
-        lines = self._pending
-        assert lines is not None, "call read_header() first"
-        for line in lines:
-            yield self.line_number, line
+    def _decoded(self, data: bytes) -> tuple[int, str]:
+        first = self.line_number + 1
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise self._input_error(exc, first + data.count(b"\n", 0, exc.start)) from None
+        self.line_number += data.count(b"\n")
+        return first, text
 
 
 def parse_data_line(line: str, line_number: int, column_count: int, name: str) -> VcfRecord | None:

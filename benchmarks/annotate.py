@@ -1,11 +1,13 @@
 """Benchmark: this engine against bcftools csq and snpEff on the same synthetic input and gene model.
 
-    python benchmarks/annotate.py [--count 100000] [--memory-counts 100000,1000000]
+    python benchmarks/annotate.py [--sizes 100000,1000000] [--repeat 3]
 
-Builds the demo reference bundle if needed, generates a synthetic VCF from it, runs every
-tool in its own process (wall time and peak RSS), prints throughput and the ratios, then
-runs this engine alone on growing inputs to show that its memory stays flat, and finally
-the most-severe-consequence concordance with snpEff.
+Builds a reference bundle from the demo inputs, generates synthetic chr20 VCFs of each size,
+and runs every tool in its own process, ``--repeat`` times, on each: the median wall time
+(start-up included) and the largest peak RSS. For each size it prints throughput and each
+tool's throughput relative to bcftools csq and to snpEff (snpEff only up to --snpeff-max
+records: it needs minutes for a million). GAS's peak memory across the sizes shows whether it
+stays flat. Last, the most-severe-consequence concordance with snpEff on the first size.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,10 +61,15 @@ def run_engine(vcf: Path, out: Path, bundle: Path, processes: int = 1) -> peers.
     return peers.measure(command)
 
 
+def median_run(runs: list[peers.Run]) -> peers.Run:
+    return peers.Run(seconds=statistics.median(run.seconds for run in runs), peak_mb=max(run.peak_mb for run in runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=100_000, help="variants in the peer comparison")
-    parser.add_argument("--memory-counts", default="100000,1000000", help="input sizes for the memory check")
+    parser.add_argument("--sizes", default="100000,1000000", help="synthetic input sizes (variants requested)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool and size; the median time is shown")
+    parser.add_argument("--snpeff-max", type=int, default=200_000, help="run snpEff only on inputs up to this size")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--no-install", action="store_true", help="do not apt-get install bcftools/snpeff")
     args = parser.parse_args()
@@ -71,45 +81,50 @@ def main() -> None:
     if not (bundle / "manifest.json").exists():
         import_reference(name="bench", build="GRCh37", gene_model=GTF, fasta=FASTA, destination=bundle)
     reference = Reference(bundle)
-    vcf = generate(reference, args.count, work / f"synthetic_{args.count}.vcf.gz")
-    records = count_records(vcf)
-    print(f"input: {records} synthetic chr20 variants ({vcf}); gene model {GTF.name}\n", flush=True)
-
-    results: dict[str, peers.Run] = {}
-    results["GAS"] = run_engine(vcf, work / "gas.vcf", bundle)
-    results["GAS, 2 procs"] = run_engine(vcf, work / "gas2.vcf", bundle, processes=2)
     available = peers.available()
-    if available["bcftools"]:
-        plain_fasta = work / "chr20.fa"
-        if not plain_fasta.exists():
-            with gzip.open(FASTA, "rb") as src, open(plain_fasta, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-        gff3 = peers.gtf_to_gff3(GTF, work / "chr20.gff3")
-        results["bcftools csq"] = peers.bcftools_csq(vcf, plain_fasta, gff3, work / "bcftools.vcf")
-    if available["snpeff"]:
-        config = peers.snpeff_database(work / "snpeff", GTF, FASTA)
-        results["snpEff"] = peers.snpeff(vcf, config, work / "snpeff.vcf")
+    plain_fasta = work / "chr20.fa"
+    if available["bcftools"] and not plain_fasta.exists():
+        with gzip.open(FASTA, "rb") as src, open(plain_fasta, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    gff3 = peers.gtf_to_gff3(GTF, work / "chr20.gff3") if available["bcftools"] else None
+    snpeff_config = peers.snpeff_database(work / "snpeff", GTF, FASTA) if available["snpeff"] else None
+    print(f"gene model {GTF.name}, genome {FASTA.name}; {args.repeat} runs per tool, median time shown\n")
 
-    ours = results["GAS"]
-    print(f"{'tool':<14}{'seconds':>10}{'variants/s':>14}{'peak MB':>10}{'GAS speed ×':>14}")
-    print("(peak MB: the largest single process; 'GAS, 2 procs' runs three)")
-    for tool, run in results.items():
-        ratio = run.seconds / ours.seconds
-        print(f"{tool:<14}{run.seconds:>10.2f}{records / run.seconds:>14,.0f}{run.peak_mb:>10.0f}{ratio:>14.2f}")
-    print("('GAS speed ×' = the tool's time / GAS's time: above 1, GAS is faster)\n")
+    memory: list[tuple[int, dict[str, peers.Run]]] = []
+    first: tuple[Path, Path] | None = None
+    for size in (int(text) for text in args.sizes.split(",") if text):
+        vcf = generate(reference, size, work / f"synthetic_{size}.vcf.gz")
+        records = count_records(vcf)
+        tools: dict[str, Callable[[], peers.Run]] = {
+            "GAS": partial(run_engine, vcf, work / f"gas_{size}.vcf", bundle),
+            "GAS, 2 procs": partial(run_engine, vcf, work / f"gas2_{size}.vcf", bundle, processes=2),
+        }
+        if gff3 is not None:
+            tools["bcftools csq"] = partial(peers.bcftools_csq, vcf, plain_fasta, gff3, work / f"bcftools_{size}.vcf")
+        if snpeff_config is not None and records <= args.snpeff_max:
+            tools["snpEff"] = partial(peers.snpeff, vcf, snpeff_config, work / f"snpeff_{size}.vcf")
+        results = {tool: median_run([run() for _ in range(args.repeat)]) for tool, run in tools.items()}
+        memory.append((records, results))
+        if first is None and "snpEff" in results:
+            first = (work / f"gas_{size}.vcf", work / f"snpeff_{size}.vcf")
 
-    print("memory of GAS as the input grows:")
-    print(f"{'variants':>10}{'procs':>7}{'seconds':>10}{'variants/s':>14}{'peak MB':>10}")
-    for count in (int(c) for c in args.memory_counts.split(",") if c):
-        big = generate(reference, count, work / f"synthetic_{count}.vcf.gz", seed=7)
-        n = count_records(big)
-        for processes in (1, 2):
-            run = run_engine(big, work / f"gas_{count}.vcf.gz", bundle, processes=processes)
-            print(f"{n:>10}{processes:>7}{run.seconds:>10.2f}{n / run.seconds:>14,.0f}{run.peak_mb:>10.0f}", flush=True)
+        print(f"{records:,} synthetic chr20 variants ({vcf.name})")
+        print(f"{'tool':<14}{'seconds':>9}{'variants/s':>12}{'peak MB':>9}{'× bcftools':>12}{'× snpEff':>10}")
+        for tool, run in results.items():
+            row = f"{tool:<14}{run.seconds:>9.2f}{records / run.seconds:>12,.0f}{run.peak_mb:>9.0f}"
+            for peer, width in (("bcftools csq", 12), ("snpEff", 10)):
+                ratio = f"{results[peer].seconds / run.seconds:.2f}" if peer in results else "-"
+                row += f"{ratio:>{width}}"
+            print(row)
+        print("(× peer: this tool's throughput over the peer's; peak MB: the largest single process)\n", flush=True)
 
-    if available["snpeff"]:
+    print("GAS peak memory (MB) as the input grows:")
+    for records, results in memory:
+        print(f"  {records:>10,} variants: {results['GAS'].peak_mb:.0f} (1 process), "
+              f"{results['GAS, 2 procs'].peak_mb:.0f} (2 processes)")  # fmt: skip
+    if first is not None:
         print("\nmost severe consequence per allele, GAS vs snpEff:")
-        print(concordance.compare(work / "gas.vcf", work / "snpeff.vcf").report())
+        print(concordance.compare(*first).report())
     print(f"\nwork files in {work}")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.annotation.engine import annotate_vcf
+from jobs.annotation.engine import CHUNK_BYTES, annotate_vcf
 from jobs.annotation.errors import InputFormatError
 from tests.engine.conftest import HEADER, write_vcf
 
@@ -169,7 +169,7 @@ def test_bundle_checksum_is_reproducible(demo_reference, tmp_path):
 
 @pytest.mark.slow
 def test_several_processes_give_the_same_output(demo_reference, tmp_path):
-    """10,000 records in 5 batches over 2 worker processes: identical VCF, log and summary."""
+    """10,000 records in several chunks over 2 worker processes: identical VCF, log and summary."""
     source = Path(__file__).resolve().parents[1] / "data" / "synthetic_chr20_10k.vcf.gz"
     one = annotate_vcf(source, tmp_path / "one.vcf", demo_reference)
     two = annotate_vcf(source, tmp_path / "two.vcf", demo_reference, processes=2)
@@ -181,11 +181,45 @@ def test_several_processes_give_the_same_output(demo_reference, tmp_path):
     assert two.stats.records == 10000
 
 
-def test_an_input_error_is_reported_the_same_with_several_processes(demo_reference, tmp_path):
-    lines = [HEADER.rstrip("\n")] + [f"20\t{60000 + i}\t.\tA\tG\t50\tPASS\t." for i in range(4500)]
+@pytest.mark.parametrize("processes", [1, 2])
+@pytest.mark.parametrize("name", ["in.vcf", "in.vcf.gz"])
+def test_an_error_far_into_the_file_names_its_line(demo_reference, tmp_path, processes, name):
+    """The bad line lies several read chunks in: its number is still exact, plain or gzipped, with
+    one process or several."""
+    lines = [HEADER.rstrip("\n")] + [f"20\t{60000 + i}\t.\tA\tG\t50\tPASS\t." for i in range(10000)]
     lines.append("20\tbad\t.\tA\tG\t50\tPASS\t.")
-    path = tmp_path / "in.vcf"
-    path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(InputFormatError, match="line 4504: POS must be a whole number"):
-        annotate_vcf(path, tmp_path / "out.vcf", demo_reference, processes=2)
+    text = "\n".join(lines) + "\n"
+    assert len(text) > 2 * CHUNK_BYTES
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    with pytest.raises(InputFormatError, match="line 10004: POS must be a whole number"):
+        annotate_vcf(path, tmp_path / "out.vcf", demo_reference, processes=processes)
     assert not (tmp_path / "out.vcf").exists()
+
+
+def test_non_utf8_bytes_in_the_data_name_their_line(demo_reference, tmp_path):
+    lines = [HEADER.rstrip("\n").encode()]
+    lines += [f"20\t{60000 + i}\t.\tA\tG\t50\tPASS\t.".encode() for i in range(3000)]
+    lines[2500] = b"20\t62499\t.\tA\tG\t50\tPASS\tNOTE=caf\xe9"  # Latin-1, not UTF-8
+    path = tmp_path / "in.vcf"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(InputFormatError, match="line 2503: is not a text VCF"):
+        annotate_vcf(path, tmp_path / "out.vcf", demo_reference)
+
+
+def test_crlf_lines_a_missing_last_newline_and_a_line_longer_than_a_chunk(demo_reference, tmp_path):
+    """Windows line ends and a final line without its newline read as usual; a record longer than a
+    read chunk (a long INFO) comes back whole."""
+    long_info = "NOTE=" + "x" * (3 * CHUNK_BYTES)
+    records = [("20", 71381, "A", "T"), ("20", 77390, "A", "AG", long_info), ("20", 81723, "G", "A")]
+    reference_run = annotate_vcf(write_vcf(tmp_path / "lf.vcf", records), tmp_path / "lf.out.vcf", demo_reference)
+    text = (tmp_path / "lf.vcf").read_text()
+    (tmp_path / "crlf.vcf").write_bytes(text.rstrip("\n").replace("\n", "\r\n").encode())
+    crlf_run = annotate_vcf(tmp_path / "crlf.vcf", tmp_path / "crlf.out.vcf", demo_reference)
+    assert crlf_run.stats.records == 3
+    assert crlf_run.output.read_text() == reference_run.output.read_text()
+    data_lines = [line for line in crlf_run.output.read_text().splitlines() if not line.startswith("#")]
+    assert data_lines[1].split("\t")[7].startswith(long_info + ";CSQ=")

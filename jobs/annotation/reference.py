@@ -4,8 +4,8 @@ A bundle is a directory::
 
     manifest.json           name, build, contigs, counts, source files, checksum
     transcripts/<contig>.pkl      the contig's transcripts with their spliced sequences
-    genome.fa(.fai)         the genome, plain and faidx-indexed (REF checks, HGVS): dense
-                            input reads all of it, and plain text reads 10x faster than bgzip
+    genome.fa(.fai)         the genome, faidx-indexed (REF checks, HGVS): plain, upper case, one
+                            line per contig, as dense input reads all of it
     dbsnp.vcf.gz(.tbi)      optional: dbSNP sites for the ID column
 
 Transcripts are loaded per contig on first use, so a whole-genome bundle loads in a moment
@@ -91,6 +91,18 @@ def _install_plain(source: Path, target: Path) -> None:
         shutil.copyfileobj(src, dst, 1 << 20)
 
 
+def _write_genome(source: pysam.FastaFile, target: Path) -> None:
+    """The genome as one upper-case line per contig: a fetch is then a single read, with no line
+    breaks to drop and no case to fold."""
+    piece = 1 << 24
+    with open(target, "w", encoding="ascii") as out:
+        for name, length in zip(source.references, source.lengths, strict=True):
+            out.write(f">{name}\n")
+            for start in range(0, length, piece):
+                out.write(source.fetch(name, start, min(length, start + piece)).upper())
+            out.write("\n")
+
+
 @dataclass
 class ImportReport:
     name: str
@@ -120,8 +132,13 @@ def import_reference(
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=destination.parent))
     try:
+        source_copy = staging / "source.fa"
+        _install_plain(Path(fasta), source_copy)
+        pysam.faidx(str(source_copy))
         genome = staging / "genome.fa"
-        _install_plain(Path(fasta), genome)
+        _write_genome(pysam.FastaFile(str(source_copy)), genome)
+        source_copy.unlink()
+        Path(f"{source_copy}.fai").unlink()
         pysam.faidx(str(genome))
         fasta_file = pysam.FastaFile(str(genome))
         contig_lengths = dict(zip(fasta_file.references, fasta_file.lengths, strict=True))
@@ -363,7 +380,7 @@ class ContigBases:
         self.block_end = -1  # inclusive; the empty block holds nothing
 
     def get(self, start: int, end: int) -> str:
-        """Bases ``start..end`` (1-based, inclusive), clipped to the contig, upper case."""
+        """Bases ``start..end`` (1-based, inclusive), clipped to the contig (upper case, as stored)."""
         if start < 1:
             start = 1
         if end > self.length:
@@ -373,10 +390,10 @@ class ContigBases:
         if start >= self.block_start and end <= self.block_end:
             return self.block[start - self.block_start : end - self.block_start + 1]
         if end - start + 1 > _BLOCK // 2:
-            return self.fasta.fetch(self.contig, start - 1, end).upper()
+            return self.fasta.fetch(self.contig, start - 1, end)
         block_start = max(1, start - 1024)
         block_end = min(self.length, block_start + _BLOCK - 1)
-        self.block = self.fasta.fetch(self.contig, block_start - 1, block_end).upper()
+        self.block = self.fasta.fetch(self.contig, block_start - 1, block_end)
         self.block_start = block_start
         self.block_end = block_start + len(self.block) - 1
         return self.block[start - block_start : end - block_start + 1]

@@ -38,7 +38,10 @@ def translate(seq: str, table: int = 1) -> str:
     """Translate whole codons; a codon with anything but ACGT gives X. Leftover bases are ignored."""
     codons = CODON_TABLES[table]
     upper = seq.upper()
-    return "".join(codons.get(upper[i : i + 3], "X") for i in range(0, len(upper) - len(upper) % 3, 3))
+    peptide: list[str] = []
+    for i in range(0, len(upper) - len(upper) % 3, 3):
+        peptide.append(codons.get(upper[i : i + 3], "X"))
+    return "".join(peptide)
 
 
 def three_letter(peptide: str) -> str:

@@ -265,7 +265,7 @@ def _annotate_chunk(
 
 
 # -- several processes ------------------------------------------------------------------------
-BATCHES_IN_FLIGHT_PER_PROCESS = 3
+CHUNKS_IN_FLIGHT_PER_PROCESS = 3
 _process_reference: list[Reference] = []  # the reference bundle loaded in a worker process
 
 
@@ -273,7 +273,7 @@ def _process_start(bundle_path: str) -> None:
     _process_reference.append(Reference(bundle_path))
 
 
-def _annotate_batch(first_line: int, text: str, column_count: int, name: str) -> tuple[str, dict[str, Any]]:
+def _annotate_chunk_in_worker(first_line: int, text: str, column_count: int, name: str) -> tuple[str, dict[str, Any]]:
     stats = AnnotationStats()
     annotated = _annotate_chunk(first_line, text, column_count, name, _process_reference[0], stats)
     return annotated, stats.as_parts()
@@ -296,7 +296,7 @@ def _annotate_in_parallel(
     starve the pool's result thread and stall the workers on full pipes.)"""
     context = multiprocessing.get_context("spawn")
     window: deque[Any] = deque()
-    limit = processes * BATCHES_IN_FLIGHT_PER_PROCESS
+    limit = processes * CHUNKS_IN_FLIGHT_PER_PROCESS
     with context.Pool(processes, initializer=_process_start, initargs=(str(reference.path),)) as pool:
 
         def write_finished(keep: int) -> None:
@@ -308,7 +308,8 @@ def _annotate_in_parallel(
                     progress(reader.fraction_read())
 
         for first_line, text in reader.data_chunks(CHUNK_BYTES):
-            window.append(pool.apply_async(_annotate_batch, (first_line, text, reader.column_count, reader.name)))
+            work = (first_line, text, reader.column_count, reader.name)
+            window.append(pool.apply_async(_annotate_chunk_in_worker, work))
             write_finished(limit)
         write_finished(0)
 

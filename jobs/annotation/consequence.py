@@ -165,6 +165,25 @@ def _numbers(low: int, high: int, total: int) -> str:
     return f"{low}/{total}" if low == high else f"{low}-{high}/{total}"
 
 
+def _numbers_hit(
+    intervals: list[tuple[int, int]], first: int, stop: int, s: int, e: int, plus: bool
+) -> tuple[int, int]:
+    """The lowest and highest numbers (1-based, in transcript order) of the exons or introns
+    ``intervals[first:stop]`` that overlap s..e; (0, 0) for none."""
+    first_hit = last_hit = -1
+    for index in range(first, stop):
+        i_s, i_e = intervals[index]
+        if e >= i_s and s <= i_e:
+            if first_hit < 0:
+                first_hit = index
+            last_hit = index
+    if first_hit < 0:
+        return 0, 0
+    if plus:
+        return first_hit + 1, last_hit + 1
+    return len(intervals) - last_hit, len(intervals) - first_hit
+
+
 def _peptide(codon: str, table: int) -> str:
     if not codon:
         return "-"
@@ -247,19 +266,13 @@ _NO_MAPPING = _Mapping(None, 0, 0, False, "")
 def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi: int) -> tuple[int, str]:
     """Splice and intron terms (EV BaseTranscriptVariationAllele _intron_effects) and the INTRON text."""
     donor = acceptor = fifth = donor_region = region = intronic = ppt = False
-    low = high = 0
     plus = tr.strand == 1
     widen = 12 if tr.has_frameshift_intron else 0
     introns = tr.introns
     first, stop = tr.introns_between(lo, hi, 20)
+    low, high = _numbers_hit(introns, first, stop, s, e, plus)
     for index in range(first, stop):
         i_s, i_e = introns[index]
-        if e >= i_s and s <= i_e:
-            number = tr.intron_number(index)
-            if low == 0 or number < low:
-                low = number
-            if number > high:
-                high = number
         if hi < i_s - 3 or lo > i_e + 3:
             continue
         if i_e - i_s <= 12 and e >= i_s and s <= i_e:  # inside a "frameshift intron": VEP annotates nothing
@@ -359,15 +372,7 @@ def _annotate_within(
     la, lr = len(alt_a), len(allele.ref)
     exons = tr.exons
     first, stop = tr.exons_between(lo, hi)
-    exon_low = exon_high = 0
-    for i in range(first, stop):
-        x_s, x_e = exons[i]
-        if e >= x_s and s <= x_e:
-            number = tr.exon_number(i)
-            if exon_low == 0 or number < exon_low:
-                exon_low = number
-            if number > exon_high:
-                exon_high = number
+    exon_low, exon_high = _numbers_hit(exons, first, stop, s, e, strand == 1)
     exon_hit = exon_low > 0
     if not exon_hit:  # an insertion touching an exon with one flank counts too (min/max overlap)
         for i in range(first, stop):

@@ -145,12 +145,6 @@ class Transcript:
         s, e = self.exons[index]
         return self._exon_cdna[index] + (pos - s + 1 if self.strand == 1 else e - pos + 1)
 
-    def exon_number(self, index: int) -> int:
-        return index + 1 if self.strand == 1 else len(self.exons) - index
-
-    def intron_number(self, index: int) -> int:
-        return index + 1 if self.strand == 1 else len(self.introns) - index
-
     def cdna_anchor(self, pos: int) -> tuple[int, int]:
         """(cDNA position, signed offset) of ``pos``, which lies within the transcript: offset 0 in an
         exon; in an intron the anchor is the genomically nearest exon base, a tie going to the '+'

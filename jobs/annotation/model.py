@@ -58,6 +58,7 @@ class Transcript:
         utr3_mirror: str = "",
         protein_id: str = "",
         codon_table: int = 1,
+        protein: str | None = None,
     ) -> None:
         self.transcript_id = transcript_id
         self.gene_id = gene_id
@@ -101,7 +102,7 @@ class Transcript:
         else:
             self.ccs = self.cce = None
             self.cds = self.utr5 = self.utr3 = ""
-        self._protein: str | None = None
+        self._protein = protein  # (None: translated on first use)
 
     def __repr__(self) -> str:
         return f"<Transcript {self.transcript_id} {self.contig}:{self.start}-{self.end} {self.strand:+d}>"
@@ -112,7 +113,7 @@ class Transcript:
 
     @property
     def protein(self) -> str:
-        """The translated CDS without its stop; translated on first use (few transcripts need it)."""
+        """The reference protein: the CDS translated, without its stop."""
         if self._protein is None:
             cds = self.cds
             protein = translate(cds[: len(cds) - len(cds) % 3], self.codon_table)

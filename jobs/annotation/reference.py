@@ -232,9 +232,21 @@ def _transcript_record(raw: RawTranscript, contig: str, fasta: pysam.FastaFile, 
                 segment = fasta.fetch(contig, lo_clip - 1, hi_clip).upper() if hi_clip >= lo_clip else ""
                 mirrored.append(revcomp(segment))
             utr3_mirror = "".join(mirrored)
-    return (
+    record = (
         raw.transcript_id, raw.gene_id, raw.symbol, raw.biotype, raw.strand, exons,
         coding_start, coding_end, cdna, utr3_mirror, raw.protein_id,
+    )  # fmt: skip
+    # the reference protein too, translated once here rather than at every annotation
+    return (*record, _transcript(record, contig).protein)
+
+
+def _transcript(record: tuple[Any, ...], contig: str) -> Transcript:
+    """A transcript from its bundle record (the protein, the 12th field, may be missing)."""
+    r = record
+    return Transcript(
+        transcript_id=r[0], gene_id=r[1], symbol=r[2], biotype=r[3], contig=contig, strand=r[4], exons=r[5],
+        coding_start=r[6], coding_end=r[7], cdna=r[8], utr3_mirror=r[9], protein_id=r[10],
+        codon_table=2 if contig in _MITO_NAMES else 1, protein=r[11] if len(r) > 11 else None,
     )  # fmt: skip
 
 
@@ -346,14 +358,7 @@ class Reference:
             return []
         with open(path, "rb") as handle:
             records = pickle.load(handle)  # noqa: S301 - a bundle this service built itself
-        table = 2 if contig in _MITO_NAMES else 1
-        return [
-            Transcript(
-                transcript_id=r[0], gene_id=r[1], symbol=r[2], biotype=r[3], contig=contig, strand=r[4], exons=r[5],
-                coding_start=r[6], coding_end=r[7], cdna=r[8], utr3_mirror=r[9], protein_id=r[10], codon_table=table,
-            )
-            for r in records
-        ]  # fmt: skip
+        return [_transcript(record, contig) for record in records]
 
     def bases(self, contig: str) -> ContigBases:
         """The genome sequence of ``contig`` (a name this bundle uses), read through a block cache."""

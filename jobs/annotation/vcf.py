@@ -12,7 +12,6 @@ import io
 import re
 import zlib
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.annotation.errors import InputFormatError
@@ -25,30 +24,41 @@ _ONE_BASE = "ACGTNacgtn"  # (the commonest REF and ALT, checked without a regula
 _REQUIRED_HEADER = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
 
 
-@dataclass(slots=True)
+# (VcfRecord and Allele are plain classes, not dataclasses: mypyc compiles their __init__, where a
+# dataclass's generated __init__ would run as Python for every record)
 class VcfRecord:
-    line_number: int
-    columns: list[str]
-    pos: int
-    ref: str
-    alts: list[str]
+    """One data line: its columns, and POS, REF and the ALTs read from them."""
+
+    __slots__ = ("alts", "columns", "line_number", "pos", "ref")
+
+    def __init__(self, line_number: int, columns: list[str], pos: int, ref: str, alts: list[str]) -> None:
+        self.line_number = line_number
+        self.columns = columns
+        self.pos = pos
+        self.ref = ref
+        self.alts = alts
 
     @property
     def chrom(self) -> str:
         return self.columns[0]
 
 
-@dataclass(slots=True)
 class Allele:
     """One ALT allele after VEP's trimming: ``s..e`` on the genome (an insertion has s == e + 1)."""
 
-    alt_index: int  # 1-based ALT number in the record
-    vcf_alt: str
-    ref: str  # processed reference bases ('' for an insertion)
-    alt: str  # processed alternative bases ('' for a deletion)
-    start: int
-    end: int
-    shiftable: bool  # the record is all insertions or all deletions (HGVS 3' shift allowed)
+    __slots__ = ("alt", "alt_index", "end", "ref", "shiftable", "start", "vcf_alt")
+
+    def __init__(self, alt_index: int, vcf_alt: str, ref: str, alt: str, start: int, end: int, shiftable: bool) -> None:
+        self.alt_index = alt_index  # 1-based ALT number in the record
+        self.vcf_alt = vcf_alt
+        self.ref = ref  # processed reference bases ('' for an insertion)
+        self.alt = alt  # processed alternative bases ('' for a deletion)
+        self.start = start
+        self.end = end
+        self.shiftable = shiftable  # the record is all insertions or all deletions (HGVS 3' shift allowed)
+
+    def __repr__(self) -> str:
+        return f"<Allele {self.ref or '-'}>{self.alt or '-'} at {self.start}-{self.end}>"
 
     @property
     def label(self) -> str:

@@ -685,7 +685,7 @@ def _hgvs(tr: Transcript, allele: Allele, genome: ContigBases, mask: int) -> tup
     if not inside:
         return None
     plus = tr.strand == 1
-    prefix = f"{tr.transcript_id}:{'c' if tr.has_cds else 'n'}."
+    prefix = tr.hgvs_prefix
     if s0 == e0 and len(allele.alt) == 1:  # a substitution of one base, the commonest case
         ref_g = genome.get(s0, s0)
         if allele.alt == ref_g:
@@ -693,11 +693,12 @@ def _hgvs(tr: Transcript, allele: Allele, genome: ContigBases, mask: int) -> tup
         where = _hgvs_position(tr, s0)
         if where is None:
             return None
-        change = f"{ref_g}>{allele.alt}" if plus else f"{revcomp(ref_g)}>{revcomp(allele.alt)}"
         hgvsp = ""
         if tr.has_cds and mask & _CODING:
             hgvsp = _hgvs_protein(tr, allele, s0, e0, allele.alt, mask) or ""
-        return prefix + where + change, hgvsp, 0
+        if plus:
+            return f"{prefix}{where}{ref_g}>{allele.alt}", hgvsp, 0
+        return f"{prefix}{where}{revcomp(ref_g)}>{revcomp(allele.alt)}", hgvsp, 0
     deletion = not allele.alt and bool(allele.ref)
     if (insertion or deletion) and allele.shiftable:
         s, e, moved, shift = _shift(allele, tr, genome)
@@ -780,7 +781,7 @@ def _hgvs(tr: Transcript, allele: Allele, genome: ContigBases, mask: int) -> tup
     hgvsp = ""
     if tr.has_cds and mask & _CODING:
         hgvsp = _hgvs_protein(tr, allele, s, e, moved if insertion else alt_g, mask) or ""
-    return prefix + text, hgvsp, shift
+    return f"{prefix}{text}", hgvsp, shift
 
 
 def _protein_prefix(tr: Transcript) -> str:

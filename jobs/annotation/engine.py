@@ -371,7 +371,8 @@ def _annotate_record(record: VcfRecord, reference: Reference, stats: AnnotationS
         stats.most_severe[best.severe] += 1
         stats.impact[best.impact] += 1
         stats.regions[REGION_OF_TERM.get(best.severe, "other")] += 1
-    csq = "CSQ=" + ",".join(entries)
+    entries[0] = "CSQ=" + entries[0]  # (cheaper than prefixing the joined entries)
+    csq = ",".join(entries)
     columns[7] = csq if columns[7] == "." else f"{columns[7]};{csq}"
     return "\t".join(columns)
 

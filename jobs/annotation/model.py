@@ -31,6 +31,7 @@ class Transcript:
         "exons",
         "gene_id",
         "has_frameshift_intron",
+        "hgvs_prefix",
         "introns",
         "protein_id",
         "start",
@@ -103,6 +104,7 @@ class Transcript:
             self.ccs = self.cce = None
             self.cds = self.utr5 = self.utr3 = ""
         self._protein = protein  # (None: translated on first use)
+        self.hgvs_prefix = f"{transcript_id}:{'c' if self.ccs is not None else 'n'}."  # HGVS reference and type
 
     def __repr__(self) -> str:
         return f"<Transcript {self.transcript_id} {self.contig}:{self.start}-{self.end} {self.strand:+d}>"

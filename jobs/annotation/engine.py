@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import time
 from collections import Counter, deque
@@ -294,6 +293,8 @@ def _annotate_in_parallel(
 
     (This process annotates nothing itself: compiled code holds the GIL throughout, which would
     starve the pool's result thread and stall the workers on full pipes.)"""
+    import multiprocessing  # (here: a one-process annotation, the common case, starts faster without it)
+
     context = multiprocessing.get_context("spawn")
     window: deque[Any] = deque()
     limit = processes * CHUNKS_IN_FLIGHT_PER_PROCESS

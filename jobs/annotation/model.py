@@ -89,7 +89,10 @@ class Transcript:
         self._exon_cdna = offsets
         self.introns = [(self.exons[i][1] + 1, self.exons[i + 1][0] - 1) for i in range(len(self.exons) - 1)]
         self._intron_starts = [is_ for is_, _ in self.introns]
-        self.has_frameshift_intron = any(ie - is_ <= 12 for is_, ie in self.introns)
+        self.has_frameshift_intron = False
+        for intron_start, intron_end in self.introns:
+            if intron_end - intron_start <= 12:
+                self.has_frameshift_intron = True
         if coding_start is not None and coding_end is not None:
             first, last = (coding_start, coding_end) if strand == 1 else (coding_end, coding_start)
             self.ccs = self.cdna_position(first)

@@ -15,7 +15,6 @@ and annotating chr20 never touches the other contigs.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 import pickle
@@ -55,11 +54,19 @@ def contig_aliases(name: str) -> list[str]:
 
 
 def _sha256(path: Path) -> str:
+    import hashlib  # (here: only imports need it, and loading OpenSSL slows every annotation's start)
+
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _sha256_text(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _is_bgzf(path: Path) -> bool:
@@ -190,7 +197,7 @@ def import_reference(
             "transcript_count": sum(len(records) for records in by_contig.values()),
             "gene_count": len(genes),
             "sources": sources,
-            "checksum": hashlib.sha256("\n".join(file_digests).encode()).hexdigest(),
+            "checksum": _sha256_text("\n".join(file_digests)),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
         if destination.exists():

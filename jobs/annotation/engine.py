@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -150,34 +151,37 @@ _BGZF: Any = pysam.BGZFile  # (pysam's type stubs demand an index argument it do
 
 
 class _Writer:
-    """Buffered line writer; bgzip (readable by tabix and bcftools) when ``compressed``."""
+    """The output, written a block of whole lines at a time; bgzip (readable by tabix and bcftools)
+    when ``compressed``."""
 
     def __init__(self, path: Path, *, compressed: bool) -> None:
-        self.path = path
         self.compressed = compressed
         self._handle: Any = _BGZF(str(path), "wb") if compressed else open(path, "w", encoding="utf-8", newline="\n")
-        self._buffer: list[str] = []
-
-    def write(self, line: str) -> None:
-        self._buffer.append(line)
-        if len(self._buffer) >= 4096:
-            self.flush()
 
     def write_block(self, text: str) -> None:
         """Whole lines, each ending in a newline."""
-        self.flush()
         self._handle.write(text.encode() if self.compressed else text)
 
-    def flush(self) -> None:
-        if self._buffer:
-            self._buffer.append("")  # (the last line's newline)
-            text = "\n".join(self._buffer)
-            self._handle.write(text.encode() if self.compressed else text)
-            self._buffer = []
-
     def close(self) -> None:
-        self.flush()
         self._handle.close()
+
+
+# the empty block that ends a bgzip file (SAM specification, 4.1.2); BGZF blocks written one file
+# after another read as one file, so parts compressed apart are joined without it but for the last
+_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def _write_part(path: Path, text: str, *, compressed: bool) -> None:
+    writer = _Writer(path, compressed=compressed)
+    writer.write_block(text)
+    writer.close()
+
+
+def _read_part(path: Path, *, compressed: bool) -> bytes:
+    """A part's bytes, ready to append (a bgzip part without its end-of-file block); the file goes."""
+    data = path.read_bytes()
+    path.unlink()
+    return data[: -len(_BGZF_EOF)] if compressed and data.endswith(_BGZF_EOF) else data
 
 
 def annotate_vcf(
@@ -207,27 +211,28 @@ def annotate_vcf(
     reader = VcfReader(input_path, display_name=input_name)
     stats = AnnotationStats()
     partial = output.with_name(f".{output.name}.partial")
-    writer = _Writer(partial, compressed=output.name.endswith(".gz"))
+    compressed = output.name.endswith(".gz")
     try:
         reader.read_header()
-        for line in reader.header_lines[:-1]:
-            if line.startswith("##INFO=<ID=CSQ,") or line.startswith("##VEP") or line.startswith("##GAS="):
-                continue
-            writer.write(line)
-        for line in csq_header(reference):
-            writer.write(line)
-        writer.write(reader.header_lines[-1])
+        header = [
+            line for line in reader.header_lines[:-1]
+            if not (line.startswith("##INFO=<ID=CSQ,") or line.startswith("##VEP") or line.startswith("##GAS="))
+        ]  # fmt: skip
+        header_text = "\n".join([*header, *csq_header(reference), reader.header_lines[-1], ""])
         if processes > 1:
-            _annotate_in_parallel(reader, reference, stats, writer, processes, progress)
+            _annotate_in_parallel(reader, reference, stats, header_text, partial, compressed, processes, progress)
         else:
-            for first_line, text in reader.data_chunks(CHUNK_BYTES):
-                annotated = _annotate_chunk(first_line, text, reader.column_count, reader.name, reference, stats)
-                writer.write_block(annotated)
-                if progress is not None:
-                    progress(reader.fraction_read())
-        writer.close()
+            writer = _Writer(partial, compressed=compressed)
+            try:
+                writer.write_block(header_text)
+                for first_line, text in reader.data_chunks(CHUNK_BYTES):
+                    annotated = _annotate_chunk(first_line, text, reader.column_count, reader.name, reference, stats)
+                    writer.write_block(annotated)
+                    if progress is not None:
+                        progress(reader.fraction_read())
+            finally:
+                writer.close()
     except BaseException:
-        writer.close()
         partial.unlink(missing_ok=True)
         raise
     stats.seconds = time.monotonic() - started
@@ -272,47 +277,65 @@ def _process_start(bundle_path: str) -> None:
     _process_reference.append(Reference(bundle_path))
 
 
-def _annotate_chunk_in_worker(first_line: int, text: str, column_count: int, name: str) -> tuple[str, dict[str, Any]]:
+def _annotate_chunk_in_worker(
+    first_line: int, text: str, column_count: int, name: str, part: str, compressed: bool
+) -> dict[str, Any]:
+    """Annotate a chunk into the file ``part``; return the chunk's counts."""
     stats = AnnotationStats()
     annotated = _annotate_chunk(first_line, text, column_count, name, _process_reference[0], stats)
-    return annotated, stats.as_parts()
+    _write_part(Path(part), annotated, compressed=compressed)
+    return stats.as_parts()
 
 
 def _annotate_in_parallel(
     reader: VcfReader,
     reference: Reference,
     stats: AnnotationStats,
-    writer: _Writer,
+    header: str,
+    output: Path,
+    compressed: bool,
     processes: int,
     progress: ProgressCallback | None,
 ) -> None:
-    """This process reads and writes; ``processes`` workers check, parse and annotate chunks of whole
-    lines (their errors still name the line). Results are written and counted in input order, so
-    the output is the serial one. A bounded window of chunks is in flight, so memory does not grow
-    with the input; "spawn" keeps the workers free of this process's threads and locks.
+    """This process reads; ``processes`` workers check, parse and annotate chunks of whole lines
+    (their errors still name the line) and write each to a part file, compressed when the output
+    is, so compression runs in parallel too and no annotated text passes through this process.
+    Parts are appended and counted in input order, so the output is the serial one. A bounded
+    window of chunks is in flight, so memory and scratch space do not grow with the input;
+    "spawn" keeps the workers free of this process's threads and locks.
 
     (This process annotates nothing itself: compiled code holds the GIL throughout, which would
-    starve the pool's result thread and stall the workers on full pipes.)"""
+    starve the pool's result thread and stall the workers.)"""
     import multiprocessing  # (here: a one-process annotation, the common case, starts faster without it)
 
     context = multiprocessing.get_context("spawn")
-    window: deque[Any] = deque()
+    window: deque[tuple[Path, Any]] = deque()
     limit = processes * CHUNKS_IN_FLIGHT_PER_PROCESS
-    with context.Pool(processes, initializer=_process_start, initargs=(str(reference.path),)) as pool:
+    with (
+        tempfile.TemporaryDirectory(prefix=f"{output.name}.", dir=output.parent) as scratch,
+        open(output, "wb") as out,
+        context.Pool(processes, initializer=_process_start, initargs=(str(reference.path),)) as pool,
+    ):
+        header_part = Path(scratch) / "header"
+        _write_part(header_part, header, compressed=compressed)
+        out.write(_read_part(header_part, compressed=compressed))
 
         def write_finished(keep: int) -> None:
             while len(window) > keep:
-                annotated, parts = window.popleft().get()
-                writer.write_block(annotated)
-                stats.add_parts(parts)
+                part, result = window.popleft()
+                stats.add_parts(result.get())
+                out.write(_read_part(part, compressed=compressed))
                 if progress is not None:
                     progress(reader.fraction_read())
 
-        for first_line, text in reader.data_chunks(CHUNK_BYTES):
-            work = (first_line, text, reader.column_count, reader.name)
-            window.append(pool.apply_async(_annotate_chunk_in_worker, work))
+        for index, (first_line, text) in enumerate(reader.data_chunks(CHUNK_BYTES)):
+            part = Path(scratch) / str(index)
+            work = (first_line, text, reader.column_count, reader.name, str(part), compressed)
+            window.append((part, pool.apply_async(_annotate_chunk_in_worker, work)))
             write_finished(limit)
         write_finished(0)
+        if compressed:
+            out.write(_BGZF_EOF)
 
 
 def _annotate_record(record: VcfRecord, reference: Reference, stats: AnnotationStats, source: str) -> str:

@@ -347,10 +347,12 @@ def _annotate_record(record: VcfRecord, reference: Reference, stats: AnnotationS
     if contig is None:
         stats.uncovered_contigs[record.chrom] += 1
         return "\t".join(columns)
-    alleles = process_alleles(record.pos, record.ref, record.alts)
-    if record.alts == ["."]:
-        stats.records_without_alt += 1
-    stats.alleles_skipped += len(record.alts) - record.alts.count(".") - len(alleles)
+    alts = record.alts
+    alleles = process_alleles(record.pos, record.ref, alts)
+    if len(alleles) < len(alts):  # (rare: a record without ALT, or alleles that get no annotation)
+        if len(alts) == 1 and alts[0] == ".":
+            stats.records_without_alt += 1
+        stats.alleles_skipped += len(alts) - alts.count(".") - len(alleles)
     ref_upper = record.ref.upper()
     genome = reference.bases(contig)
     genome_ref = genome.get(record.pos, record.pos + len(ref_upper) - 1)

@@ -107,10 +107,6 @@ _CODING: Final = (
 _TERM_OF_RANK = {rank: term for term, (rank, _) in TERMS.items()}
 
 
-def term_bit(term: str) -> int:
-    return 1 << TERMS[term][0]
-
-
 def term_names(mask: int) -> list[str]:
     """The terms of ``mask``, most severe first."""
     return [_TERM_OF_RANK[rank] for rank in range(mask.bit_length()) if mask >> rank & 1]

@@ -76,7 +76,7 @@ class Transcript:
         self.utr3_mirror = utr3_mirror
         self.protein_id = protein_id
         self.codon_table = codon_table
-        self.csq_head = ""  # the output's SYMBOL..BIOTYPE fields, filled in by the engine on first use
+        self.csq_head = ""  # the CSQ SYMBOL..BIOTYPE fields, filled in on first use (consequence.csq_head)
         self._exon_starts = [s for s, _ in self.exons]
         # cDNA position of each exon's first base in transcript order, indexed by genomic order
         offsets: list[int] = [0] * len(self.exons)

@@ -231,3 +231,31 @@ def test_incomplete_terminal_codon(demo_reference, tmp_path):
     assert entry[1] == "incomplete_terminal_codon_variant&coding_sequence_variant"
     assert entry[2] == "LOW"
     assert entry[11].startswith(".1:p.Ter") and entry[11].endswith("%3D")
+
+
+def test_term_bits_follow_vep_ranks():
+    """Every term constant is the bit of its VEP rank, so reading a mask's bits upwards gives VEP's
+    order, and a mixed set is described in that order with the first term's impact."""
+    from jobs.annotation import consequence
+
+    names = {
+        "TRANSCRIPT_ABLATION": "transcript_ablation", "SPLICE_ACCEPTOR": "splice_acceptor_variant",
+        "SPLICE_DONOR": "splice_donor_variant", "STOP_GAINED": "stop_gained", "FRAMESHIFT": "frameshift_variant",
+        "STOP_LOST": "stop_lost", "START_LOST": "start_lost", "INFRAME_INSERTION": "inframe_insertion",
+        "INFRAME_DELETION": "inframe_deletion", "MISSENSE": "missense_variant",
+        "PROTEIN_ALTERING": "protein_altering_variant", "SPLICE_DONOR_5TH_BASE": "splice_donor_5th_base_variant",
+        "SPLICE_REGION": "splice_region_variant", "SPLICE_DONOR_REGION": "splice_donor_region_variant",
+        "SPLICE_POLYPYRIMIDINE": "splice_polypyrimidine_tract_variant",
+        "INCOMPLETE_TERMINAL_CODON": "incomplete_terminal_codon_variant", "START_RETAINED": "start_retained_variant",
+        "STOP_RETAINED": "stop_retained_variant", "SYNONYMOUS": "synonymous_variant",
+        "CODING_SEQUENCE": "coding_sequence_variant", "UTR5": "5_prime_UTR_variant", "UTR3": "3_prime_UTR_variant",
+        "NON_CODING_EXON": "non_coding_transcript_exon_variant", "INTRON": "intron_variant",
+        "NMD_TRANSCRIPT": "NMD_transcript_variant", "NON_CODING_TRANSCRIPT": "non_coding_transcript_variant",
+        "UPSTREAM": "upstream_gene_variant", "DOWNSTREAM": "downstream_gene_variant",
+        "INTERGENIC": "intergenic_variant",
+    }  # fmt: skip
+    for constant, term in names.items():
+        assert getattr(consequence, constant) == 1 << consequence.TERMS[term][0], constant
+    described = consequence.describe(consequence.INTRON | consequence.SPLICE_REGION | consequence.NMD_TRANSCRIPT)
+    assert described.text == "splice_region_variant&intron_variant&NMD_transcript_variant"
+    assert (described.severe, described.impact) == ("splice_region_variant", "LOW")

@@ -27,7 +27,8 @@ _REQUIRED_HEADER = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO
 # (VcfRecord and Allele are plain classes, not dataclasses: mypyc compiles their __init__, where a
 # dataclass's generated __init__ would run as Python for every record)
 class VcfRecord:
-    """One data line: its columns, and POS, REF and the ALTs read from them."""
+    """One data line: its columns (the eight fixed ones, then FORMAT and the samples as one string),
+    and POS, REF and the ALTs read from them."""
 
     __slots__ = ("alts", "columns", "line_number", "pos", "ref")
 
@@ -190,12 +191,14 @@ def parse_data_line(line: str, line_number: int, column_count: int, name: str) -
     text = line.rstrip("\r\n")
     if not text:
         return None
-    columns = text.split("\t")
-    if len(columns) != column_count:
+    # FORMAT and the samples stay one string (columns[8]): only ID and INFO change, and a cohort's
+    # thousands of sample columns need not become thousands of strings per record
+    columns = text.split("\t", 8)
+    found = len(columns) if len(columns) < 9 else 9 + columns[8].count("\t")
+    if found != column_count:
         raise InputFormatError(
-            name, line_number,
-            f"expected {column_count} tab-separated columns as in the #CHROM header, found {len(columns)}",
-        )  # fmt: skip
+            name, line_number, f"expected {column_count} tab-separated columns as in the #CHROM header, found {found}"
+        )
     pos_text, ref, alt_text = columns[1], columns[3], columns[4]
     if not pos_text.isdigit():
         raise InputFormatError(name, line_number, f"POS must be a whole number, found {pos_text!r}")

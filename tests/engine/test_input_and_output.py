@@ -246,3 +246,22 @@ def test_crlf_lines_a_missing_last_newline_and_a_line_longer_than_a_chunk(demo_r
     assert crlf_run.output.read_text() == reference_run.output.read_text()
     data_lines = [line for line in crlf_run.output.read_text().splitlines() if not line.startswith("#")]
     assert data_lines[1].split("\t")[7].startswith(long_info + ";CSQ=")
+
+
+def test_sample_columns_pass_through_and_are_counted(demo_reference, tmp_path):
+    """FORMAT and the sample columns come back as they were, however many; a line with one sample
+    column too many or too few is an error naming the counts."""
+    samples = [f"S{i}" for i in range(40)]
+    header = HEADER.replace("INFO\n", "INFO\tFORMAT\t" + "\t".join(samples) + "\n")
+    genotypes = "\t".join(["0/1:12", "1/1:7", "./.:."] * 13 + ["0/0:30"])
+    line = f"20\t71381\t.\tA\tT\t50\tPASS\tDP=9\tGT:DP\t{genotypes}"
+    (tmp_path / "in.vcf").write_text(header + line + "\n")
+    result = annotate_vcf(tmp_path / "in.vcf", tmp_path / "out.vcf", demo_reference)
+    out_line = next(text for text in result.output.read_text().splitlines() if not text.startswith("#"))
+    columns = out_line.split("\t")
+    assert len(columns) == 49 and columns[8:] == line.split("\t")[8:]
+    assert columns[7].startswith("DP=9;CSQ=T|")
+    for bad, found in ((line + "\t0/1:3", 50), (line.rsplit("\t", 1)[0], 48)):
+        (tmp_path / "bad.vcf").write_text(header + bad + "\n")
+        with pytest.raises(InputFormatError, match=f"line 4: expected 49 tab-separated columns .*, found {found}"):
+            annotate_vcf(tmp_path / "bad.vcf", tmp_path / "bad.out.vcf", demo_reference)

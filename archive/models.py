@@ -43,7 +43,3 @@ class ResultArchive(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.get_state_display()}"
-
-    @property
-    def is_available(self) -> bool:
-        return self.state == ResultState.AVAILABLE

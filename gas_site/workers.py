@@ -22,13 +22,14 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
 
-from gas_site.queues import Message, Queue, QueueError, queues
+from gas_site.queues import Message, QueueError, queues
 
 logger = logging.getLogger(__name__)
 
@@ -50,19 +51,19 @@ class _StopWaiting(BaseException):
     """Raised by the signal handler to end an idle long poll at once."""
 
 
-class VisibilityHeartbeat:
-    """Keeps one received message invisible while it is being processed."""
+class Heartbeat:
+    """Calls ``beat`` every ``interval_seconds`` on a thread of its own while the ``with`` block runs
+    (a visibility extension, a job's liveness stamp); a beat that fails is logged and the next one
+    tried. The thread closes its own database connections when it ends."""
 
-    def __init__(self, queue: Queue, message: Message, *, timeout_seconds: int, interval_seconds: float) -> None:
-        self.queue = queue
-        self.message = message
-        self.timeout_seconds = timeout_seconds
+    def __init__(self, beat: Callable[[], object], *, interval_seconds: float, name: str) -> None:
+        self.beat = beat
         self.interval_seconds = interval_seconds
-        self.beats = 0
+        self.name = name
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{message.message_id}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def __enter__(self) -> VisibilityHeartbeat:
+    def __enter__(self) -> Heartbeat:
         self._thread.start()
         return self
 
@@ -74,12 +75,11 @@ class VisibilityHeartbeat:
         try:
             while not self._stopped.wait(self.interval_seconds):
                 try:
-                    self.queue.change_visibility(self.message, timeout_seconds=self.timeout_seconds)
-                    self.beats += 1
-                except QueueError as exc:
-                    logger.warning("could not extend visibility of message %s: %s", self.message.message_id, exc)
+                    self.beat()
+                except Exception as exc:
+                    logger.warning("%s: beat failed: %s", self.name, exc)
         finally:
-            connections.close_all()  # this thread's own connections
+            connections.close_all()
 
 
 class QueueWorkerCommand(BaseCommand):
@@ -155,11 +155,10 @@ class QueueWorkerCommand(BaseCommand):
         )
         logger.info("%s: received (receive %s)", context, message.receive_count)
         started = time.monotonic()
-        heartbeat = VisibilityHeartbeat(
-            self.queue,
-            message,
-            timeout_seconds=self.queue.visibility_timeout,
+        heartbeat = Heartbeat(  # keeps the message invisible while it is being processed
+            lambda: self.queue.change_visibility(message, timeout_seconds=self.queue.visibility_timeout),
             interval_seconds=max(1.0, self.queue.visibility_timeout / 3),
+            name=f"heartbeat-{message.message_id}",
         )
         try:
             with heartbeat:

@@ -20,7 +20,8 @@ def installed_references() -> list[dict]:
 
 
 @functools.lru_cache(maxsize=8)
-def _load(path: str, checksum_hint: str) -> Reference:
+def _load(path: str, manifest_mtime: str) -> Reference:
+    """(The manifest's mtime is part of the cache key: a bundle imported again is loaded again.)"""
     return Reference(path)
 
 

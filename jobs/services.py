@@ -11,7 +11,6 @@ import io
 import logging
 import os
 import tempfile
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connections, models, transaction
+from django.db import models, transaction
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
@@ -32,6 +31,7 @@ from django.utils.text import get_valid_filename
 from accounts.models import User
 from gas_site.mail import send_templated_mail
 from gas_site.queues import queues
+from gas_site.workers import Heartbeat
 from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.engine import annotate_vcf
 from jobs.annotation.errors import AnnotationError
@@ -222,28 +222,6 @@ def job_claim(*, job_id: uuid.UUID, worker: str) -> ClaimOutcome:
     return ClaimOutcome(None, f"already {status.lower()}")
 
 
-class _JobHeartbeat:
-    def __init__(self, job_id: uuid.UUID) -> None:
-        self.job_id = job_id
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"job-heartbeat-{job_id}")
-
-    def __enter__(self) -> _JobHeartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.wait(HEARTBEAT_SECONDS):
-                Job.objects.filter(id=self.job_id, status=JobStatus.RUNNING).update(heartbeat_at=timezone.now())
-        finally:
-            connections.close_all()
-
-
 def job_run(*, job_id: uuid.UUID, worker: str) -> Job | None:
     """Claim and run one job. Bad input fails the job; any other error releases it for a retry."""
     outcome = job_claim(job_id=job_id, worker=worker)
@@ -257,7 +235,12 @@ def job_run(*, job_id: uuid.UUID, worker: str) -> Job | None:
             message=f"The annotation stopped unexpectedly {job.attempts - 1} times; it will not be tried again.",
         )
     try:
-        with _JobHeartbeat(job.id), tempfile.TemporaryDirectory(prefix="gas-job-") as scratch:
+        alive = Heartbeat(  # stamps the job so that a silent worker's job can be reclaimed
+            lambda: Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(heartbeat_at=timezone.now()),
+            interval_seconds=HEARTBEAT_SECONDS,
+            name=f"job-heartbeat-{job.id}",
+        )
+        with alive, tempfile.TemporaryDirectory(prefix="gas-job-") as scratch:
             return _annotate(job, Path(scratch))
     except AnnotationError as exc:
         return job_fail(job=job, message=str(exc))

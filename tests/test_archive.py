@@ -76,6 +76,15 @@ def hot_bytes(job: Job) -> bytes:
         return handle.read()
 
 
+def archive_then_restore(clock, job: Job, user, drain, commit) -> None:
+    """Past the retention window the result is archived; its owner upgrades and the restore starts."""
+    clock.tick(RETENTION + 1)
+    drain("archive_worker")
+    with commit():
+        plan_upgrade(user=user)
+    services.restore_process(job_id=job.id)
+
+
 def state(job: Job) -> str:
     return ResultArchive.objects.get(job=job).state
 
@@ -231,11 +240,7 @@ def test_expedited_falls_back_to_standard(commit, settings, tmp_path, user, comp
     }  # fmt: skip
     with freeze_time(timezone.now()) as clock:
         job = completed_job()
-        clock.tick(RETENTION + 1)
-        drain("archive_worker")
-        with commit():
-            plan_upgrade(user=user)
-        services.restore_process(job_id=job.id)
+        archive_then_restore(clock, job, user, drain, commit)
         record = ResultArchive.objects.get(job=job)
         assert record.restore_tier == "Standard"
         assert record.restore_expected_at == timezone.now() + timedelta(seconds=600)
@@ -244,11 +249,7 @@ def test_expedited_falls_back_to_standard(commit, settings, tmp_path, user, comp
 def test_unfinished_restore_is_checked_again_later(commit, user, completed_job, drain):
     with freeze_time(timezone.now()) as clock:
         job = completed_job()
-        clock.tick(RETENTION + 1)
-        drain("archive_worker")
-        with commit():
-            plan_upgrade(user=user)
-        services.restore_process(job_id=job.id)
+        archive_then_restore(clock, job, user, drain, commit)
         queues["thaw"].purge()
         with commit():
             assert services.thaw_process(job_id=job.id, checks=0) == "not ready"

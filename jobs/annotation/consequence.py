@@ -346,6 +346,15 @@ def annotate_transcript(
     )
 
 
+# an allele that reaches no transcript: Allele|intergenic_variant|MODIFIER and every other field empty
+_INTERGENIC_FIELDS = "|intergenic_variant|MODIFIER" + "|" * (len(CSQ_FIELDS) - 2)
+
+
+def intergenic_entry(allele: Allele) -> tuple[Consequence, str]:
+    """The one CSQ entry of an allele that reaches no transcript."""
+    return describe(INTERGENIC), allele.label + _INTERGENIC_FIELDS
+
+
 def csq_head(tr: Transcript) -> str:
     """SYMBOL|Gene|Feature_type|Feature|BIOTYPE, escaped once per transcript (SYMBOL spaces become %20)."""
     if not tr.csq_head:

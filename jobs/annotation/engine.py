@@ -16,13 +16,7 @@ from typing import Any
 import pysam
 
 from jobs.annotation import ENGINE_VERSION
-from jobs.annotation.consequence import (
-    CSQ_FIELDS,
-    INTERGENIC,
-    Consequence,
-    annotate_transcript,
-    describe,
-)
+from jobs.annotation.consequence import CSQ_FIELDS, Consequence, annotate_transcript, intergenic_entry
 from jobs.annotation.reference import Reference
 from jobs.annotation.vcf import VcfReader, VcfRecord, parse_data_line, process_alleles
 
@@ -45,10 +39,6 @@ REGION_OF_TERM = {
     "upstream_gene_variant": "upstream/downstream", "downstream_gene_variant": "upstream/downstream",
     "intergenic_variant": "intergenic",
 }  # fmt: skip
-
-
-# an allele that reaches no transcript: Allele|intergenic_variant|MODIFIER and every other field empty
-_INTERGENIC_ENTRY = "|intergenic_variant|MODIFIER" + "|" * (len(CSQ_FIELDS) - 2)
 
 
 @dataclass
@@ -391,8 +381,8 @@ def _annotate_record(record: VcfRecord, reference: Reference, stats: AnnotationS
             if best is None or consequence.rank < best.rank:
                 best = consequence
         if best is None:
-            best = describe(INTERGENIC)
-            entries.append(allele.label + _INTERGENIC_ENTRY)
+            best, entry = intergenic_entry(allele)
+            entries.append(entry)
             combinations[best.text] = combinations.get(best.text, 0) + 1
         stats.most_severe[best.severe] += 1
         stats.impact[best.impact] += 1

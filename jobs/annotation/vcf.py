@@ -47,11 +47,10 @@ class VcfRecord:
 class Allele:
     """One ALT allele after VEP's trimming: ``s..e`` on the genome (an insertion has s == e + 1)."""
 
-    __slots__ = ("alt", "alt_index", "end", "ref", "shiftable", "start", "vcf_alt")
+    __slots__ = ("alt", "alt_index", "end", "ref", "shiftable", "start")
 
-    def __init__(self, alt_index: int, vcf_alt: str, ref: str, alt: str, start: int, end: int, shiftable: bool) -> None:
+    def __init__(self, alt_index: int, ref: str, alt: str, start: int, end: int, shiftable: bool) -> None:
         self.alt_index = alt_index  # 1-based ALT number in the record
-        self.vcf_alt = vcf_alt
         self.ref = ref  # processed reference bases ('' for an insertion)
         self.alt = alt  # processed alternative bases ('' for a deletion)
         self.start = start
@@ -64,10 +63,6 @@ class Allele:
     @property
     def label(self) -> str:
         return self.alt or "-"
-
-    @property
-    def is_insertion(self) -> bool:
-        return self.start == self.end + 1
 
 
 class VcfReader:
@@ -221,7 +216,7 @@ def process_alleles(pos: int, ref: str, alts: list[str]) -> list[Allele]:
     ref = ref.upper()
     if len(ref) == 1 and len(alts) == 1 and len(alts[0]) == 1 and alts[0] not in ".*":
         alt = alts[0].upper()  # one base for one base: nothing to trim (the commonest record)
-        return [] if alt == ref else [Allele(1, alts[0], ref, alt, pos, pos, False)]
+        return [] if alt == ref else [Allele(1, ref, alt, pos, pos, False)]
     real = [alt.upper() for alt in alts if alt != "." and alt != "*" and not alt.startswith("<") and "[" not in alt
             and "]" not in alt and "." not in alt]  # fmt: skip
     if not real:
@@ -259,7 +254,7 @@ def process_alleles(pos: int, ref: str, alts: list[str]) -> list[Allele]:
             kinds.add("del")
         else:
             kinds.add("other")
-        out.append(Allele(alt_index=index, vcf_alt=vcf_alt, ref=r, alt=a, start=s, end=e, shiftable=False))
+        out.append(Allele(alt_index=index, ref=r, alt=a, start=s, end=e, shiftable=False))
     shiftable = (kinds == {"ins"} or kinds == {"del"}) and (trimmed or biallelic)
     for allele in out:
         allele.shiftable = shiftable

@@ -846,7 +846,7 @@ def _hgvs_protein(tr: Transcript, allele: Allele, s: int, e: int, alt_g: str, ma
             if length == 1:
                 return f"{prefix}{three_letter(alt)}{pos - 1}dup"
             return f"{prefix}{three_letter(alt[0])}{pos - length}_{three_letter(alt[-1])}{pos - 1}dup"
-        if pos < 2:
+        if pos < 2 or pos > len(protein):  # (before the first residue, or after the stop codon)
             return None
         inserted = alt[: alt.index("*") + 1] if "*" in alt else alt
         return (

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[float], None]
 CHUNK_BYTES = 1 << 16  # input read, annotated and written this much at a time
+FAILED_EXAMPLES = 100  # records the engine could not annotate, listed in the summary and log
 
 REGION_OF_TERM = {
     "transcript_ablation": "coding", "stop_gained": "coding", "frameshift_variant": "coding", "stop_lost": "coding",
@@ -51,6 +52,8 @@ class AnnotationStats:
     ref_mismatches: int = 0
     ref_mismatch_examples: list[str] = field(default_factory=list)
     uncovered_contigs: Counter[str] = field(default_factory=Counter)
+    records_failed: int = 0  # records the engine could not annotate (an internal error), written unchanged
+    failed_examples: list[str] = field(default_factory=list)
     most_severe: Counter[str] = field(default_factory=Counter)
     consequence_combinations: dict[str, int] = field(default_factory=dict)  # "a&b" per transcript entry
     impact: Counter[str] = field(default_factory=Counter)
@@ -69,8 +72,9 @@ class AnnotationStats:
         """Plain values, to send from a worker process."""
         return {
             "counts": [self.records, self.alleles, self.records_without_alt, self.alleles_skipped,
-                       self.records_in_dbsnp, self.ref_mismatches],
+                       self.records_in_dbsnp, self.ref_mismatches, self.records_failed],
             "examples": self.ref_mismatch_examples,
+            "failed": self.failed_examples,
             "counters": [dict(self.uncovered_contigs), dict(self.most_severe), dict(self.impact), dict(self.regions),
                          self.consequence_combinations],
         }  # fmt: skip
@@ -83,8 +87,10 @@ class AnnotationStats:
         self.alleles_skipped += counts[3]
         self.records_in_dbsnp += counts[4]
         self.ref_mismatches += counts[5]
+        self.records_failed += counts[6]
         room = 10 - len(self.ref_mismatch_examples)
         self.ref_mismatch_examples.extend(parts["examples"][:room])
+        self.failed_examples.extend(parts["failed"][: FAILED_EXAMPLES - len(self.failed_examples)])
         uncovered, severe, impact, regions, combinations = parts["counters"]
         self.uncovered_contigs.update(uncovered)
         self.most_severe.update(severe)
@@ -104,6 +110,8 @@ class AnnotationStats:
             "ref_mismatches": self.ref_mismatches,
             "ref_mismatch_examples": self.ref_mismatch_examples,
             "uncovered_contigs": dict(self.uncovered_contigs),
+            "records_failed": self.records_failed,
+            "failed_records": self.failed_examples,
             "most_severe_consequence": dict(self.most_severe.most_common()),
             "consequence_terms": dict(self.all_terms().most_common()),
             "impact": dict(self.impact.most_common()),
@@ -250,12 +258,26 @@ def _annotate_chunk(
     for line in text.split("\n"):
         record = parse_data_line(line, line_number, column_count, name)
         if record is not None:
-            annotated.append(_annotate_record(record, reference, stats, source))
+            try:
+                annotated.append(_annotate_record(record, reference, stats, source))
+            except Exception as exc:  # an engine bug, not bad input: this record only, written unchanged
+                annotated.append(line)
+                _record_failure(stats, record, exc)
         line_number += 1
     if not annotated:
         return ""
     annotated.append("")  # (the last line's newline)
     return "\n".join(annotated)
+
+
+def _record_failure(stats: AnnotationStats, record: VcfRecord, exc: Exception) -> None:
+    stats.records_failed += 1
+    if len(stats.failed_examples) < FAILED_EXAMPLES:
+        stats.failed_examples.append(
+            f"line {record.line_number}: {record.chrom}:{record.pos} {record.ref}>{','.join(record.alts)}: "
+            f"{type(exc).__name__}: {exc}"
+        )
+        logger.warning("could not annotate line %d (%s:%d)", record.line_number, record.chrom, record.pos, exc_info=exc)
 
 
 # -- several processes ------------------------------------------------------------------------
@@ -411,6 +433,14 @@ def render_count_log(summary: dict[str, Any]) -> str:
             f"Not annotated: {summary['records_without_alt']} records without ALT, "
             f"{summary['alleles_skipped']} symbolic/'*'/REF-equal alleles"
         )
+    if summary["records_failed"]:
+        lines.append(
+            f"WARNING: {summary['records_failed']} records could not be annotated (an internal error; "
+            "written unchanged, without CSQ):"
+        )
+        lines += [f"  {example}" for example in summary["failed_records"]]
+        if summary["records_failed"] > len(summary["failed_records"]):
+            lines.append(f"  ... and {summary['records_failed'] - len(summary['failed_records'])} more")
     if summary["uncovered_contigs"]:
         lines.append("Contigs not covered by the reference (records passed through unannotated):")
         lines += [f"  {contig}: {count}" for contig, count in summary["uncovered_contigs"].items()]

@@ -38,17 +38,19 @@ def _plan_change(*, user: User, to_plan: Plan, event: Signal, payment_reference:
         locked.plan = to_plan
         locked.plan_changed_at = changed_at
         locked.save(update_fields=["plan", "plan_changed_at"])
-        transaction.on_commit(lambda: event.send(sender=User, user=locked, changed_at=changed_at))
+        # receivers write their follow-ups (restore requests, archive schedules) in this transaction,
+        # so they are as durable as the plan change itself
+        event.send(sender=User, user=locked, changed_at=changed_at)
     user.plan, user.plan_changed_at = locked.plan, locked.plan_changed_at
     logger.info("user %s: plan changed to %s", user.pk, to_plan)
     return True
 
 
 def plan_upgrade(*, user: User, payment_reference: str = "") -> bool:
-    """Make ``user`` premium; sends ``plan_upgraded`` once committed. False if already premium."""
+    """Make ``user`` premium; sends ``plan_upgraded`` within the change. False if already premium."""
     return _plan_change(user=user, to_plan=Plan.PREMIUM, event=plan_upgraded, payment_reference=payment_reference)
 
 
 def plan_cancel(*, user: User) -> bool:
-    """Return ``user`` to the free plan; sends ``plan_downgraded`` once committed. False if already free."""
+    """Return ``user`` to the free plan; sends ``plan_downgraded`` within the change. False if already free."""
     return _plan_change(user=user, to_plan=Plan.FREE, event=plan_downgraded)

@@ -4,6 +4,10 @@ The guarantees: a result file is deleted from hot storage only after its cold co
 confirmed (size and SHA-256), and the cold copy only after the restored hot copy is
 confirmed. Each step is a conditional state change, so a repeated or resumed message either
 finishes the work or does nothing, and a plan change racing with a worker loses nothing.
+Every follow-up (the next message, a mail, dropping a cold copy) is written in the transaction
+of the state change that calls for it (gas_site.outbox), and a cold copy's id is recorded
+before it is written, so a worker killed at any point leaves work that is finished later,
+never a lost step or an orphaned copy.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from archive.models import ResultArchive, ResultState
+from gas_site import outbox
 from gas_site.coldstorage import EXPEDITED, ColdStorageError, RestoreState, cold_storage
-from gas_site.mail import send_templated_mail
-from gas_site.queues import queues
+from gas_site.faults import fault_point
 from gas_site.queues.base import MAX_DELAY_SECONDS
 from jobs.models import Job, JobStatus
 from jobs.services import job_url, results_storage
@@ -43,7 +47,8 @@ def _delay_until(moment: datetime | None, *, minimum: int = 0) -> int:
 
 
 def _send(alias: str, body: dict, delay: int) -> None:
-    transaction.on_commit(lambda: queues[alias].send(body, delay_seconds=delay))
+    """Queue a follow-up as part of the current transaction."""
+    outbox.send(alias, body, delay_seconds=delay)
 
 
 def _retention_end(start: datetime) -> datetime:
@@ -74,17 +79,21 @@ def archive_schedule(*, job: Job) -> ResultArchive:
 
 def archive_now(*, job: Job) -> bool:
     """Staff: archive this result at once, whatever the owner's plan."""
-    updated = ResultArchive.objects.filter(job=job, state=ResultState.AVAILABLE).update(
-        archive_due_at=timezone.now(), force_archive=True
-    )
-    if updated:
-        _send("archive", {"job_id": str(job.id), "force": True}, 0)
+    with transaction.atomic():
+        updated = ResultArchive.objects.filter(job=job, state=ResultState.AVAILABLE).update(
+            archive_due_at=timezone.now(), force_archive=True
+        )
+        if updated:
+            _send("archive", {"job_id": str(job.id), "force": True}, 0)
     return bool(updated)
 
 
 # -- archiving -----------------------------------------------------------------------------
-def archive_process(*, job_id: uuid.UUID, force: bool = False) -> str:
-    """Handle one archive request; returns what happened (for the log and tests)."""
+def archive_process(*, job_id: uuid.UUID, force: bool = False, delete_cold: str = "") -> str:
+    """Handle one archive request; returns what happened (for the log and tests). ``delete_cold``:
+    the request is to drop that cold copy, whose result is hot again (sent by the thaw)."""
+    if delete_cold:
+        return _drop_thawed_copy(job_id, delete_cold)
     record = ResultArchive.objects.select_related("job", "job__owner").filter(job_id=job_id).first()
     if record is None:
         return "no result"
@@ -116,16 +125,25 @@ def _archive_copy(record: ResultArchive) -> str:
     cold = cold_storage()
     hot = results_storage()
     hot_size = hot.size(job.result_key)
+    confirmed = False
     if record.archive_id:  # resumed: is the recorded cold copy complete?
         try:
             stored = cold.stat(record.archive_id)
         except ColdStorageError:
             stored = None
-        if stored is None or stored.size != hot_size or stored.sha256 != record.sha256:
-            record.archive_id = ""
-    if not record.archive_id:
+        confirmed = stored is not None and stored.size == hot_size and stored.sha256 == record.sha256
+    if not confirmed:
+        # the id is recorded before the copy is written: a copy interrupted at any point is found
+        # by the next attempt (and replaced) or by the upgrade that cancels the archive (and deleted)
+        archive_id = record.archive_id or cold.new_archive_id(key=job.result_key)
+        if not record.archive_id and not ResultArchive.objects.filter(pk=record.pk, state=ResultState.ARCHIVING).update(
+            archive_id=archive_id
+        ):
+            return "cancelled"
+        fault_point("archive.before_copy")
         with hot.open(job.result_key, "rb") as source:
-            copied = cold.archive(source, key=job.result_key)
+            copied = cold.archive(source, key=job.result_key, archive_id=archive_id)
+        fault_point("archive.after_copy")
         stored = cold.stat(copied.archive_id)
         if (stored.size, stored.sha256) != (copied.size, copied.sha256) or copied.size != hot_size:
             cold.delete(copied.archive_id)
@@ -134,22 +152,36 @@ def _archive_copy(record: ResultArchive) -> str:
                 f"({stored.size}/{copied.size}/{hot_size} bytes)"
             )
         if not ResultArchive.objects.filter(pk=record.pk, state=ResultState.ARCHIVING).update(
-            archive_id=copied.archive_id, sha256=copied.sha256, size=copied.size
+            sha256=copied.sha256, size=copied.size
         ):
-            cold.delete(copied.archive_id)
+            _drop_spare_copy(record.pk, archive_id)
             return "cancelled"
-        record.archive_id = copied.archive_id
+        record.archive_id = archive_id
     with transaction.atomic():
         if not ResultArchive.objects.filter(pk=record.pk, state=ResultState.ARCHIVING).update(
             state=ResultState.ARCHIVED, archived_at=timezone.now(), archive_due_at=None, force_archive=False
         ):
             # an upgrade cancelled the archive: the hot copy stays, the spare cold copy goes
-            cold.delete(record.archive_id)
-            ResultArchive.objects.filter(pk=record.pk, state=ResultState.AVAILABLE).update(archive_id="")
+            _drop_spare_copy(record.pk, record.archive_id)
             return "cancelled"
+    fault_point("archive.after_archived")
     record.refresh_from_db()
     logger.info("job %s: result archived as %s", job.id, record.archive_id)
     return _delete_hot_copy(record)
+
+
+def _drop_spare_copy(pk: uuid.UUID, archive_id: str) -> None:
+    """A cold copy of a result that stayed hot: delete it, then forget its id (in that order, so
+    a crash between the two leaves an id to retry, never a copy without a record)."""
+    cold_storage().delete(archive_id)
+    ResultArchive.objects.filter(pk=pk, state=ResultState.AVAILABLE, archive_id=archive_id).update(archive_id="")
+
+
+def _drop_thawed_copy(job_id: uuid.UUID, archive_id: str) -> str:
+    if ResultArchive.objects.filter(job_id=job_id, archive_id=archive_id).exclude(state=ResultState.AVAILABLE).exists():
+        return "cold copy still needed"  # (archived again meanwhile under the same id: never)
+    _drop_spare_copy(job_id, archive_id)
+    return "cold copy deleted"
 
 
 def _delete_hot_copy(record: ResultArchive) -> str:
@@ -159,6 +191,7 @@ def _delete_hot_copy(record: ResultArchive) -> str:
             return locked.state.lower()
         if not locked.hot_deleted:
             results_storage().delete(locked.job.result_key)
+            fault_point("archive.after_hot_delete")
             locked.hot_deleted = True
             locked.save(update_fields=["hot_deleted"])
     return "archived"
@@ -167,11 +200,12 @@ def _delete_hot_copy(record: ResultArchive) -> str:
 # -- restoring -----------------------------------------------------------------------------
 def restore_request(*, job: Job) -> bool:
     """Bring an archived result back (on upgrade, or by staff): ARCHIVED → RESTORING."""
-    if ResultArchive.objects.filter(job=job, state=ResultState.ARCHIVED).update(
-        state=ResultState.RESTORING, restore_requested_at=timezone.now(), restore_tier="", restore_expected_at=None
-    ):
-        _send("restore", {"job_id": str(job.id)}, 0)
-        return True
+    with transaction.atomic():
+        if ResultArchive.objects.filter(job=job, state=ResultState.ARCHIVED).update(
+            state=ResultState.RESTORING, restore_requested_at=timezone.now(), restore_tier="", restore_expected_at=None
+        ):
+            _send("restore", {"job_id": str(job.id)}, 0)
+            return True
     return False
 
 
@@ -180,11 +214,13 @@ def restore_process(*, job_id: uuid.UUID) -> str:
     if record is None or record.state != ResultState.RESTORING:
         return "nothing to restore"
     ticket = cold_storage().start_restore(record.archive_id, tier=EXPEDITED)
-    ResultArchive.objects.filter(pk=record.pk, state=ResultState.RESTORING).update(
-        restore_tier=ticket.tier, restore_expected_at=ticket.expected_ready_at
-    )
+    fault_point("restore.after_request")
     first_check = min(_delay_until(ticket.expected_ready_at), settings.GAS_THAW_POLL_SECONDS)
-    _send("thaw", {"job_id": str(job_id), "checks": 0}, first_check)
+    with transaction.atomic():
+        ResultArchive.objects.filter(pk=record.pk, state=ResultState.RESTORING).update(
+            restore_tier=ticket.tier, restore_expected_at=ticket.expected_ready_at
+        )
+        _send("thaw", {"job_id": str(job_id), "checks": 0}, first_check)
     logger.info("job %s: %s restore requested, expected by %s", job_id, ticket.tier, ticket.expected_ready_at)
     return ticket.tier
 
@@ -213,6 +249,7 @@ def thaw_process(*, job_id: uuid.UUID, checks: int = 0) -> str:
             hot.delete(job.result_key)
         with cold.open_restored(record.archive_id) as stream:
             saved = hot.save(job.result_key, File(stream, name=job.result_name))
+        fault_point("thaw.after_hot_write")
         if saved != job.result_key:
             Job.objects.filter(pk=job.pk).update(result_key=saved)
             job.result_key = saved
@@ -227,24 +264,20 @@ def thaw_process(*, job_id: uuid.UUID, checks: int = 0) -> str:
             restore_count=record.restore_count + 1,
         ):  # fmt: skip
             return "changed meanwhile"
-        transaction.on_commit(lambda: _after_thaw(job, archive_id))
+        # the follow-ups commit with the thaw: drop the cold copy, tell the owner, and (free plan)
+        # schedule the next archive
+        _send("archive", {"job_id": str(job_id), "delete_cold": archive_id}, 0)
+        _notify_restored(job)
         if due is not None:
             _send("archive", {"job_id": str(job_id)}, _delay_until(due))
+        fault_point("thaw.before_commit")
+    fault_point("thaw.after_commit")
     logger.info("job %s: result restored to hot storage", job.id)
     return "restored"
 
 
-def _after_thaw(job: Job, archive_id: str) -> None:
-    cold_storage().delete(archive_id)
-    ResultArchive.objects.filter(pk=job.pk, state=ResultState.AVAILABLE, archive_id=archive_id).update(archive_id="")
-    try:
-        _notify_restored(job)
-    except Exception:
-        logger.exception("job %s: could not send the results-restored e-mail", job.id)
-
-
 def _notify_restored(job: Job) -> None:
-    send_templated_mail(
+    outbox.mail(
         to=job.owner.email,
         subject=f"Your results for {job.input_name} are available again",
         template="emails/results_restored",
@@ -271,8 +304,9 @@ def on_plan_downgraded(*, user: User, changed_at: datetime) -> int:
     due = _retention_end(changed_at)
     jobs = list(Job.objects.filter(owner=user, status=JobStatus.COMPLETED, result_archive__state=ResultState.AVAILABLE))
     for job in jobs:
-        ResultArchive.objects.filter(job=job, state=ResultState.AVAILABLE).update(archive_due_at=due)
-        _send("archive", {"job_id": str(job.id)}, _delay_until(due))
+        with transaction.atomic():
+            ResultArchive.objects.filter(job=job, state=ResultState.AVAILABLE).update(archive_due_at=due)
+            _send("archive", {"job_id": str(job.id)}, _delay_until(due))
     return len(jobs)
 
 
@@ -284,3 +318,21 @@ def storage_usage(*, user: User) -> dict[str, int]:
         cold=Sum("size", filter=~Q(state__in=hot_states)),
     )
     return {"hot": totals["hot"] or 0, "cold": totals["cold"] or 0}
+
+
+# -- sweeping ------------------------------------------------------------------------------
+def cold_orphans_sweep() -> int:
+    """Delete cold copies that no record names; returns how many.
+
+    A copy's id is recorded before the copy is written and forgotten only after it is deleted,
+    so listing the cold store *before* reading the records finds only true orphans (copies made
+    before that rule, or by hand)."""
+    cold = cold_storage()
+    stored = list(cold.archive_ids())
+    named = set(ResultArchive.objects.exclude(archive_id="").values_list("archive_id", flat=True))
+    orphans = [archive_id for archive_id in stored if archive_id not in named]
+    for archive_id in orphans:
+        cold.delete(archive_id)
+    if orphans:
+        logger.info("swept %d cold cop(ies) that no record names", len(orphans))
+    return len(orphans)

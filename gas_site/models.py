@@ -23,3 +23,27 @@ class QueuedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue_name}#{self.pk}"
+
+
+class OutboxEntry(models.Model):
+    """A follow-up of a state change, written in the same transaction as the change (gas_site.outbox).
+
+    ``kind`` is "message" (send ``body`` to the queue ``queue_alias``, visible at ``deliver_at``)
+    or "mail" (``body`` holds the rendered mail). The relay delivers it and deletes the row; a
+    row whose relay died is delivered again once ``lease_until`` has passed.
+    """
+
+    kind = models.CharField(max_length=16)
+    queue_alias = models.CharField(max_length=40, blank=True)
+    body = models.JSONField()
+    deliver_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["lease_until", "created_at"], name="outbox_due_idx")]
+
+    def __str__(self) -> str:
+        return f"outbox#{self.pk} {self.kind} {self.queue_alias}"

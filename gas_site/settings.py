@@ -194,8 +194,16 @@ GAS_DEFAULT_REFERENCE = env_str("GAS_DEFAULT_REFERENCE", "demo")
 # Worker processes one annotation job uses (the reading and writing process comes on top).
 GAS_ANNOTATION_PROCESSES = env_int("GAS_ANNOTATION_PROCESSES", 1, minimum=1, maximum=64)
 GAS_JOB_MAX_ATTEMPTS = env_int("GAS_JOB_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
-# A RUNNING job whose worker has not written a heartbeat for this long is retried.
-GAS_JOB_STALE_SECONDS = env_int("GAS_JOB_STALE_SECONDS", 120, minimum=30)
+# A RUNNING job whose worker has not written a heartbeat for this long is retried: its heartbeat
+# comes every third of this, the job queue's visibility timeout is twice this, and the annotators'
+# reconciler requeues such a job at once (so a killed job runs again within about this long).
+GAS_JOB_STALE_SECONDS = env_int("GAS_JOB_STALE_SECONDS", 30, minimum=6, maximum=3600)
+# What one job may do, by plan: decompressed input bytes and records; and wall-clock time per attempt.
+GAS_FREE_MAX_INPUT_BYTES = env_int("GAS_FREE_MAX_INPUT_BYTES", 256 * 1024**2, minimum=1)
+GAS_PREMIUM_MAX_INPUT_BYTES = env_int("GAS_PREMIUM_MAX_INPUT_BYTES", 256 * 1024**3, minimum=1)
+GAS_FREE_MAX_RECORDS = env_int("GAS_FREE_MAX_RECORDS", 1_000_000, minimum=1)
+GAS_PREMIUM_MAX_RECORDS = env_int("GAS_PREMIUM_MAX_RECORDS", 100_000_000, minimum=1)
+GAS_JOB_MAX_SECONDS = env_int("GAS_JOB_MAX_SECONDS", 6 * 3600, minimum=10, maximum=7 * 24 * 3600)
 
 # --- Files (Django STORAGES) ----------------------------------------------------------
 GAS_STORAGE = env_choice("GAS_STORAGE", "local", ("local", "s3"))
@@ -251,7 +259,7 @@ _QUEUE_BACKENDS = {
     "database": "gas_site.queues.database.DatabaseQueue",
     "sqs": "gas_site.queues.sqs.SQSQueue",
 }
-_QUEUE_VISIBILITY = {"jobs": 300, "archive": 120, "restore": 120, "thaw": 120}
+_QUEUE_VISIBILITY = {"jobs": 2 * GAS_JOB_STALE_SECONDS, "archive": 120, "restore": 120, "thaw": 120}
 _QUEUE_NAMES = {
     "jobs": "job-requests",
     "archive": "archive-requests",

@@ -12,6 +12,10 @@ rest, the same way for every queue:
 - SIGTERM/SIGINT only set a flag: the message in hand is finished, then the loop stops.
   While the worker is idle in a long poll it stops at once (a message received in that
   instant is not lost: it reappears after its visibility timeout);
+- a body that is not a JSON object (a number, null, a string, a list, text that is not JSON)
+  can never succeed and is dead-lettered at once; nothing a message holds ends the loop;
+- between messages, at most every ``housekeeping_seconds``, ``housekeeping()`` runs: the base
+  relays outbox rows that a stopped process left behind (gas_site.outbox), subclasses add more;
 - database connections are refreshed around each message.
 """
 
@@ -34,6 +38,7 @@ from gas_site.queues import Message, QueueError, queues
 logger = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY_SECONDS = 900
+HOUSEKEEPING_SECONDS = 5.0
 
 
 def refresh_connections() -> None:
@@ -86,6 +91,7 @@ class QueueWorkerCommand(BaseCommand):
     """Subclasses set ``queue_alias`` and implement ``consume``."""
 
     queue_alias: str = ""
+    housekeeping_seconds: float = HOUSEKEEPING_SECONDS
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="Handle at most one message, then exit.")
@@ -103,6 +109,15 @@ class QueueWorkerCommand(BaseCommand):
     def consume(self, message: Message) -> None:
         raise NotImplementedError
 
+    def housekeeping(self) -> None:
+        """Periodic work between messages; subclasses call super() and add theirs."""
+        from gas_site import outbox
+
+        outbox.relay()
+
+    def on_start(self) -> None:
+        """Once, before the first message (e.g. a sweep of what a killed predecessor left)."""
+
     # -- the loop -----------------------------------------------------------------------
     def handle(self, *args: Any, once: bool, wait: float, retry_delay: int, **options: Any) -> None:
         self.queue = queues[self.queue_alias]
@@ -110,9 +125,11 @@ class QueueWorkerCommand(BaseCommand):
         self.retry_delay = max(0, retry_delay)
         self.stopping = False
         self._idle = False
+        self._next_housekeeping = 0.0
         previous = self._install_signal_handlers()
         logger.info("%s: consuming %r", self.worker_name, self.queue)
         try:
+            self._guarded("start-up", self.on_start)
             if once:
                 self.process_one()
             else:
@@ -127,9 +144,20 @@ class QueueWorkerCommand(BaseCommand):
     def worker_name(self) -> str:
         return type(self).__module__.rsplit(".", 1)[-1]
 
+    def _guarded(self, what: str, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except Exception:
+            logger.exception("%s: %s failed; going on", self.worker_name, what)
+        finally:
+            refresh_connections()
+
     def process_one(self) -> bool:
         """Receive and handle one message; False when there was none."""
         refresh_connections()
+        if time.monotonic() >= self._next_housekeeping:
+            self._next_housekeeping = time.monotonic() + self.housekeeping_seconds
+            self._guarded("housekeeping", self.housekeeping)
         try:
             self._idle = True
             if self.stopping:
@@ -146,13 +174,24 @@ class QueueWorkerCommand(BaseCommand):
             self._idle = False
         if not messages:
             return False
-        self.handle_message(messages[0])
+        try:
+            self.handle_message(messages[0])
+        except Exception:  # (a bug in the handling itself: the message comes back after its visibility timeout)
+            logger.exception("%s: message %s could not be handled", self.worker_name, messages[0].message_id)
         return True
 
     def handle_message(self, message: Message) -> None:
-        context = f"{self.worker_name}: message {message.message_id}" + (
-            f" job {message.body['job_id']}" if "job_id" in message.body else ""
-        )
+        body = message.body
+        if not isinstance(body, dict) or "__unparseable__" in body:
+            shown = body.get("__unparseable__") if isinstance(body, dict) else body
+            logger.error(
+                "%s: message %s: the body is not a JSON object (%.200r); moving it to the dead-letter queue",
+                self.worker_name, message.message_id, shown,
+            )  # fmt: skip
+            self._queue_call(self.queue.dead_letter, message)
+            return
+        job_id = body.get("job_id")
+        context = f"{self.worker_name}: message {message.message_id}" + (f" job {job_id}" if job_id else "")
         logger.info("%s: received (receive %s)", context, message.receive_count)
         started = time.monotonic()
         heartbeat = Heartbeat(  # keeps the message invisible while it is being processed
@@ -214,7 +253,9 @@ class QueueWorkerCommand(BaseCommand):
 def message_job_id(message: Message) -> uuid.UUID:
     """The ``job_id`` every GAS request message carries; a message without one is rejected."""
     raw = message.body.get("job_id")
+    if not isinstance(raw, str):
+        raise MessageRejected(f"message has no valid job_id (got {raw!r})")
     try:
-        return uuid.UUID(str(raw))
+        return uuid.UUID(raw)
     except ValueError:
         raise MessageRejected(f"message has no valid job_id (got {raw!r})") from None

@@ -39,6 +39,7 @@ class Job(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    attempt_token = models.CharField(max_length=16, blank=True)  # the current attempt's (see job_claim)
     records = models.PositiveIntegerField(null=True, blank=True)
     alleles = models.PositiveIntegerField(null=True, blank=True)
     records_in_dbsnp = models.PositiveIntegerField(null=True, blank=True)

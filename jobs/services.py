@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import logging
 import os
-import tempfile
+import secrets
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,21 +29,22 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from accounts.models import User
-from gas_site.mail import send_templated_mail
-from gas_site.queues import queues
+from gas_site import outbox
+from gas_site.faults import fault_point
 from gas_site.workers import Heartbeat
 from jobs.annotation import ENGINE_VERSION
-from jobs.annotation.engine import annotate_vcf
+from jobs.annotation.engine import JobLimits, annotate_vcf
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import Reference
 from jobs.models import FINISHED_STATUSES, ApiToken, Job, JobStatus
 from jobs.references import installed_references, load_reference
+from jobs.scratch import scratch_folder
 from jobs.signals import job_completed
 
 logger = logging.getLogger(__name__)
 
 HEADER_READ_LIMIT = 8 * 1024 * 1024  # bytes of (decompressed) header checked before queueing
-HEARTBEAT_SECONDS = 20
+MAX_NAME_STEM = 100  # characters of a file name kept (file systems allow 255 bytes for a whole name)
 
 
 class UploadRejected(Exception):
@@ -76,23 +77,33 @@ def too_large_message(user: User, size: int | None = None) -> str:
 
 
 def _header_lines(handle: IO[bytes], name: str) -> Iterator[str]:
+    """The header's lines, each read with a bound (never more than HEADER_READ_LIMIT bytes in all,
+    whatever the length of one line), decoded one at a time so that errors name the line."""
     magic = handle.read(2)
     handle.seek(0)
     stream: IO[bytes] = gzip.GzipFile(fileobj=handle) if magic == b"\x1f\x8b" else handle
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="strict", newline="")
     consumed = 0
+    number = 0
     try:
-        for line in text:
-            consumed += len(line)
+        while True:
+            raw = stream.readline(HEADER_READ_LIMIT - consumed + 1)
+            if not raw:
+                return
+            number += 1
+            consumed += len(raw)
             if consumed > HEADER_READ_LIMIT:
-                raise UploadRejected(f"{name}: the VCF header is longer than {HEADER_READ_LIMIT // 1024 // 1024} MB.")
-            yield line.rstrip("\r\n")
-    except UnicodeDecodeError:
-        raise UploadRejected(f"{name} is not a VCF: it is not text (or not gzip-compressed text).") from None
-    except (EOFError, gzip.BadGzipFile, OSError) as exc:
+                raise UploadRejected(
+                    f"{name}, line {number}: the VCF header is longer than {HEADER_READ_LIMIT // 1024 // 1024} MB "
+                    "(the limit checked before a job is queued)."
+                )
+            try:
+                yield raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise UploadRejected(
+                    f"{name}, line {number}: not text (bytes that are not UTF-8); is it a VCF, or gzip-compressed one?"
+                ) from None
+    except (EOFError, gzip.BadGzipFile, OSError, zlib.error) as exc:
         raise UploadRejected(f"{name}: the gzip data is damaged or truncated ({exc}).") from None
-    finally:
-        text.detach()
 
 
 def check_vcf_header(handle: IO[bytes], *, name: str, reference: Reference) -> None:
@@ -136,9 +147,24 @@ def _sha256_and_size(upload: UploadedFile) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+_VCF_SUFFIXES = (".vcf.gz", ".vcf.bgz", ".vcf")
+
+
+def safe_input_name(raw: str | None) -> str:
+    """A file name safe for storage keys and scratch paths: no folders, only safe characters, the
+    stem cut to MAX_NAME_STEM characters, the VCF suffix kept (``input.vcf`` when nothing is left)."""
+    name = get_valid_filename(os.path.basename((raw or "").replace("\\", "/"))) if raw else ""
+    suffix = next((s for s in _VCF_SUFFIXES if name.lower().endswith(s)), "")
+    stem = name[: len(name) - len(suffix)] if suffix else name
+    stem = stem[:MAX_NAME_STEM].rstrip(".") or "input"
+    return stem + (name[len(name) - len(suffix) :] if suffix else "")
+
+
 def job_create(*, owner: User, upload: UploadedFile, reference_name: str | None = None) -> Job:
-    """Check an upload, store it in the inputs storage and queue the job once committed."""
-    name = get_valid_filename(os.path.basename(upload.name or "input.vcf")) or "input.vcf"
+    """Check an upload, store it in the inputs storage and queue the job with it."""
+    name = safe_input_name(upload.name or "input.vcf")
+    if upload.size is not None and upload.size == 0:
+        raise UploadRejected(f"{name} is empty: expected a VCF file.")
     if upload.size is not None and upload.size > upload_limit(owner):
         raise UploadRejected(too_large_message(owner, upload.size), status=413)
     if not name.endswith((".vcf", ".vcf.gz", ".vcf.bgz")):
@@ -168,7 +194,7 @@ def job_create_from_stored(
     sha256: str = "",
     job_id: uuid.UUID | None = None,
 ) -> Job:
-    """Record a job for an input already in the inputs storage and queue it once committed."""
+    """Record a job for an input already in the inputs storage and queue it in the same transaction."""
     with transaction.atomic():
         job = Job.objects.create(
             id=job_id or uuid.uuid4(),
@@ -181,13 +207,14 @@ def job_create_from_stored(
             reference_checksum=reference.checksum,
             engine_version=ENGINE_VERSION,
         )
-        transaction.on_commit(lambda: job_enqueue(job=job))
+        job_enqueue(job=job)
     logger.info("job %s created for user %s (%s, %s bytes)", job.id, owner.pk, name, size)
     return job
 
 
 def job_enqueue(*, job: Job) -> None:
-    queues["jobs"].send({"job_id": str(job.id)})
+    """Queue a job request as part of the current transaction (gas_site.outbox)."""
+    outbox.send("jobs", {"job_id": str(job.id)})
 
 
 # -- running -------------------------------------------------------------------------------
@@ -200,7 +227,9 @@ class ClaimOutcome:
 def job_claim(*, job_id: uuid.UUID, worker: str) -> ClaimOutcome:
     """Take a job for this worker: PENDING → RUNNING, or a RUNNING job whose worker went silent.
 
-    Two workers never both succeed: each claim is a conditional UPDATE.
+    Two workers never both succeed: each claim is a conditional UPDATE, and it gives the attempt
+    a token of its own: only the holder of the current token can complete the job, and its files
+    are stored under that token, so a late worker can neither overwrite nor delete the winner's.
     """
     now = timezone.now()
     stale = now - timedelta(seconds=settings.GAS_JOB_STALE_SECONDS)
@@ -208,8 +237,9 @@ def job_claim(*, job_id: uuid.UUID, worker: str) -> ClaimOutcome:
         "status": JobStatus.RUNNING,
         "started_at": now,
         "heartbeat_at": now,
-        "worker": worker,
+        "worker": worker[:200],
         "attempts": models.F("attempts") + 1,
+        "attempt_token": secrets.token_hex(8),
     }
     if Job.objects.filter(id=job_id, status=JobStatus.PENDING).update(**claim):
         return ClaimOutcome(Job.objects.get(id=job_id), "claimed")
@@ -234,27 +264,45 @@ def job_run(*, job_id: uuid.UUID, worker: str) -> Job | None:
             job=job,
             message=f"The annotation stopped unexpectedly {job.attempts - 1} times; it will not be tried again.",
         )
+    mine = Job.objects.filter(id=job.id, status=JobStatus.RUNNING, attempt_token=job.attempt_token)
     try:
         alive = Heartbeat(  # stamps the job so that a silent worker's job can be reclaimed
-            lambda: Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(heartbeat_at=timezone.now()),
-            interval_seconds=HEARTBEAT_SECONDS,
+            lambda: mine.update(heartbeat_at=timezone.now()),
+            interval_seconds=heartbeat_seconds(),
             name=f"job-heartbeat-{job.id}",
         )
-        with alive, tempfile.TemporaryDirectory(prefix="gas-job-") as scratch:
-            return _annotate(job, Path(scratch))
+        with alive, scratch_folder() as scratch:
+            return _annotate(job, scratch)
     except AnnotationError as exc:
         return job_fail(job=job, message=str(exc))
     except Exception:
         # Let the queue deliver the message again: the job goes back to PENDING for it.
-        Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(status=JobStatus.PENDING, progress=0.0)
+        mine.update(status=JobStatus.PENDING, progress=0.0)
         if job.attempts >= settings.GAS_JOB_MAX_ATTEMPTS:
             logger.exception("job %s: failed on its last attempt", job.id)
             return job_fail(job=job, message="The annotation failed because of an internal error; please try again.")
         raise
 
 
+def heartbeat_seconds() -> float:
+    """How often a running job stamps its heartbeat: a third of the silence that makes it stale."""
+    return settings.GAS_JOB_STALE_SECONDS / 3
+
+
+def job_limits(user: User) -> JobLimits:
+    """What one job of ``user``'s plan may do (decompressed bytes, records, wall-clock seconds)."""
+    premium = user.is_premium
+    return JobLimits(
+        max_bytes=settings.GAS_PREMIUM_MAX_INPUT_BYTES if premium else settings.GAS_FREE_MAX_INPUT_BYTES,
+        max_records=settings.GAS_PREMIUM_MAX_RECORDS if premium else settings.GAS_FREE_MAX_RECORDS,
+        max_seconds=settings.GAS_JOB_MAX_SECONDS,
+        plan=user.get_plan_display(),
+    )
+
+
 def _annotate(job: Job, scratch: Path) -> Job:
-    local_input = scratch / job.input_name
+    # scratch files have fixed names: nothing the user wrote goes into a path
+    local_input = scratch / "input"
     digest = hashlib.sha256()
     with inputs_storage().open(job.input_key, "rb") as source, open(local_input, "wb") as target:
         for block in iter(lambda: source.read(1024 * 1024), b""):
@@ -263,33 +311,34 @@ def _annotate(job: Job, scratch: Path) -> Job:
     if not job.input_sha256:  # a direct browser upload: the web server never read the bytes
         Job.objects.filter(id=job.id).update(input_sha256=digest.hexdigest())
     reference = load_reference(job.reference_name)
-    stem = job.input_name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf")
-    output = scratch / f"{stem}.annot.vcf.gz"
-    log = scratch / f"{stem}.count.log"
-    summary = scratch / f"{stem}.summary.json"
+    stem = safe_input_name(job.input_name).removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf")
+    names = {"result": f"{stem}.annot.vcf.gz", "log": f"{stem}.count.log", "summary": f"{stem}.summary.json"}
+    output, log, summary = scratch / "result.vcf.gz", scratch / "result.count.log", scratch / "result.summary.json"
     last = [0.0]
 
     def progress(fraction: float) -> None:
         now = timezone.now().timestamp()
         if now - last[0] >= 1.0 or fraction >= 1.0:
             last[0] = now
-            Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(
+            Job.objects.filter(id=job.id, status=JobStatus.RUNNING, attempt_token=job.attempt_token).update(
                 progress=min(fraction, 0.99), heartbeat_at=timezone.now()
             )
 
+    fault_point("job.before_annotate")
     result = annotate_vcf(
         local_input, output, reference, log_path=log, summary_path=summary, progress=progress,
-        input_name=job.input_name, processes=settings.GAS_ANNOTATION_PROCESSES,
+        input_name=job.input_name, processes=settings.GAS_ANNOTATION_PROCESSES, limits=job_limits(job.owner),
     )  # fmt: skip
     storage = results_storage()
-    prefix = f"{job.owner_id}/{job.id}"
+    prefix = attempt_prefix(job)
     keys = {}
     for kind, path in (("result", output), ("log", log), ("summary", summary)):
         with open(path, "rb") as handle:
-            keys[kind] = storage.save(f"{prefix}/{path.name}", File(handle, name=path.name))
+            keys[kind] = storage.save(f"{prefix}/{names[kind]}", File(handle, name=names[kind]))
+        fault_point(f"job.after_store_{kind}")
     stats = result.stats
     with transaction.atomic():
-        updated = Job.objects.filter(id=job.id, status=JobStatus.RUNNING).update(
+        updated = Job.objects.filter(id=job.id, status=JobStatus.RUNNING, attempt_token=job.attempt_token).update(
             status=JobStatus.COMPLETED,
             completed_at=timezone.now(),
             progress=1.0,
@@ -305,32 +354,41 @@ def _annotate(job: Job, scratch: Path) -> Job:
             engine_version=ENGINE_VERSION,
             error_message="",
         )
-        if not updated:  # deleted (or failed by staff) meanwhile: drop what we stored
+        if not updated:  # deleted, failed by staff or taken over meanwhile: drop this attempt's own files
             for key in keys.values():
                 storage.delete(key)
             return job
         job.refresh_from_db()
-        transaction.on_commit(lambda: _job_finished(job))
+        _job_finished(job)  # (the follow-ups commit with the completion)
+        fault_point("job.before_commit")
+    fault_point("job.after_commit")
     logger.info("job %s: completed (%s records in %.1fs)", job.id, stats.records, stats.seconds)
     return job
 
 
+def attempt_prefix(job: Job) -> str:
+    """Where one attempt of a job stores its results: ``<owner>/<job>/<attempt token>``."""
+    return f"{job.owner_id}/{job.id}/{job.attempt_token or 'a'}"
+
+
 def job_fail(*, job: Job, message: str) -> Job:
     with transaction.atomic():
-        Job.objects.filter(id=job.id).exclude(status=JobStatus.COMPLETED).update(
-            status=JobStatus.FAILED, completed_at=timezone.now(), error_message=message
+        failed = (
+            Job.objects.filter(id=job.id)
+            .exclude(status__in=FINISHED_STATUSES)
+            .update(status=JobStatus.FAILED, completed_at=timezone.now(), error_message=message)
         )
         job.refresh_from_db()
-        transaction.on_commit(lambda: _job_finished(job))
+        if failed:
+            _job_finished(job)
     logger.warning("job %s: failed: %s", job.id, message)
     return job
 
 
 def _job_finished(job: Job) -> None:
-    try:
-        job_notify_owner(job=job)
-    except Exception:
-        logger.exception("job %s: could not send the notification e-mail", job.id)
+    """The follow-ups of a job's end, written in the transaction that ends it: the owner's mail
+    and (completed) the ``job_completed`` receivers' work, such as the archive schedule."""
+    job_notify_owner(job=job)
     if job.status == JobStatus.COMPLETED:
         job_completed.send(sender=Job, job=job)
 
@@ -341,7 +399,7 @@ def job_url(job: Job) -> str:
 
 def job_notify_owner(*, job: Job) -> None:
     verb = "is ready" if job.status == JobStatus.COMPLETED else "failed"
-    send_templated_mail(
+    outbox.mail(
         to=job.owner.email,
         subject=f"Your annotation of {job.input_name} {verb}",
         template="emails/job_finished",
@@ -356,7 +414,7 @@ def job_rerun(*, job: Job) -> bool:
             status=JobStatus.PENDING, attempts=0, progress=0.0, error_message="", started_at=None, completed_at=None
         )
         if updated:
-            transaction.on_commit(lambda: job_enqueue(job=job))
+            job_enqueue(job=job)
     return bool(updated)
 
 

@@ -128,23 +128,27 @@ def test_cancel_premium_returns_to_free(signed_in_client, user, django_capture_o
     assert list(PlanChange.objects.filter(user=user).values_list("to_plan", flat=True)) == ["free", "premium"]
 
 
-def test_plan_event_is_not_sent_when_the_transaction_rolls_back(user, django_capture_on_commit_callbacks):
+def test_plan_event_work_rolls_back_with_the_plan_change(user):
+    """Receivers run inside the plan change's transaction: what they write is undone with it."""
     from django.db import transaction
 
-    seen = []
-    handler = lambda sender, **kw: seen.append(1)  # noqa: E731
+    from gas_site.models import QueuedMessage
+
+    def handler(sender, **kw):
+        QueuedMessage.objects.create(queue_name="probe", body={}, sent_at=kw["changed_at"], visible_at=kw["changed_at"])
+
     plan_upgraded.connect(handler)
     try:
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            try:
-                with transaction.atomic():
-                    services.plan_upgrade(user=user)
-                    raise RuntimeError("payment provider crashed")
-            except RuntimeError:
-                pass
+        try:
+            with transaction.atomic():
+                services.plan_upgrade(user=user)
+                assert QueuedMessage.objects.filter(queue_name="probe").count() == 1
+                raise RuntimeError("payment provider crashed")
+        except RuntimeError:
+            pass
     finally:
         plan_upgraded.disconnect(handler)
-    assert callbacks == [] and seen == []
+    assert not QueuedMessage.objects.filter(queue_name="probe").exists()
     user.refresh_from_db()
     assert user.plan == Plan.FREE
 

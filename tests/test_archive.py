@@ -128,6 +128,9 @@ def test_full_cycle_on_the_local_cold_store(commit, signed_in_client, user, comp
         assert record.state == ResultState.AVAILABLE and record.archive_due_at is None
         assert hot_bytes(job) == original
         assert [m.subject for m in mail.outbox] == ["[GAS] Your results for ok.vcf are available again"]
+        assert record.archive_id == archive_id  # the cold copy goes with the follow-up request the thaw queued
+        drain("archive_worker")
+        record.refresh_from_db()
         assert record.archive_id == "" and not list(cold_storage().location.glob(f"{archive_id}*"))
         download = signed_in_client.get(reverse("job_download", args=[job.id, "result"]))
         assert b"".join(download.streaming_content) == original
@@ -182,7 +185,7 @@ def test_upgrade_after_copy_before_delete_then_resumed(
         assert hot_bytes(job) == original
         drain("restore_worker")
         clock.tick(THAW + 1)
-        drain("thaw_worker")
+        drain("thaw_worker", "archive_worker")
         record = ResultArchive.objects.get(job=job)
         assert record.state == ResultState.AVAILABLE and record.archive_id == ""
         assert hot_bytes(job) == original
@@ -196,8 +199,8 @@ def test_upgrade_while_copying_cancels_and_cleans_the_cold_copy(user, completed_
         cold = cold_storage()
         real_archive = cold.archive
 
-        def archive_then_upgrade(stream, *, key):
-            copied = real_archive(stream, key=key)
+        def archive_then_upgrade(stream, *, key, archive_id):
+            copied = real_archive(stream, key=key, archive_id=archive_id)
             plan_upgrade(user=user)  # the upgrade lands while the copy is being made ...
             services.on_plan_upgraded(user=user)  # ... and its event is handled
             return copied
@@ -227,6 +230,8 @@ def test_repeated_messages_do_nothing_twice(commit, signed_in_client, user, comp
         with commit():
             assert services.thaw_process(job_id=job.id) == "restored"
         assert services.thaw_process(job_id=job.id) == "nothing to thaw"
+        assert services.archive_process(job_id=job.id, delete_cold=archive_id) == "cold copy deleted"
+        assert services.archive_process(job_id=job.id, delete_cold=archive_id) == "cold copy deleted"
         assert services.restore_process(job_id=job.id) == "nothing to restore"
         assert hot_bytes(job) == original
         assert ResultArchive.objects.get(job=job).restore_count == 1
@@ -402,5 +407,6 @@ def test_full_cycle_on_s3_glacier_with_sqs_and_a_long_retention(
             state_manager.unset_transition(model_name="s3::keyrestore")
         assert state(job) == ResultState.AVAILABLE
         assert hot_bytes(job) == original
+        drain("archive_worker")  # the follow-up the thaw queued
         assert "Contents" not in s3.list_objects_v2(Bucket="gas-cold")  # the cold copy is gone
         assert mail.outbox[-1].subject == "[GAS] Your results for ok.vcf are available again"

@@ -171,7 +171,9 @@ def test_a_duplicate_message_does_not_run_the_job_twice(
     assert job.status == JobStatus.COMPLETED and job.completed_at == finished and job.attempts == 1
     assert len(mail.outbox) == 1
     assert queues["jobs"].depth().total == 0
-    _, files = storages["results"].listdir(f"{job.owner_id}/{job.id}")
+    attempts, _ = storages["results"].listdir(f"{job.owner_id}/{job.id}")
+    assert attempts == [job.attempt_token]  # one attempt's files, under its own token
+    _, files = storages["results"].listdir(f"{job.owner_id}/{job.id}/{job.attempt_token}")
     assert sorted(files) == ["ok.annot.vcf.gz", "ok.count.log", "ok.summary.json"]
 
 

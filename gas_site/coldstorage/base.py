@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,8 +85,18 @@ class ColdStorage(ABC):
         self.alias = alias
 
     @abstractmethod
-    def archive(self, stream: BinaryIO, *, key: str) -> ColdObject:
-        """Copy ``stream`` into cold storage under a name derived from ``key``; return what was stored."""
+    def new_archive_id(self, *, key: str) -> str:
+        """A fresh id for a copy of ``key``, chosen before anything is written (so that it can be
+        recorded first: an interrupted copy is then found and finished or deleted, never orphaned)."""
+
+    @abstractmethod
+    def archive(self, stream: BinaryIO, *, key: str, archive_id: str | None = None) -> ColdObject:
+        """Copy ``stream`` into cold storage as ``archive_id`` (a new id when None; an existing
+        object of that id is replaced); return what was stored."""
+
+    @abstractmethod
+    def archive_ids(self) -> Iterator[str]:
+        """Every archived object's id (for the orphan sweep)."""
 
     @abstractmethod
     def stat(self, archive_id: str) -> ColdObject:

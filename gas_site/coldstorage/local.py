@@ -70,9 +70,20 @@ class LocalColdStorage(ColdStorage):
         tmp.write_text(json.dumps(meta))
         os.replace(tmp, meta_path)
 
-    def archive(self, stream: BinaryIO, *, key: str) -> ColdObject:
+    def new_archive_id(self, *, key: str) -> str:
+        return uuid.uuid4().hex
+
+    def archive_ids(self) -> Iterator[str]:
+        if not self.location.is_dir():
+            return
+        for path in self.location.iterdir():
+            name = path.name
+            if not name.startswith(".") and "." not in name:
+                yield name
+
+    def archive(self, stream: BinaryIO, *, key: str, archive_id: str | None = None) -> ColdObject:
         self.location.mkdir(parents=True, exist_ok=True)
-        archive_id = uuid.uuid4().hex
+        archive_id = archive_id or self.new_archive_id(key=key)
         data_path, _ = self._paths(archive_id)
         reader = HashingReader(stream)
         with tempfile.NamedTemporaryFile(dir=self.location, prefix=".incoming-", delete=False) as tmp:

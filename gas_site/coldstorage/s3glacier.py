@@ -92,8 +92,21 @@ class S3GlacierColdStorage(ColdStorage):
                 raise ArchiveNotFound(f"no archive s3://{self.bucket_name}/{archive_id}") from None
             raise ColdStorageError(f"head_object s3://{self.bucket_name}/{archive_id}: {exc}") from exc
 
-    def archive(self, stream: BinaryIO, *, key: str) -> ColdObject:
-        archive_id = f"{self.key_prefix}{uuid.uuid4().hex}/{key.rsplit('/', 1)[-1]}"
+    def new_archive_id(self, *, key: str) -> str:
+        return f"{self.key_prefix}{uuid.uuid4().hex}/{key.rsplit('/', 1)[-1]}"
+
+    def archive_ids(self) -> Iterator[str]:
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket_name, Prefix=self.key_prefix
+            ):
+                for item in page.get("Contents", []):
+                    yield item["Key"]
+        except ClientError as exc:
+            raise ColdStorageError(f"list s3://{self.bucket_name}/{self.key_prefix}: {exc}") from exc
+
+    def archive(self, stream: BinaryIO, *, key: str, archive_id: str | None = None) -> ColdObject:
+        archive_id = archive_id or self.new_archive_id(key=key)
         reader = HashingReader(stream)
         # Spool to a temporary file so the SHA-256 is known before the upload: it is stored
         # as metadata and checked again when the object comes back.

@@ -27,7 +27,7 @@ class QueueError(RuntimeError):
 @dataclass(frozen=True)
 class Message:
     message_id: str
-    body: dict[str, Any]
+    body: Any  # a JSON object as sent; whatever was on the queue when it is not one (workers reject it)
     receipt_handle: str
     receive_count: int
     queue_name: str
@@ -60,7 +60,13 @@ def check_visibility(timeout_seconds: int) -> int:
 
 
 class Queue(ABC):
-    """One named queue. Bodies are JSON objects (dicts)."""
+    """One named queue. Bodies are JSON objects (dicts).
+
+    ``transactional``: a send joins the caller's database transaction (the database backend), so a
+    message sent with a state change exists exactly when the change does (see gas_site.outbox).
+    """
+
+    transactional = False
 
     def __init__(
         self,

@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 
 class DatabaseQueue(Queue):
+    transactional = True  # its rows live in the project's database
+
     def __init__(self, *, poll_interval: float = 0.25, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.poll_interval = poll_interval

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import pysam
 
 from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.consequence import CSQ_FIELDS, Consequence, annotate_transcript, intergenic_entry
+from jobs.annotation.errors import LimitExceeded
 from jobs.annotation.reference import Reference
 from jobs.annotation.vcf import VcfReader, VcfRecord, parse_data_line, process_alleles
 
@@ -121,6 +123,44 @@ class AnnotationStats:
         }
 
 
+@dataclass(frozen=True)
+class JobLimits:
+    """What one annotation may do; 0 means no limit. ``plan`` names whose limits they are."""
+
+    max_bytes: int = 0  # decompressed input
+    max_records: int = 0  # data lines
+    max_seconds: float = 0  # wall clock
+    plan: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"one job on the {self.plan} plan" if self.plan else "one job"
+
+
+class _LimitWatch:
+    """Checks the record and time limits as chunks go by (the reader checks the bytes)."""
+
+    def __init__(self, limits: JobLimits, reader: VcfReader, header_lines: int) -> None:
+        self.limits = limits
+        self.reader = reader
+        self.header_lines = header_lines
+        self.deadline = time.monotonic() + limits.max_seconds if limits.max_seconds else 0.0
+
+    def check(self) -> None:
+        limits = self.limits
+        records = self.reader.line_number - self.header_lines
+        if limits.max_records and records > limits.max_records:
+            raise LimitExceeded(
+                f"{self.reader.name}: more than {limits.max_records:,} records, the limit for {limits.label} "
+                f"(reached at line {self.reader.line_number})"
+            )
+        if self.deadline and time.monotonic() > self.deadline:
+            raise LimitExceeded(
+                f"{self.reader.name}: the annotation took longer than {limits.max_seconds:,.0f} seconds, the limit "
+                f"for {limits.label} (stopped at line {self.reader.line_number})"
+            )
+
+
 @dataclass
 class AnnotationResult:
     output: Path
@@ -145,6 +185,15 @@ def _strip_csq(info: str) -> str:
     return ";".join(kept) or "."
 
 
+def _check_writable(path: Path) -> None:
+    """Fail with a clear error when ``path`` cannot be created (pysam would crash the process)."""
+    try:
+        with open(path, "wb"):
+            pass
+    except OSError as exc:
+        raise OSError(f"cannot write the output {path}: {exc.strerror or exc}") from exc
+
+
 _BGZF: Any = pysam.BGZFile  # (pysam's type stubs demand an index argument it does not need)
 
 
@@ -154,6 +203,8 @@ class _Writer:
 
     def __init__(self, path: Path, *, compressed: bool) -> None:
         self.compressed = compressed
+        if compressed:
+            _check_writable(path)
         self._handle: Any = _BGZF(str(path), "wb") if compressed else open(path, "w", encoding="utf-8", newline="\n")
 
     def write_block(self, text: str) -> None:
@@ -192,11 +243,15 @@ def annotate_vcf(
     progress: ProgressCallback | None = None,
     input_name: str | None = None,
     processes: int = 1,
+    limits: JobLimits | None = None,
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_path`` (bgzipped when it ends in .gz).
 
     With ``processes`` > 1, batches of records are annotated in that many worker processes
     while this one reads, checks and writes; the output is the same, in the same order.
+
+    ``limits`` bound the decompressed bytes, records and wall-clock time; past one of them the
+    annotation stops with a LimitExceeded naming the limit and the number.
 
     Outputs appear only when complete: they are written under temporary names and renamed
     at the end, so an error (reported as an AnnotationError naming the line) leaves nothing
@@ -206,24 +261,29 @@ def annotate_vcf(
     output = Path(output_path)
     log = Path(log_path) if log_path else output.with_name(output.name.split(".vcf")[0] + ".count.log")
     summary = Path(summary_path) if summary_path else output.with_name(output.name.split(".vcf")[0] + ".summary.json")
-    reader = VcfReader(input_path, display_name=input_name)
+    limits = limits or JobLimits()
+    reader = VcfReader(input_path, display_name=input_name, max_bytes=limits.max_bytes, limit_label=limits.label)
     stats = AnnotationStats()
     partial = output.with_name(f".{output.name}.partial")
     compressed = output.name.endswith(".gz")
     try:
         reader.read_header()
+        watch = _LimitWatch(limits, reader, len(reader.header_lines))
         header = [
             line for line in reader.header_lines[:-1]
             if not (line.startswith("##INFO=<ID=CSQ,") or line.startswith("##VEP") or line.startswith("##GAS="))
         ]  # fmt: skip
         header_text = "\n".join([*header, *csq_header(reference), reader.header_lines[-1], ""])
         if processes > 1:
-            _annotate_in_parallel(reader, reference, stats, header_text, partial, compressed, processes, progress)
+            _annotate_in_parallel(
+                reader, reference, stats, header_text, partial, compressed, processes, progress, watch
+            )
         else:
             writer = _Writer(partial, compressed=compressed)
             try:
                 writer.write_block(header_text)
                 for first_line, text in reader.data_chunks(CHUNK_BYTES):
+                    watch.check()
                     annotated = _annotate_chunk(first_line, text, reader.column_count, reader.name, reference, stats)
                     writer.write_block(annotated)
                     if progress is not None:
@@ -231,7 +291,8 @@ def annotate_vcf(
             finally:
                 writer.close()
     except BaseException:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # (a path too long to create is too long to unlink)
+            partial.unlink(missing_ok=True)
         raise
     stats.seconds = time.monotonic() - started
     os.replace(partial, output)
@@ -308,6 +369,7 @@ def _annotate_in_parallel(
     compressed: bool,
     processes: int,
     progress: ProgressCallback | None,
+    watch: _LimitWatch,
 ) -> None:
     """This process reads; ``processes`` workers check, parse and annotate chunks of whole lines
     (their errors still name the line) and write each to a part file, compressed when the output
@@ -341,6 +403,7 @@ def _annotate_in_parallel(
                     progress(reader.fraction_read())
 
         for index, (first_line, text) in enumerate(reader.data_chunks(CHUNK_BYTES)):
+            watch.check()
             part = Path(scratch) / str(index)
             work = (first_line, text, reader.column_count, reader.name, str(part), compressed)
             window.append((part, pool.apply_async(_annotate_chunk_in_worker, work)))

@@ -22,3 +22,7 @@ class InputFormatError(AnnotationError):
 
 class ReferenceError_(AnnotationError):
     """A reference bundle is missing, incomplete or cannot be built."""
+
+
+class LimitExceeded(AnnotationError):
+    """The input is larger, or takes longer, than a job may (a plan's limit, or the line length cap)."""

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
-from jobs.annotation.errors import InputFormatError
+from jobs.annotation.errors import InputFormatError, LimitExceeded
 
 _REF = re.compile(r"^[ACGTNacgtn]+$")
 _ALT = re.compile(
@@ -22,6 +22,9 @@ _ALT = re.compile(
 )
 _ONE_BASE = "ACGTNacgtn"  # (the commonest REF and ALT, checked without a regular expression)
 _REQUIRED_HEADER = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
+# The longest line read: generous (a record with 100,000 samples takes ~2 MB); a longer one is an
+# error naming the line, found in time linear in its length and in memory of at most this.
+MAX_LINE_BYTES = 64 * 1024 * 1024
 
 
 # (VcfRecord and Allele are plain classes, not dataclasses: mypyc compiles their __init__, where a
@@ -71,9 +74,14 @@ class VcfReader:
     Lines end with LF (or CRLF); line numbers count from 1 at the first header line.
     """
 
-    def __init__(self, path: str | Path, *, display_name: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, display_name: str | None = None, max_bytes: int = 0, limit_label: str = ""
+    ) -> None:
         self.path = Path(path)
         self.name = display_name or self.path.name
+        self.max_bytes = max_bytes  # of decompressed input (0: no limit); more raises LimitExceeded
+        self.limit_label = limit_label or "a job"  # whose limit max_bytes is, for the message
+        self.bytes_read = 0  # decompressed bytes read so far
         self.header_lines: list[str] = []
         self.column_count = 0
         self.line_number = 0  # lines read so far
@@ -99,12 +107,34 @@ class VcfReader:
             return InputFormatError(self.name, line_number, "the compressed file ends unexpectedly (truncated upload?)")
         return InputFormatError(self.name, line_number, f"is not a valid gzip file ({exc})")
 
+    def _too_long(self, line_number: int) -> LimitExceeded:
+        return LimitExceeded(
+            f"{self.name}, line {line_number}: the line is longer than {MAX_LINE_BYTES // 1024**2} MB, the longest "
+            "line GAS reads (is it a VCF?)"
+        )
+
+    def _count(self, size: int) -> None:
+        self.bytes_read += size
+        if self.max_bytes and self.bytes_read > self.max_bytes:
+            raise LimitExceeded(
+                f"{self.name}: the file is larger than {self.max_bytes:,} bytes once decompressed, the limit "
+                f"for {self.limit_label} (reached at line {self.line_number + 1})"
+            )
+
     def _lines(self) -> Generator[str, None, None]:
+        """Header lines, each read with a bound (MAX_LINE_BYTES), so one endless line cannot fill memory."""
         try:
-            with io.TextIOWrapper(self._open_binary(), encoding="utf-8", newline="\n") as handle:
-                for line in handle:
-                    self.line_number += 1
-                    yield line
+            handle = self._open_binary()
+            while True:
+                raw = handle.readline(MAX_LINE_BYTES + 1)
+                if not raw:
+                    return
+                if len(raw) > MAX_LINE_BYTES:
+                    raise self._too_long(self.line_number + 1)
+                self._count(len(raw))
+                line = raw.decode("utf-8")
+                self.line_number += 1
+                yield line
         except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise self._input_error(exc, self.line_number + 1) from None
         finally:
@@ -151,20 +181,38 @@ class VcfReader:
             binary = self._open_binary()
             for _ in range(self.line_number):
                 binary.readline()
-            carry = b""
+            # the start of a line longer than a block, in pieces (joined once, when its end comes:
+            # linear in the line's length), never more than MAX_LINE_BYTES
+            pieces: list[bytes] = []
+            pending = 0
             while True:
                 block = binary.read(size)
                 if not block:
                     break
-                block = carry + block if carry else block
+                self._count(len(block))
                 cut = block.rfind(b"\n") + 1
-                if cut == 0:  # one line longer than a block
-                    carry = block
+                if cut == 0:  # no line ends in this block
+                    pieces.append(block)
+                    pending += len(block)
+                    if pending > MAX_LINE_BYTES:
+                        raise self._too_long(self.line_number + 1)
                     continue
-                carry = block[cut:]
-                yield self._decoded(block[:cut] if carry else block)
-            if carry:  # a last line without its newline
-                yield self._decoded(carry + b"\n")
+                if pieces:
+                    if pending + block.find(b"\n") > MAX_LINE_BYTES:
+                        raise self._too_long(self.line_number + 1)
+                    pieces.append(block[:cut])
+                    whole = b"".join(pieces)
+                    pieces, pending = [], 0
+                else:
+                    whole = block[:cut] if cut < len(block) else block
+                if cut < len(block):
+                    pieces.append(block[cut:])
+                    pending = len(block) - cut
+                yield self._decoded(whole)
+            if pieces:  # a last line without its newline
+                if pending > MAX_LINE_BYTES:
+                    raise self._too_long(self.line_number + 1)
+                yield self._decoded(b"".join(pieces) + b"\n")
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise self._input_error(exc, self.line_number + 1) from None
         finally:

@@ -35,6 +35,8 @@ class Command(BaseCommand):
     ) -> None:
         if not input.is_file():
             raise CommandError(f"{input}: no such file")
+        if output is not None and not output.parent.is_dir():
+            raise CommandError(f"{output}: the folder {output.parent} does not exist")
         if output is None:
             stem = input.name.removesuffix(".gz").removesuffix(".vcf")
             output = input.with_name(f"{stem}.annot.vcf")
@@ -50,7 +52,7 @@ class Command(BaseCommand):
                     sys.stderr.flush()
 
             result = annotate_vcf(input, output, bundle, progress=progress, processes=max(1, processes))
-        except AnnotationError as exc:
+        except (AnnotationError, OSError) as exc:
             raise CommandError(str(exc)) from exc
         if not quiet:
             sys.stderr.write("\n")

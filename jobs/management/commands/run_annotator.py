@@ -7,12 +7,22 @@ import socket
 
 from gas_site.queues import Message
 from gas_site.workers import QueueWorkerCommand, message_job_id
+from jobs.housekeeping import files_sweep, jobs_reconcile
+from jobs.scratch import scratch_sweep
 from jobs.services import job_run
 
 
 class Command(QueueWorkerCommand):
     help = "Consume annotation job requests (queue alias 'jobs') and run them."
     queue_alias = "jobs"
+
+    def on_start(self) -> None:
+        scratch_sweep()
+        files_sweep()
+
+    def housekeeping(self) -> None:
+        super().housekeeping()
+        jobs_reconcile()
 
     def consume(self, message: Message) -> None:
         job_run(job_id=message_job_id(message), worker=f"{socket.gethostname()}:{os.getpid()}")

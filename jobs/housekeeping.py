@@ -1,0 +1,107 @@
+"""What keeps jobs moving and storage clean after workers die: the reconciler and the sweeps.
+
+- ``jobs_reconcile``: a RUNNING job whose heartbeat is stale lost its worker; it goes back to
+  PENDING with a new request, in one transaction (the annotators run this every few seconds).
+- ``scratch_sweep`` (jobs.scratch): the scratch folders of dead annotators.
+- ``files_sweep``: objects in the inputs and results storages that no job refers to (a worker
+  that died between storing its files and recording them, an attempt that lost to another),
+  once older than a grace period; the files of a running attempt are never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.storage import Storage
+from django.db import transaction
+from django.utils import timezone
+
+from jobs.models import Job, JobStatus
+from jobs.scratch import scratch_sweep
+from jobs.services import inputs_storage, job_enqueue, results_storage
+
+logger = logging.getLogger(__name__)
+
+
+def jobs_reconcile(*, limit: int = 100) -> int:
+    """Requeue RUNNING jobs whose worker went silent; returns how many."""
+    stale = timezone.now() - timedelta(seconds=settings.GAS_JOB_STALE_SECONDS)
+    requeued = 0
+    for job in Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale)[:limit]:
+        with transaction.atomic():
+            if (
+                Job.objects.filter(id=job.id, status=JobStatus.RUNNING, attempt_token=job.attempt_token)
+                .filter(heartbeat_at__lt=stale)
+                .update(status=JobStatus.PENDING, progress=0.0, attempt_token="", worker="")
+            ):
+                job_enqueue(job=job)
+                requeued += 1
+                logger.warning(
+                    "job %s: worker %s silent since %s; requeued (attempt %s)",
+                    job.id, job.worker, job.heartbeat_at, job.attempts,
+                )  # fmt: skip
+    return requeued
+
+
+@dataclass
+class SweepReport:
+    inputs: int = 0
+    results: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.inputs} input(s), {self.results} result file(s)"
+
+
+def _walk(storage: Storage, prefix: str = "") -> Iterator[str]:
+    try:
+        folders, files = storage.listdir(prefix)
+    except FileNotFoundError:  # (a local storage nothing was stored in yet)
+        return
+    for name in files:
+        yield f"{prefix}{name}"
+    for folder in folders:
+        yield from _walk(storage, f"{prefix}{folder}/")
+
+
+def _old_enough(storage: Storage, key: str, cutoff: float) -> bool:
+    try:
+        return storage.get_modified_time(key).timestamp() < cutoff
+    except (FileNotFoundError, OSError, NotImplementedError):
+        return False
+
+
+def files_sweep(*, grace_seconds: int = 3600) -> SweepReport:
+    """Delete stored objects no job refers to, once ``grace_seconds`` old."""
+    report = SweepReport()
+    cutoff = time.time() - grace_seconds
+    # listed before the database is read: a file stored after its job row refers to it is kept
+    stored_inputs = list(_walk(inputs_storage()))
+    stored_results = list(_walk(results_storage()))
+    referenced: set[str] = set()
+    running: list[str] = []
+    for job in Job.objects.only(
+        "id", "owner_id", "status", "attempt_token", "input_key", "result_key", "log_key", "summary_key"
+    ).iterator():
+        referenced.update(k for k in (job.input_key, job.result_key, job.log_key, job.summary_key) if k)
+        if job.status in (JobStatus.RUNNING, JobStatus.PENDING):
+            running.append(f"{job.owner_id}/{job.id}/")  # (any attempt of an unfinished job may still store)
+    for storage, keys, field in (
+        (inputs_storage(), stored_inputs, "inputs"),
+        (results_storage(), stored_results, "results"),
+    ):
+        for key in keys:
+            if key in referenced or key.startswith(tuple(running)) or not _old_enough(storage, key, cutoff):
+                continue
+            storage.delete(key)
+            setattr(report, field, getattr(report, field) + 1)
+    if report.inputs or report.results:
+        logger.info("swept unreferenced files: %s", report)
+    return report
+
+
+__all__ = ["files_sweep", "jobs_reconcile", "scratch_sweep"]

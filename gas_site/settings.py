@@ -188,6 +188,16 @@ GAS_PREMIUM_MAX_UPLOAD_BYTES = env_int("GAS_PREMIUM_MAX_UPLOAD_BYTES", 1024**3, 
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
+# --- Rate limits (per minute; 0 turns one off) ----------------------------------------
+# Counted in a cache every web process shares: the database cache by default.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "gas_cache"},
+}
+GAS_RATELIMIT_CACHE = "shared"
+GAS_API_RATE_PER_MINUTE = env_int("GAS_API_RATE_PER_MINUTE", 300, minimum=0)  # requests per token user
+GAS_TOKEN_FAILURES_PER_MINUTE = env_int("GAS_TOKEN_FAILURES_PER_MINUTE", 10, minimum=0)  # bad tokens per address
+
 # --- Annotation ------------------------------------------------------------------------
 GAS_REFERENCE_DIR = Path(env_str("GAS_REFERENCE_DIR", str(GAS_DATA_DIR / "references"))).resolve()
 GAS_DEFAULT_REFERENCE = env_str("GAS_DEFAULT_REFERENCE", "demo")

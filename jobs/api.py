@@ -8,13 +8,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Form, NinjaAPI, Schema, Status
-from ninja.errors import HttpError
+from ninja.errors import HttpError, ValidationError
 from ninja.files import UploadedFile
 from ninja.security import HttpBearer
 
 from accounts.models import User
+from gas_site import ratelimit
 from jobs import services
 from jobs.downloads import ResultNotAvailable, download_response
 from jobs.models import Job
@@ -22,10 +24,21 @@ from jobs.selectors import job_of, jobs_of
 
 
 class TokenAuth(HttpBearer):
+    """Bearer tokens, with guesses throttled per client address and requests per user."""
+
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        address = ratelimit.client_address(request)
+        failures = {"scope": "token-failures", "key": address, "window_seconds": 60}
+        ratelimit.check(**failures, limit=settings.GAS_TOKEN_FAILURES_PER_MINUTE)
         user = services.api_token_authenticate(token)
-        if user is not None:
-            request.user = user
+        if user is None:
+            ratelimit.hit(**failures, limit=settings.GAS_TOKEN_FAILURES_PER_MINUTE, what="failed sign-ins with a token")
+            return None
+        ratelimit.hit(
+            scope="api", key=str(user.pk), limit=settings.GAS_API_RATE_PER_MINUTE, window_seconds=60,
+            what="API requests",
+        )  # fmt: skip
+        request.user = user
         return user
 
 
@@ -84,7 +97,7 @@ class ErrorOut(Schema):
     detail: str
 
 
-@api.post("/jobs", response={201: JobOut, 400: ErrorOut, 413: ErrorOut}, summary="Submit a VCF file")
+@api.post("/jobs", response={201: JobOut, 400: ErrorOut, 413: ErrorOut, 429: ErrorOut}, summary="Submit a VCF file")
 def create_job(request: HttpRequest, file: File[UploadedFile], reference: Form[str] = ""):
     if getattr(request, "upload_too_large", False):
         return Status(413, {"detail": services.too_large_message(request.auth)})
@@ -129,6 +142,22 @@ def delete_job(request: HttpRequest, job_id: uuid.UUID):
     except services.JobNotFinished as exc:
         raise HttpError(409, str(exc)) from exc
     return Status(204, None)
+
+
+@api.exception_handler(ratelimit.RateLimited)
+def _rate_limited(request: HttpRequest, exc: ratelimit.RateLimited) -> HttpResponse:
+    response = api.create_response(request, {"detail": str(exc)}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    if getattr(request, "upload_too_large", False):  # the upload handler stopped reading: no file arrived
+        user = request.auth if isinstance(getattr(request, "auth", None), User) else None
+        message = services.too_large_message(user) if user else "The file is too large for your plan."
+        return api.create_response(request, {"detail": message}, status=413)
+    return api.create_response(request, {"detail": exc.errors}, status=422)
 
 
 @api.exception_handler(HttpError)

@@ -56,6 +56,7 @@ def _annotate(request: HttpRequest) -> HttpResponse:
                 return render(request, "jobs/annotate.html", {"form": form, "limit": limit}, status=exc.status)
             messages.success(request, f"{job.input_name} was uploaded and queued for annotation.")
             return redirect("job_detail", job_id=job.id)
+        return render(request, "jobs/annotate.html", {"form": form, "limit": limit}, status=400)
     else:
         form = AnnotateForm()
     return render(request, "jobs/annotate.html", {"form": form, "limit": limit})

@@ -43,6 +43,14 @@ def demo_reference_dir(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def demo_reference(demo_reference_dir):
+    """The demo bundle, loaded once per session."""
+    from jobs.annotation.reference import Reference
+
+    return Reference(demo_reference_dir / "demo")
+
+
 @pytest.fixture(autouse=True)
 def isolated_data_dir(settings, tmp_path: Path) -> Path:
     """Point local storages and the local cold store at a fresh directory per test."""

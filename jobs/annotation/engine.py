@@ -18,7 +18,7 @@ import pysam
 
 from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.consequence import CSQ_FIELDS, Consequence, annotate_transcript, intergenic_entry
-from jobs.annotation.errors import LimitExceeded
+from jobs.annotation.errors import AnnotationError, InputFormatError, LimitExceeded
 from jobs.annotation.reference import Reference
 from jobs.annotation.vcf import VcfReader, VcfRecord, parse_data_line, process_alleles
 
@@ -320,7 +320,9 @@ def _annotate_chunk(
         record = parse_data_line(line, line_number, column_count, name)
         if record is not None:
             try:
-                annotated.append(_annotate_record(record, reference, stats, source))
+                annotated.append(_annotate_record(record, reference, stats, source, name))
+            except AnnotationError:  # bad input: the job fails with its message
+                raise
             except Exception as exc:  # an engine bug, not bad input: this record only, written unchanged
                 annotated.append(line)
                 _record_failure(stats, record, exc)
@@ -413,7 +415,7 @@ def _annotate_in_parallel(
             out.write(_BGZF_EOF)
 
 
-def _annotate_record(record: VcfRecord, reference: Reference, stats: AnnotationStats, source: str) -> str:
+def _annotate_record(record: VcfRecord, reference: Reference, stats: AnnotationStats, source: str, name: str) -> str:
     columns = record.columns
     stats.records += 1
     if "CSQ=" in columns[7]:
@@ -422,6 +424,13 @@ def _annotate_record(record: VcfRecord, reference: Reference, stats: AnnotationS
     if contig is None:
         stats.uncovered_contigs[record.chrom] += 1
         return "\t".join(columns)
+    length = reference.contig_lengths[contig]
+    if record.pos + len(record.ref) - 1 > length:
+        raise InputFormatError(
+            name, record.line_number,
+            f"{record.chrom}:{record.pos} (REF {len(record.ref)} bp) lies past the end of contig {record.chrom}, "
+            f"which is {length:,} bp long in {reference.build}: is the file for another genome build?",
+        )  # fmt: skip
     alts = record.alts
     alleles = process_alleles(record.pos, record.ref, alts)
     if len(alleles) < len(alts):  # (rare: a record without ALT, or alleles that get no annotation)

@@ -5,17 +5,10 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-import pytest
-
 from jobs.annotation.engine import annotate_vcf
 from jobs.annotation.model import Transcript
 from jobs.annotation.reference import Reference
 from tests.conftest import DEMO  # noqa: F401 - re-exported for the engine tests
-
-
-@pytest.fixture(scope="session")
-def demo_reference(demo_reference_dir) -> Reference:
-    return Reference(demo_reference_dir / "demo")
 
 
 def transcript(reference: Reference, transcript_id: str) -> Transcript:

@@ -1,0 +1,56 @@
+"""Fixed-window rate limits kept in the shared cache (the database cache by default, so every web
+process and machine counts together). Exceeding one raises ``RateLimited`` with the seconds to wait,
+which the API answers as 429 with a Retry-After header."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import caches
+from django.http import HttpRequest
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int, what: str) -> None:
+        super().__init__(f"Too many {what}; try again in {retry_after} s.")
+        self.retry_after = retry_after
+
+
+def client_address(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def hit(*, scope: str, key: str, limit: int, window_seconds: int, what: str) -> None:
+    """Count one event of ``scope``/``key``; raise RateLimited once more than ``limit`` fell in this window."""
+    if limit <= 0:
+        return
+    now = time.time()
+    window = int(now // window_seconds)
+    digest = hashlib.sha256(f"{scope}:{key}".encode()).hexdigest()[:32]
+    cache_key = f"rl:{scope}:{digest}:{window}"
+    cache = caches[settings.GAS_RATELIMIT_CACHE]
+    if cache.add(cache_key, 1, timeout=window_seconds + 1):
+        count = 1
+    else:
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # (expired between add and incr)
+            cache.set(cache_key, 1, timeout=window_seconds + 1)
+            count = 1
+    if count > limit:
+        raise RateLimited(max(1, math.ceil((window + 1) * window_seconds - now)), what)
+
+
+def check(*, scope: str, key: str, limit: int, window_seconds: int) -> None:
+    """Raise RateLimited if ``scope``/``key`` is over ``limit`` in this window, without counting."""
+    if limit <= 0:
+        return
+    now = time.time()
+    window = int(now // window_seconds)
+    digest = hashlib.sha256(f"{scope}:{key}".encode()).hexdigest()[:32]
+    count = caches[settings.GAS_RATELIMIT_CACHE].get(f"rl:{scope}:{digest}:{window}", 0)
+    if count >= limit:
+        raise RateLimited(max(1, math.ceil((window + 1) * window_seconds - now)), "failed sign-ins with a token")

@@ -10,7 +10,7 @@ a result is restored, ...). Then the follow-up exists exactly when the change do
   delivers it later.
 
 Delivery is at least once: a relay that dies after sending and before deleting the row sends
-again once its lease runs out. Mails carry a Message-ID made from the row, so a repeat is the
+again once its lease runs out. Mails carry a Message-ID chosen when the row is written, so a repeat is the
 same message to a mail system; queue consumers are idempotent.
 """
 
@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import make_msgid
 from django.db import models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -55,6 +56,7 @@ def mail(*, to: str, subject: str, template: str, context: dict[str, Any]) -> No
     """Mail ``templates/<template>.txt`` and ``.html`` once the current transaction commits (durably)."""
     now = timezone.now()
     body = {
+        "message_id": make_msgid(idstring="gas", domain=_mail_domain()),  # the same on every retry
         "to": to,
         "subject": f"{settings.EMAIL_SUBJECT_PREFIX}{subject}",
         "text": render_to_string(f"{template}.txt", context),
@@ -64,9 +66,8 @@ def mail(*, to: str, subject: str, template: str, context: dict[str, Any]) -> No
     transaction.on_commit(lambda: deliver(entry_id=entry.pk))
 
 
-def _message_id(entry: OutboxEntry) -> str:
-    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "localhost"
-    return f"<gas-outbox-{entry.pk}-{int(entry.created_at.timestamp())}@{domain}>"
+def _mail_domain() -> str:
+    return settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "localhost"
 
 
 def _deliver_now(entry: OutboxEntry) -> None:
@@ -76,7 +77,7 @@ def _deliver_now(entry: OutboxEntry) -> None:
     elif entry.kind == "mail":
         body = entry.body
         message = EmailMultiAlternatives(
-            subject=body["subject"], body=body["text"], to=[body["to"]], headers={"Message-ID": _message_id(entry)}
+            subject=body["subject"], body=body["text"], to=[body["to"]], headers={"Message-ID": body["message_id"]}
         )
         message.attach_alternative(body["html"], "text/html")
         message.send()

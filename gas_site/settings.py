@@ -208,6 +208,9 @@ GAS_JOB_MAX_ATTEMPTS = env_int("GAS_JOB_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
 # comes every third of this, the job queue's visibility timeout is twice this, and the annotators'
 # reconciler requeues such a job at once (so a killed job runs again within about this long).
 GAS_JOB_STALE_SECONDS = env_int("GAS_JOB_STALE_SECONDS", 30, minimum=6, maximum=3600)
+# How often the annotators sweep scratch folders and unreferenced files, and the archive worker
+# unreferenced cold copies (each also sweeps when it starts).
+GAS_SWEEP_SECONDS = env_int("GAS_SWEEP_SECONDS", 3600, minimum=1)
 # What one job may do, by plan: decompressed input bytes and records; and wall-clock time per attempt.
 GAS_FREE_MAX_INPUT_BYTES = env_int("GAS_FREE_MAX_INPUT_BYTES", 256 * 1024**2, minimum=1)
 GAS_PREMIUM_MAX_INPUT_BYTES = env_int("GAS_PREMIUM_MAX_INPUT_BYTES", 256 * 1024**3, minimum=1)
@@ -269,7 +272,12 @@ _QUEUE_BACKENDS = {
     "database": "gas_site.queues.database.DatabaseQueue",
     "sqs": "gas_site.queues.sqs.SQSQueue",
 }
-_QUEUE_VISIBILITY = {"jobs": 2 * GAS_JOB_STALE_SECONDS, "archive": 120, "restore": 120, "thaw": 120}
+# A cold-storage message whose worker died comes back after this (a live worker extends it).
+GAS_COLD_QUEUE_VISIBILITY_SECONDS = env_int("GAS_COLD_QUEUE_VISIBILITY_SECONDS", 120, minimum=6, maximum=43_200)
+_QUEUE_VISIBILITY = {
+    "jobs": 2 * GAS_JOB_STALE_SECONDS,
+    **dict.fromkeys(("archive", "restore", "thaw"), GAS_COLD_QUEUE_VISIBILITY_SECONDS),
+}
 _QUEUE_NAMES = {
     "jobs": "job-requests",
     "archive": "archive-requests",

@@ -118,6 +118,20 @@ class QueueWorkerCommand(BaseCommand):
     def on_start(self) -> None:
         """Once, before the first message (e.g. a sweep of what a killed predecessor left)."""
 
+    def sweep_due(self) -> bool:
+        """For ``housekeeping``: True at most once every GAS_SWEEP_SECONDS (the first call after start-up waits)."""
+        from django.conf import settings
+
+        now = time.monotonic()
+        last = getattr(self, "_last_sweep", None)
+        if last is None:
+            self._last_sweep = now
+            return False
+        if now - last >= settings.GAS_SWEEP_SECONDS:
+            self._last_sweep = now
+            return True
+        return False
+
     # -- the loop -----------------------------------------------------------------------
     def handle(self, *args: Any, once: bool, wait: float, retry_delay: int, **options: Any) -> None:
         self.queue = queues[self.queue_alias]

@@ -3,9 +3,11 @@
 - ``jobs_reconcile``: a RUNNING job whose heartbeat is stale lost its worker; it goes back to
   PENDING with a new request, in one transaction (the annotators run this every few seconds).
 - ``scratch_sweep`` (jobs.scratch): the scratch folders of dead annotators.
-- ``files_sweep``: objects in the inputs and results storages that no job refers to (a worker
-  that died between storing its files and recording them, an attempt that lost to another),
-  once older than a grace period; the files of a running attempt are never touched.
+- ``files_sweep``: objects in the inputs and results storages that no job refers to: result
+  files of a finished or deleted job that it does not name (a worker that died between storing
+  its files and recording them, an attempt that lost to another) at once; inputs without a job
+  once older than a grace period (an upload may be on its way to becoming a job). The files of
+  an unfinished job are never touched.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def _old_enough(storage: Storage, key: str, cutoff: float) -> bool:
 
 
 def files_sweep(*, grace_seconds: int = 3600) -> SweepReport:
-    """Delete stored objects no job refers to, once ``grace_seconds`` old."""
+    """Delete stored objects no job refers to (inputs once ``grace_seconds`` old)."""
     report = SweepReport()
     cutoff = time.time() - grace_seconds
     # listed before the database is read: a file stored after its job row refers to it is kept
@@ -90,15 +92,16 @@ def files_sweep(*, grace_seconds: int = 3600) -> SweepReport:
         referenced.update(k for k in (job.input_key, job.result_key, job.log_key, job.summary_key) if k)
         if job.status in (JobStatus.RUNNING, JobStatus.PENDING):
             running.append(f"{job.owner_id}/{job.id}/")  # (any attempt of an unfinished job may still store)
-    for storage, keys, field in (
-        (inputs_storage(), stored_inputs, "inputs"),
-        (results_storage(), stored_results, "results"),
-    ):
-        for key in keys:
-            if key in referenced or key.startswith(tuple(running)) or not _old_enough(storage, key, cutoff):
-                continue
-            storage.delete(key)
-            setattr(report, field, getattr(report, field) + 1)
+    unfinished = tuple(running)
+    inputs, results = inputs_storage(), results_storage()
+    for key in stored_inputs:
+        if key not in referenced and not key.startswith(unfinished) and _old_enough(inputs, key, cutoff):
+            inputs.delete(key)
+            report.inputs += 1
+    for key in stored_results:
+        if key not in referenced and not key.startswith(unfinished):
+            results.delete(key)
+            report.results += 1
     if report.inputs or report.results:
         logger.info("swept unreferenced files: %s", report)
     return report

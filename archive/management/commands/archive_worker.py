@@ -18,6 +18,11 @@ class Command(QueueWorkerCommand):
     def on_start(self) -> None:
         cold_orphans_sweep()
 
+    def housekeeping(self) -> None:
+        super().housekeeping()
+        if self.sweep_due():
+            cold_orphans_sweep()
+
     def consume(self, message: Message) -> None:
         job_id = message_job_id(message)
         delete_cold = message.body.get("delete_cold") or ""

@@ -23,6 +23,8 @@ class Command(QueueWorkerCommand):
     def housekeeping(self) -> None:
         super().housekeeping()
         jobs_reconcile()
+        if self.sweep_due():
+            self.on_start()
 
     def consume(self, message: Message) -> None:
         job_run(job_id=message_job_id(message), worker=f"{socket.gethostname()}:{os.getpid()}")

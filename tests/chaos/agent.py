@@ -99,6 +99,10 @@ def status() -> dict[str, Any]:
     }
 
 
+def running_on(worker: str) -> list[str]:
+    return [str(i) for i in Job.objects.filter(status=JobStatus.RUNNING, worker=worker).values_list("id", flat=True)]
+
+
 def hashes() -> dict[str, str | None]:
     return {str(job.id): result_sha256(job) for job in Job.objects.filter(status=JobStatus.COMPLETED)}
 
@@ -174,6 +178,7 @@ COMMANDS = {
     "poison": lambda a: poison(),
     "duplicate": lambda a: duplicate(),
     "status": lambda a: status(),
+    "running_on": lambda a: running_on(a["worker"]),
     "hashes": lambda a: hashes(),
     "report": lambda a: report(),
 }

@@ -58,7 +58,7 @@ FAULT_POINTS = [
 ]  # fmt: skip
 JOBS = 36
 USERS = 6
-STALE_SECONDS = 10
+STALE_SECONDS = int(os.environ.get("GAS_CHAOS_STALE_SECONDS", "10"))  # (GAS_JOB_STALE_SECONDS of the cluster)
 SWEEP_SECONDS = 5
 SEED = int(os.environ.get("GAS_CHAOS_SEED", "2026"))
 
@@ -112,8 +112,9 @@ class Agent:
 class Cluster:
     """The workers, restarted when they die; kills are counted and the jobs they interrupted noted."""
 
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
+    def __init__(self, env: dict[str, str], logs: Path, on_death) -> None:
         self.env = env
+        self.on_death = on_death
         self.logs = logs
         self.processes: dict[str, subprocess.Popen] = {}
         self.deaths: list[tuple[str, int, float, int]] = []  # (name, pid, when, signal)
@@ -134,8 +135,10 @@ class Cluster:
                 for name, process in list(self.processes.items()):
                     code = process.poll()
                     if code is not None and self.running:
-                        self.deaths.append((name, process.pid, time.time(), -code if code < 0 else code))
+                        when = time.time()
+                        self.deaths.append((name, process.pid, when, -code if code < 0 else code))
                         self.start(name)
+                        self.on_death(name, process.pid, when)
             time.sleep(0.1)
 
     def kill_random(self, rng: random.Random) -> None:
@@ -210,7 +213,15 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
     )
     assert migrate.returncode == 0, migrate.stderr
     agent = Agent(base_env)
-    cluster = Cluster(workers_env, logs)
+    interrupted: dict[str, float] = {}  # job -> when its worker died while running it
+    host = socket.gethostname()
+
+    def on_death(name: str, pid: int, when: float) -> None:
+        if name.startswith("annotator"):  # its job stays RUNNING under its name until reclaimed
+            for job_id in agent("running_on", worker=f"{host}:{pid}"):
+                interrupted.setdefault(job_id, when)
+
+    cluster = Cluster(workers_env, logs, on_death)
     files = inputs(tmp_path)
     log(f"database {database_url.split(':')[0]}; {len(WORKERS)} workers; {len(FAULT_POINTS)} fault points; seed {SEED}")
     for name in WORKERS:
@@ -230,8 +241,6 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
     started = time.time()
     first_hash: dict[str, str] = {}
     expected_records: dict[str, int] = {}
-    interrupted: dict[str, float] = {}  # job -> when its worker died while running it
-    seen_deaths = 0
     try:
         emails = agent("users", count=USERS)
         poisoned = agent("poison")
@@ -250,13 +259,6 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
         while time.time() < deadline:
             state = agent("status")
             jobs = state["jobs"]
-            # which running jobs did a death interrupt? (a dead worker's job stays RUNNING with its name)
-            host = socket.gethostname()
-            for name, pid, when, _ in cluster.deaths[seen_deaths:]:
-                for job_id, job in jobs.items():
-                    if job["status"] == "RUNNING" and job["worker"] == f"{host}:{pid}":
-                        interrupted.setdefault(job_id, when)
-            seen_deaths = len(cluster.deaths)
             for job_id, digest in agent("hashes").items():
                 if digest and job_id not in first_hash:
                     first_hash[job_id] = digest

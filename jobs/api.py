@@ -66,6 +66,7 @@ class JobOut(Schema):
     records_in_dbsnp: int | None
     consequence_counts: dict[str, int]
     error_message: str
+    warnings: list[str]
     result_state: str | None
     result_url: str | None
     log_url: str | None
@@ -87,6 +88,7 @@ class JobOut(Schema):
             "records_in_dbsnp": job.records_in_dbsnp,
             "consequence_counts": job.consequence_counts,
             "error_message": job.error_message,
+            "warnings": job.warnings if job.status == "COMPLETED" else [],
             "result_state": job.result_archive.state if hasattr(job, "result_archive") else None,
             "result_url": request.build_absolute_uri(f"{base}/result") if job.result_key else None,
             "log_url": request.build_absolute_uri(f"{base}/log") if job.log_key else None,

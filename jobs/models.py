@@ -49,6 +49,9 @@ class Job(models.Model):
     summary_key = models.CharField(max_length=500, blank=True)
     result_size = models.BigIntegerField(null=True, blank=True)
     error_message = models.TextField(blank=True)
+    # what a completed job did not annotate, in words (records the engine could not annotate,
+    # contigs the reference lacks); the page, the mail and the API show them
+    warnings = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -68,6 +71,10 @@ class Job(models.Model):
     @property
     def progress_percent(self) -> int:
         return 100 if self.status == JobStatus.COMPLETED else round(self.progress * 100)
+
+    @property
+    def has_warnings(self) -> bool:
+        return self.status == JobStatus.COMPLETED and bool(self.warnings)
 
     @property
     def result_name(self) -> str:

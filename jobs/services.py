@@ -33,7 +33,7 @@ from gas_site import outbox
 from gas_site.faults import fault_point
 from gas_site.workers import Heartbeat
 from jobs.annotation import ENGINE_VERSION
-from jobs.annotation.engine import JobLimits, annotate_vcf
+from jobs.annotation.engine import AnnotationStats, JobLimits, annotate_vcf
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import Reference
 from jobs.models import FINISHED_STATUSES, ApiToken, Job, JobStatus
@@ -353,6 +353,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
             reference_checksum=reference.checksum,
             engine_version=ENGINE_VERSION,
             error_message="",
+            warnings=job_warnings(stats),
         )
         if not updated:  # deleted, failed by staff or taken over meanwhile: drop this attempt's own files
             for key in keys.values():
@@ -364,6 +365,25 @@ def _annotate(job: Job, scratch: Path) -> Job:
     fault_point("job.after_commit")
     logger.info("job %s: completed (%s records in %.1fs)", job.id, stats.records, stats.seconds)
     return job
+
+
+def job_warnings(stats: AnnotationStats) -> list[str]:
+    """What a completed annotation did not do, for the user: each warning one sentence."""
+    warnings = []
+    if stats.records_failed:
+        shown = "; ".join(stats.failed_examples[:3])
+        warnings.append(
+            f"{stats.records_failed} of {stats.records} records could not be annotated because of an internal error "
+            f"and were written unchanged, without CSQ (the log lists them): {shown}"
+        )
+    if stats.uncovered_contigs:
+        missing = sum(stats.uncovered_contigs.values())
+        names = ", ".join(sorted(stats.uncovered_contigs)[:10])
+        warnings.append(
+            f"{missing} of {stats.records} records are on contigs the reference does not have ({names}) "
+            "and were passed through without annotation"
+        )
+    return warnings
 
 
 def attempt_prefix(job: Job) -> str:
@@ -398,7 +418,9 @@ def job_url(job: Job) -> str:
 
 
 def job_notify_owner(*, job: Job) -> None:
-    verb = "is ready" if job.status == JobStatus.COMPLETED else "failed"
+    verb = "failed"
+    if job.status == JobStatus.COMPLETED:
+        verb = "is ready, with warnings" if job.warnings else "is ready"
     outbox.mail(
         to=job.owner.email,
         subject=f"Your annotation of {job.input_name} {verb}",

@@ -103,8 +103,7 @@ def archive_process(*, job_id: uuid.UUID, force: bool = False, delete_cold: str 
         return "restoring"
     if record.state == ResultState.AVAILABLE:
         if record.archive_id:  # an archive that an upgrade cancelled midway: drop the spare cold copy
-            cold_storage().delete(record.archive_id)
-            ResultArchive.objects.filter(pk=record.pk, state=ResultState.AVAILABLE).update(archive_id="")
+            _drop_spare_copy(record.pk, record.archive_id)
         if not (force or record.force_archive):
             if record.job.owner.is_premium or record.archive_due_at is None:
                 ResultArchive.objects.filter(pk=record.pk, state=ResultState.AVAILABLE).update(archive_due_at=None)
@@ -112,12 +111,25 @@ def archive_process(*, job_id: uuid.UUID, force: bool = False, delete_cold: str 
             if timezone.now() < record.archive_due_at:
                 _send("archive", {"job_id": str(job_id)}, _delay_until(record.archive_due_at))
                 return "not yet due"
-        if not ResultArchive.objects.filter(pk=record.pk, state=ResultState.AVAILABLE).update(
-            state=ResultState.ARCHIVING
-        ):
-            return "changed meanwhile"
+        with transaction.atomic():
+            # the plan is checked again under the owner's row lock, which a plan change holds too:
+            # an upgrade either lands first (and the result stays hot) or finds this ARCHIVING and
+            # cancels it; without the lock an upgrade between the check above and this update
+            # would leave a premium user's result archived with nothing to bring it back
+            premium = _owner_is_premium_locked(record.job)
+            if premium and not (force or record.force_archive):
+                return "kept hot"
+            if not ResultArchive.objects.filter(pk=record.pk, state=ResultState.AVAILABLE).update(
+                state=ResultState.ARCHIVING
+            ):
+                return "changed meanwhile"
         record.refresh_from_db()
     return _archive_copy(record)
+
+
+def _owner_is_premium_locked(job: Job) -> bool:
+    """The owner's plan as committed, with the owner's row locked until the transaction ends."""
+    return User.objects.select_for_update().get(pk=job.owner_id).is_premium
 
 
 def _archive_copy(record: ResultArchive) -> str:
@@ -256,9 +268,10 @@ def thaw_process(*, job_id: uuid.UUID, checks: int = 0) -> str:
         if _sha256_of_hot(saved) != (record.sha256, record.size):
             hot.delete(saved)
             raise ArchiveIntegrityError(f"job {job.id}: the restored file does not match the archived one")
-    due = None if job.owner.is_premium else _retention_end(timezone.now())
     archive_id = record.archive_id
     with transaction.atomic():
+        # (the plan under the owner's lock: a downgrade racing with the thaw still gets its window)
+        due = None if _owner_is_premium_locked(job) else _retention_end(timezone.now())
         if not ResultArchive.objects.filter(pk=record.pk, state=ResultState.RESTORING).update(
             state=ResultState.AVAILABLE, restored_at=timezone.now(), hot_deleted=False, archive_due_at=due,
             restore_count=record.restore_count + 1,

@@ -613,3 +613,23 @@ def test_warnings_on_the_page_in_the_mail_and_in_the_api(signed_in_client, djang
     assert "contigs the reference does not have" in mail.outbox[0].body
     api = Client(HTTP_AUTHORIZATION=f"Bearer {make_token(signed_in_client)}")
     assert api.get(f"/api/v1/jobs/{job.id}").json()["warnings"] == job.warnings
+
+
+def test_an_upgrade_racing_with_the_archive_transition_keeps_the_result_hot(
+    signed_in_client, user, django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    """Found by the chaos suite: the plan was read, the user upgraded, then AVAILABLE -> ARCHIVING
+    went ahead, and a premium user's result was archived with nothing to bring it back."""
+    settings.GAS_FREE_RETENTION_SECONDS = 0
+    upload(signed_in_client, "ok.vcf", GOOD_VCF.encode(), django_capture_on_commit_callbacks)
+    run("run_annotator", django_capture_on_commit_callbacks)
+    job = the_job()
+    real = archive_services._owner_is_premium_locked
+
+    def upgrade_lands_first(job):
+        plan_upgrade(user=user)  # (after the archive worker read the free plan)
+        return real(job)
+
+    monkeypatch.setattr(archive_services, "_owner_is_premium_locked", upgrade_lands_first)
+    assert archive_services.archive_process(job_id=job.id) == "kept hot"
+    assert ResultArchive.objects.get(job=job).state == ResultState.AVAILABLE

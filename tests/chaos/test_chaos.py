@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,6 +181,30 @@ def inputs(tmp_path: Path) -> list[tuple[Path, int]]:
     return made
 
 
+def hostile(tmp_path: Path) -> list[tuple[Path, str, str | None]]:
+    """Files that once took workers down: (file, upload name, the start of the expected error or None)."""
+    header = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    long_name = tmp_path / "long_name.vcf"
+    long_name.write_text(header + "20\t71381\t.\tA\tT\t.\t.\t.\n")
+
+    def repeated(path: Path, start: bytes, byte: bytes, gib: float) -> Path:
+        member = zlib.compressobj(9, zlib.DEFLATED, 31)
+        block = member.compress(byte * (64 << 20)) + member.flush()
+        with open(path, "wb") as handle:
+            handle.write(gzip.compress(header.encode() + start))
+            for _ in range(int(gib * 16)):
+                handle.write(block)
+        return path
+
+    line = repeated(tmp_path / "line.vcf.gz", b"20\t71381\t.\tA\tT\t.\t.\tX=", b"A", 1)
+    bomb = repeated(tmp_path / "bomb.vcf.gz", b"", b"\0", 10)
+    return [
+        (long_name, "n" * 300 + ".vcf", None),
+        (line, "gigabyte_line.vcf.gz", "gigabyte_line.vcf.gz, line 3: the line is longer than 64 MB"),
+        (bomb, "bomb.vcf.gz", "bomb.vcf.gz, line 3: the line is longer than 64 MB"),
+    ]
+
+
 def mails(folder: Path) -> list[tuple[str, str]]:
     """(Message-ID, Subject) of every mail the file backend wrote (headers unfolded)."""
     found = []
@@ -242,7 +267,13 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
     first_hash: dict[str, str] = {}
     expected_records: dict[str, int] = {}
     try:
-        emails = agent("users", count=USERS)
+        emails = agent("users", count=USERS + 1)
+        hostile_user = emails.pop()
+        agent("upgrade", email=hostile_user)  # (premium: room for the 10 MB bomb)
+        hostile_jobs = {
+            agent("submit", email=hostile_user, path=str(path), name=name): expected
+            for path, name, expected in hostile(tmp_path)
+        }
         poisoned = agent("poison")
         for index in range(JOBS):
             path, records = files[index % len(files)]
@@ -258,12 +289,14 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
         deadline = time.time() + 600
         while time.time() < deadline:
             state = agent("status")
-            jobs = state["jobs"]
+            jobs = {job_id: job for job_id, job in state["jobs"].items() if job_id not in hostile_jobs}
+            archives = {job_id: a for job_id, a in state["archives"].items() if job_id not in hostile_jobs}
+            hostile_done = all(state["jobs"][j]["status"] in ("COMPLETED", "FAILED") for j in hostile_jobs)
             for job_id, digest in agent("hashes").items():
                 if digest and job_id not in first_hash:
                     first_hash[job_id] = digest
             done = sum(job["status"] == "COMPLETED" for job in jobs.values())
-            archived = sum(a == "ARCHIVED" for a in state["archives"].values())
+            archived = sum(a == "ARCHIVED" for a in archives.values())
             if phase == 0 and done >= JOBS // 2:
                 for email in emails[:2]:
                     agent("upgrade", email=email)
@@ -291,8 +324,9 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
                 settled = (
                     time.time() - phase_at > 3 * SWEEP_SECONDS  # (the workers' own sweeps ran since the last kill)
                     and done == JOBS
-                    and all(a == "AVAILABLE" for a in state["archives"].values())
-                    and len(state["archives"]) == JOBS
+                    and hostile_done
+                    and all(a == "AVAILABLE" for a in archives.values())
+                    and len(archives) == JOBS
                     and busy == 0
                     and state["outbox"] == 0
                 )
@@ -320,14 +354,25 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
     report = agent("report")
     agent.close()
 
+    # -- the hostile files: a clear failure (or, the long name, a result), every worker still running
+    for job in report["jobs"]:
+        if job["id"] in hostile_jobs:
+            expected = hostile_jobs[job["id"]]
+            if expected is None:
+                assert job["status"] == "COMPLETED" and len(job["input_name"]) < 120, job
+            else:
+                assert job["status"] == "FAILED" and job["error"].startswith(expected), job
+    # no worker died but by our SIGKILL (a crash would exit 1, a segfault by SIGSEGV)
+    assert {code for *_, code in cluster.deaths} <= {signal.SIGKILL}, cluster.deaths
     # -- every job completed, once, with all its records, byte-identical after archive and restore
-    jobs = report["jobs"]
+    jobs = [job for job in report["jobs"] if job["id"] not in hostile_jobs]
     assert len(jobs) == JOBS
     assert [j for j in jobs if j["status"] != "COMPLETED"] == [], "0 lost, 0 stuck"
     all_logs = "".join(path.read_text() for path in logs.glob("annotator-*.log"))
     completions = Counter(re.findall(r"job ([0-9a-f-]{36}): completed", all_logs))
     # (a worker killed right after its commit never logs it: the mails below count every completion)
-    assert set(completions) <= set(expected_records) and set(completions.values()) == {1}, "0 run twice"
+    assert set(completions) <= set(expected_records) | set(hostile_jobs), "0 run twice"
+    assert set(completions.values()) == {1}, "0 run twice"
     for job in jobs:
         assert (job["result_records"], job["result_header"]) == (expected_records[job["id"]], True), job
         assert job["sha256"] == first_hash[job["id"]], f"result of {job['id']} changed after archive/restore"
@@ -355,7 +400,8 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
     unique = dict(sent)
     ready = Counter(subject for subject in unique.values() if subject.endswith(" is ready"))
     back = Counter(subject for subject in unique.values() if "available again" in subject)
-    assert sum(ready.values()) == JOBS and all(v == 1 for v in ready.values())
+    assert sum(ready.values()) == JOBS + 1 and all(v == 1 for v in ready.values())  # (+ the long name's)
+    assert sum("failed" in subject for subject in unique.values()) == 2  # the line and the bomb
     restores = {f"[GAS] Your results for {j['input_name']} are available again": j["restore_count"] for j in jobs}
     assert {k: v for k, v in restores.items() if v} == dict(back), "one 'available again' mail per restore"
     assert "" not in unique, "every mail carries its outbox Message-ID"

@@ -42,7 +42,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
-pytestmark = [pytest.mark.slow, pytest.mark.chaos]
+pytestmark = [pytest.mark.slow, pytest.mark.chaos, pytest.mark.timeout(900)]
 
 WORKERS = {
     "annotator-1": "run_annotator",
@@ -409,8 +409,8 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
     dead = sum(d["dead_letter"] for d in report["depths"].values())
     assert dead == poisoned, (dead, poisoned)
     # -- recovery
-    recoveries = {job_id: next(j["completed_at"] for j in jobs if j["id"] == job_id) - when
-                  for job_id, when in interrupted.items()}  # fmt: skip
+    finished_at = {j["id"]: j["completed_at"] for j in report["jobs"]}
+    recoveries = {job_id: finished_at[job_id] - when for job_id, when in interrupted.items()}
     fired = sorted(path.name.removesuffix(".fired") for path in faults.glob("*.fired"))
     point_deaths = len(cluster.deaths) - cluster.random_kills
     longest = max(recoveries.values(), default=0.0)

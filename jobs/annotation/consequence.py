@@ -259,54 +259,65 @@ class _Mapping:
 _NO_MAPPING = _Mapping(None, 0, 0, False, "")
 
 
-def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi: int) -> tuple[int, str]:
-    """Splice and intron terms (EV BaseTranscriptVariationAllele _intron_effects) and the INTRON text."""
-    donor = acceptor = fifth = donor_region = region = intronic = ppt = False
+def _intron_effects(tr: Transcript, allele: Allele, s: int, e: int, lo: int, hi: int) -> tuple[int, str]:
+    """Splice and intron terms (EV BaseTranscriptVariationAllele _intron_effects) and the INTRON text.
+
+    As VEP: each differing region of the allele (``Allele.regions``: an MNV or delins is tested
+    base run by base run, not as one span) is tested against the introns near the allele; flags
+    accumulate, but splice_region keeps the value of the last (region, boundary intron) pair
+    examined, unless a donor or acceptor site was hit by then."""
     plus = tr.strand == 1
     widen = 12 if tr.has_frameshift_intron else 0
     introns = tr.introns
     first, stop = tr.introns_between(lo, hi, 20)
     low, high = _numbers_hit(introns, first, stop, s, e, plus)
-    for index in range(first, stop):
+    regions = allele.regions()
+    w_lo, w_hi = lo, hi
+    for r_s, r_e in regions:
+        w_lo, w_hi = min(w_lo, r_s, r_e), max(w_hi, r_s, r_e)
+    c_first, c_stop = tr.introns_between(w_lo, w_hi, 20)
+    near: list[int] = []
+    boundary: list[int] = []
+    for index in range(c_first, c_stop):
         i_s, i_e = introns[index]
-        if hi < i_s - 3 or lo > i_e + 3:
-            continue
-        if i_e - i_s <= 12 and e >= i_s and s <= i_e:  # inside a "frameshift intron": VEP annotates nothing
-            continue
-        # donor d1..d2, acceptor a1..a2, 5th base d5, donor region dr1..dr2, polypyrimidine tract p1..p2
-        if plus:
-            d1, d2, a1, a2, d5, dr1, dr2 = i_s, i_s + 1, i_e - 1, i_e, i_s + 4, i_s + 2, i_s + 5
-            p1, p2 = i_e - 16, i_e - 2
-        else:
-            d1, d2, a1, a2, d5, dr1, dr2 = i_e - 1, i_e, i_s, i_s + 1, i_e - 4, i_e - 5, i_e - 2
-            p1, p2 = i_s + 2, i_s + 16
-        if ov(s, e, d1, d2):
-            donor = True
-        if ov(s, e, a1, a2):
-            acceptor = True
-        if ov(s, e, d5, d5):
-            fifth = True
-        elif ov(s, e, dr1, dr2):
-            donor_region = True
-        if hi >= p1 and lo <= p2:
-            exon_near = False
-            near_first, near_stop = tr.exons_between(lo, hi, widen)
-            for x in range(near_first, near_stop):
-                if hi >= tr.exons[x][0] - widen and lo <= tr.exons[x][1] + widen:
-                    exon_near = True
-                    break
-            if not exon_near:
-                ppt = True
-        if (
-            ov(s, e, i_s + 2, i_s + 7)
-            or ov(s, e, i_e - 7, i_e - 2)
-            or ov(s, e, i_s - 3, i_s - 1)
-            or ov(s, e, i_e + 1, i_e + 3)
-            or (insertion and (s, e) in ((i_s, i_s - 1), (i_e + 1, i_e), (i_s + 2, i_s + 1), (i_e - 1, i_e - 2)))
-        ):
-            region = True
-        if ov(s, e, i_s + 2, i_e - 2) or (insertion and (s, e) in ((i_s + 2, i_s + 1), (i_e - 1, i_e - 2))):
-            intronic = True
+        if w_hi >= i_s - 3 and w_lo <= i_e + 3:
+            near.append(index)
+        if (w_hi >= i_s - 3 and w_lo <= i_s + 16) or (w_hi >= i_e - 16 and w_lo <= i_e + 3):
+            boundary.append(index)
+    start_site = end_site = fifth_f = fifth_r = region_f = region_r = ppt_f = ppt_r = False
+    region = intronic = False
+    for r_s, r_e in regions:
+        r_ins = r_s == r_e + 1
+        for index in near:
+            i_s, i_e = introns[index]
+            if i_e - i_s <= 12 and ov(r_s, r_e, i_s, i_e):  # inside a "frameshift intron": nothing
+                continue
+            if ov(r_s, r_e, i_s + 2, i_e - 2) or (r_ins and (r_s == i_s + 2 or r_e == i_e - 2)):
+                intronic = True
+        for index in boundary:
+            i_s, i_e = introns[index]
+            if i_e - i_s <= 12 and ov(r_s, r_e, i_s, i_e):
+                continue
+            start_site = start_site or ov(r_s, r_e, i_s, i_s + 1)
+            end_site = end_site or ov(r_s, r_e, i_e - 1, i_e)
+            fifth_f = fifth_f or ov(r_s, r_e, i_s + 4, i_s + 4)
+            region_f = region_f or ov(r_s, r_e, i_s + 2, i_s + 5)
+            ppt_f = ppt_f or ov(r_s, r_e, i_e - 16, i_e - 2)
+            fifth_r = fifth_r or ov(r_s, r_e, i_e - 4, i_e - 4)
+            region_r = region_r or ov(r_s, r_e, i_e - 5, i_e - 2)
+            ppt_r = ppt_r or ov(r_s, r_e, i_s + 2, i_s + 16)
+            if not (start_site or end_site):
+                region = _splice_region_overlap(r_s, r_e, i_s, i_e, r_ins)
+    donor, acceptor = (start_site, end_site) if plus else (end_site, start_site)
+    fifth = fifth_f if plus else fifth_r
+    donor_region = (region_f if plus else region_r) and not fifth
+    ppt = ppt_f if plus else ppt_r
+    if ppt:  # not next to an exon (widened by 12 bp when the transcript has a frameshift intron)
+        near_first, near_stop = tr.exons_between(lo, hi, widen)
+        for x in range(near_first, near_stop):
+            if hi >= tr.exons[x][0] - widen and lo <= tr.exons[x][1] + widen:
+                ppt = False
+                break
     mask = 0
     if donor:
         mask |= SPLICE_DONOR
@@ -323,6 +334,18 @@ def _intron_effects(tr: Transcript, s: int, e: int, insertion: bool, lo: int, hi
     if intronic:
         mask |= INTRON
     return mask, _numbers(low, high, len(introns))
+
+
+def _splice_region_overlap(r_s: int, r_e: int, i_s: int, i_e: int, insertion: bool) -> bool:
+    """VEP's _intron_overlap: intron bases 3..8 from either end, the 3 exon bases beside it, or an
+    insertion exactly at exon|intron, intron|exon, +2|+3 or -3|-2."""
+    return (
+        ov(r_s, r_e, i_s + 2, i_s + 7)
+        or ov(r_s, r_e, i_e - 7, i_e - 2)
+        or ov(r_s, r_e, i_s - 3, i_s - 1)
+        or ov(r_s, r_e, i_e + 1, i_e + 3)
+        or (insertion and (r_s == i_s or r_e == i_e or r_s == i_s + 2 or r_e == i_e - 2))
+    )
 
 
 def annotate_transcript(
@@ -388,7 +411,7 @@ def _annotate_within(
         mask = TRANSCRIPT_ABLATION
         intron_text = ""
     else:
-        mask, intron_text = _intron_effects(tr, s, e, insertion, lo, hi)
+        mask, intron_text = _intron_effects(tr, allele, s, e, lo, hi)
 
     # without an exon hit nothing maps to the cDNA: no positions, UTR or coding terms
     alt_tx = ""

@@ -60,6 +60,27 @@ class Allele:
         self.end = end
         self.shiftable = shiftable  # the record is all insertions or all deletions (HGVS 3' shift allowed)
 
+    def regions(self) -> list[tuple[int, int]]:
+        """VEP's differing regions (BaseTranscriptVariationAllele _get_differing_regions): the runs of
+        bases where REF and ALT differ when both are longer than one base, compared position by
+        position (the longer one's extra bases all differ, so a region can reach past ``end``);
+        otherwise the whole REF span (``start..start-1`` for an insertion). Genomic coordinates."""
+        ref, alt, start = self.ref, self.alt, self.start
+        if len(ref) <= 1 or len(alt) <= 1:
+            return [(start, start + len(ref) - 1)]
+        found: list[tuple[int, int]] = []
+        run_start = -1
+        for i in range(max(len(ref), len(alt))):
+            differs = i >= len(ref) or i >= len(alt) or ref[i] != alt[i]
+            if differs and run_start < 0:
+                run_start = i
+            elif not differs and run_start >= 0:
+                found.append((start + run_start, start + i - 1))
+                run_start = -1
+        if run_start >= 0:
+            found.append((start + run_start, start + max(len(ref), len(alt)) - 1))
+        return found or [(start, start + len(ref) - 1)]
+
     def __repr__(self) -> str:
         return f"<Allele {self.ref or '-'}>{self.alt or '-'} at {self.start}-{self.end}>"
 

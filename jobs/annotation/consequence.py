@@ -831,11 +831,17 @@ def _hgvs_protein(tr: Transcript, allele: Allele, s: int, e: int, alt_g: str, ma
     protein = tr.protein + "*"
     pos = m.tl_start
     if mask & START_LOST:
-        return prefix + "Met1?"
+        # VEP names the reference residues from the first codon hit (Leu for a CTG start), the
+        # first only for a frameshift, with "_?<last>" when more than one codon is hit
+        residues = ref or "M"
+        if m.tl_end <= pos:
+            return f"{prefix}{three_letter(residues[0])}{pos}?"
+        shown = residues[0] if mask & FRAMESHIFT else residues
+        return f"{prefix}{three_letter(shown)}{pos}_?{m.tl_end}"
     if ref == alt:
         if ref == "X":
             return f"{prefix}Ter{pos}="
-        return f"{prefix}{three_letter(ref[0])}{pos}="
+        return f"{prefix}{three_letter(ref)}{pos}="  # (every residue of a multi-codon synonymous change)
     if mask & (FRAMESHIFT | STOP_LOST):
         assert m.cds_start is not None and m.cds_end is not None
         utr3 = tr.utr3_mirror[tr.cce :] if tr.strand == -1 and tr.utr3_mirror else tr.utr3
@@ -889,4 +895,6 @@ def _hgvs_protein(tr: Transcript, allele: Allele, s: int, e: int, alt_g: str, ma
         if len(ref) == 1
         else f"{three_letter(ref[0])}{pos}_{three_letter(ref[-1])}{pos + len(ref) - 1}"
     )
+    if "*" in alt:  # the inserted residues end at the new stop codon
+        alt = alt[: alt.index("*") + 1]
     return f"{prefix}{where}delins{three_letter(alt)}"

@@ -272,9 +272,7 @@ def _intron_effects(tr: Transcript, allele: Allele, s: int, e: int, lo: int, hi:
     first, stop = tr.introns_between(lo, hi, 20)
     low, high = _numbers_hit(introns, first, stop, s, e, plus)
     regions = allele.regions()
-    w_lo, w_hi = lo, hi
-    for r_s, r_e in regions:
-        w_lo, w_hi = min(w_lo, r_s, r_e), max(w_hi, r_s, r_e)
+    w_lo, w_hi = lo, hi  # (VEP looks the introns up with the allele's span, not its regions)
     c_first, c_stop = tr.introns_between(w_lo, w_hi, 20)
     near: list[int] = []
     boundary: list[int] = []
@@ -302,10 +300,11 @@ def _intron_effects(tr: Transcript, allele: Allele, s: int, e: int, lo: int, hi:
             end_site = end_site or ov(r_s, r_e, i_e - 1, i_e)
             fifth_f = fifth_f or ov(r_s, r_e, i_s + 4, i_s + 4)
             region_f = region_f or ov(r_s, r_e, i_s + 2, i_s + 5)
-            ppt_f = ppt_f or ov(r_s, r_e, i_e - 16, i_e - 2)
+            m_lo, m_hi = (r_e, r_s) if r_ins else (r_s, r_e)  # (the tract is tested min/max, as VEP 115)
+            ppt_f = ppt_f or ov(m_lo, m_hi, i_e - 16, i_e - 2)
             fifth_r = fifth_r or ov(r_s, r_e, i_e - 4, i_e - 4)
             region_r = region_r or ov(r_s, r_e, i_e - 5, i_e - 2)
-            ppt_r = ppt_r or ov(r_s, r_e, i_s + 2, i_s + 16)
+            ppt_r = ppt_r or ov(m_lo, m_hi, i_s + 2, i_s + 16)
             if not (start_site or end_site):
                 region = _splice_region_overlap(r_s, r_e, i_s, i_e, r_ins)
     donor, acceptor = (start_site, end_site) if plus else (end_site, start_site)

@@ -757,9 +757,10 @@ def _hgvs(tr: Transcript, allele: Allele, genome: ContigBases, mask: int) -> tup
         else:
             next_bases, prev_bases = revcomp(genome.get(e - length + 1, e)), revcomp(genome.get(s, s + length - 1))
             next_span, prev_span = (e, e - length + 1), (s + length - 1, s)
-        if next_bases == alt_t:
+        # (a duplicated copy that would reach outside the transcript is written as an insertion)
+        if next_bases == alt_t and _within(tr, next_span):
             kind, dup = "dup", next_span
-        elif prev_bases == alt_t:
+        elif prev_bases == alt_t and _within(tr, prev_span):
             kind, dup = "dup", prev_span
         else:
             kind = "ins"
@@ -769,7 +770,9 @@ def _hgvs(tr: Transcript, allele: Allele, genome: ContigBases, mask: int) -> tup
         kind = "dup" if alt_t == ref_t * 2 else "delins"
         if kind == "dup":
             dup = (positions[0], positions[-1])
+    clipped = False
     if kind not in ("dup", "ins", "del", ">"):
+        clipped = True
         while ref_t and alt_t and ref_t[0] == alt_t[0]:
             ref_t, alt_t = ref_t[1:], alt_t[1:]
             flank5 = positions[0]
@@ -790,6 +793,8 @@ def _hgvs(tr: Transcript, allele: Allele, genome: ContigBases, mask: int) -> tup
         text = f"{where}dup" if where else None
     elif kind == "ins":
         p5, p3 = _hgvs_position(tr, flank5), _hgvs_position(tr, flank3)
+        if clipped and p5 and p3 and p3.startswith("*"):
+            p5, p3 = p3, p5  # VEP quirk: an insertion clipped out of a longer allele, in the 3'UTR, high-to-low
         text = f"{p5}_{p3}ins{alt_t}" if p5 and p3 else None
     else:
         where = _hgvs_range(tr, positions[0], positions[-1]) if positions else None
@@ -809,6 +814,10 @@ def _hgvs(tr: Transcript, allele: Allele, genome: ContigBases, mask: int) -> tup
     if tr.has_cds and mask & _CODING:
         hgvsp = _hgvs_protein(tr, allele, s, e, moved if insertion else alt_g, mask) or ""
     return f"{prefix}{text}", hgvsp, shift
+
+
+def _within(tr: Transcript, span: tuple[int, int]) -> bool:
+    return tr.start <= min(span) and max(span) <= tr.end
 
 
 def _protein_prefix(tr: Transcript) -> str:

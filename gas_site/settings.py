@@ -203,6 +203,8 @@ GAS_REFERENCE_DIR = Path(env_str("GAS_REFERENCE_DIR", str(GAS_DATA_DIR / "refere
 GAS_DEFAULT_REFERENCE = env_str("GAS_DEFAULT_REFERENCE", "demo")
 # Worker processes one annotation job uses (the reading and writing process comes on top).
 GAS_ANNOTATION_PROCESSES = env_int("GAS_ANNOTATION_PROCESSES", 1, minimum=1, maximum=64)
+# dbSNP ids go to CSQ Existing_variation; with this on, into the VCF ID column as well.
+GAS_FILL_ID_COLUMN = env_bool("GAS_FILL_ID_COLUMN", True)
 GAS_JOB_MAX_ATTEMPTS = env_int("GAS_JOB_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
 # A RUNNING job whose worker has not written a heartbeat for this long is retried: its heartbeat
 # comes every third of this, the job queue's visibility timeout is twice this, and the annotators'

@@ -328,6 +328,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
     result = annotate_vcf(
         local_input, output, reference, log_path=log, summary_path=summary, progress=progress,
         input_name=job.input_name, processes=settings.GAS_ANNOTATION_PROCESSES, limits=job_limits(job.owner),
+        fill_id=settings.GAS_FILL_ID_COLUMN,
     )  # fmt: skip
     storage = results_storage()
     prefix = attempt_prefix(job)

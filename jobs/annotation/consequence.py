@@ -363,18 +363,19 @@ def annotate_transcript(
     distance = min(abs(s - ts), abs(s - te), abs(e - ts), abs(e - te))
     consequence = describe(UPSTREAM if upstream else DOWNSTREAM)
     return consequence, (
-        f"{allele.label}|{consequence.text}|{consequence.impact}|{csq_head(tr)}|||||||||||{distance}|{tr.strand}"
+        f"{allele.label}|{consequence.text}|{consequence.impact}|{csq_head(tr)}||||||||||{allele.existing}|{distance}|{tr.strand}"
         f"||||{source}||"
     )
 
 
 # an allele that reaches no transcript: Allele|intergenic_variant|MODIFIER and every other field empty
-_INTERGENIC_FIELDS = "|intergenic_variant|MODIFIER" + "|" * (len(CSQ_FIELDS) - 2)
+_INTERGENIC_HEAD = "|intergenic_variant|MODIFIER" + "|" * (CSQ_FIELDS.index("Existing_variation") - 2)
+_INTERGENIC_TAIL = "|" * (len(CSQ_FIELDS) - CSQ_FIELDS.index("Existing_variation"))
 
 
 def intergenic_entry(allele: Allele) -> tuple[Consequence, str]:
     """The one CSQ entry of an allele that reaches no transcript."""
-    return describe(INTERGENIC), allele.label + _INTERGENIC_FIELDS
+    return describe(INTERGENIC), f"{allele.label}{_INTERGENIC_HEAD}{allele.existing}{_INTERGENIC_TAIL}"
 
 
 def csq_head(tr: Transcript) -> str:
@@ -464,7 +465,7 @@ def _annotate_within(
     exon_text = _numbers(exon_low, exon_high, len(exons))
     return consequence, (
         f"{allele.label}|{consequence.text}|{consequence.impact}|{csq_head(tr)}|{exon_text}|{intron_text}|{hgvsc}|"
-        f"{hgvsp}|{cdna_text}|{cds_text}|{protein_text}|{amino_text}|{codon_text}|||{strand}||||{source}|{offset_text}|"
+        f"{hgvsp}|{cdna_text}|{cds_text}|{protein_text}|{amino_text}|{codon_text}|{allele.existing}||{strand}||||{source}|{offset_text}|"
     )
 
 

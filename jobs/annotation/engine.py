@@ -180,9 +180,31 @@ def csq_header(reference: Reference) -> list[str]:
     ]
 
 
-def _strip_csq(info: str) -> str:
-    kept = [item for item in info.split(";") if not item.startswith("CSQ=")]
-    return ";".join(kept) or "."
+PREVIOUS_CSQ = "PREVIOUS_CSQ"  # the INFO key under which a CSQ the input already had is kept
+
+
+def _keep_previous_csq(info: str) -> str:
+    """The input's own CSQ (an earlier VEP run, say) renamed PREVIOUS_CSQ: nothing the user brought
+    is dropped, and the new CSQ takes its name."""
+    return ";".join(f"{PREVIOUS_CSQ}={item[4:]}" if item.startswith("CSQ=") else item for item in info.split(";"))
+
+
+def _refuse_two_previous_csqs(reader: VcfReader) -> None:
+    lines = reader.header_lines
+    has_csq = any(line.startswith("##INFO=<ID=CSQ,") for line in lines)
+    has_previous = any(line.startswith(f"##INFO=<ID={PREVIOUS_CSQ},") for line in lines)
+    if has_csq and has_previous:
+        raise InputFormatError(
+            reader.name, None,
+            f"the file has both CSQ and {PREVIOUS_CSQ}: GAS keeps an input's CSQ as {PREVIOUS_CSQ}, so one of them "
+            "would be lost; remove one (for example with bcftools annotate -x INFO/PREVIOUS_CSQ) and submit it again",
+        )  # fmt: skip
+
+
+def _previous_csq_header(line: str) -> str:
+    """The input's ##INFO=<ID=CSQ,...> line for PREVIOUS_CSQ, its description marked as kept by GAS."""
+    renamed = line.replace("##INFO=<ID=CSQ,", f"##INFO=<ID={PREVIOUS_CSQ},", 1)
+    return renamed.replace('Description="', "Description=\"The input's CSQ before GAS annotated it, kept as is. ", 1)
 
 
 def _check_writable(path: Path) -> None:
@@ -244,14 +266,17 @@ def annotate_vcf(
     input_name: str | None = None,
     processes: int = 1,
     limits: JobLimits | None = None,
+    fill_id: bool = True,
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_path`` (bgzipped when it ends in .gz).
 
     With ``processes`` > 1, batches of records are annotated in that many worker processes
     while this one reads, checks and writes; the output is the same, in the same order.
 
-    ``limits`` bound the decompressed bytes, records and wall-clock time; past one of them the
-    annotation stops with a LimitExceeded naming the limit and the number.
+    dbSNP ids of each allele go into its CSQ Existing_variation, and with ``fill_id`` into the ID
+    column too (the ids of every ALT, after any the file had). ``limits`` bound the decompressed
+    bytes, records and wall-clock time; past one of them the annotation stops with a LimitExceeded
+    naming the limit and the number.
 
     Outputs appear only when complete: they are written under temporary names and renamed
     at the end, so an error (reported as an AnnotationError naming the line) leaves nothing
@@ -269,14 +294,16 @@ def annotate_vcf(
     try:
         reader.read_header()
         watch = _LimitWatch(limits, reader, len(reader.header_lines))
+        _refuse_two_previous_csqs(reader)
         header = [
-            line for line in reader.header_lines[:-1]
-            if not (line.startswith("##INFO=<ID=CSQ,") or line.startswith("##VEP") or line.startswith("##GAS="))
-        ]  # fmt: skip
+            _previous_csq_header(line) if line.startswith("##INFO=<ID=CSQ,") else line
+            for line in reader.header_lines[:-1]
+            if not line.startswith("##GAS=")
+        ]  # (an earlier VEP's ##VEP lines stay: they describe PREVIOUS_CSQ)
         header_text = "\n".join([*header, *csq_header(reference), reader.header_lines[-1], ""])
         if processes > 1:
             _annotate_in_parallel(
-                reader, reference, stats, header_text, partial, compressed, processes, progress, watch
+                reader, reference, stats, header_text, partial, compressed, processes, progress, watch, fill_id
             )
         else:
             writer = _Writer(partial, compressed=compressed)
@@ -284,7 +311,9 @@ def annotate_vcf(
                 writer.write_block(header_text)
                 for first_line, text in reader.data_chunks(CHUNK_BYTES):
                     watch.check()
-                    annotated = _annotate_chunk(first_line, text, reader.column_count, reader.name, reference, stats)
+                    annotated = _annotate_chunk(
+                        first_line, text, reader.column_count, reader.name, reference, stats, fill_id
+                    )
                     writer.write_block(annotated)
                     if progress is not None:
                         progress(reader.fraction_read())
@@ -310,7 +339,13 @@ def annotate_vcf(
 
 
 def _annotate_chunk(
-    first_line: int, text: str, column_count: int, name: str, reference: Reference, stats: AnnotationStats
+    first_line: int,
+    text: str,
+    column_count: int,
+    name: str,
+    reference: Reference,
+    stats: AnnotationStats,
+    fill_id: bool,
 ) -> str:
     """The annotated lines, each ending in a newline, of a chunk of whole data lines."""
     source = reference.source_name
@@ -320,7 +355,7 @@ def _annotate_chunk(
         record = parse_data_line(line, line_number, column_count, name)
         if record is not None:
             try:
-                annotated.append(_annotate_record(record, reference, stats, source, name))
+                annotated.append(_annotate_record(record, reference, stats, source, name, fill_id))
             except AnnotationError:  # bad input: the job fails with its message
                 raise
             except Exception as exc:  # an engine bug, not bad input: this record only, written unchanged
@@ -353,11 +388,11 @@ def _process_start(bundle_path: str) -> None:
 
 
 def _annotate_chunk_in_worker(
-    first_line: int, text: str, column_count: int, name: str, part: str, compressed: bool
+    first_line: int, text: str, column_count: int, name: str, part: str, compressed: bool, fill_id: bool
 ) -> dict[str, Any]:
     """Annotate a chunk into the file ``part``; return the chunk's counts."""
     stats = AnnotationStats()
-    annotated = _annotate_chunk(first_line, text, column_count, name, _process_reference[0], stats)
+    annotated = _annotate_chunk(first_line, text, column_count, name, _process_reference[0], stats, fill_id)
     _write_part(Path(part), annotated, compressed=compressed)
     return stats.as_parts()
 
@@ -372,6 +407,7 @@ def _annotate_in_parallel(
     processes: int,
     progress: ProgressCallback | None,
     watch: _LimitWatch,
+    fill_id: bool,
 ) -> None:
     """This process reads; ``processes`` workers check, parse and annotate chunks of whole lines
     (their errors still name the line) and write each to a part file, compressed when the output
@@ -407,7 +443,7 @@ def _annotate_in_parallel(
         for index, (first_line, text) in enumerate(reader.data_chunks(CHUNK_BYTES)):
             watch.check()
             part = Path(scratch) / str(index)
-            work = (first_line, text, reader.column_count, reader.name, str(part), compressed)
+            work = (first_line, text, reader.column_count, reader.name, str(part), compressed, fill_id)
             window.append((part, pool.apply_async(_annotate_chunk_in_worker, work)))
             write_finished(limit)
         write_finished(0)
@@ -415,11 +451,13 @@ def _annotate_in_parallel(
             out.write(_BGZF_EOF)
 
 
-def _annotate_record(record: VcfRecord, reference: Reference, stats: AnnotationStats, source: str, name: str) -> str:
+def _annotate_record(
+    record: VcfRecord, reference: Reference, stats: AnnotationStats, source: str, name: str, fill_id: bool
+) -> str:
     columns = record.columns
     stats.records += 1
     if "CSQ=" in columns[7]:
-        columns[7] = _strip_csq(columns[7])
+        columns[7] = _keep_previous_csq(columns[7])
     contig = reference.resolve_contig(record.chrom)
     if contig is None:
         stats.uncovered_contigs[record.chrom] += 1
@@ -449,14 +487,20 @@ def _annotate_record(record: VcfRecord, reference: Reference, stats: AnnotationS
             )
     if reference.dbsnp is not None:
         ids: list[str] = []
-        for alt in record.alts:
-            for rs in reference.dbsnp.ids(contig, record.pos, ref_upper, alt.upper()):
+        for index, alt in enumerate(record.alts, 1):
+            found = reference.dbsnp.ids(contig, record.pos, ref_upper, alt.upper())
+            if found:  # as VEP's --check_existing: the known variants with this allele, in CSQ
+                for allele in alleles:
+                    if allele.alt_index == index:
+                        allele.existing = "&".join(found)
+            for rs in found:
                 if rs not in ids:
                     ids.append(rs)
         if ids:
             stats.records_in_dbsnp += 1
-            existing = [] if columns[2] == "." else columns[2].split(";")
-            columns[2] = ";".join(existing + [rs for rs in ids if rs not in existing])
+            if fill_id:
+                existing = [] if columns[2] == "." else columns[2].split(";")
+                columns[2] = ";".join(existing + [rs for rs in ids if rs not in existing])
     if not alleles:
         return "\t".join(columns)
 

@@ -22,6 +22,10 @@ class Command(BaseCommand):
         parser.add_argument("--reference", help="Installed reference bundle (default: GAS_DEFAULT_REFERENCE).")
         parser.add_argument("--processes", type=int, default=1, help="Worker processes (default 1).")
         parser.add_argument("--quiet", action="store_true", help="No progress on stderr.")
+        parser.add_argument(
+            "--no-id-column", action="store_true",
+            help="Leave the ID column as it is (dbSNP ids then go to CSQ Existing_variation only).",
+        )  # fmt: skip
 
     def handle(
         self,
@@ -31,6 +35,7 @@ class Command(BaseCommand):
         reference: str | None,
         quiet: bool,
         processes: int,
+        no_id_column: bool,
         **options: Any,
     ) -> None:
         if not input.is_file():
@@ -51,7 +56,9 @@ class Command(BaseCommand):
                     sys.stderr.write(f"\r{percent:3d}%")
                     sys.stderr.flush()
 
-            result = annotate_vcf(input, output, bundle, progress=progress, processes=max(1, processes))
+            result = annotate_vcf(
+                input, output, bundle, progress=progress, processes=max(1, processes), fill_id=not no_id_column
+            )
         except (AnnotationError, OSError) as exc:
             raise CommandError(str(exc)) from exc
         if not quiet:

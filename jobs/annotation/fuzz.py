@@ -1,0 +1,71 @@
+"""Random records aimed at the hard places of a reference (exon edges, splice zones, codon 1 and
+the last codon, both strands), for the property test and ``benchmarks/fuzz.py``."""
+
+from __future__ import annotations
+
+import random
+
+from jobs.annotation.model import Transcript
+from jobs.annotation.reference import Reference
+
+BASES = "ACGT"
+
+
+def anchors(tr: Transcript) -> list[int]:
+    """Positions worth aiming at on ``tr``."""
+    points = [tr.start, tr.end]
+    for start, end in tr.exons:
+        points += [start, end]
+    if tr.coding_start is not None and tr.coding_end is not None:
+        points += [tr.coding_start, tr.coding_end]
+    return points
+
+
+def random_record(rng: random.Random, reference: Reference, contig: str, transcripts: list[Transcript]) -> str:
+    """One VCF data line: an SNV, MNV, insertion, deletion (1-100 bp) or delins, sometimes with
+    several ALTs, near an anchor of a random transcript (or anywhere on it)."""
+    tr = rng.choice(transcripts)
+    if rng.random() < 0.8:
+        pos = rng.choice(anchors(tr)) + rng.randint(-20, 20)
+    else:
+        pos = rng.randint(tr.start, tr.end)
+    length = reference.contig_lengths[contig]
+    pos = max(2, min(pos, length - 120))
+    genome = reference.bases(contig)
+    alts: list[str] = []
+    ref_len = 1
+    for _ in range(rng.choice((1, 1, 1, 2, 3, 4))):
+        kind = rng.choice(("snv", "mnv", "ins", "del", "delins"))
+        if kind == "snv":
+            alts.append("1:" + rng.choice(BASES))
+        elif kind == "mnv":
+            n = rng.randint(2, 6)
+            ref_len = max(ref_len, n)
+            alts.append(f"{n}:" + "".join(rng.choice(BASES) for _ in range(n)))
+        elif kind == "ins":
+            alts.append("1:+" + "".join(rng.choice(BASES) for _ in range(rng.randint(1, 100))))
+        elif kind == "del":
+            n = rng.randint(2, 101)
+            ref_len = max(ref_len, n)
+            alts.append(f"{n}:-")
+        else:
+            n = rng.randint(2, 12)
+            ref_len = max(ref_len, n)
+            alts.append(f"{n}:" + "".join(rng.choice(BASES) for _ in range(rng.randint(1, 15))))
+    ref = genome.get(pos, pos + ref_len - 1)
+    written: list[str] = []
+    for spec in alts:
+        n_text, body = spec.split(":", 1)
+        n = int(n_text)
+        if body == "-":  # deletion of n - 1 bases after the anchor base
+            alt = ref[0] + ref[n:]
+        elif body.startswith("+"):
+            alt = ref[0] + body[1:] + ref[1:]
+        else:
+            alt = body + ref[n:]
+        if alt != ref and alt not in written:
+            written.append(alt)
+    if not written:
+        written.append("A" if ref[0] != "A" else "C")
+        written[0] += ref[1:]
+    return f"{contig}\t{pos}\t.\t{ref}\t{','.join(written)}\t.\t.\t."

@@ -407,9 +407,9 @@ def _annotate_within(
             if hi >= exons[i][0] and lo <= exons[i][1]:
                 exon_hit = True
                 break
-    if not insertion and la == 0 and s <= ts and e >= te:
+    if not insertion and la == 0 and s <= ts and e >= te:  # (the INTRON numbers are still given)
+        _, intron_text = _intron_effects(tr, allele, s, e, lo, hi)
         mask = TRANSCRIPT_ABLATION
-        intron_text = ""
     else:
         mask, intron_text = _intron_effects(tr, allele, s, e, lo, hi)
 

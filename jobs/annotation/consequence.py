@@ -271,36 +271,25 @@ def _intron_effects(tr: Transcript, allele: Allele, s: int, e: int, lo: int, hi:
     introns = tr.introns
     first, stop = tr.introns_between(lo, hi, 20)
     low, high = _numbers_hit(introns, first, stop, s, e, plus)
-    regions = allele.regions()
-    w_lo, w_hi = lo, hi  # (VEP looks the introns up with the allele's span, not its regions)
-    c_first, c_stop = tr.introns_between(w_lo, w_hi, 20)
-    near: list[int] = []
-    boundary: list[int] = []
-    for index in range(c_first, c_stop):
-        i_s, i_e = introns[index]
-        if w_hi >= i_s - 3 and w_lo <= i_e + 3:
-            near.append(index)
-        if (w_hi >= i_s - 3 and w_lo <= i_s + 16) or (w_hi >= i_e - 16 and w_lo <= i_e + 3):
-            boundary.append(index)
+    regions = allele.diff_regions
     start_site = end_site = fifth_f = fifth_r = region_f = region_r = ppt_f = ppt_r = False
     region = intronic = False
     for r_s, r_e in regions:
         r_ins = r_s == r_e + 1
-        for index in near:
+        m_lo, m_hi = (r_e, r_s) if r_ins else (r_s, r_e)  # (the tract is tested min/max, as VEP 115)
+        for index in range(first, stop):  # (VEP looks the introns up with the allele's span)
             i_s, i_e = introns[index]
             if i_e - i_s <= 12 and ov(r_s, r_e, i_s, i_e):  # inside a "frameshift intron": nothing
                 continue
-            if ov(r_s, r_e, i_s + 2, i_e - 2) or (r_ins and (r_s == i_s + 2 or r_e == i_e - 2)):
-                intronic = True
-        for index in boundary:
-            i_s, i_e = introns[index]
-            if i_e - i_s <= 12 and ov(r_s, r_e, i_s, i_e):
-                continue
+            if hi >= i_s - 3 and lo <= i_e + 3:  # an intron near the allele
+                if ov(r_s, r_e, i_s + 2, i_e - 2) or (r_ins and (r_s == i_s + 2 or r_e == i_e - 2)):
+                    intronic = True
+            if not ((hi >= i_s - 3 and lo <= i_s + 16) or (hi >= i_e - 16 and lo <= i_e + 3)):
+                continue  # (not a boundary intron)
             start_site = start_site or ov(r_s, r_e, i_s, i_s + 1)
             end_site = end_site or ov(r_s, r_e, i_e - 1, i_e)
             fifth_f = fifth_f or ov(r_s, r_e, i_s + 4, i_s + 4)
             region_f = region_f or ov(r_s, r_e, i_s + 2, i_s + 5)
-            m_lo, m_hi = (r_e, r_s) if r_ins else (r_s, r_e)  # (the tract is tested min/max, as VEP 115)
             ppt_f = ppt_f or ov(m_lo, m_hi, i_e - 16, i_e - 2)
             fifth_r = fifth_r or ov(r_s, r_e, i_e - 4, i_e - 4)
             region_r = region_r or ov(r_s, r_e, i_e - 5, i_e - 2)

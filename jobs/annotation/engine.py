@@ -487,11 +487,11 @@ def _annotate_record(
             )
     if reference.dbsnp is not None:
         ids: list[str] = []
-        for index, alt in enumerate(record.alts, 1):
+        for alt_number, alt in enumerate(record.alts, 1):
             found = reference.dbsnp.ids(contig, record.pos, ref_upper, alt.upper())
             if found:  # as VEP's --check_existing: the known variants with this allele, in CSQ
                 for allele in alleles:
-                    if allele.alt_index == index:
+                    if allele.alt_index == alt_number:
                         allele.existing = "&".join(found)
             for rs in found:
                 if rs not in ids:

@@ -50,7 +50,7 @@ class VcfRecord:
 class Allele:
     """One ALT allele after VEP's trimming: ``s..e`` on the genome (an insertion has s == e + 1)."""
 
-    __slots__ = ("alt", "alt_index", "end", "existing", "ref", "shiftable", "start")
+    __slots__ = ("alt", "alt_index", "diff_regions", "end", "existing", "ref", "shiftable", "start")
 
     def __init__(self, alt_index: int, ref: str, alt: str, start: int, end: int, shiftable: bool) -> None:
         self.alt_index = alt_index  # 1-based ALT number in the record
@@ -60,6 +60,7 @@ class Allele:
         self.end = end
         self.shiftable = shiftable  # the record is all insertions or all deletions (HGVS 3' shift allowed)
         self.existing = ""  # CSQ Existing_variation: co-located known variants of this very allele, "&"-joined
+        self.diff_regions = self.regions()  # (once per allele, not per transcript)
 
     def regions(self) -> list[tuple[int, int]]:
         """VEP's differing regions (BaseTranscriptVariationAllele _get_differing_regions): the runs of

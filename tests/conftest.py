@@ -104,3 +104,23 @@ def aws() -> Iterator[None]:
 
     with mock_aws():
         yield
+
+
+@pytest.fixture
+def database_url(tmp_path) -> Iterator[str]:
+    """A fresh database that separate processes can share: a SQLite file, or a new PostgreSQL
+    database when GAS_TEST_POSTGRES_URL is set (dropped afterwards)."""
+    import uuid
+
+    base = os.environ.get("GAS_TEST_POSTGRES_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"gas_proc_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield base.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -50,22 +50,6 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture
-def database_url(tmp_path) -> Iterator[str]:
-    base = os.environ.get("GAS_TEST_POSTGRES_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path / 'e2e.sqlite3'}"
-        return
-    import psycopg
-
-    name = f"gas_e2e_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(base, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield base.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(base, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 class Cluster:
     def __init__(self, env: dict[str, str], logs: Path) -> None:
         self.env = env

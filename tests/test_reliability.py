@@ -62,6 +62,15 @@ def reliability_settings(settings, tmp_path):
     }
 
 
+def sqs_queues(prefix: str) -> dict:
+    """The four queues on (mocked) SQS, created on first use."""
+    options = {"visibility_timeout": 30, "max_receives": 5, "region_name": "us-east-1", "create_if_missing": True}
+    return {
+        alias: {"BACKEND": "gas_site.queues.sqs.SQSQueue", "NAME": f"{prefix}-{alias}", "OPTIONS": options}
+        for alias in ("jobs", "archive", "restore", "thaw")
+    }
+
+
 def run(command: str, capture) -> None:
     with capture(execute=True):
         call_command(command, "--once", "--wait", "0", "--retry-delay", "1")
@@ -146,19 +155,7 @@ def test_an_sqs_body_that_is_not_json_is_dead_lettered_at_once(settings, django_
     from moto import mock_aws
 
     with mock_aws():
-        settings.GAS_QUEUES = {
-            alias: {
-                "BACKEND": "gas_site.queues.sqs.SQSQueue",
-                "NAME": f"poison-{alias}",
-                "OPTIONS": {
-                    "visibility_timeout": 30,
-                    "max_receives": 5,
-                    "region_name": "us-east-1",
-                    "create_if_missing": True,
-                },
-            }
-            for alias in ("jobs", "archive", "restore", "thaw")
-        }
+        settings.GAS_QUEUES = sqs_queues("poison")
         queue = queues["jobs"]
         queue.depth()  # (creates the queues)
         sqs = boto3.client("sqs", region_name="us-east-1")
@@ -373,19 +370,7 @@ def test_sqs_follow_ups_go_through_the_outbox_relay(settings, signed_in_client, 
     from moto import mock_aws
 
     with mock_aws():
-        settings.GAS_QUEUES = {
-            alias: {
-                "BACKEND": "gas_site.queues.sqs.SQSQueue",
-                "NAME": f"outbox-{alias}",
-                "OPTIONS": {
-                    "visibility_timeout": 30,
-                    "max_receives": 5,
-                    "region_name": "us-east-1",
-                    "create_if_missing": True,
-                },
-            }
-            for alias in ("jobs", "archive", "restore", "thaw")
-        }
+        settings.GAS_QUEUES = sqs_queues("outbox")
         with django_capture_on_commit_callbacks(execute=False):  # the web process dies after its commit
             signed_in_client.post(reverse("annotate"), {"file": SimpleUploadedFile("ok.vcf", GOOD_VCF.encode())})
         assert queues["jobs"].depth().visible == 0

@@ -32,10 +32,8 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 import zlib
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -66,22 +64,6 @@ SEED = int(os.environ.get("GAS_CHAOS_SEED", "2026"))
 
 def log(message: str) -> None:
     print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-@pytest.fixture
-def database_url(tmp_path) -> Iterator[str]:
-    base = os.environ.get("GAS_TEST_POSTGRES_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path / 'chaos.sqlite3'}"
-        return
-    import psycopg
-
-    name = f"gas_chaos_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(base, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield base.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(base, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Agent:

@@ -423,8 +423,10 @@ def _annotate_within(
                 mask |= UTR3
         if exon_hit and hi >= cs and lo <= ce:
             mask |= _coding_terms(tr, allele, mapping, alt_tx)
-            cds_text = _span(mapping.cds_start, mapping.cds_end)
-            protein_text = _span(mapping.tl_start, mapping.tl_end)
+            # (an insertion with a flank outside the CDS gets no CDS or protein position, as VEP)
+            if not insertion or (mapping.cds_start is not None and mapping.cds_end is not None):
+                cds_text = _span(mapping.cds_start, mapping.cds_end)
+                protein_text = _span(mapping.tl_start, mapping.tl_end)
             if mapping.ref_pep is not None and mapping.alt_pep is not None:
                 amino_text = (
                     mapping.ref_pep if mapping.ref_pep == mapping.alt_pep else f"{mapping.ref_pep}/{mapping.alt_pep}"

@@ -23,14 +23,19 @@ def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
+def _window(scope: str, key: str, window_seconds: int) -> tuple[str, int]:
+    """The cache key of this window for ``scope``/``key``, and the seconds until the next window."""
+    now = time.time()
+    window = int(now // window_seconds)
+    digest = hashlib.sha256(f"{scope}:{key}".encode()).hexdigest()[:32]
+    return f"rl:{scope}:{digest}:{window}", max(1, math.ceil((window + 1) * window_seconds - now))
+
+
 def hit(*, scope: str, key: str, limit: int, window_seconds: int, what: str) -> None:
     """Count one event of ``scope``/``key``; raise RateLimited once more than ``limit`` fell in this window."""
     if limit <= 0:
         return
-    now = time.time()
-    window = int(now // window_seconds)
-    digest = hashlib.sha256(f"{scope}:{key}".encode()).hexdigest()[:32]
-    cache_key = f"rl:{scope}:{digest}:{window}"
+    cache_key, retry_after = _window(scope, key, window_seconds)
     cache = caches[settings.GAS_RATELIMIT_CACHE]
     if cache.add(cache_key, 1, timeout=window_seconds + 1):
         count = 1
@@ -41,16 +46,13 @@ def hit(*, scope: str, key: str, limit: int, window_seconds: int, what: str) -> 
             cache.set(cache_key, 1, timeout=window_seconds + 1)
             count = 1
     if count > limit:
-        raise RateLimited(max(1, math.ceil((window + 1) * window_seconds - now)), what)
+        raise RateLimited(retry_after, what)
 
 
-def check(*, scope: str, key: str, limit: int, window_seconds: int) -> None:
-    """Raise RateLimited if ``scope``/``key`` is over ``limit`` in this window, without counting."""
+def check(*, scope: str, key: str, limit: int, window_seconds: int, what: str) -> None:
+    """Raise RateLimited if ``scope``/``key`` is already at ``limit`` in this window, without counting."""
     if limit <= 0:
         return
-    now = time.time()
-    window = int(now // window_seconds)
-    digest = hashlib.sha256(f"{scope}:{key}".encode()).hexdigest()[:32]
-    count = caches[settings.GAS_RATELIMIT_CACHE].get(f"rl:{scope}:{digest}:{window}", 0)
-    if count >= limit:
-        raise RateLimited(max(1, math.ceil((window + 1) * window_seconds - now)), "failed sign-ins with a token")
+    cache_key, retry_after = _window(scope, key, window_seconds)
+    if caches[settings.GAS_RATELIMIT_CACHE].get(cache_key, 0) >= limit:
+        raise RateLimited(retry_after, what)

@@ -28,11 +28,14 @@ class TokenAuth(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         address = ratelimit.client_address(request)
-        failures = {"scope": "token-failures", "key": address, "window_seconds": 60}
-        ratelimit.check(**failures, limit=settings.GAS_TOKEN_FAILURES_PER_MINUTE)
+        failures = {
+            "scope": "token-failures", "key": address, "window_seconds": 60,
+            "limit": settings.GAS_TOKEN_FAILURES_PER_MINUTE, "what": "failed sign-ins with a token",
+        }  # fmt: skip
+        ratelimit.check(**failures)
         user = services.api_token_authenticate(token)
         if user is None:
-            ratelimit.hit(**failures, limit=settings.GAS_TOKEN_FAILURES_PER_MINUTE, what="failed sign-ins with a token")
+            ratelimit.hit(**failures)
             return None
         ratelimit.hit(
             scope="api", key=str(user.pk), limit=settings.GAS_API_RATE_PER_MINUTE, window_seconds=60,

@@ -2,7 +2,6 @@
 
 - ``jobs_reconcile``: a RUNNING job whose heartbeat is stale lost its worker; it goes back to
   PENDING with a new request, in one transaction (the annotators run this every few seconds).
-- ``scratch_sweep`` (jobs.scratch): the scratch folders of dead annotators.
 - ``files_sweep``: objects in the inputs and results storages that no job refers to: result
   files of a finished or deleted job that it does not name (a worker that died between storing
   its files and recording them, an attempt that lost to another) at once; inputs without a job
@@ -24,7 +23,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.models import Job, JobStatus
-from jobs.scratch import scratch_sweep
 from jobs.services import inputs_storage, job_enqueue, results_storage
 
 logger = logging.getLogger(__name__)
@@ -105,6 +103,3 @@ def files_sweep(*, grace_seconds: int = 3600) -> SweepReport:
     if report.inputs or report.results:
         logger.info("swept unreferenced files: %s", report)
     return report
-
-
-__all__ = ["files_sweep", "jobs_reconcile", "scratch_sweep"]

@@ -800,12 +800,17 @@ def _hgvs(tr: Transcript, allele: Allele, genome: ContigBases, mask: int) -> tup
             text = f"{where}inv"
         else:
             text = f"{where}delins{alt_t}"
-    if text is None:
-        return None
     hgvsp = ""
-    if tr.has_cds and mask & _CODING:
-        hgvsp = _hgvs_protein(tr, allele, s, e, moved if insertion else alt_g, mask) or ""
-    return f"{prefix}{text}", hgvsp, shift
+    if tr.has_cds:
+        # (VEP quirk: on the minus strand, an insertion shifted further than its own length reaches
+        # the protein unrotated at the shifted place)
+        inserted = alt_g
+        if insertion:
+            inserted = allele.alt if not plus and shift > len(allele.alt) else moved
+        hgvsp = _hgvs_protein(tr, allele, s, e, inserted, mask) or ""
+    if text is None and not hgvsp:
+        return None
+    return (f"{prefix}{text}" if text is not None else ""), hgvsp, shift
 
 
 def _within(tr: Transcript, span: tuple[int, int]) -> bool:
@@ -818,83 +823,222 @@ def _protein_prefix(tr: Transcript) -> str:
 
 
 def _hgvs_protein(tr: Transcript, allele: Allele, s: int, e: int, alt_g: str, mask: int) -> str | None:
+    """HGVSp as VEP writes it (EV TranscriptVariationAllele `hgvs_protein`): the peptides at the
+    3'-shifted position, clipped, typed, moved 3' and formatted, quirks included."""
     insertion = s == e + 1
     alt_tx = alt_g if tr.strand == 1 else revcomp(alt_g)
     m = _Mapping(tr, s, e, insertion, alt_tx)
     if m.tl_start is None or m.tl_end is None or m.ref_pep is None or m.alt_pep is None:
         return None
-    ref = m.ref_pep.replace("-", "")
-    alt = m.alt_pep.replace("-", "")
-    if not ref and not insertion:
+    p = _ProteinChange(tr, m, alt_tx, mask)
+    if not p.build():
         return None
-    prefix = _protein_prefix(tr)
-    protein = tr.protein + "*"
-    pos = m.tl_start
-    if mask & START_LOST:
-        # VEP names the reference residues from the first codon hit (Leu for a CTG start), the
-        # first only for a frameshift, with "_?<last>" when more than one codon is hit
-        residues = ref or "M"
-        if m.tl_end <= pos:
-            return f"{prefix}{three_letter(residues[0])}{pos}?"
-        shown = residues[0] if mask & FRAMESHIFT else residues
-        return f"{prefix}{three_letter(shown)}{pos}_?{m.tl_end}"
-    if ref == alt:
-        if ref == "X":
-            return f"{prefix}Ter{pos}="
-        return f"{prefix}{three_letter(ref)}{pos}="  # (every residue of a multi-codon synonymous change)
-    if mask & (FRAMESHIFT | STOP_LOST):
+    return _protein_prefix(tr) + p.format()
+
+
+def _perl_substr(text: str, offset: int, length: int | None = None) -> str:
+    """Perl's substr: a negative offset counts from the end."""
+    if offset < 0:
+        offset = max(len(text) + offset, 0)
+    return text[offset:] if length is None else text[offset : offset + length]
+
+
+class _ProteinChange:
+    """The working state of one HGVSp: reference and alternate peptides, first and last position."""
+
+    def __init__(self, tr: Transcript, m: _Mapping, alt_tx: str, mask: int) -> None:
+        assert m.tl_start is not None and m.tl_end is not None and m.ref_pep is not None and m.alt_pep is not None
+        self.tr, self.m, self.alt_tx, self.mask = tr, m, alt_tx, mask
+        self.ref, self.alt = m.ref_pep, m.alt_pep
+        self.start, self.end = m.tl_start, m.tl_end
+        self.kind = ""
+        self.original_ref: str | None = None
+        self.preseq = ""
+
+    # -- the peptides
+    def build(self) -> bool:
+        if self.ref != self.alt:
+            self._clip()
+        self._classify()
+        if self.kind == "fs":
+            self._frameshift_peptides()
+        elif self.kind == "ins":
+            post = self._surrounding(self.end + 1)
+            if post is not None:
+                self._move_3prime(post)
+            if "*" not in self.alt and self._is_duplication():
+                return True
+            first = min(self.start, self.end)
+            flank = self._surrounding(first, 2)
+            if not flank:
+                return False
+            self.ref = flank
+        elif self.kind == "del":
+            post = self._surrounding(self.end + 1)
+            if post is not None:
+                self._move_3prime(post)
+        if self.ref != "-":
+            self.ref = three_letter(self.ref)
+        self.alt = "del" if self.alt == "-" else three_letter(self.alt)
+        if self.mask & START_LOST:
+            self.alt, self.kind = "?", ""
+        elif self.kind == "del":
+            if not self.ref:
+                return False  # (VEP re-translates here; a deletion always has reference residues)
+            self.alt = "del"
+        elif self.kind == "fs":
+            self.ref = self.ref[:3]
+        self.ref = self.ref.replace("Xaa", "Ter")
+        self.alt = self.alt.replace("Xaa", "Ter")
+        return True
+
+    def _clip(self) -> None:
+        """Drop the residues the peptides share at either end (`_clip_alleles`)."""
+        self.original_ref = self.ref
+        ref, alt = self.ref, self.alt
+        for _ in range(len(ref)):
+            if ref[:1] == "*" and alt[:1] == "*":
+                return  # (a stop re-created: nothing is clipped)
+            if ref[:1] != alt[:1]:
+                break
+            self.preseq += ref[:1]
+            ref, alt, self.start = ref[1:], alt[1:], self.start + 1
+        for _ in range(len(ref)):
+            if ref[-1:] != alt[-1:]:
+                break
+            ref, alt, self.end = ref[:-1], alt[:-1], self.end - 1
+        self.ref, self.alt = ref, alt
+
+    def _classify(self) -> None:
+        if self._is_frameshift():
+            self.kind = "fs"
+            return
+        self.ref = self.ref.replace("*", "X", 1)
+        self.alt = self.alt.replace("*", "X", 1)
+        ref, alt = self.ref, self.alt
+        if ref in ("-", ""):
+            self.kind = "ins"
+        elif alt in ("-", ""):
+            self.kind = "del"
+        elif len(ref) == 1 and len(alt) == 1:
+            self.kind = ">"
+        elif len(ref) != len(alt) or (len(alt) > 1 and len(ref) > 1):
+            self.kind = "delins"
+        else:
+            self.kind = ">"
+
+    def _is_frameshift(self) -> bool:
+        """The frameshift predicate at the shifted place (VEP re-evaluates it there)."""
+        m, cds_len = self.m, len(self.tr.cds)
+        if m.cds_start is None or m.cds_end is None or m.tl_start is None or self.mask & STOP_RETAINED:
+            return False
+        if 0 < cds_len - (m.tl_start * 3 - 3) < 3:  # (the incomplete last codon)
+            return False
+        return abs(len(self.alt_tx) - (m.cds_end - m.cds_start + 1)) % 3 != 0
+
+    def _alternate_translation(self) -> str:
+        """The CDS with the allele, and the 3'UTR after it, translated (`_get_alternate_cds`)."""
+        tr, m = self.tr, self.m
         assert m.cds_start is not None and m.cds_end is not None
         utr3 = tr.utr3_mirror[tr.cce :] if tr.strand == -1 and tr.utr3_mirror else tr.utr3
-        edited = tr.cds[: m.cds_start - 1] + alt_tx + tr.cds[m.cds_end :] + utr3
-        translated = translate(edited, tr.codon_table)
-        stop = translated.find("*") + 1  # 1-based, 0 when none
-        if mask & FRAMESHIFT:
-            first = pos
-            while first <= len(translated) and first <= len(protein) and translated[first - 1] == protein[first - 1]:
-                first += 1
-            ref_aa = protein[first - 1] if first <= len(protein) else "*"
-            alt_aa = translated[first - 1] if first <= len(translated) else ""
-            if alt_aa == "*":
-                return f"{prefix}{three_letter(ref_aa)}{first}Ter"
-            count = str(stop - first + 1) if stop >= first else "?"
-            return f"{prefix}{three_letter(ref_aa)}{first}{three_letter(alt_aa or 'X')}fsTer{count}"
-        # stop lost: extension
-        while ref and alt and ref[0] == alt[0]:
-            ref, alt, pos = ref[1:], alt[1:], pos + 1
-        count = str(stop - 1 - len(tr.protein)) if stop else "?"
-        return f"{prefix}Ter{len(tr.protein) + 1}{three_letter(alt[:1] or 'X')}extTer{count}"
-    while ref and alt and ref[0] == alt[0]:
-        ref, alt, pos = ref[1:], alt[1:], pos + 1
-    while ref and alt and ref[-1] == alt[-1]:
-        ref, alt = ref[:-1], alt[:-1]
-    if not ref:  # insertion before residue `pos`
-        while pos <= len(protein) and alt and alt[0] == protein[pos - 1]:
-            alt, pos = alt[1:] + alt[0], pos + 1
-        length = len(alt)
-        if pos - 1 - length >= 0 and protein[pos - 1 - length : pos - 1] == alt:
-            if length == 1:
-                return f"{prefix}{three_letter(alt)}{pos - 1}dup"
-            return f"{prefix}{three_letter(alt[0])}{pos - length}_{three_letter(alt[-1])}{pos - 1}dup"
-        if pos < 2 or pos > len(protein):  # (before the first residue, or after the stop codon)
+        edited = tr.cds[: m.cds_start - 1] + self.alt_tx + tr.cds[m.cds_end :]
+        if len(edited) < 3:
+            edited = ""
+        return translate(edited + utr3, tr.codon_table)
+
+    def _frameshift_peptides(self) -> None:
+        """The first residue that differs, from the shifted first codon on (`_get_fs_peptides`)."""
+        alt_trans = self._alternate_translation()
+        ref_trans = self.tr.protein + "*"
+        assert self.m.tl_start is not None
+        self.start = self.m.tl_start
+        if self.start > len(alt_trans):
+            self.alt, self.kind = "del", "del"
+            return
+        while self.start <= len(alt_trans):
+            self.ref = ref_trans[self.start - 1 : self.start]
+            self.alt = alt_trans[self.start - 1]
+            if self.ref == "*" and self.alt == "*":
+                self.kind = "="
+                return
+            if self.ref != self.alt:
+                return
+            self.start += 1
+
+    def _surrounding(self, position: int, length: int | None = None) -> str | None:
+        protein = self.tr.protein
+        if self.original_ref is not None and self.original_ref.startswith("*"):
+            protein += self.original_ref
+        if len(protein) <= position:
             return None
-        inserted = alt[: alt.index("*") + 1] if "*" in alt else alt
-        return (
-            f"{prefix}{three_letter(protein[pos - 2])}{pos - 1}_{three_letter(protein[pos - 1])}{pos}"
-            f"ins{three_letter(inserted)}"
-        )
-    if not alt:  # deletion of `ref` at `pos`
-        while pos + len(ref) - 1 < len(tr.protein) and ref[0] == protein[pos - 1 + len(ref)]:
-            ref, pos = ref[1:] + ref[0], pos + 1
-        if len(ref) == 1:
-            return f"{prefix}{three_letter(ref)}{pos}del"
-        return f"{prefix}{three_letter(ref[0])}{pos}_{three_letter(ref[-1])}{pos + len(ref) - 1}del"
-    if len(ref) == 1 and len(alt) == 1:
-        return f"{prefix}{three_letter(ref)}{pos}{three_letter(alt)}"
-    where = (
-        f"{three_letter(ref[0])}{pos}"
-        if len(ref) == 1
-        else f"{three_letter(ref[0])}{pos}_{three_letter(ref[-1])}{pos + len(ref) - 1}"
-    )
-    if "*" in alt:  # the inserted residues end at the new stop codon
-        alt = alt[: alt.index("*") + 1]
-    return f"{prefix}{where}delins{three_letter(alt)}"
+        return _perl_substr(protein, position - 1, length)
+
+    def _move_3prime(self, post: str) -> None:
+        """Rotate the inserted or deleted residues along the residues after them."""
+        moving = self.alt if self.kind == "ins" else self.ref
+        if not moving:
+            return
+        for n in range(len(post) - len(moving) + 1):
+            if moving[0] != post[n]:
+                break
+            self.start, self.end = self.start + 1, self.end + 1
+            moving = moving[1:] + moving[0]
+        if self.kind == "ins":
+            self.alt = moving
+        else:
+            self.ref = moving
+
+    def _is_duplication(self) -> bool:
+        upstream = (self.tr.protein + "*")[: max(self.start - 1, 0)] + self.preseq
+        at = self.start - len(self.alt) - 1
+        if at < 0 or len(upstream) < at + len(self.alt) or upstream[at : at + len(self.alt)] != self.alt:
+            return False
+        self.kind = "dup"
+        self.end = self.start - 1
+        self.start -= len(self.alt)
+        self.alt = three_letter(self.alt)
+        return True
+
+    def _extra_residues(self, first: int, frameshift: bool) -> str:
+        """Residues to the new stop codon (`_stop_loss_extra_AA`), or "?"."""
+        if not first:
+            return "?"
+        alt_trans = self._alternate_translation()
+        stop = alt_trans.find("*") + 1
+        if not stop:
+            return "?"
+        extra = stop - first if frameshift else stop - 1 - len(self.tr.protein)
+        return str(extra) if extra > 0 else "?"
+
+    # -- the text
+    def format(self) -> str:
+        ref, alt, start, end, kind = self.ref, self.alt, self.start, self.end, self.kind
+        if ref == alt and kind not in ("fs", "ins"):
+            return f"{ref}{start}="
+        if self.mask & STOP_LOST and kind in ("del", ">"):
+            where = f"{ref[:3]}{start}_{ref[-3:]}{end}" if kind == "del" and len(ref) > 3 else f"{ref}{start}"
+            return f"{where}{alt[:3]}extTer{self._extra_residues(start - 1, False)}"
+        if kind == "dup":
+            if start < end:
+                return f"{alt[:3]}{start}_{alt[-3:]}{end}dup"
+            return f"{alt}{start}dup"
+        if kind == ">":
+            return f"{ref}{start}{alt}"
+        if kind in ("delins", "ins"):
+            alt = re.sub(r"Ter\w+", "Ter", alt, count=1)
+            if start == end and kind == "delins":
+                return f"{ref[:3]}{start}delins{alt}"
+            if start > end:
+                start, end = end, start
+            return f"{ref[:3]}{start}_{ref[-3:]}{end}{kind}{alt}"
+        if kind == "fs":
+            if alt == "Ter":
+                return f"{ref}{start}{alt}"
+            return f"{ref}{start}{alt}fsTer{self._extra_residues(start - 1, True)}"
+        if kind == "del":
+            if len(ref) > 3:
+                return f"{ref[:3]}{start}_{ref[-3:]}{end}del"
+            return f"{ref}{start}del"
+        if start != end:
+            return f"{ref}{start}_{alt}{end}"
+        return f"{ref}{start}{alt}"

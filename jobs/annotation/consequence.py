@@ -250,8 +250,12 @@ class _Mapping:
         window_start = (self.tl_start - 1) * 3
         ref_codon = cds[window_start : self.tl_end * 3] if self.tl_start <= self.tl_end else ""
         span = self.cds_end - self.cds_start + 1
-        mutated = cds[: self.cds_start - 1] + alt_tx + cds[self.cds_end :] + tr.utr3
-        alt_codon = mutated[window_start : window_start + len(ref_codon) + len(alt_tx) - span]
+        utr3 = tr.utr3_mirror[tr.cce :] if tr.strand == -1 and tr.utr3_mirror else tr.utr3
+        mutated = cds[: self.cds_start - 1] + alt_tx + cds[self.cds_end :] + utr3
+        # (the alternate window spans whole codons even past an incomplete last codon, reading on
+        # into the 3'UTR, as VEP's `codon`; the reference window stops at the CDS end)
+        whole = (self.tl_end - self.tl_start + 1) * 3 if self.tl_start <= self.tl_end else 0
+        alt_codon = mutated[window_start : window_start + whole + len(alt_tx) - span]
         self.ref_codon, self.alt_codon = ref_codon, alt_codon
         self.ref_pep, self.alt_pep = _peptide(ref_codon, tr.codon_table), _peptide(alt_codon, tr.codon_table)
 
@@ -431,7 +435,7 @@ def _annotate_within(
                 amino_text = (
                     mapping.ref_pep if mapping.ref_pep == mapping.alt_pep else f"{mapping.ref_pep}/{mapping.alt_pep}"
                 )
-                codon_text = _codon_text(tr, mapping, lr, la, insertion)
+                codon_text = _codon_text(tr, mapping, lr, la)
     elif tr.biotype != "protein_coding":
         fully_covered = not insertion and lo <= ts and hi >= te
         if exon_low > 0 and not fully_covered:
@@ -460,11 +464,11 @@ def _annotate_within(
     )
 
 
-def _codon_text(tr: Transcript, mapping: _Mapping, lr: int, la: int, insertion: bool) -> str:
+def _codon_text(tr: Transcript, mapping: _Mapping, lr: int, la: int) -> str:
+    """VEP's display codons: the allele's own bases upper case (its full length, intron bases too)."""
     ref_codon, alt_codon = mapping.ref_codon or "", mapping.alt_codon or ""
     assert mapping.cdna_start is not None and tr.ccs is not None
     first = (mapping.cdna_start - tr.ccs) % 3
-    span = 0 if insertion else (mapping.cds_end or 0) - (mapping.cds_start or 0) + 1
 
     def styled(codon: str, length: int) -> str:
         if not codon:
@@ -472,7 +476,7 @@ def _codon_text(tr: Transcript, mapping: _Mapping, lr: int, la: int, insertion: 
         lower = codon.lower()
         return lower[:first] + codon[first : first + length].upper() + lower[first + length :]
 
-    return f"{styled(ref_codon, span if lr else 0)}/{styled(alt_codon, la)}"
+    return f"{styled(ref_codon, lr)}/{styled(alt_codon, la)}"
 
 
 def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> int:

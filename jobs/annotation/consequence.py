@@ -142,7 +142,7 @@ def csq_escape(value: str) -> str:
     return value
 
 
-def _span(start: int | None, end: int | None) -> str:
+def span_text(start: int | None, end: int | None) -> str:
     """VEP's position format: a, a-b, low-high for an insertion, ? for an unknown side."""
     if start is None and end is None:
         return ""
@@ -154,14 +154,14 @@ def _span(start: int | None, end: int | None) -> str:
     return f"{low}-{high}"
 
 
-def _numbers(low: int, high: int, total: int) -> str:
+def numbers_text(low: int, high: int, total: int) -> str:
     """VEP's EXON/INTRON text: 'n/total' or 'low-high/total'; '' when none was hit (low 0)."""
     if low == 0:
         return ""
     return f"{low}/{total}" if low == high else f"{low}-{high}/{total}"
 
 
-def _numbers_hit(
+def numbers_hit(
     intervals: list[tuple[int, int]], first: int, stop: int, s: int, e: int, plus: bool
 ) -> tuple[int, int]:
     """The lowest and highest numbers (1-based, in transcript order) of the exons or introns
@@ -274,7 +274,7 @@ def _intron_effects(tr: Transcript, allele: Allele, s: int, e: int, lo: int, hi:
     widen = 12 if tr.has_frameshift_intron else 0
     introns = tr.introns
     first, stop = tr.introns_between(lo, hi, 20)
-    low, high = _numbers_hit(introns, first, stop, s, e, plus)
+    low, high = numbers_hit(introns, first, stop, s, e, plus)
     regions = allele.diff_regions
     start_site = end_site = fifth_f = fifth_r = region_f = region_r = ppt_f = ppt_r = False
     region = intronic = False
@@ -325,7 +325,7 @@ def _intron_effects(tr: Transcript, allele: Allele, s: int, e: int, lo: int, hi:
         mask |= SPLICE_REGION
     if intronic:
         mask |= INTRON
-    return mask, _numbers(low, high, len(introns))
+    return mask, numbers_text(low, high, len(introns))
 
 
 def _splice_region_overlap(r_s: int, r_e: int, i_s: int, i_e: int, insertion: bool) -> bool:
@@ -366,9 +366,9 @@ _INTERGENIC_HEAD = "|intergenic_variant|MODIFIER" + "|" * (CSQ_FIELDS.index("Exi
 _INTERGENIC_TAIL = "|" * (len(CSQ_FIELDS) - CSQ_FIELDS.index("Existing_variation"))
 
 
-def intergenic_entry(allele: Allele) -> tuple[Consequence, str]:
-    """The one CSQ entry of an allele that reaches no transcript."""
-    return describe(INTERGENIC), f"{allele.label}{_INTERGENIC_HEAD}{allele.existing}{_INTERGENIC_TAIL}"
+def intergenic_entry(label: str, existing: str = "") -> tuple[Consequence, str]:
+    """The one CSQ entry of an allele (named ``label``) that reaches no transcript."""
+    return describe(INTERGENIC), f"{label}{_INTERGENIC_HEAD}{existing}{_INTERGENIC_TAIL}"
 
 
 def csq_head(tr: Transcript) -> str:
@@ -393,7 +393,7 @@ def _annotate_within(
     la, lr = len(alt_a), len(allele.ref)
     exons = tr.exons
     first, stop = tr.exons_between(lo, hi)
-    exon_low, exon_high = _numbers_hit(exons, first, stop, s, e, strand == 1)
+    exon_low, exon_high = numbers_hit(exons, first, stop, s, e, strand == 1)
     exon_hit = exon_low > 0
     if not exon_hit:  # an insertion touching an exon with one flank counts too (min/max overlap)
         for i in range(first, stop):
@@ -412,7 +412,7 @@ def _annotate_within(
     if exon_hit:
         alt_tx = revcomp(alt_a) if strand == -1 else alt_a
         mapping = _Mapping(tr, s, e, insertion, alt_tx)
-        cdna_text = _span(mapping.cdna_start, mapping.cdna_end)
+        cdna_text = span_text(mapping.cdna_start, mapping.cdna_end)
     if mask & TRANSCRIPT_ABLATION:
         pass
     elif tr.has_cds:
@@ -429,8 +429,8 @@ def _annotate_within(
             mask |= _coding_terms(tr, allele, mapping, alt_tx)
             # (an insertion with a flank outside the CDS gets no CDS or protein position, as VEP)
             if not insertion or (mapping.cds_start is not None and mapping.cds_end is not None):
-                cds_text = _span(mapping.cds_start, mapping.cds_end)
-                protein_text = _span(mapping.tl_start, mapping.tl_end)
+                cds_text = span_text(mapping.cds_start, mapping.cds_end)
+                protein_text = span_text(mapping.tl_start, mapping.tl_end)
             if mapping.ref_pep is not None and mapping.alt_pep is not None:
                 amino_text = (
                     mapping.ref_pep if mapping.ref_pep == mapping.alt_pep else f"{mapping.ref_pep}/{mapping.alt_pep}"
@@ -457,7 +457,7 @@ def _annotate_within(
             if shift:
                 offset_text = str(shift * strand)
     consequence = describe(mask)
-    exon_text = _numbers(exon_low, exon_high, len(exons))
+    exon_text = numbers_text(exon_low, exon_high, len(exons))
     return consequence, (
         f"{allele.label}|{consequence.text}|{consequence.impact}|{csq_head(tr)}|{exon_text}|{intron_text}|{hgvsc}|"
         f"{hgvsp}|{cdna_text}|{cds_text}|{protein_text}|{amino_text}|{codon_text}|{allele.existing}||{strand}||||{source}|{offset_text}|"

@@ -20,6 +20,7 @@ from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.consequence import CSQ_FIELDS, Consequence, annotate_transcript, intergenic_entry
 from jobs.annotation.errors import AnnotationError, InputFormatError, LimitExceeded
 from jobs.annotation.reference import Reference
+from jobs.annotation.sv import StructuralAllele, annotate_structural, structural_alleles
 from jobs.annotation.vcf import VcfReader, VcfRecord, parse_data_line, process_alleles
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[float], None]
 CHUNK_BYTES = 1 << 16  # input read, annotated and written this much at a time
 FAILED_EXAMPLES = 100  # records the engine could not annotate, listed in the summary and log
+SV_EXAMPLES = 100  # structural ALTs not annotated, listed with their reason in the summary and log
 
 REGION_OF_TERM = {
     "transcript_ablation": "coding", "stop_gained": "coding", "frameshift_variant": "coding", "stop_lost": "coding",
@@ -55,6 +57,8 @@ class AnnotationStats:
     ref_mismatch_examples: list[str] = field(default_factory=list)
     uncovered_contigs: Counter[str] = field(default_factory=Counter)
     records_failed: int = 0  # records the engine could not annotate (an internal error), written unchanged
+    sv_not_annotated: int = 0  # structural ALTs the engine cannot annotate (breakends, unknown types, too long)
+    sv_examples: list[str] = field(default_factory=list)
     failed_examples: list[str] = field(default_factory=list)
     most_severe: Counter[str] = field(default_factory=Counter)
     consequence_combinations: dict[str, int] = field(default_factory=dict)  # "a&b" per transcript entry
@@ -74,8 +78,9 @@ class AnnotationStats:
         """Plain values, to send from a worker process."""
         return {
             "counts": [self.records, self.alleles, self.records_without_alt, self.alleles_skipped,
-                       self.records_in_dbsnp, self.ref_mismatches, self.records_failed],
+                       self.records_in_dbsnp, self.ref_mismatches, self.records_failed, self.sv_not_annotated],
             "examples": self.ref_mismatch_examples,
+            "sv_examples": self.sv_examples,
             "failed": self.failed_examples,
             "counters": [dict(self.uncovered_contigs), dict(self.most_severe), dict(self.impact), dict(self.regions),
                          self.consequence_combinations],
@@ -90,6 +95,8 @@ class AnnotationStats:
         self.records_in_dbsnp += counts[4]
         self.ref_mismatches += counts[5]
         self.records_failed += counts[6]
+        self.sv_not_annotated += counts[7]
+        self.sv_examples.extend(parts["sv_examples"][: SV_EXAMPLES - len(self.sv_examples)])
         room = 10 - len(self.ref_mismatch_examples)
         self.ref_mismatch_examples.extend(parts["examples"][:room])
         self.failed_examples.extend(parts["failed"][: FAILED_EXAMPLES - len(self.failed_examples)])
@@ -114,6 +121,8 @@ class AnnotationStats:
             "uncovered_contigs": dict(self.uncovered_contigs),
             "records_failed": self.records_failed,
             "failed_records": self.failed_examples,
+            "structural_not_annotated": self.sv_not_annotated,
+            "structural_not_annotated_examples": self.sv_examples,
             "most_severe_consequence": dict(self.most_severe.most_common()),
             "consequence_terms": dict(self.all_terms().most_common()),
             "impact": dict(self.impact.most_common()),
@@ -471,10 +480,17 @@ def _annotate_record(
         )  # fmt: skip
     alts = record.alts
     alleles = process_alleles(record.pos, record.ref, alts)
+    structural: list[StructuralAllele] = []
     if len(alleles) < len(alts):  # (rare: a record without ALT, or alleles that get no annotation)
         if len(alts) == 1 and alts[0] == ".":
             stats.records_without_alt += 1
-        stats.alleles_skipped += len(alts) - alts.count(".") - len(alleles)
+        refused: list[str] = []
+        if any(alt[:1] == "<" or "[" in alt or "]" in alt or (len(alt) > 1 and "." in alt) for alt in alts):
+            structural, refused = structural_alleles(record.pos, alts, columns[7])
+            stats.sv_not_annotated += len(refused)
+            for reason in refused[: SV_EXAMPLES - len(stats.sv_examples)]:
+                stats.sv_examples.append(f"line {record.line_number}: {record.chrom}:{record.pos} {reason}")
+        stats.alleles_skipped += len(alts) - alts.count(".") - len(alleles) - len(structural) - len(refused)
     ref_upper = record.ref.upper()
     genome = reference.bases(contig)
     genome_ref = genome.get(record.pos, record.pos + len(ref_upper) - 1)
@@ -501,7 +517,7 @@ def _annotate_record(
             if fill_id:
                 existing = [] if columns[2] == "." else columns[2].split(";")
                 columns[2] = ";".join(existing + [rs for rs in ids if rs not in existing])
-    if not alleles:
+    if not alleles and not structural:
         return "\t".join(columns)
 
     index = reference.index(contig)
@@ -519,16 +535,36 @@ def _annotate_record(
             if best is None or consequence.rank < best.rank:
                 best = consequence
         if best is None:
-            best, entry = intergenic_entry(allele)
+            best, entry = intergenic_entry(allele.label, allele.existing)
             entries.append(entry)
             combinations[best.text] = combinations.get(best.text, 0) + 1
-        stats.most_severe[best.severe] += 1
-        stats.impact[best.impact] += 1
-        stats.regions[REGION_OF_TERM.get(best.severe, "other")] += 1
+        _count_most_severe(stats, best)
+    for sv in structural:
+        stats.alleles += 1
+        best = None
+        for transcript in index.near(sv.start, sv.end):
+            consequence, entry = annotate_structural(sv, transcript, source)
+            if consequence is None:
+                continue
+            entries.append(entry)
+            combinations[consequence.text] = combinations.get(consequence.text, 0) + 1
+            if best is None or consequence.rank < best.rank:
+                best = consequence
+        if best is None:
+            best, entry = intergenic_entry(sv.label)
+            entries.append(entry)
+            combinations[best.text] = combinations.get(best.text, 0) + 1
+        _count_most_severe(stats, best)
     entries[0] = "CSQ=" + entries[0]  # (cheaper than prefixing the joined entries)
     csq = ",".join(entries)
     columns[7] = csq if columns[7] == "." else f"{columns[7]};{csq}"
     return "\t".join(columns)
+
+
+def _count_most_severe(stats: AnnotationStats, best: Consequence) -> None:
+    stats.most_severe[best.severe] += 1
+    stats.impact[best.impact] += 1
+    stats.regions[REGION_OF_TERM.get(best.severe, "other")] += 1
 
 
 def render_count_log(summary: dict[str, Any]) -> str:
@@ -547,8 +583,11 @@ def render_count_log(summary: dict[str, Any]) -> str:
     if summary["records_without_alt"] or summary["alleles_skipped"]:
         lines.append(
             f"Not annotated: {summary['records_without_alt']} records without ALT, "
-            f"{summary['alleles_skipped']} symbolic/'*'/REF-equal alleles"
+            f"{summary['alleles_skipped']} '*'/REF-equal alleles"
         )
+    if summary.get("structural_not_annotated"):
+        lines.append(f"Structural ALT alleles not annotated: {summary['structural_not_annotated']}")
+        lines += [f"  {example}" for example in summary["structural_not_annotated_examples"]]
     if summary["records_failed"]:
         lines.append(
             f"WARNING: {summary['records_failed']} records could not be annotated (an internal error; "

@@ -377,6 +377,12 @@ def job_warnings(stats: AnnotationStats) -> list[str]:
             f"{stats.records_failed} of {stats.records} records could not be annotated because of an internal error "
             f"and were written unchanged, without CSQ (the log lists them): {shown}"
         )
+    if stats.sv_not_annotated:
+        shown = "; ".join(stats.sv_examples[:3])
+        warnings.append(
+            f"{stats.sv_not_annotated} structural ALT alleles could not be annotated and were written without CSQ "
+            f"(the log lists them): {shown}"
+        )
     if stats.uncovered_contigs:
         missing = sum(stats.uncovered_contigs.values())
         names = ", ".join(sorted(stats.uncovered_contigs)[:10])

@@ -577,7 +577,10 @@ def test_api_requests_are_limited_per_user(signed_in_client, settings):
 def test_warnings_on_the_page_in_the_mail_and_in_the_api(signed_in_client, django_capture_on_commit_callbacks):
     from jobs.references import load_reference
 
-    content = GOOD_VCF + "1\t1000\t.\tA\tG\t50\tPASS\t.\n20\t10256079\t.\tN\tA\t50\tPASS\t.\n"
+    content = GOOD_VCF + (
+        "1\t1000\t.\tA\tG\t50\tPASS\t.\n20\t10256079\t.\tN\tA\t50\tPASS\t.\n"
+        "20\t10300000\t.\tA\tA[20:2000000[\t50\tPASS\tSVTYPE=BND\n"
+    )
     victim = next(t for t in load_reference("demo").index("20").transcripts if t.transcript_id == "SNAP25-T1")
     saved, victim._exon_cdna = victim._exon_cdna, []  # an engine bug on the records that reach this transcript
     try:
@@ -586,11 +589,15 @@ def test_warnings_on_the_page_in_the_mail_and_in_the_api(signed_in_client, djang
     finally:
         victim._exon_cdna = saved
     job = the_job()
-    assert job.status == JobStatus.COMPLETED and len(job.warnings) == 2, job.warnings
-    assert job.warnings[0].startswith("1 of 4 records could not be annotated because of an internal error")
+    assert job.status == JobStatus.COMPLETED and len(job.warnings) == 3, job.warnings
+    assert job.warnings[0].startswith("1 of 5 records could not be annotated because of an internal error")
     assert "line 7: 20:10256079 N>A: IndexError" in job.warnings[0]
     assert job.warnings[1] == (
-        "1 of 4 records are on contigs the reference does not have (1) and were passed through without annotation"
+        "1 structural ALT alleles could not be annotated and were written without CSQ (the log lists them): "
+        "line 8: 20:10300000 ALT A[20:2000000[: breakends are not annotated"
+    )
+    assert job.warnings[2] == (
+        "1 of 5 records are on contigs the reference does not have (1) and were passed through without annotation"
     )
     page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
     assert "Completed with warnings" in page and "could not be annotated" in page

@@ -161,9 +161,7 @@ def numbers_text(low: int, high: int, total: int) -> str:
     return f"{low}/{total}" if low == high else f"{low}-{high}/{total}"
 
 
-def numbers_hit(
-    intervals: list[tuple[int, int]], first: int, stop: int, s: int, e: int, plus: bool
-) -> tuple[int, int]:
+def numbers_hit(intervals: list[tuple[int, int]], first: int, stop: int, s: int, e: int, plus: bool) -> tuple[int, int]:
     """The lowest and highest numbers (1-based, in transcript order) of the exons or introns
     ``intervals[first:stop]`` that overlap s..e; (0, 0) for none."""
     first_hit = last_hit = -1

@@ -550,7 +550,12 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> i
     ref_codon, alt_codon = (m.ref_codon or "").replace("-", ""), (m.alt_codon or "").replace("-", "")
     start_retained = os_ and (
         (not indel and edited_start is not None and edited_start[utr5_len : utr5_len + 3] == "ATG")
-        or (indel and not start_altered and edited_start is not None)
+        # (an indel: the CDS unchanged at the end of the edited sequence, or ATG still at its start)
+        or (
+            indel
+            and edited_start is not None
+            and (not start_altered or edited_start[utr5_len : utr5_len + 3] == "ATG")
+        )
     )
     inframe_insertion = False
     if codon_pair and len(alt_codon) > len(ref_codon) and R is not None and A is not None:

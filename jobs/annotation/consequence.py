@@ -477,6 +477,21 @@ def _codon_text(tr: Transcript, mapping: _Mapping, lr: int, la: int) -> str:
     return f"{styled(ref_codon, lr)}/{styled(alt_codon, la)}"
 
 
+def _kept_stop_insertion(tr: Transcript, m: _Mapping, la: int, insertion: bool, cds_len: int) -> bool:
+    """VEP 115 calls an insertion in the last sense codon or just before the stop codon
+    stop_retained when it shifts the frame or adds at most two codons (measured on the dev truth
+    set; VEP's own predicate for this is not public in the code we read)."""
+    return (
+        insertion
+        and cds_len % 3 == 0
+        and m.cds_end is not None
+        and m.tl_start is not None
+        and m.cds_end <= cds_len - 3
+        and m.tl_start >= len(tr.protein)
+        and (la % 3 != 0 or la <= 6)
+    )
+
+
 def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> int:
     """EV Utils/VariationEffect.pm coding predicates, as refined for VEP 115 (see module docs)."""
     ccs, cce = tr.ccs, tr.cce
@@ -534,6 +549,7 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> i
             (R == A[0] and "*" in A)
             or (A[0] == "*" and m.tl_start is not None and m.tl_start > len(tr.protein))
             or ("*" in R and "*" in A and R.index("*") == A.index("*"))
+            or _kept_stop_insertion(tr, m, la, insertion, cds_len)
         )
     else:
         stop_retained = indel and ot_ and not stop_altered

@@ -536,7 +536,8 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> i
     inv_start_altered = edited_start is not None and utr5_len > 0 and edited_start[utr5_len : utr5_len + 3] != "ATG"
     stop_altered = False
     if both_cdna and unambiguous and ot_ and indel and m.cds_start is not None:
-        seq = tr.cds + tr.utr3
+        # (VEP's 3'UTR here is the mirrored one on the minus strand, as for HGVSp counts)
+        seq = tr.cds + (tr.utr3_mirror[tr.cce :] if tr.strand == -1 and tr.utr3_mirror else tr.utr3)
         edited = seq[: m.cds_start - 1] + alt_tx + seq[m.cds_start - 1 + (cdna_e - cdna_s + 1) :]  # type: ignore[operator]
         stop_altered = len(edited) < len(tr.cds) or translate(edited[len(tr.cds) - 3 : len(tr.cds)]) != "*"
 

@@ -526,8 +526,10 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> i
     ot_ = both_cdna and ov(cdna_s, cdna_e, cce - 2, cce)  # type: ignore[arg-type]
 
     edited_start = None
+    # (VEP's 5'UTR here, like its 3'UTR, is read from the mirrored region on the minus strand)
+    utr5 = tr.utr3_mirror[: len(tr.utr5)] if tr.strand == -1 and tr.utr3_mirror else tr.utr5
     if both_cdna and unambiguous and os_:
-        seq = tr.utr5 + tr.cds
+        seq = utr5 + tr.cds
         edited_start = seq[: cdna_s - 1] + alt_tx + seq[cdna_s - 1 + (cdna_e - cdna_s + 1) :]  # type: ignore[operator]
     utr5_len = len(tr.utr5)
     start_altered = False
@@ -596,7 +598,7 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> i
             and not (inframe_insertion or inframe_deletion)
             and not (
                 edited_start is not None
-                and edited_start[:utr5_len] == tr.utr5
+                and edited_start[:utr5_len] == utr5
                 and edited_start[utr5_len : utr5_len + 3] == "ATG"
             )
         )

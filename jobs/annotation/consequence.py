@@ -489,6 +489,7 @@ def _kept_stop_insertion(tr: Transcript, m: _Mapping, la: int, insertion: bool, 
         and m.cds_end <= cds_len - 3
         and m.tl_start >= len(tr.protein)
         and (la % 3 != 0 or la <= 6)
+        and translate(tr.cds[cds_len - 3 :], tr.codon_table) == "*"
     )
 
 
@@ -577,7 +578,7 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> i
         )
     )
     inframe_insertion = False
-    if codon_pair and len(alt_codon) > len(ref_codon) and R is not None and A is not None:
+    if la > lr and codon_pair and len(alt_codon) > len(ref_codon) and R is not None and A is not None:
         if not (start_retained and A.endswith(R)):
             cut = _AFTER_STOP.sub("*", A)
             inframe_insertion = cut.startswith(R) or cut.endswith(R)

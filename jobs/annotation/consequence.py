@@ -477,19 +477,24 @@ def _codon_text(tr: Transcript, mapping: _Mapping, lr: int, la: int) -> str:
     return f"{styled(ref_codon, lr)}/{styled(alt_codon, la)}"
 
 
-def _kept_stop_insertion(tr: Transcript, m: _Mapping, la: int, insertion: bool, cds_len: int) -> bool:
+def _kept_stop_insertion(
+    tr: Transcript, m: _Mapping, la: int, insertion: bool, cds_len: int, ref_pep: str, alt_pep: str
+) -> bool:
     """VEP 115 calls an insertion in the last sense codon or just before the stop codon
-    stop_retained when it shifts the frame or adds at most two codons (measured on the dev truth
-    set; VEP's own predicate for this is not public in the code we read)."""
+    stop_retained when it shifts the frame or adds at most two codons; where the CDS has no stop
+    codon (an incomplete end), a frameshifting insertion inside the last whole codon that keeps its
+    residue first. (Measured on the dev truth set; the predicate that does this is not in the VEP
+    code we could read.)"""
+    if not insertion or m.cds_end is None or m.tl_start is None:
+        return False
+    if cds_len % 3 == 0 and translate(tr.cds[cds_len - 3 :], tr.codon_table) == "*":
+        return m.cds_end <= cds_len - 3 and m.tl_start >= len(tr.protein) and (la % 3 != 0 or la <= 6)
+    last_whole = cds_len // 3
     return (
-        insertion
-        and cds_len % 3 == 0
-        and m.cds_end is not None
-        and m.tl_start is not None
-        and m.cds_end <= cds_len - 3
-        and m.tl_start >= len(tr.protein)
-        and (la % 3 != 0 or la <= 6)
-        and translate(tr.cds[cds_len - 3 :], tr.codon_table) == "*"
+        m.tl_start == last_whole
+        and la % 3 != 0
+        and bool(ref_pep)
+        and alt_pep.startswith(ref_pep)
     )
 
 
@@ -553,7 +558,7 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> i
             (R == A[0] and "*" in A)
             or (A[0] == "*" and m.tl_start is not None and m.tl_start > len(tr.protein))
             or ("*" in R and "*" in A and R.index("*") == A.index("*"))
-            or _kept_stop_insertion(tr, m, la, insertion, cds_len)
+            or _kept_stop_insertion(tr, m, la, insertion, cds_len, R, A)
         )
     else:
         stop_retained = indel and ot_ and not stop_altered

@@ -1,6 +1,6 @@
 """Benchmark: this engine against bcftools csq and snpEff on the same synthetic input and gene model.
 
-    python benchmarks/annotate.py [--sizes 100000,1000000] [--repeat 3]
+    python benchmarks/annotate.py [--sizes 100000,1000000] [--repeat 3] [--against OTHER_CHECKOUT]
 
 Builds a reference bundle from the demo inputs, generates synthetic chr20 VCFs of each size,
 and runs every tool in its own process, ``--repeat`` times, on each: the median wall time
@@ -8,6 +8,9 @@ and runs every tool in its own process, ``--repeat`` times, on each: the median 
 tool's throughput relative to bcftools csq and to snpEff (snpEff only up to --snpeff-max
 records: it needs minutes for a million). GAS's peak memory across the sizes shows whether it
 stays flat. Last, the most-severe-consequence concordance with snpEff on the first size.
+``--against`` adds another checkout's engine (run with that checkout's own .venv, so build it
+first with ``make install`` there) as the peer "GAS baseline", e.g. a worktree of the last
+release, for a before/after figure measured in the same run.
 """
 
 from __future__ import annotations
@@ -56,8 +59,9 @@ def count_records(path: Path) -> int:
         return sum(1 for line in handle if not line.startswith("#"))
 
 
-def run_engine(vcf: Path, out: Path, bundle: Path, processes: int = 1) -> peers.Run:
-    command = [sys.executable, "-c", ENGINE.format(root=str(ROOT)), str(vcf), str(out), str(bundle), str(processes)]
+def run_engine(vcf: Path, out: Path, bundle: Path, processes: int = 1, root: Path = ROOT) -> peers.Run:
+    python = sys.executable if root == ROOT else str(root / ".venv" / "bin" / "python")
+    command = [python, "-c", ENGINE.format(root=str(root)), str(vcf), str(out), str(bundle), str(processes)]
     return peers.measure(command)
 
 
@@ -72,8 +76,10 @@ def main() -> None:
     parser.add_argument("--snpeff-max", type=int, default=200_000, help="run snpEff only on inputs up to this size")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--no-install", action="store_true", help="do not apt-get install bcftools/snpeff")
+    parser.add_argument("--against", type=Path, default=None, help="another checkout, as the peer 'GAS baseline'")
+    parser.add_argument("--no-peers", action="store_true", help="skip bcftools csq and snpEff")
     args = parser.parse_args()
-    if not args.no_install:
+    if not args.no_install and not args.no_peers:
         ensure_apt("bcftools", "snpeff")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="gas-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -81,7 +87,7 @@ def main() -> None:
     if not (bundle / "manifest.json").exists():
         import_reference(name="bench", build="GRCh37", gene_model=GTF, fasta=FASTA, destination=bundle)
     reference = Reference(bundle)
-    available = peers.available()
+    available = {name: False for name in peers.available()} if args.no_peers else peers.available()
     plain_fasta = work / "chr20.fa"
     if available["bcftools"] and not plain_fasta.exists():
         with gzip.open(FASTA, "rb") as src, open(plain_fasta, "wb") as dst:
@@ -99,20 +105,30 @@ def main() -> None:
             "GAS": partial(run_engine, vcf, work / f"gas_{size}.vcf", bundle),
             "GAS, 2 procs": partial(run_engine, vcf, work / f"gas2_{size}.vcf", bundle, processes=2),
         }
+        if args.against is not None:
+            tools["GAS baseline"] = partial(run_engine, vcf, work / f"base_{size}.vcf", bundle, root=args.against)
         if gff3 is not None:
             tools["bcftools csq"] = partial(peers.bcftools_csq, vcf, plain_fasta, gff3, work / f"bcftools_{size}.vcf")
         if snpeff_config is not None and records <= args.snpeff_max:
             tools["snpEff"] = partial(peers.snpeff, vcf, snpeff_config, work / f"snpeff_{size}.vcf")
-        results = {tool: median_run([run() for _ in range(args.repeat)]) for tool, run in tools.items()}
+        # (the runs of the tools interleave, so a slow moment of the machine does not favour one)
+        runs: dict[str, list[peers.Run]] = {tool: [] for tool in tools}
+        for _ in range(args.repeat):
+            for tool, run in tools.items():
+                runs[tool].append(run())
+        results = {tool: median_run(measured) for tool, measured in runs.items()}
         memory.append((records, results))
         if first is None and "snpEff" in results:
             first = (work / f"gas_{size}.vcf", work / f"snpeff_{size}.vcf")
 
         print(f"{records:,} synthetic chr20 variants ({vcf.name})")
-        print(f"{'tool':<14}{'seconds':>9}{'variants/s':>12}{'peak MB':>9}{'× bcftools':>12}{'× snpEff':>10}")
+        print(
+            f"{'tool':<14}{'seconds':>9}{'variants/s':>12}{'peak MB':>9}{'× bcftools':>12}{'× snpEff':>10}"
+            f"{'× baseline':>12}"
+        )
         for tool, run in results.items():
             row = f"{tool:<14}{run.seconds:>9.2f}{records / run.seconds:>12,.0f}{run.peak_mb:>9.0f}"
-            for peer, width in (("bcftools csq", 12), ("snpEff", 10)):
+            for peer, width in (("bcftools csq", 12), ("snpEff", 10), ("GAS baseline", 12)):
                 ratio = f"{results[peer].seconds / run.seconds:.2f}" if peer in results else "-"
                 row += f"{ratio:>{width}}"
             print(row)

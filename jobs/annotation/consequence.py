@@ -248,12 +248,19 @@ class _Mapping:
         window_start = (self.tl_start - 1) * 3
         ref_codon = cds[window_start : self.tl_end * 3] if self.tl_start <= self.tl_end else ""
         span = self.cds_end - self.cds_start + 1
-        utr3 = tr.utr3_mirror[tr.cce :] if tr.strand == -1 and tr.utr3_mirror else tr.utr3
-        mutated = cds[: self.cds_start - 1] + alt_tx + cds[self.cds_end :] + utr3
         # (the alternate window spans whole codons even past an incomplete last codon, reading on
-        # into the 3'UTR, as VEP's `codon`; the reference window stops at the CDS end)
+        # into the 3'UTR, as VEP's `codon`; the reference window stops at the CDS end). Only the
+        # window of CDS + allele + CDS + 3'UTR is built, not the whole edited sequence.
         whole = (self.tl_end - self.tl_start + 1) * 3 if self.tl_start <= self.tl_end else 0
-        alt_codon = mutated[window_start : window_start + whole + len(alt_tx) - span]
+        need = whole + len(alt_tx) - span
+        head = cds[window_start : self.cds_start - 1] + alt_tx
+        more = need - len(head)
+        if more > 0:
+            tail = cds[self.cds_end : self.cds_end + more]
+            if len(tail) < more:
+                tail += tr.utr3_vep[: more - len(tail)]
+            head += tail
+        alt_codon = head[:need] if need > 0 else ""
         self.ref_codon, self.alt_codon = ref_codon, alt_codon
         self.ref_pep, self.alt_pep = _peptide(ref_codon, tr.codon_table), _peptide(alt_codon, tr.codon_table)
 
@@ -533,7 +540,7 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> i
 
     edited_start = None
     # (VEP's 5'UTR here, like its 3'UTR, is read from the mirrored region on the minus strand)
-    utr5 = tr.utr3_mirror[: len(tr.utr5)] if tr.strand == -1 and tr.utr3_mirror else tr.utr5
+    utr5 = tr.utr5_vep
     if both_cdna and unambiguous and os_:
         seq = utr5 + tr.cds
         edited_start = seq[: cdna_s - 1] + alt_tx + seq[cdna_s - 1 + (cdna_e - cdna_s + 1) :]  # type: ignore[operator]
@@ -545,7 +552,7 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> i
     stop_altered = False
     if both_cdna and unambiguous and ot_ and indel and m.cds_start is not None:
         # (VEP's 3'UTR here is the mirrored one on the minus strand, as for HGVSp counts)
-        seq = tr.cds + (tr.utr3_mirror[tr.cce :] if tr.strand == -1 and tr.utr3_mirror else tr.utr3)
+        seq = tr.cds + tr.utr3_vep
         edited = seq[: m.cds_start - 1] + alt_tx + seq[m.cds_start - 1 + (cdna_e - cdna_s + 1) :]  # type: ignore[operator]
         stop_altered = len(edited) < len(tr.cds) or translate(edited[len(tr.cds) - 3 : len(tr.cds)]) != "*"
 
@@ -972,11 +979,10 @@ class _ProteinChange:
         """The CDS with the allele, and the 3'UTR after it, translated (`_get_alternate_cds`)."""
         tr, m = self.tr, self.m
         assert m.cds_start is not None and m.cds_end is not None
-        utr3 = tr.utr3_mirror[tr.cce :] if tr.strand == -1 and tr.utr3_mirror else tr.utr3
         edited = tr.cds[: m.cds_start - 1] + self.alt_tx + tr.cds[m.cds_end :]
         if len(edited) < 3:
             edited = ""
-        return translate(edited + utr3, tr.codon_table)
+        return translate(edited + tr.utr3_vep, tr.codon_table)
 
     def _frameshift_peptides(self) -> None:
         """The first residue that differs, from the shifted first codon on (`_get_fs_peptides`)."""

@@ -40,7 +40,9 @@ class Transcript:
         "transcript_id",
         "utr3",
         "utr3_mirror",
+        "utr3_vep",
         "utr5",
+        "utr5_vep",
     )  # fmt: skip
 
     def __init__(
@@ -106,6 +108,11 @@ class Transcript:
         else:
             self.ccs = self.cce = None
             self.cds = self.utr5 = self.utr3 = ""
+        # The UTRs as VEP reads them for codons, start/stop predicates and HGVSp counts: on the
+        # minus strand from the region mirrored within the transcript (a VEP quirk, reproduced)
+        mirrored = strand == -1 and bool(utr3_mirror) and self.ccs is not None
+        self.utr5_vep = utr3_mirror[: len(self.utr5)] if mirrored else self.utr5
+        self.utr3_vep = utr3_mirror[self.cce :] if mirrored else self.utr3
         self._protein = protein  # (None: translated on first use)
         self.hgvs_prefix = f"{transcript_id}:{'c' if self.ccs is not None else 'n'}."  # HGVS reference and type
 

@@ -497,12 +497,7 @@ def _kept_stop_insertion(
     if cds_len % 3 == 0 and translate(tr.cds[cds_len - 3 :], tr.codon_table) == "*":
         return m.cds_end <= cds_len - 3 and m.tl_start >= len(tr.protein) and (la % 3 != 0 or la <= 6)
     last_whole = cds_len // 3
-    return (
-        m.tl_start == last_whole
-        and la % 3 != 0
-        and bool(ref_pep)
-        and alt_pep.startswith(ref_pep)
-    )
+    return m.tl_start == last_whole and la % 3 != 0 and bool(ref_pep) and alt_pep.startswith(ref_pep)
 
 
 def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> int:
@@ -580,13 +575,16 @@ def _coding_terms(tr: Transcript, allele: Allele, m: _Mapping, alt_tx: str) -> i
     )
     codon_pair = codons_defined and not frameshift
     ref_codon, alt_codon = (m.ref_codon or "").replace("-", ""), (m.alt_codon or "").replace("-", "")
-    start_retained = os_ and (
-        (not indel and edited_start is not None and edited_start[utr5_len : utr5_len + 3] == "ATG")
-        # (an indel: the CDS unchanged at the end of the edited sequence, or ATG still at its start)
-        or (
-            indel
-            and edited_start is not None
-            and (not start_altered or edited_start[utr5_len : utr5_len + 3] == "ATG")
+    start_retained = (
+        os_
+        and (
+            (not indel and edited_start is not None and edited_start[utr5_len : utr5_len + 3] == "ATG")
+            # (an indel: the CDS unchanged at the end of the edited sequence, or ATG still at its start)
+            or (
+                indel
+                and edited_start is not None
+                and (not start_altered or edited_start[utr5_len : utr5_len + 3] == "ATG")
+            )
         )
     )
     inframe_insertion = False

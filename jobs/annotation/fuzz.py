@@ -23,7 +23,8 @@ def anchors(tr: Transcript) -> list[int]:
 
 def random_record(rng: random.Random, reference: Reference, contig: str, transcripts: list[Transcript]) -> str:
     """One VCF data line: an SNV, MNV, insertion, deletion (1-100 bp) or delins, sometimes with
-    several ALTs, near an anchor of a random transcript (or anywhere on it)."""
+    several ALTs, near an anchor of a random transcript (or anywhere on it); now and then a
+    symbolic structural variant (<DEL>, <DUP>, <INV>, <INS>) of 50 bp to 200 kb."""
     tr = rng.choice(transcripts)
     if rng.random() < 0.8:
         pos = rng.choice(anchors(tr)) + rng.randint(-20, 20)
@@ -32,6 +33,13 @@ def random_record(rng: random.Random, reference: Reference, contig: str, transcr
     length = reference.contig_lengths[contig]
     pos = max(2, min(pos, length - 120))
     genome = reference.bases(contig)
+    if rng.random() < 0.03:
+        kind = rng.choice(("DEL", "DUP", "INV", "INS"))
+        size = min(int(10 ** rng.uniform(1.7, 5.3)), length - pos - 1)
+        svlen = -size if kind == "DEL" else size
+        end = pos if kind == "INS" else pos + size
+        info = f"SVTYPE={kind};END={end};SVLEN={svlen}"
+        return f"{contig}\t{pos}\t.\t{genome.get(pos, pos)}\t<{kind}>\t.\t.\t{info}"
     alts: list[str] = []
     ref_len = 1
     for _ in range(rng.choice((1, 1, 1, 2, 3, 4))):

@@ -217,6 +217,8 @@ def _location(sv: StructuralAllele, tr: Transcript) -> tuple[int, str, str]:
         mask |= NON_CODING_TRANSCRIPT
     if tr.biotype == "nonsense_mediated_decay":
         mask |= NMD_TRANSCRIPT
+    if not mask:  # (an insertion point on a transcript end: nothing more specific applies)
+        mask = CODING_TRANSCRIPT if tr.has_cds else NON_CODING_TRANSCRIPT
     return mask, numbers_text(exon_low, exon_high, len(exons)), numbers_text(intron_low, intron_high, len(introns))
 
 

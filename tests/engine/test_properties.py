@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from jobs.annotation.consequence import CSQ_FIELDS, TERMS
 from jobs.annotation.engine import AnnotationStats, _annotate_chunk
 from jobs.annotation.fuzz import random_record
+from jobs.annotation.sv import structural_alleles
 from jobs.annotation.vcf import process_alleles
 
 EXAMPLES = int(os.environ.get("GAS_HYPOTHESIS_EXAMPLES", "300"))
@@ -34,6 +35,7 @@ def test_random_records_annotate_without_errors_and_with_well_formed_csq(rng, de
     assert columns[:2] == line.split("\t")[:2] and columns[3:5] == line.split("\t")[3:5]
     pos, ref, alts = int(columns[1]), columns[3], columns[4].split(",")
     labels = {allele.label for allele in process_alleles(pos, ref, alts)}
+    labels |= {sv.label for sv in structural_alleles(pos, alts, columns[7])[0]}
     csq = next(item[4:] for item in columns[7].split(";") if item.startswith("CSQ="))
     for entry in csq.split(","):
         fields = entry.split("|")

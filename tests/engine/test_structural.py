@@ -104,3 +104,13 @@ def test_structural_allele_span_rules():
     assert tandem.kind == "tandem_duplication"
     found, refused = structural_alleles(100, ["<DEL>"], "END=50")
     assert not found and refused == ["ALT <DEL>: END 50 lies before POS 100"]
+
+
+def test_symbolic_insertion_on_an_exon_boundary_is_annotated(demo_reference, tmp_path):
+    from tests.engine.conftest import transcript
+
+    tr = transcript(demo_reference, "SNAP25-T1")
+    exon_end = tr.exons[0][1]  # the insertion point lies between the exon's last base and the intron
+    record = ("20", exon_end, demo_reference.sequence("20", exon_end, exon_end), "<INS>", "SVTYPE=INS;SVLEN=300")
+    entries = annotate_records(demo_reference, tmp_path, [record])
+    assert entry_for(entries, "SNAP25-T1").startswith("insertion|coding_transcript_variant|MODIFIER|SNAP25|")

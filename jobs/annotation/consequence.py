@@ -453,7 +453,10 @@ def _annotate_within(
         mask = INTERGENIC
 
     if not alt_a or is_acgt(alt_a):
-        hgvs = _hgvs(tr, allele, genome, mask)
+        # (HGVSp needs VEP's "coding" pre-predicate: a coding term, or an unshifted allele that
+        # maps into the CDS at one end at least; the shifted allele must then lie in the CDS)
+        coding = bool(mask & _CODING) or mapping.cds_start is not None or mapping.cds_end is not None
+        hgvs = _hgvs(tr, allele, genome, mask, coding)
         if hgvs is not None:
             hgvsc, hgvsp, shift = hgvs
             hgvsc = csq_escape(hgvsc)
@@ -734,11 +737,14 @@ def _hgvs_range(tr: Transcript, first: int, last: int) -> str | None:
     return None if end is None else f"{start}_{end}"
 
 
-def _hgvs(tr: Transcript, allele: Allele, genome: ContigBases, mask: int) -> tuple[str, str, int] | None:
+def _hgvs(tr: Transcript, allele: Allele, genome: ContigBases, mask: int, coding: bool) -> tuple[str, str, int] | None:
     s0, e0 = allele.start, allele.end
     insertion = s0 == e0 + 1
     inside = (e0 >= tr.start and s0 <= tr.end) if insertion else (s0 >= tr.start and e0 <= tr.end)
-    if not inside:
+    deletion = not allele.alt and bool(allele.ref)
+    # (an indel reaching past the transcript gets no HGVSc, but still an HGVSp when its shifted
+    # place lies inside, as VEP)
+    if not inside and not ((insertion or deletion) and allele.shiftable and tr.has_cds and coding):
         return None
     plus = tr.strand == 1
     prefix = tr.hgvs_prefix
@@ -755,7 +761,6 @@ def _hgvs(tr: Transcript, allele: Allele, genome: ContigBases, mask: int) -> tup
         if plus:
             return f"{prefix}{where}{ref_g}>{allele.alt}", hgvsp, 0
         return f"{prefix}{where}{revcomp(ref_g)}>{revcomp(allele.alt)}", hgvsp, 0
-    deletion = not allele.alt and bool(allele.ref)
     if (insertion or deletion) and allele.shiftable:
         s, e, moved, shift = _shift(allele, tr, genome)
     else:
@@ -838,13 +843,15 @@ def _hgvs(tr: Transcript, allele: Allele, genome: ContigBases, mask: int) -> tup
         else:
             text = f"{where}delins{alt_t}"
     hgvsp = ""
-    if tr.has_cds:
+    if tr.has_cds and coding:
         # (VEP quirk: on the minus strand, an insertion shifted further than its own length reaches
         # the protein unrotated at the shifted place)
         inserted = alt_g
         if insertion:
             inserted = allele.alt if not plus and shift > len(allele.alt) else moved
         hgvsp = _hgvs_protein(tr, allele, s, e, inserted, mask) or ""
+    if not inside:
+        text = None
     if text is None and not hgvsp:
         return None
     return (f"{prefix}{text}" if text is not None else ""), hgvsp, shift

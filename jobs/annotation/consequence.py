@@ -874,10 +874,26 @@ def _hgvs_protein(tr: Transcript, allele: Allele, s: int, e: int, alt_g: str, ma
     m = _Mapping(tr, s, e, insertion, alt_tx)
     if m.tl_start is None or m.tl_end is None or m.ref_pep is None or m.alt_pep is None:
         return None
+    ref_pep, alt_pep = m.ref_pep, m.alt_pep
+    if (
+        len(alt_tx) == e - s + 1
+        and len(ref_pep) == 1
+        and len(alt_pep) == 1
+        and ref_pep != "-"
+        and alt_pep != "-"
+        and not mask & _ENDS
+    ):  # (a substitution changing one residue for one, the commonest case: what the steps give)
+        ref3, alt3 = _RESIDUE[ref_pep], _RESIDUE[alt_pep]
+        same = ref3 == alt3  # (a stop and an incomplete codon are both Ter: X/* is "=", as VEP)
+        return f"{_protein_prefix(tr)}{ref3}{m.tl_start}{'=' if same else alt3}"
     p = _ProteinChange(tr, m, alt_tx, mask)
     if not p.build():
         return None
     return _protein_prefix(tr) + p.format()
+
+
+_ENDS: Final = START_LOST | STOP_LOST | FRAMESHIFT
+_RESIDUE: Final = {aa: three_letter(aa).replace("Xaa", "Ter") for aa in "ACDEFGHIKLMNPQRSTVWY*XU"}
 
 
 def _perl_substr(text: str, offset: int, length: int | None = None) -> str:

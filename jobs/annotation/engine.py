@@ -21,7 +21,7 @@ from jobs.annotation.consequence import CSQ_FIELDS, Consequence, annotate_transc
 from jobs.annotation.errors import AnnotationError, InputFormatError, LimitExceeded
 from jobs.annotation.reference import Reference
 from jobs.annotation.sv import StructuralAllele, annotate_structural, structural_alleles
-from jobs.annotation.vcf import VcfReader, VcfRecord, parse_data_line, process_alleles
+from jobs.annotation.vcf import Allele, VcfReader, VcfRecord, parse_data_line, process_alleles
 
 logger = logging.getLogger(__name__)
 
@@ -523,11 +523,15 @@ def _annotate_record(
     index = reference.index(contig)
     combinations = stats.consequence_combinations
     entries: list[str] = []
-    for allele in alleles:
+    targets: list[Allele | StructuralAllele] = [*alleles, *structural] if structural else list(alleles)
+    for target in targets:
         stats.alleles += 1
         best: Consequence | None = None
-        for transcript in index.near(allele.start, allele.end):
-            consequence, entry = annotate_transcript(allele, transcript, genome, source)
+        for transcript in index.near(target.start, target.end):
+            if isinstance(target, Allele):
+                consequence, entry = annotate_transcript(target, transcript, genome, source)
+            else:
+                consequence, entry = annotate_structural(target, transcript, source)
             if consequence is None:
                 continue
             entries.append(entry)
@@ -535,36 +539,16 @@ def _annotate_record(
             if best is None or consequence.rank < best.rank:
                 best = consequence
         if best is None:
-            best, entry = intergenic_entry(allele.label, allele.existing)
+            best, entry = intergenic_entry(target.label, target.existing if isinstance(target, Allele) else "")
             entries.append(entry)
             combinations[best.text] = combinations.get(best.text, 0) + 1
-        _count_most_severe(stats, best)
-    for sv in structural:
-        stats.alleles += 1
-        best = None
-        for transcript in index.near(sv.start, sv.end):
-            consequence, entry = annotate_structural(sv, transcript, source)
-            if consequence is None:
-                continue
-            entries.append(entry)
-            combinations[consequence.text] = combinations.get(consequence.text, 0) + 1
-            if best is None or consequence.rank < best.rank:
-                best = consequence
-        if best is None:
-            best, entry = intergenic_entry(sv.label)
-            entries.append(entry)
-            combinations[best.text] = combinations.get(best.text, 0) + 1
-        _count_most_severe(stats, best)
+        stats.most_severe[best.severe] += 1
+        stats.impact[best.impact] += 1
+        stats.regions[REGION_OF_TERM.get(best.severe, "other")] += 1
     entries[0] = "CSQ=" + entries[0]  # (cheaper than prefixing the joined entries)
     csq = ",".join(entries)
     columns[7] = csq if columns[7] == "." else f"{columns[7]};{csq}"
     return "\t".join(columns)
-
-
-def _count_most_severe(stats: AnnotationStats, best: Consequence) -> None:
-    stats.most_severe[best.severe] += 1
-    stats.impact[best.impact] += 1
-    stats.regions[REGION_OF_TERM.get(best.severe, "other")] += 1
 
 
 def render_count_log(summary: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ import os
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import pysam
 
 from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.consequence import CSQ_FIELDS, Consequence, annotate_transcript, intergenic_entry
+from jobs.annotation.custom import CustomSource, CustomSpec
 from jobs.annotation.errors import AnnotationError, InputFormatError, LimitExceeded
 from jobs.annotation.reference import Reference
 from jobs.annotation.sv import StructuralAllele, annotate_structural, structural_alleles
@@ -178,13 +179,15 @@ class AnnotationResult:
     stats: AnnotationStats
 
 
-def csq_header(reference: Reference) -> list[str]:
-    fields = "|".join([*CSQ_FIELDS, reference.source_name])
+def csq_header(reference: Reference, sources: Sequence[CustomSource] = ()) -> list[str]:
+    custom = [name for source in sources for name in source.csq_fields]
+    fields = "|".join([*CSQ_FIELDS, *custom, reference.source_name])
     return [
         f'##GAS=<Version="{ENGINE_VERSION}",Reference="{reference.name}",Build="{reference.build}",'
         f'Checksum="{reference.checksum}">',
         "##INFO=<ID=CSQ,Number=.,Type=String,"
         f'Description="Consequence annotations from Ensembl VEP. Format: {fields}">',
+        *(line for source in sources for line in source.header_lines()),
         f'##INFO=<ID={reference.source_name},Number=.,Type=String,Description="{reference.source_name}">',
     ]
 
@@ -276,6 +279,7 @@ def annotate_vcf(
     processes: int = 1,
     limits: JobLimits | None = None,
     fill_id: bool = True,
+    customs: Sequence[CustomSpec] = (),
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_path`` (bgzipped when it ends in .gz).
 
@@ -283,7 +287,8 @@ def annotate_vcf(
     while this one reads, checks and writes; the output is the same, in the same order.
 
     dbSNP ids of each allele go into its CSQ Existing_variation, and with ``fill_id`` into the ID
-    column too (the ids of every ALT, after any the file had). ``limits`` bound the decompressed
+    column too (the ids of every ALT, after any the file had). ``customs`` are sources matched
+    allele-exactly as VEP's --custom (jobs.annotation.custom). ``limits`` bound the decompressed
     bytes, records and wall-clock time; past one of them the annotation stops with a LimitExceeded
     naming the limit and the number.
 
@@ -296,6 +301,7 @@ def annotate_vcf(
     log = Path(log_path) if log_path else output.with_name(output.name.split(".vcf")[0] + ".count.log")
     summary = Path(summary_path) if summary_path else output.with_name(output.name.split(".vcf")[0] + ".summary.json")
     limits = limits or JobLimits()
+    sources = [CustomSource(spec) for spec in customs]
     reader = VcfReader(input_path, display_name=input_name, max_bytes=limits.max_bytes, limit_label=limits.label)
     stats = AnnotationStats()
     partial = output.with_name(f".{output.name}.partial")
@@ -309,11 +315,12 @@ def annotate_vcf(
             for line in reader.header_lines[:-1]
             if not line.startswith("##GAS=")
         ]  # (an earlier VEP's ##VEP lines stay: they describe PREVIOUS_CSQ)
-        header_text = "\n".join([*header, *csq_header(reference), reader.header_lines[-1], ""])
+        header_text = "\n".join([*header, *csq_header(reference, sources), reader.header_lines[-1], ""])
         if processes > 1:
             _annotate_in_parallel(
-                reader, reference, stats, header_text, partial, compressed, processes, progress, watch, fill_id
-            )
+                reader, reference, stats, header_text, partial, compressed, processes, progress, watch, fill_id,
+                tuple(customs),
+            )  # fmt: skip
         else:
             writer = _Writer(partial, compressed=compressed)
             try:
@@ -321,7 +328,7 @@ def annotate_vcf(
                 for first_line, text in reader.data_chunks(CHUNK_BYTES):
                     watch.check()
                     annotated = _annotate_chunk(
-                        first_line, text, reader.column_count, reader.name, reference, stats, fill_id
+                        first_line, text, reader.column_count, reader.name, reference, stats, fill_id, sources
                     )
                     writer.write_block(annotated)
                     if progress is not None:
@@ -355,6 +362,7 @@ def _annotate_chunk(
     reference: Reference,
     stats: AnnotationStats,
     fill_id: bool,
+    sources: Sequence[CustomSource] = (),
 ) -> str:
     """The annotated lines, each ending in a newline, of a chunk of whole data lines."""
     source = reference.source_name
@@ -364,7 +372,7 @@ def _annotate_chunk(
         record = parse_data_line(line, line_number, column_count, name)
         if record is not None:
             try:
-                annotated.append(_annotate_record(record, reference, stats, source, name, fill_id))
+                annotated.append(_annotate_record(record, reference, stats, source, name, fill_id, sources))
             except AnnotationError:  # bad input: the job fails with its message
                 raise
             except Exception as exc:  # an engine bug, not bad input: this record only, written unchanged
@@ -390,10 +398,13 @@ def _record_failure(stats: AnnotationStats, record: VcfRecord, exc: Exception) -
 # -- several processes ------------------------------------------------------------------------
 CHUNKS_IN_FLIGHT_PER_PROCESS = 3
 _process_reference: list[Reference] = []  # the reference bundle loaded in a worker process
+_process_sources: list[CustomSource] = []  # and its custom sources
 
 
-def _process_start(bundle_path: str) -> None:
+def _process_start(bundle_path: str, customs: tuple[tuple[str, str, tuple[str, ...], str], ...]) -> None:
     _process_reference.append(Reference(bundle_path))
+    # (specs travel as plain tuples: a compiled frozen dataclass does not unpickle)
+    _process_sources.extend(CustomSource(CustomSpec(*spec)) for spec in customs)
 
 
 def _annotate_chunk_in_worker(
@@ -401,7 +412,9 @@ def _annotate_chunk_in_worker(
 ) -> dict[str, Any]:
     """Annotate a chunk into the file ``part``; return the chunk's counts."""
     stats = AnnotationStats()
-    annotated = _annotate_chunk(first_line, text, column_count, name, _process_reference[0], stats, fill_id)
+    annotated = _annotate_chunk(
+        first_line, text, column_count, name, _process_reference[0], stats, fill_id, _process_sources
+    )
     _write_part(Path(part), annotated, compressed=compressed)
     return stats.as_parts()
 
@@ -417,6 +430,7 @@ def _annotate_in_parallel(
     progress: ProgressCallback | None,
     watch: _LimitWatch,
     fill_id: bool,
+    customs: tuple[CustomSpec, ...],
 ) -> None:
     """This process reads; ``processes`` workers check, parse and annotate chunks of whole lines
     (their errors still name the line) and write each to a part file, compressed when the output
@@ -435,7 +449,11 @@ def _annotate_in_parallel(
     with (
         tempfile.TemporaryDirectory(prefix=f"{output.name}.", dir=output.parent) as scratch,
         open(output, "wb") as out,
-        context.Pool(processes, initializer=_process_start, initargs=(str(reference.path),)) as pool,
+        context.Pool(
+            processes,
+            initializer=_process_start,
+            initargs=(str(reference.path), tuple((c.path, c.short_name, c.fields, c.kind) for c in customs)),
+        ) as pool,
     ):
         header_part = Path(scratch) / "header"
         _write_part(header_part, header, compressed=compressed)
@@ -461,7 +479,13 @@ def _annotate_in_parallel(
 
 
 def _annotate_record(
-    record: VcfRecord, reference: Reference, stats: AnnotationStats, source: str, name: str, fill_id: bool
+    record: VcfRecord,
+    reference: Reference,
+    stats: AnnotationStats,
+    source: str,
+    name: str,
+    fill_id: bool,
+    sources: Sequence[CustomSource] = (),
 ) -> str:
     columns = record.columns
     stats.records += 1
@@ -527,6 +551,7 @@ def _annotate_record(
     for target in targets:
         stats.alleles += 1
         best: Consequence | None = None
+        first_entry = len(entries)
         for transcript in index.near(target.start, target.end):
             if isinstance(target, Allele):
                 consequence, entry = annotate_transcript(target, transcript, genome, source)
@@ -545,6 +570,16 @@ def _annotate_record(
         stats.most_severe[best.severe] += 1
         stats.impact[best.impact] += 1
         stats.regions[REGION_OF_TERM.get(best.severe, "other")] += 1
+        if sources:  # the same values on every entry of the allele, before the last (GTF) field
+            values: list[str] = []
+            for custom in sources:
+                if isinstance(target, Allele):
+                    values += custom.values(contig, target.start, target.ref, target.alt)
+                else:  # (exact mode never matches a symbolic allele, as VEP)
+                    values += [""] * len(custom.csq_fields)
+            text = "|".join(values) + "|"
+            for at in range(first_entry, len(entries)):
+                entries[at] += text
     entries[0] = "CSQ=" + entries[0]  # (cheaper than prefixing the joined entries)
     csq = ",".join(entries)
     columns[7] = csq if columns[7] == "." else f"{columns[7]};{csq}"

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from jobs.annotation.custom import CustomSpec
 from jobs.annotation.engine import annotate_vcf
 from jobs.annotation.errors import AnnotationError
 from jobs.references import load_reference
@@ -26,6 +27,11 @@ class Command(BaseCommand):
             "--no-id-column", action="store_true",
             help="Leave the ID column as it is (dbSNP ids then go to CSQ Existing_variation only).",
         )  # fmt: skip
+        parser.add_argument(
+            "--custom", action="append", default=[], metavar="SPEC",
+            help="A tabix-indexed VCF matched allele-exactly, in VEP's --custom syntax: "
+            "file=F,short_name=S,format=vcf,type=exact,coords=0,fields=A%%B (repeatable).",
+        )  # fmt: skip
 
     def handle(
         self,
@@ -36,6 +42,7 @@ class Command(BaseCommand):
         quiet: bool,
         processes: int,
         no_id_column: bool,
+        custom: list[str],
         **options: Any,
     ) -> None:
         if not input.is_file():
@@ -56,9 +63,11 @@ class Command(BaseCommand):
                     sys.stderr.write(f"\r{percent:3d}%")
                     sys.stderr.flush()
 
+            customs = [CustomSpec.parse(text) for text in custom]
             result = annotate_vcf(
-                input, output, bundle, progress=progress, processes=max(1, processes), fill_id=not no_id_column
-            )
+                input, output, bundle, progress=progress, processes=max(1, processes), fill_id=not no_id_column,
+                customs=customs,
+            )  # fmt: skip
         except (AnnotationError, OSError) as exc:
             raise CommandError(str(exc)) from exc
         if not quiet:

@@ -1,0 +1,154 @@
+"""Custom sources matched allele-exactly, as VEP's --custom ...,type=exact (issue 13): the same
+values on every entry of the allele, Number=A split per ALT, several matches joined with '&',
+multi-allelic and padded forms on either side, chr aliases, and clear refusals."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from jobs.annotation.custom import CustomSpec, minimal
+from jobs.annotation.engine import annotate_vcf
+from jobs.annotation.errors import AnnotationError
+from tests.engine.conftest import csq_entries, write_vcf
+
+SOURCE_HEADER = (
+    "##fileformat=VCFv4.2\n"
+    '##INFO=<ID=AF,Number=A,Type=Float,Description="Allele frequency, per ALT">\n'
+    '##INFO=<ID=SIG,Number=1,Type=String,Description="Significance">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+)
+
+
+def make_source(tmp_path, lines: list[str], contig: str = "20"):
+    plain = tmp_path / "source.vcf"
+    plain.write_text(SOURCE_HEADER + "".join(f"{contig}\t{line}\n" for line in lines))
+    subprocess.run(["bgzip", "-f", str(plain)], check=True)
+    subprocess.run(["tabix", "-p", "vcf", f"{plain}.gz"], check=True)
+    return f"{plain}.gz"
+
+
+def annotate_with(reference, tmp_path, records, spec_text):
+    source = write_vcf(tmp_path / "in.vcf", records)
+    result = annotate_vcf(source, tmp_path / "out.vcf", reference, customs=[CustomSpec.parse(spec_text)])
+    return result, csq_entries(result.output)
+
+
+def by_allele(entries):
+    """{allele: (ids, AF, SIG)}, checking every entry of an allele carries the same values."""
+    values: dict[str, tuple[str, ...]] = {}
+    for entry in entries:
+        found = tuple(entry[-4:-1])
+        assert values.setdefault(entry[0], found) == found, entry
+    return values
+
+
+def test_exact_matches_per_allele_with_multiallelic_and_padded_forms(demo_reference, tmp_path):
+    pos = 1_000_000
+    ref = demo_reference.sequence("20", pos, pos + 5)
+    a, b = ("C" if ref[1] != "C" else "G"), ("T" if ref[1] != "T" else "A")
+    path = make_source(
+        tmp_path,
+        [
+            f"{pos}\tsiteA\t{ref[:2]}\t{ref[0]}{a},{ref[0]}\t.\t.\tAF=0.1,0.2;SIG=benign",  # SNV padded + deletion
+            f"{pos + 1}\tsiteB\t{ref[1]}\t{a}\t.\t.\tAF=0.3;SIG=pathogenic",  # the same SNV, minimal
+            f"{pos + 3}\tother\t{ref[3]}\t{'A' if ref[3] != 'A' else 'C'}\t.\t.\tAF=0.9;SIG=x",  # not in the input
+        ],
+    )
+    records = [("20", pos + 1, ref[1], f"{a},{b}"), ("20", pos, ref[:2], ref[0])]
+    result, entries = annotate_with(
+        demo_reference, tmp_path, records, f"file={path},short_name=SRC,format=vcf,type=exact,fields=AF%SIG"
+    )
+    values = by_allele(entries)
+    assert values[a] == ("siteA&siteB", "0.1&0.3", "benign&pathogenic")  # two lines, joined as VEP
+    assert values[b] == ("", "", "")  # same position, another ALT: no match
+    assert values["-"] == ("siteA", "0.2", "benign")  # the deletion: the second ALT's AF
+    header = result.output.read_text()
+    assert "|HGVS_OFFSET|SRC|SRC_AF|SRC_SIG|" in header
+    described = f'Description="Allele frequency, per ALT. AF field from {path}"'
+    assert f"##INFO=<ID=SRC_AF,Number=.,Type=String,{described}>" in header
+
+
+def test_chr_named_source_matches_and_symbolic_alleles_do_not(demo_reference, tmp_path):
+    pos = 2_000_000
+    ref = demo_reference.sequence("20", pos, pos)
+    alt = "A" if ref != "A" else "C"
+    path = make_source(tmp_path, [f"{pos}\tchrsite\t{ref}\t{alt}\t.\t.\tAF=0.5;SIG=s"], contig="chr20")
+    records = [("20", pos, ref, alt), ("20", pos, ref, "<DEL>", "SVTYPE=DEL;END=2000100")]
+    _, entries = annotate_with(demo_reference, tmp_path, records, f"file={path},short_name=S,fields=AF")
+    values = {entry[0]: tuple(entry[-3:-1]) for entry in entries}
+    assert values[alt] == ("chrsite", "0.5")
+    assert values["deletion"] == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("short_name=S", "file= is required"),
+        ("file=x.vcf.gz,type=overlap", "only type=exact is supported"),
+        ("file=x.vcf.gz,format=bed", "only format=vcf is supported"),
+        ("file=x.vcf.gz,colour=red", "unknown option(s) colour"),
+        ("file", "expected key=value pairs"),
+    ],
+)
+def test_bad_custom_specs_are_refused_clearly(text, message):
+    with pytest.raises(AnnotationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        CustomSpec.parse(text)
+
+
+def test_a_missing_field_or_file_is_refused_before_any_work(demo_reference, tmp_path):
+    path = make_source(tmp_path, [])
+    source = write_vcf(tmp_path / "in.vcf", [("20", 1_000_000, "A", "C")])
+    out = tmp_path / "out.vcf"
+    with pytest.raises(AnnotationError, match="has no INFO field NOPE"):
+        annotate_vcf(source, out, demo_reference, customs=[CustomSpec.parse(f"file={path},fields=NOPE")])
+    with pytest.raises(AnnotationError, match="does not exist"):
+        annotate_vcf(source, out, demo_reference, customs=[CustomSpec.parse("file=/nowhere.vcf.gz")])
+    assert not (tmp_path / "out.vcf").exists()
+
+
+def test_minimal_form():
+    assert minimal(100, "ATGATGG", "AGCTAGTTGATGG") == minimal(101, "TGATGG", "GCTAGTTGATGG") == (101, "", "GCTAGT")
+    assert minimal(100, "ATA", "A") == (101, "TA", "")
+    assert minimal(100, "GT", "GC") == (101, "T", "C")
+
+
+def test_several_processes_give_the_same_custom_values(demo_reference, tmp_path):
+    pos = 3_000_000
+    ref = demo_reference.sequence("20", pos, pos)
+    alt = "A" if ref != "A" else "C"
+    path = make_source(tmp_path, [f"{pos}\tpsite\t{ref}\t{alt}\t.\t.\tAF=0.25;SIG=s"])
+    records = [("20", pos, ref, alt)] + [("20", pos + i * 10, "N", "G") for i in range(1, 3)]
+    source = write_vcf(tmp_path / "in.vcf", records)
+    spec = [CustomSpec.parse(f"file={path},short_name=P,fields=AF")]
+    one = annotate_vcf(source, tmp_path / "one.vcf", demo_reference, customs=spec)
+    two = annotate_vcf(source, tmp_path / "two.vcf", demo_reference, customs=spec, processes=2)
+    assert one.output.read_text() == two.output.read_text()
+    assert "|psite|0.25|" in one.output.read_text()
+
+
+def test_the_annotate_command_takes_vep_custom_specs(tmp_path, demo_reference, demo_reference_dir):
+    import os
+    import sys
+    from pathlib import Path
+
+    pos = 4_000_000
+    ref = demo_reference.sequence("20", pos, pos)
+    alt = "A" if ref != "A" else "C"
+    path = make_source(tmp_path, [f"{pos}\tclisite\t{ref}\t{alt}\t.\t.\tAF=0.75;SIG=s"])
+    source = write_vcf(tmp_path / "in.vcf", [("20", pos, ref, alt)])
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "GAS_REFERENCE_DIR": str(demo_reference_dir), "GAS_DATA_DIR": str(tmp_path)}
+    command = [sys.executable, "manage.py", "annotate", str(source), "-o", str(tmp_path / "out.vcf"), "--quiet"]
+    done = subprocess.run(
+        [*command, "--custom", f"file={path},short_name=CLI,format=vcf,type=exact,coords=0,fields=AF%SIG"],
+        cwd=root, capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "|clisite|0.75|s|" in (tmp_path / "out.vcf").read_text()
+    refused = subprocess.run(
+        [*command, "--custom", f"file={path},type=overlap"],
+        cwd=root, capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "only type=exact is supported" in refused.stderr

@@ -98,7 +98,7 @@ class CustomSource:
             raise AnnotationError(
                 f"custom source {spec.short_name}: {path.name} has no INFO field {', '.join(missing)} in its header"
             )
-        self._windows: dict[tuple[str, int], dict[tuple[int, str, str], list[tuple[str, ...]]]] = {}
+        self._windows: dict[tuple[str, int], dict[tuple[int, str, str], list[tuple[str, str, int]]]] = {}
 
     @property
     def csq_fields(self) -> list[str]:
@@ -115,7 +115,7 @@ class CustomSource:
 
     def values(self, contig: str, pos: int, ref: str, alt: str) -> list[str]:
         """The CSQ values (IDs, then each field) for one allele; empty strings when none matches."""
-        key = minimal(pos, ref, alt)
+        key = (pos, ref, alt) if len(ref) == 1 and len(alt) == 1 else minimal(pos, ref, alt)
         window = (contig, key[0] // _WINDOW)
         sites = self._windows.get(window)
         if sites is None:
@@ -125,28 +125,39 @@ class CustomSource:
         found = sites.get(key)
         if not found:
             return [""] * (1 + len(self.spec.fields))
-        return ["&".join(values[i] for values in found) for i in range(1 + len(self.spec.fields))]
+        rows = [self._row(ident, info, index) for ident, info, index in found]
+        return ["&".join(row[i] for row in rows) for i in range(1 + len(self.spec.fields))]
 
-    def _load(self, contig: str, start: int) -> dict[tuple[int, str, str], list[tuple[str, ...]]]:
-        sites: dict[tuple[int, str, str], list[tuple[str, ...]]] = {}
+    def _row(self, ident: str, info_text: str, index: int) -> list[str]:
+        """One matching line's values (its INFO parsed only now, on a match)."""
+        info = _info(info_text)
+        row = [_csq_value(ident if ident != "." else "")]
+        for field in self.spec.fields:
+            row.append(_csq_value(_field_value(info.get(field), self.numbers[field], index)))
+        return row
+
+    def _load(self, contig: str, start: int) -> dict[tuple[int, str, str], list[tuple[str, str, int]]]:
+        """The window's lines by allele: (ID, INFO text, ALT index), INFO left unparsed."""
+        sites: dict[tuple[int, str, str], list[tuple[str, str, int]]] = {}
         name = next((alias for alias in contig_aliases(contig) if alias in self._contigs), None)
         if name is None:
             return sites
         stop = start + _WINDOW
         for line in self._tabix.fetch(name, max(0, start - _REACH), stop):
             columns = line.split("\t", 8)
-            pos, ident, ref, alts = int(columns[1]), columns[2], columns[3].upper(), columns[4].upper().split(",")
-            info = _info(columns[7]) if len(columns) > 7 else {}
-            for index, alt in enumerate(alts):
+            pos, ident, ref, alt_text = int(columns[1]), columns[2], columns[3], columns[4]
+            info = columns[7] if len(columns) > 7 else ""
+            if len(ref) == 1 and len(alt_text) == 1:  # (one base for one: the commonest line)
+                if start <= pos < stop and alt_text != "*" and alt_text != ".":
+                    sites.setdefault((pos, ref.upper(), alt_text.upper()), []).append((ident, info, 0))
+                continue
+            ref = ref.upper()
+            for index, alt in enumerate(alt_text.upper().split(",")):
                 if alt.startswith("<") or alt in ("*", ".") or "[" in alt or "]" in alt:
                     continue
                 key = minimal(pos, ref, alt)
-                if not start <= key[0] < stop:
-                    continue
-                values = [_csq_value(ident if ident != "." else "")]
-                for field in self.spec.fields:
-                    values.append(_csq_value(_field_value(info.get(field), self.numbers[field], index)))
-                sites.setdefault(key, []).append(tuple(values))
+                if start <= key[0] < stop:
+                    sites.setdefault(key, []).append((ident, info, index))
         return sites
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jobs.annotation.consequence import TERMS
+from jobs.annotation.terms import TERMS
 from jobs.annotation.vcf import process_alleles
 
 # snpEff spellings of VEP's Sequence Ontology terms; terms VEP has no counterpart for are dropped.

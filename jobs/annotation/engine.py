@@ -17,11 +17,12 @@ from typing import Any
 import pysam
 
 from jobs.annotation import ENGINE_VERSION
-from jobs.annotation.consequence import CSQ_FIELDS, Consequence, annotate_transcript, intergenic_entry
+from jobs.annotation.consequence import annotate_transcript, intergenic_entry
 from jobs.annotation.custom import CustomSource, CustomSpec
 from jobs.annotation.errors import AnnotationError, InputFormatError, LimitExceeded
 from jobs.annotation.reference import Reference
 from jobs.annotation.sv import StructuralAllele, annotate_structural, structural_alleles
+from jobs.annotation.terms import CSQ_FIELDS, Consequence
 from jobs.annotation.vcf import Allele, VcfReader, VcfRecord, parse_data_line, process_alleles
 
 logger = logging.getLogger(__name__)

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from jobs.annotation.consequence import (
+from jobs.annotation.consequence import csq_head
+from jobs.annotation.model import Transcript
+from jobs.annotation.terms import (
     CODING_SEQUENCE,
     DOWNSTREAM,
     FLANK,
@@ -38,13 +40,11 @@ from jobs.annotation.consequence import (
     UTR3,
     UTR5,
     Consequence,
-    csq_head,
     describe,
     numbers_hit,
     numbers_text,
     span_text,
 )
-from jobs.annotation.model import Transcript
 
 CODING_TRANSCRIPT: Final = 1 << 31
 TRANSCRIPT_AMPLIFICATION: Final = 1 << 8

@@ -236,7 +236,7 @@ def test_incomplete_terminal_codon(demo_reference, tmp_path):
 def test_term_bits_follow_vep_ranks():
     """Every term constant is the bit of its VEP rank, so reading a mask's bits upwards gives VEP's
     order, and a mixed set is described in that order with the first term's impact."""
-    from jobs.annotation import consequence
+    from jobs.annotation import terms as consequence
 
     names = {
         "TRANSCRIPT_ABLATION": "transcript_ablation", "SPLICE_ACCEPTOR": "splice_acceptor_variant",

@@ -13,10 +13,10 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobs.annotation.consequence import CSQ_FIELDS, TERMS
 from jobs.annotation.engine import AnnotationStats, _annotate_chunk
 from jobs.annotation.fuzz import random_record
 from jobs.annotation.sv import structural_alleles
+from jobs.annotation.terms import CSQ_FIELDS, TERMS
 from jobs.annotation.vcf import process_alleles
 
 EXAMPLES = int(os.environ.get("GAS_HYPOTHESIS_EXAMPLES", "300"))

@@ -61,6 +61,7 @@ class AnnotationStats:
     records_failed: int = 0  # records the engine could not annotate (an internal error), written unchanged
     sv_not_annotated: int = 0  # structural ALTs the engine cannot annotate (breakends, unknown types, too long)
     sv_examples: list[str] = field(default_factory=list)
+    custom_matches: Counter[str] = field(default_factory=Counter)  # alleles a custom source matched, by short name
     failed_examples: list[str] = field(default_factory=list)
     most_severe: Counter[str] = field(default_factory=Counter)
     consequence_combinations: dict[str, int] = field(default_factory=dict)  # "a&b" per transcript entry
@@ -85,7 +86,7 @@ class AnnotationStats:
             "sv_examples": self.sv_examples,
             "failed": self.failed_examples,
             "counters": [dict(self.uncovered_contigs), dict(self.most_severe), dict(self.impact), dict(self.regions),
-                         self.consequence_combinations],
+                         self.consequence_combinations, dict(self.custom_matches)],
         }  # fmt: skip
 
     def add_parts(self, parts: dict[str, Any]) -> None:
@@ -102,7 +103,8 @@ class AnnotationStats:
         room = 10 - len(self.ref_mismatch_examples)
         self.ref_mismatch_examples.extend(parts["examples"][:room])
         self.failed_examples.extend(parts["failed"][: FAILED_EXAMPLES - len(self.failed_examples)])
-        uncovered, severe, impact, regions, combinations = parts["counters"]
+        uncovered, severe, impact, regions, combinations, custom = parts["counters"]
+        self.custom_matches.update(custom)
         self.uncovered_contigs.update(uncovered)
         self.most_severe.update(severe)
         self.impact.update(impact)
@@ -125,6 +127,7 @@ class AnnotationStats:
             "failed_records": self.failed_examples,
             "structural_not_annotated": self.sv_not_annotated,
             "structural_not_annotated_examples": self.sv_examples,
+            "custom_source_matches": dict(self.custom_matches),
             "most_severe_consequence": dict(self.most_severe.most_common()),
             "consequence_terms": dict(self.all_terms().most_common()),
             "impact": dict(self.impact.most_common()),
@@ -575,7 +578,10 @@ def _annotate_record(
             values: list[str] = []
             for custom in sources:
                 if isinstance(target, Allele):
-                    values += custom.values(contig, target.start, target.ref, target.alt)
+                    found = custom.values(contig, target.start, target.ref, target.alt)
+                    if any(found):
+                        stats.custom_matches[custom.spec.short_name] += 1
+                    values += found
                 else:  # (exact mode never matches a symbolic allele, as VEP)
                     values += [""] * len(custom.csq_fields)
             text = "|".join(values) + "|"
@@ -605,6 +611,8 @@ def render_count_log(summary: dict[str, Any]) -> str:
             f"Not annotated: {summary['records_without_alt']} records without ALT, "
             f"{summary['alleles_skipped']} '*'/REF-equal alleles"
         )
+    for short_name, count in summary.get("custom_source_matches", {}).items():
+        lines.append(f"Alleles matched by custom source {short_name}: {count}")
     if summary.get("structural_not_annotated"):
         lines.append(f"Structural ALT alleles not annotated: {summary['structural_not_annotated']}")
         lines += [f"  {example}" for example in summary["structural_not_annotated_examples"]]

@@ -64,6 +64,8 @@ def test_exact_matches_per_allele_with_multiallelic_and_padded_forms(demo_refere
     assert values[a] == ("siteA&siteB", "0.1&0.3", "benign&pathogenic")  # two lines, joined as VEP
     assert values[b] == ("", "", "")  # same position, another ALT: no match
     assert values["-"] == ("siteA", "0.2", "benign")  # the deletion: the second ALT's AF
+    assert result.stats.as_dict()["custom_source_matches"] == {"SRC": 2}  # (alleles, not entries)
+    assert "Alleles matched by custom source SRC: 2" in result.log.read_text()
     header = result.output.read_text()
     assert "|HGVS_OFFSET|SRC|SRC_AF|SRC_SIG|" in header
     described = f'Description="Allele frequency, per ALT. AF field from {path}"'

@@ -44,12 +44,14 @@ class Mapping:
     __slots__ = (
         "alt_codon",
         "alt_pep",
+        "alt_tx",
         "cdna_end",
         "cdna_start",
         "cds_end",
         "cds_start",
         "ref_codon",
         "ref_pep",
+        "substitution",
         "tl_end",
         "tl_start",
     )  # fmt: skip
@@ -63,8 +65,12 @@ class Mapping:
     alt_codon: str | None
     ref_pep: str | None
     alt_pep: str | None
+    alt_tx: str  # the allele's bases in the transcript's direction
+    substitution: bool  # as many bases for as many
 
     def __init__(self, tr: Transcript | None, s: int, e: int, insertion: bool, alt_tx: str) -> None:
+        self.alt_tx = alt_tx
+        self.substitution = not insertion and len(alt_tx) == e - s + 1
         self.cds_start = self.cds_end = self.tl_start = self.tl_end = None
         self.ref_codon = self.alt_codon = self.ref_pep = self.alt_pep = None
         if tr is None:  # the shared "maps nowhere" value

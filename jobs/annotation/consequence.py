@@ -147,7 +147,7 @@ def _annotate_within(
         # (HGVSp needs VEP's "coding" pre-predicate: a coding term, or an unshifted allele that
         # maps into the CDS at one end at least; the shifted allele must then lie in the CDS)
         coding = bool(mask & CODING_TERMS) or mapping.cds_start is not None or mapping.cds_end is not None
-        hgvs = hgvs_notations(tr, allele, genome, mask, coding)
+        hgvs = hgvs_notations(tr, allele, genome, mask, coding, mapping)
         if hgvs is not None:
             hgvsc, hgvsp, shift = hgvs
             hgvsc = csq_escape(hgvsc)

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pysam
 
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import contig_aliases
+from jobs.annotation.terms import csq_escape
+from jobs.annotation.vcf import info_fields
 
 _WINDOW = 1 << 20
 _REACH = 1024  # (a source line this far before a window can still have its allele inside it)
@@ -33,7 +36,6 @@ class CustomSpec:
     path: str
     short_name: str
     fields: tuple[str, ...]
-    kind: str = "exact"
 
     @classmethod
     def parse(cls, text: str) -> CustomSpec:
@@ -86,13 +88,7 @@ class CustomSource:
                 f"custom source {spec.short_name}: {path} is not a bgzipped, tabix-indexed file ({exc})"
             ) from exc
         self._contigs = set(self._tabix.contigs)
-        self.numbers: dict[str, str] = {}
-        self.descriptions: dict[str, str] = {}
-        for line in self._tabix.header:
-            if line.startswith("##INFO=<"):
-                attributes = _attributes(line[len("##INFO=<") : -1])
-                self.numbers[attributes.get("ID", "")] = attributes.get("Number", ".")
-                self.descriptions[attributes.get("ID", "")] = attributes.get("Description", "")
+        self.numbers, self.descriptions = _declared_info(path)
         missing = [field for field in spec.fields if field not in self.numbers]
         if missing:
             raise AnnotationError(
@@ -130,10 +126,10 @@ class CustomSource:
 
     def _row(self, ident: str, info_text: str, index: int) -> list[str]:
         """One matching line's values (its INFO parsed only now, on a match)."""
-        info = _info(info_text)
-        row = [_csq_value(ident if ident != "." else "")]
+        info = info_fields(info_text)
+        row = [csq_escape(ident if ident != "." else "")]
         for field in self.spec.fields:
-            row.append(_csq_value(_field_value(info.get(field), self.numbers[field], index)))
+            row.append(csq_escape(_field_value(info.get(field), self.numbers[field], index)))
         return row
 
     def _load(self, contig: str, start: int) -> dict[tuple[int, str, str], list[tuple[str, str, int]]]:
@@ -161,32 +157,16 @@ class CustomSource:
         return sites
 
 
-def _attributes(text: str) -> dict[str, str]:
-    """The key=value pairs of a header line's <...> body (quoted values may hold commas)."""
-    attributes: dict[str, str] = {}
-    key, value, quoted, reading_key = "", "", False, True
-    for char in text + ",":
-        if reading_key:
-            if char == "=":
-                reading_key = False
-            else:
-                key += char
-        elif char == '"':
-            quoted = not quoted
-        elif char == "," and not quoted:
-            attributes[key.strip()] = value
-            key, value, reading_key = "", "", True
-        else:
-            value += char
-    return attributes
-
-
-def _info(text: str) -> dict[str, str]:
-    info: dict[str, str] = {}
-    for item in text.split(";"):
-        key, _, value = item.partition("=")
-        info[key] = value if _ else "1"
-    return info
+def _declared_info(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Each INFO field's Number and Description, from the header as htslib parses it."""
+    numbers: dict[str, str] = {}
+    descriptions: dict[str, str] = {}
+    with pysam.VariantFile(str(path)) as variants:
+        for key in list(variants.header.info.keys()):
+            declared: Any = variants.header.info[key]  # (pysam's stubs say Number is a str; 1 is an int)
+            numbers[str(key)] = str(declared.number)
+            descriptions[str(key)] = str(declared.description or "")
+    return numbers, descriptions
 
 
 def _field_value(value: str | None, number: str, index: int) -> str:
@@ -196,10 +176,4 @@ def _field_value(value: str | None, number: str, index: int) -> str:
         parts = value.split(",")
         at = index if number == "A" else index + 1
         return parts[at] if at < len(parts) else ""
-    return value
-
-
-def _csq_value(value: str) -> str:
-    for old, new in ((",", "&"), ("|", "&"), (";", "%3B"), (" ", "_")):
-        value = value.replace(old, new)
     return value

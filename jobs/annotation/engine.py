@@ -405,7 +405,7 @@ _process_reference: list[Reference] = []  # the reference bundle loaded in a wor
 _process_sources: list[CustomSource] = []  # and its custom sources
 
 
-def _process_start(bundle_path: str, customs: tuple[tuple[str, str, tuple[str, ...], str], ...]) -> None:
+def _process_start(bundle_path: str, customs: tuple[tuple[str, str, tuple[str, ...]], ...]) -> None:
     _process_reference.append(Reference(bundle_path))
     # (specs travel as plain tuples: a compiled frozen dataclass does not unpickle)
     _process_sources.extend(CustomSource(CustomSpec(*spec)) for spec in customs)
@@ -456,7 +456,7 @@ def _annotate_in_parallel(
         context.Pool(
             processes,
             initializer=_process_start,
-            initargs=(str(reference.path), tuple((c.path, c.short_name, c.fields, c.kind) for c in customs)),
+            initargs=(str(reference.path), tuple((c.path, c.short_name, c.fields) for c in customs)),
         ) as pool,
     ):
         header_part = Path(scratch) / "header"
@@ -512,12 +512,10 @@ def _annotate_record(
     if len(alleles) < len(alts):  # (rare: a record without ALT, or alleles that get no annotation)
         if len(alts) == 1 and alts[0] == ".":
             stats.records_without_alt += 1
-        refused: list[str] = []
-        if any(alt[:1] == "<" or "[" in alt or "]" in alt or (len(alt) > 1 and "." in alt) for alt in alts):
-            structural, refused = structural_alleles(record.pos, alts, columns[7])
-            stats.sv_not_annotated += len(refused)
-            for reason in refused[: SV_EXAMPLES - len(stats.sv_examples)]:
-                stats.sv_examples.append(f"line {record.line_number}: {record.chrom}:{record.pos} {reason}")
+        structural, refused = structural_alleles(record.pos, alts, columns[7])
+        stats.sv_not_annotated += len(refused)
+        for reason in refused[: SV_EXAMPLES - len(stats.sv_examples)]:
+            stats.sv_examples.append(f"line {record.line_number}: {record.chrom}:{record.pos} {reason}")
         stats.alleles_skipped += len(alts) - alts.count(".") - len(alleles) - len(structural) - len(refused)
     ref_upper = record.ref.upper()
     genome = reference.bases(contig)
@@ -551,7 +549,7 @@ def _annotate_record(
     index = reference.index(contig)
     combinations = stats.consequence_combinations
     entries: list[str] = []
-    targets: list[Allele | StructuralAllele] = [*alleles, *structural] if structural else list(alleles)
+    targets: list[Allele | StructuralAllele] = [*alleles, *structural]
     for target in targets:
         stats.alleles += 1
         best: Consequence | None = None

@@ -11,10 +11,12 @@ from jobs.annotation.coding import Mapping
 from jobs.annotation.model import Transcript
 from jobs.annotation.reference import ContigBases
 from jobs.annotation.sequence import revcomp, three_letter, translate
-from jobs.annotation.terms import CODING_TERMS, FRAMESHIFT, MAX_SHIFT, START_LOST, STOP_LOST, STOP_RETAINED
+from jobs.annotation.terms import FRAMESHIFT, MAX_SHIFT, START_LOST, STOP_LOST, STOP_RETAINED
 from jobs.annotation.vcf import Allele
 
 _VERSIONED = re.compile(r"\.\d+$")
+_ENDS: Final = START_LOST | STOP_LOST | FRAMESHIFT
+_RESIDUE: Final = {aa: three_letter(aa).replace("Xaa", "Ter") for aa in "ACDEFGHIKLMNPQRSTVWY*XU"}
 
 
 def _shift(allele: Allele, tr: Transcript, genome: ContigBases) -> tuple[int, int, str, int]:
@@ -70,8 +72,11 @@ def _hgvs_range(tr: Transcript, first: int, last: int) -> str | None:
 
 
 def hgvs_notations(
-    tr: Transcript, allele: Allele, genome: ContigBases, mask: int, coding: bool
+    tr: Transcript, allele: Allele, genome: ContigBases, mask: int, coding: bool, mapping: Mapping
 ) -> tuple[str, str, int] | None:
+    """(HGVSc, HGVSp, 3' shift) of ``allele`` on ``tr``, or None. ``mapping`` is the unshifted
+    allele's, reused for HGVSp when the allele does not move; ``coding`` is VEP's coding
+    pre-predicate, which HGVSp needs."""
     s0, e0 = allele.start, allele.end
     insertion = s0 == e0 + 1
     inside = (e0 >= tr.start and s0 <= tr.end) if insertion else (s0 >= tr.start and e0 <= tr.end)
@@ -89,9 +94,7 @@ def hgvs_notations(
         where = _hgvs_position(tr, s0)
         if where is None:
             return None
-        hgvsp = ""
-        if tr.has_cds and mask & CODING_TERMS:
-            hgvsp = _hgvs_protein(tr, allele, s0, e0, allele.alt, mask) or ""
+        hgvsp = (_hgvs_protein(tr, mapping, mask) or "") if tr.has_cds and coding else ""
         if plus:
             return f"{prefix}{where}{ref_g}>{allele.alt}", hgvsp, 0
         return f"{prefix}{where}{revcomp(ref_g)}>{revcomp(allele.alt)}", hgvsp, 0
@@ -183,7 +186,10 @@ def hgvs_notations(
         inserted = alt_g
         if insertion:
             inserted = allele.alt if not plus and shift > len(allele.alt) else moved
-        hgvsp = _hgvs_protein(tr, allele, s, e, inserted, mask) or ""
+        if (s, e, inserted) != (s0, e0, allele.alt):
+            inserted_tx = inserted if plus else revcomp(inserted)
+            mapping = Mapping(tr, s, e, insertion, inserted_tx)
+        hgvsp = _hgvs_protein(tr, mapping, mask) or ""
     if not inside:
         text = None
     if text is None and not hgvsp:
@@ -200,17 +206,14 @@ def _protein_prefix(tr: Transcript) -> str:
     return (pid if _VERSIONED.search(pid) else f"{pid}.1") + ":p."
 
 
-def _hgvs_protein(tr: Transcript, allele: Allele, s: int, e: int, alt_g: str, mask: int) -> str | None:
-    """HGVSp as VEP writes it (EV TranscriptVariationAllele `hgvs_protein`): the peptides at the
-    3'-shifted position, clipped, typed, moved 3' and formatted, quirks included."""
-    insertion = s == e + 1
-    alt_tx = alt_g if tr.strand == 1 else revcomp(alt_g)
-    m = Mapping(tr, s, e, insertion, alt_tx)
+def _hgvs_protein(tr: Transcript, m: Mapping, mask: int) -> str | None:
+    """HGVSp as VEP writes it (EV TranscriptVariationAllele `hgvs_protein`) from the mapping of the
+    3'-shifted allele: the peptides clipped, typed, moved 3' and formatted, quirks included."""
     if m.tl_start is None or m.tl_end is None or m.ref_pep is None or m.alt_pep is None:
         return None
     ref_pep, alt_pep = m.ref_pep, m.alt_pep
     if (
-        len(alt_tx) == e - s + 1
+        m.substitution
         and len(ref_pep) == 1
         and len(alt_pep) == 1
         and ref_pep != "-"
@@ -220,14 +223,10 @@ def _hgvs_protein(tr: Transcript, allele: Allele, s: int, e: int, alt_g: str, ma
         ref3, alt3 = _RESIDUE[ref_pep], _RESIDUE[alt_pep]
         same = ref3 == alt3  # (a stop and an incomplete codon are both Ter: X/* is "=", as VEP)
         return f"{_protein_prefix(tr)}{ref3}{m.tl_start}{'=' if same else alt3}"
-    p = _ProteinChange(tr, m, alt_tx, mask)
+    p = _ProteinChange(tr, m, mask)
     if not p.build():
         return None
     return _protein_prefix(tr) + p.format()
-
-
-_ENDS: Final = START_LOST | STOP_LOST | FRAMESHIFT
-_RESIDUE: Final = {aa: three_letter(aa).replace("Xaa", "Ter") for aa in "ACDEFGHIKLMNPQRSTVWY*XU"}
 
 
 def _perl_substr(text: str, offset: int, length: int | None = None) -> str:
@@ -240,9 +239,10 @@ def _perl_substr(text: str, offset: int, length: int | None = None) -> str:
 class _ProteinChange:
     """The working state of one HGVSp: reference and alternate peptides, first and last position."""
 
-    def __init__(self, tr: Transcript, m: Mapping, alt_tx: str, mask: int) -> None:
+    def __init__(self, tr: Transcript, m: Mapping, mask: int) -> None:
         assert m.tl_start is not None and m.tl_end is not None and m.ref_pep is not None and m.alt_pep is not None
-        self.tr, self.m, self.alt_tx, self.mask = tr, m, alt_tx, mask
+        self.tr, self.m, self.mask = tr, m, mask
+        self._translated: str | None = None
         self.ref, self.alt = m.ref_pep, m.alt_pep
         self.start, self.end = m.tl_start, m.tl_end
         self.kind = ""
@@ -328,16 +328,18 @@ class _ProteinChange:
             return False
         if 0 < cds_len - (m.tl_start * 3 - 3) < 3:  # (the incomplete last codon)
             return False
-        return abs(len(self.alt_tx) - (m.cds_end - m.cds_start + 1)) % 3 != 0
+        return abs(len(m.alt_tx) - (m.cds_end - m.cds_start + 1)) % 3 != 0
 
     def _alternate_translation(self) -> str:
-        """The CDS with the allele, and the 3'UTR after it, translated (`_get_alternate_cds`)."""
-        tr, m = self.tr, self.m
-        assert m.cds_start is not None and m.cds_end is not None
-        edited = tr.cds[: m.cds_start - 1] + self.alt_tx + tr.cds[m.cds_end :]
-        if len(edited) < 3:
-            edited = ""
-        return translate(edited + tr.utr3_vep, tr.codon_table)
+        """The CDS with the allele, and the 3'UTR after it, translated (`_get_alternate_cds`), once."""
+        if self._translated is None:
+            tr, m = self.tr, self.m
+            assert m.cds_start is not None and m.cds_end is not None
+            edited = tr.cds[: m.cds_start - 1] + m.alt_tx + tr.cds[m.cds_end :]
+            if len(edited) < 3:
+                edited = ""
+            self._translated = translate(edited + tr.utr3_vep, tr.codon_table)
+        return self._translated
 
     def _frameshift_peptides(self) -> None:
         """The first residue that differs, from the shifted first codon on (`_get_fs_peptides`)."""

@@ -39,7 +39,6 @@ class Transcript:
         "symbol",
         "transcript_id",
         "utr3",
-        "utr3_mirror",
         "utr3_vep",
         "utr5",
         "utr5_vep",
@@ -75,7 +74,6 @@ class Transcript:
         self.coding_start = coding_start
         self.coding_end = coding_end
         self.cdna = cdna
-        self.utr3_mirror = utr3_mirror
         self.protein_id = protein_id
         self.codon_table = codon_table
         self.csq_head = ""  # the CSQ SYMBOL..BIOTYPE fields, filled in on first use (consequence.csq_head)

@@ -45,6 +45,7 @@ from jobs.annotation.terms import (
     numbers_text,
     span_text,
 )
+from jobs.annotation.vcf import info_fields
 
 CODING_TRANSCRIPT: Final = 1 << 31
 TRANSCRIPT_AMPLIFICATION: Final = 1 << 8
@@ -85,14 +86,6 @@ class StructuralAllele:
         return self.kind
 
 
-def _info_value(info: str, key: str) -> str | None:
-    for part in info.split(";"):
-        name, _, value = part.partition("=")
-        if name == key:
-            return value
-    return None
-
-
 def _first_int(text: str | None) -> int | None:
     if text is None:
         return None
@@ -117,6 +110,7 @@ def structural_alleles(pos: int, alts: list[str], info: str) -> tuple[list[Struc
     """The record's symbolic ALTs that can be annotated, and for each one that cannot, why."""
     found: list[StructuralAllele] = []
     refused: list[str] = []
+    fields: dict[str, str] | None = None
     for index, alt in enumerate(alts, 1):
         if "[" in alt or "]" in alt or (len(alt) > 1 and (alt.startswith(".") or alt.endswith("."))):
             refused.append(f"ALT {alt}: breakends are not annotated")
@@ -129,8 +123,9 @@ def structural_alleles(pos: int, alts: list[str], info: str) -> tuple[list[Struc
             continue
         # VEP: the span starts after the padding base and runs SVLEN bases when SVLEN is given, else to END
         start = pos + 1
-        length = _first_int(_info_value(info, "SVLEN"))
-        end = start + abs(length) - 1 if length else _first_int(_info_value(info, "END"))
+        fields = info_fields(info) if fields is None else fields
+        length = _first_int(fields.get("SVLEN"))
+        end = start + abs(length) - 1 if length else _first_int(fields.get("END"))
         if end is None:
             refused.append(f"ALT {alt}: no INFO END or SVLEN, so its extent is unknown")
             continue

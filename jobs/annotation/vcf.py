@@ -252,6 +252,17 @@ class VcfReader:
         return first, text
 
 
+def info_fields(text: str) -> dict[str, str]:
+    """An INFO column as a dict (a flag maps to ""); "." is empty."""
+    fields: dict[str, str] = {}
+    if text == ".":
+        return fields
+    for item in text.split(";"):
+        key, _sep, value = item.partition("=")
+        fields[key] = value
+    return fields
+
+
 def parse_data_line(line: str, line_number: int, column_count: int, name: str) -> VcfRecord | None:
     """Check one data line against the header; None for a blank line. Errors name the line."""
     text = line.rstrip("\r\n")

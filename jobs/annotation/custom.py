@@ -1,18 +1,25 @@
-"""Annotation sources matched allele-exactly, as VEP's ``--custom ...,format=vcf,type=exact``.
+"""Annotation sources, as VEP's ``--custom``: VCFs matched allele-exactly (``type=exact``) and
+VCF or BED features reported where they overlap a variant (``type=overlap``).
 
-A source is a bgzipped, tabix-indexed VCF. Each allele gets the IDs of the source lines that
-carry the same allele and, for each requested INFO field, the value for that allele (Number=A
-and Number=R fields are split per ALT); several matching lines are joined with ``&``. Alleles
-are compared in their minimal form (common leading and trailing bases removed from both sides),
-so a multi-allelic record on either side, or a padded indel, still matches its allele. The CSQ
-fields are named as VEP names them: ``<short_name>`` (the IDs) and ``<short_name>_<FIELD>``.
+A source is a bgzipped, tabix-indexed file. In exact mode each allele gets the IDs of the source
+lines that carry the same allele and, for each requested INFO field, the value for that allele
+(Number=A and Number=R fields are split per ALT); several matching lines are joined with ``&``.
+Alleles are compared in their minimal form (common leading and trailing bases removed from both
+sides), so a multi-allelic record on either side, or a padded indel, still matches its allele.
 Symbolic alleles are not matched in exact mode, as VEP.
 
-Lines are read a window at a time (sorted input reads each window once).
+In overlap mode every feature whose span meets the variant's is reported: a BED line by its name
+(4th column; ``chrom:start-end`` when it has none), a VCF line by its first ID, with its fields'
+whole values. A VCF line spans POS..POS+len(REF)-1, a BED line start+1..end; an insertion is
+taken to span the two bases either side of it; a structural variant its whole span.
+
+The CSQ fields are named as VEP names them: ``<short_name>`` (the IDs or names) and
+``<short_name>_<FIELD>``. Lines are read a window at a time (sorted input reads each window once).
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,9 @@ _WINDOW = 1 << 20
 _REACH = 1024  # (a source line this far before a window can still have its allele inside it)
 _WINDOWS_KEPT = 4
 
+FORMATS = ("vcf", "bed")
+TYPES = ("exact", "overlap")
+
 
 @dataclass(frozen=True)
 class CustomSpec:
@@ -36,6 +46,27 @@ class CustomSpec:
     path: str
     short_name: str
     fields: tuple[str, ...]
+    format: str = "vcf"
+    type: str = "exact"
+
+    def __post_init__(self) -> None:
+        label = f"custom source {self.short_name}"
+        if self.format not in FORMATS:
+            raise AnnotationError(f"{label}: format={self.format} is not supported (expected vcf or bed)")
+        if self.type not in TYPES:
+            raise AnnotationError(f"{label}: type={self.type} is not supported (expected exact or overlap)")
+        if self.format == "bed" and self.type != "overlap":
+            raise AnnotationError(f"{label}: a BED source is matched by overlap only (type=overlap)")
+        if self.format == "bed" and self.fields:
+            raise AnnotationError(f"{label}: a BED source has no fields (its 4th column is the name reported)")
+        if not self.short_name or any(not (c.isalnum() or c in "_-.") for c in self.short_name):
+            raise AnnotationError(
+                f"{label}: the short name may hold only letters, digits and _ - . (it names a CSQ field)"
+            )
+
+    def as_tuple(self) -> tuple[str, str, tuple[str, ...], str, str]:
+        """(For worker processes: compiled frozen dataclasses do not unpickle.)"""
+        return (self.path, self.short_name, self.fields, self.format, self.type)
 
     @classmethod
     def parse(cls, text: str) -> CustomSpec:
@@ -51,16 +82,16 @@ class CustomSpec:
             raise AnnotationError(f"--custom {text!r}: unknown option(s) {', '.join(sorted(unknown))}")
         if "file" not in options:
             raise AnnotationError(f"--custom {text!r}: file= is required")
-        if options.get("format", "vcf") != "vcf":
-            raise AnnotationError(f"--custom {text!r}: only format=vcf is supported")
-        if options.get("type", "exact") != "exact":
-            raise AnnotationError(f"--custom {text!r}: only type=exact is supported")
         if options.get("coords", "0") != "0":
             raise AnnotationError(f"--custom {text!r}: only coords=0 is supported")
         path = options["file"]
         short = options.get("short_name") or Path(path).name
         fields = tuple(field for field in options.get("fields", "").split("%") if field)
-        return cls(path=path, short_name=short, fields=fields)
+        file_format = options.get("format", "vcf").lower()
+        return cls(
+            path=path, short_name=short, fields=fields, format=file_format,
+            type=options.get("type", "exact" if file_format == "vcf" else "overlap"),
+        )  # fmt: skip
 
 
 def minimal(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
@@ -73,8 +104,15 @@ def minimal(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
     return pos, ref, alt
 
 
+def open_source(spec: CustomSpec) -> CustomSource:
+    """The source for ``spec``, its file and header checked."""
+    if spec.type == "overlap":
+        return OverlapSource(spec)
+    return ExactSource(spec)
+
+
 class CustomSource:
-    """An open source: its header checked, its lines read a window at a time."""
+    """An open source: its file checked; ``values`` gives an allele's CSQ values."""
 
     def __init__(self, spec: CustomSpec) -> None:
         self.spec = spec
@@ -88,13 +126,16 @@ class CustomSource:
                 f"custom source {spec.short_name}: {path} is not a bgzipped, tabix-indexed file ({exc})"
             ) from exc
         self._contigs = set(self._tabix.contigs)
-        self.numbers, self.descriptions = _declared_info(path)
+        self.numbers: dict[str, str] = {}
+        self.descriptions: dict[str, str] = {}
+        if spec.format == "vcf":
+            self.numbers, self.descriptions = declared_info(path)
         missing = [field for field in spec.fields if field not in self.numbers]
         if missing:
             raise AnnotationError(
                 f"custom source {spec.short_name}: {path.name} has no INFO field {', '.join(missing)} in its header"
             )
-        self._windows: dict[tuple[str, int], dict[tuple[int, str, str], list[tuple[str, str, int]]]] = {}
+        self._empty = [""] * (1 + len(spec.fields))
 
     @property
     def csq_fields(self) -> list[str]:
@@ -109,9 +150,49 @@ class CustomSource:
             lines.append(f'##INFO=<ID={self.spec.short_name}_{field},Number=.,Type=String,Description="{description}">')
         return lines
 
-    def values(self, contig: str, pos: int, ref: str, alt: str) -> list[str]:
-        """The CSQ values (IDs, then each field) for one allele; empty strings when none matches."""
-        key = (pos, ref, alt) if len(ref) == 1 and len(alt) == 1 else minimal(pos, ref, alt)
+    def source_contig(self, contig: str) -> str | None:
+        return next((alias for alias in contig_aliases(contig) if alias in self._contigs), None)
+
+    def values(self, contig: str, start: int, end: int, ref: str, alt: str) -> list[str]:
+        """The CSQ values (IDs, then each field) of the allele ``ref``>``alt`` at ``start..end``
+        (VEP's coordinates: an insertion has end = start - 1); empty strings when none matches."""
+        raise NotImplementedError
+
+    def span_values(self, contig: str, start: int, end: int) -> list[str]:
+        """The same for a structural allele, known only by its span."""
+        raise NotImplementedError
+
+    def _joined(self, rows: list[list[str]]) -> list[str]:
+        if not rows:
+            return self._empty
+        return ["&".join(row[i] for row in rows) for i in range(1 + len(self.spec.fields))]
+
+    def _field(self, info: dict[str, str], field: str, index: int) -> str:
+        """One field's value for ALT ``index`` (Number=A/R split), or its whole value for index -1."""
+        value = info.get(field)
+        if value is None:
+            return ""
+        if value == "":  # (a flag: VEP writes 1)
+            return "1"
+        number = self.numbers[field]
+        if index >= 0 and number in ("A", "R"):
+            parts = value.split(",")
+            at = index if number == "A" else index + 1
+            return parts[at] if at < len(parts) else ""
+        if index < 0 and number == "R":
+            return value.split(",", 1)[1] if "," in value else ""
+        return value
+
+
+class ExactSource(CustomSource):
+    """A VCF matched allele by allele."""
+
+    def __init__(self, spec: CustomSpec) -> None:
+        super().__init__(spec)
+        self._windows: dict[tuple[str, int], dict[tuple[int, str, str], list[tuple[str, str, int]]]] = {}
+
+    def values(self, contig: str, start: int, end: int, ref: str, alt: str) -> list[str]:
+        key = (start, ref, alt) if len(ref) == 1 and len(alt) == 1 else minimal(start, ref, alt)
         window = (contig, key[0] // _WINDOW)
         sites = self._windows.get(window)
         if sites is None:
@@ -120,22 +201,24 @@ class CustomSource:
             sites = self._windows[window] = self._load(contig, window[1] * _WINDOW)
         found = sites.get(key)
         if not found:
-            return [""] * (1 + len(self.spec.fields))
-        rows = [self._row(ident, info, index) for ident, info, index in found]
-        return ["&".join(row[i] for row in rows) for i in range(1 + len(self.spec.fields))]
+            return self._empty
+        return self._joined([self._row(ident, info, index) for ident, info, index in found])
+
+    def span_values(self, contig: str, start: int, end: int) -> list[str]:
+        return self._empty  # (exact mode never matches a symbolic allele, as VEP)
 
     def _row(self, ident: str, info_text: str, index: int) -> list[str]:
         """One matching line's values (its INFO parsed only now, on a match)."""
         info = info_fields(info_text)
         row = [csq_escape(ident if ident != "." else "")]
         for field in self.spec.fields:
-            row.append(csq_escape(_field_value(info.get(field), self.numbers[field], index)))
+            row.append(csq_escape(self._field(info, field, index)))
         return row
 
     def _load(self, contig: str, start: int) -> dict[tuple[int, str, str], list[tuple[str, str, int]]]:
         """The window's lines by allele: (ID, INFO text, ALT index), INFO left unparsed."""
         sites: dict[tuple[int, str, str], list[tuple[str, str, int]]] = {}
-        name = next((alias for alias in contig_aliases(contig) if alias in self._contigs), None)
+        name = self.source_contig(contig)
         if name is None:
             return sites
         stop = start + _WINDOW
@@ -157,7 +240,79 @@ class CustomSource:
         return sites
 
 
-def _declared_info(path: Path) -> tuple[dict[str, str], dict[str, str]]:
+class _Features:
+    """The features of one window, sorted by start, with the longest span to bound a look-back."""
+
+    __slots__ = ("features", "longest", "starts")
+
+    def __init__(self, features: list[tuple[int, int, str, str]]) -> None:
+        features.sort(key=lambda feature: feature[0])
+        self.features = features
+        self.starts = [feature[0] for feature in features]
+        self.longest = max((feature[1] - feature[0] for feature in features), default=0)
+
+
+class OverlapSource(CustomSource):
+    """VCF or BED features reported where they overlap a variant."""
+
+    def __init__(self, spec: CustomSpec) -> None:
+        super().__init__(spec)
+        self._windows: dict[tuple[str, int], _Features] = {}
+
+    def values(self, contig: str, start: int, end: int, ref: str, alt: str) -> list[str]:
+        return self.span_values(contig, start, end)
+
+    def span_values(self, contig: str, start: int, end: int) -> list[str]:
+        if start > end:  # an insertion: the bases either side
+            start, end = end, start
+        number = start // _WINDOW
+        if end // _WINDOW != number:  # (a span across windows: asked of the index directly)
+            name = self.source_contig(contig)
+            found = [] if name is None else self._features(name, start - 1, end)
+        else:
+            window = self._windows.get((contig, number))
+            if window is None:
+                if len(self._windows) >= _WINDOWS_KEPT:
+                    del self._windows[next(iter(self._windows))]
+                name = self.source_contig(contig)
+                lines = [] if name is None else self._features(name, number * _WINDOW, (number + 1) * _WINDOW)
+                window = self._windows[(contig, number)] = _Features(lines)
+            found = _overlapping(window, start, end)
+        return self._joined([self._row(feature) for feature in found])
+
+    def _features(self, name: str, begin: int, stop: int) -> list[tuple[int, int, str, str]]:
+        """(start, end, name, INFO text) of the lines meeting 0-based ``begin..stop``."""
+        features: list[tuple[int, int, str, str]] = []
+        bed = self.spec.format == "bed"
+        for line in self._tabix.fetch(name, max(0, begin), stop):
+            columns = line.split("\t", 8)
+            if bed:
+                first, last = int(columns[1]) + 1, int(columns[2])
+                label = columns[3] if len(columns) > 3 and columns[3] not in ("", ".") else ""
+                features.append((first, last, label or f"{columns[0]}:{first}-{last}", ""))
+            else:
+                first = int(columns[1])
+                last = first + len(columns[3]) - 1
+                ident = columns[2].split(";")[0]
+                label = ident if ident not in ("", ".") else f"{columns[0]}:{first}-{last}"
+                features.append((first, last, label, columns[7] if len(columns) > 7 else ""))
+        return features
+
+    def _row(self, feature: tuple[int, int, str, str]) -> list[str]:
+        row = [csq_escape(feature[2])]
+        if self.spec.fields:
+            info = info_fields(feature[3])
+            row.extend(csq_escape(self._field(info, field, -1)) for field in self.spec.fields)
+        return row
+
+
+def _overlapping(window: _Features, start: int, end: int) -> list[tuple[int, int, str, str]]:
+    first = bisect.bisect_left(window.starts, start - window.longest)
+    last = bisect.bisect_right(window.starts, end)
+    return [feature for feature in window.features[first:last] if feature[1] >= start]
+
+
+def declared_info(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     """Each INFO field's Number and Description, from the header as htslib parses it."""
     numbers: dict[str, str] = {}
     descriptions: dict[str, str] = {}
@@ -167,13 +322,3 @@ def _declared_info(path: Path) -> tuple[dict[str, str], dict[str, str]]:
             numbers[str(key)] = str(declared.number)
             descriptions[str(key)] = str(declared.description or "")
     return numbers, descriptions
-
-
-def _field_value(value: str | None, number: str, index: int) -> str:
-    if value is None:
-        return ""
-    if number in ("A", "R"):
-        parts = value.split(",")
-        at = index if number == "A" else index + 1
-        return parts[at] if at < len(parts) else ""
-    return value

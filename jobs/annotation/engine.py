@@ -18,7 +18,7 @@ import pysam
 
 from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.consequence import annotate_transcript, intergenic_entry
-from jobs.annotation.custom import CustomSource, CustomSpec
+from jobs.annotation.custom import CustomSource, CustomSpec, open_source
 from jobs.annotation.errors import AnnotationError, InputFormatError, LimitExceeded
 from jobs.annotation.reference import Reference
 from jobs.annotation.sv import StructuralAllele, annotate_structural, structural_alleles
@@ -292,7 +292,7 @@ def annotate_vcf(
 
     dbSNP ids of each allele go into its CSQ Existing_variation, and with ``fill_id`` into the ID
     column too (the ids of every ALT, after any the file had). ``customs`` are sources matched
-    allele-exactly as VEP's --custom (jobs.annotation.custom). ``limits`` bound the decompressed
+    as VEP's --custom, allele-exactly or by overlap (jobs.annotation.custom). ``limits`` bound the decompressed
     bytes, records and wall-clock time; past one of them the annotation stops with a LimitExceeded
     naming the limit and the number.
 
@@ -305,7 +305,7 @@ def annotate_vcf(
     log = Path(log_path) if log_path else output.with_name(output.name.split(".vcf")[0] + ".count.log")
     summary = Path(summary_path) if summary_path else output.with_name(output.name.split(".vcf")[0] + ".summary.json")
     limits = limits or JobLimits()
-    sources = [CustomSource(spec) for spec in customs]
+    sources = [open_source(spec) for spec in customs]
     reader = VcfReader(input_path, display_name=input_name, max_bytes=limits.max_bytes, limit_label=limits.label)
     stats = AnnotationStats()
     partial = output.with_name(f".{output.name}.partial")
@@ -405,10 +405,10 @@ _process_reference: list[Reference] = []  # the reference bundle loaded in a wor
 _process_sources: list[CustomSource] = []  # and its custom sources
 
 
-def _process_start(bundle_path: str, customs: tuple[tuple[str, str, tuple[str, ...]], ...]) -> None:
+def _process_start(bundle_path: str, customs: tuple[tuple[str, str, tuple[str, ...], str, str], ...]) -> None:
     _process_reference.append(Reference(bundle_path))
     # (specs travel as plain tuples: a compiled frozen dataclass does not unpickle)
-    _process_sources.extend(CustomSource(CustomSpec(*spec)) for spec in customs)
+    _process_sources.extend(open_source(CustomSpec(*spec)) for spec in customs)
 
 
 def _annotate_chunk_in_worker(
@@ -456,7 +456,7 @@ def _annotate_in_parallel(
         context.Pool(
             processes,
             initializer=_process_start,
-            initargs=(str(reference.path), tuple((c.path, c.short_name, c.fields) for c in customs)),
+            initargs=(str(reference.path), tuple(c.as_tuple() for c in customs)),
         ) as pool,
     ):
         header_part = Path(scratch) / "header"
@@ -576,12 +576,12 @@ def _annotate_record(
             values: list[str] = []
             for custom in sources:
                 if isinstance(target, Allele):
-                    found = custom.values(contig, target.start, target.ref, target.alt)
-                    if any(found):
-                        stats.custom_matches[custom.spec.short_name] += 1
-                    values += found
-                else:  # (exact mode never matches a symbolic allele, as VEP)
-                    values += [""] * len(custom.csq_fields)
+                    found = custom.values(contig, target.start, target.end, target.ref, target.alt)
+                else:
+                    found = custom.span_values(contig, target.start, target.end)
+                if found[0]:
+                    stats.custom_matches[custom.spec.short_name] += 1
+                values += found
             text = "|".join(values) + "|"
             for at in range(first_entry, len(entries)):
                 entries[at] += text

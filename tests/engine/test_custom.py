@@ -88,8 +88,12 @@ def test_chr_named_source_matches_and_symbolic_alleles_do_not(demo_reference, tm
     ("text", "message"),
     [
         ("short_name=S", "file= is required"),
-        ("file=x.vcf.gz,type=overlap", "only type=exact is supported"),
-        ("file=x.vcf.gz,format=bed", "only format=vcf is supported"),
+        ("file=x.vcf.gz,type=within", "type=within is not supported (expected exact or overlap)"),
+        ("file=x.bed.gz,format=bigwig", "format=bigwig is not supported (expected vcf or bed)"),
+        ("file=x.bed.gz,format=bed,type=exact", "a BED source is matched by overlap only"),
+        ("file=x.bed.gz,format=bed,fields=A", "a BED source has no fields"),
+        ("file=x.vcf.gz,short_name=a|b", "the short name may hold only letters"),
+        ("file=x.vcf.gz,coords=1", "only coords=0 is supported"),
         ("file=x.vcf.gz,colour=red", "unknown option(s) colour"),
         ("file", "expected key=value pairs"),
     ],
@@ -150,7 +154,63 @@ def test_the_annotate_command_takes_vep_custom_specs(tmp_path, demo_reference, d
     assert done.returncode == 0, done.stderr
     assert "|clisite|0.75|s|" in (tmp_path / "out.vcf").read_text()
     refused = subprocess.run(
-        [*command, "--custom", f"file={path},type=overlap"],
+        [*command, "--custom", f"file={path},type=within"],
         cwd=root, capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
-    assert refused.returncode == 1 and "only type=exact is supported" in refused.stderr
+    assert refused.returncode == 1 and "type=within is not supported" in refused.stderr
+
+
+def make_bed(tmp_path, lines: list[str], name: str = "regions.bed"):
+    plain = tmp_path / name
+    plain.write_text("".join(line + "\n" for line in lines))
+    subprocess.run(["bgzip", "-f", str(plain)], check=True)
+    subprocess.run(["tabix", "-p", "bed", f"{plain}.gz"], check=True)
+    return f"{plain}.gz"
+
+
+def test_overlap_bed_reports_every_overlapping_feature_by_name(demo_reference, tmp_path):
+    pos = 5_000_000
+    ref = demo_reference.sequence("20", pos - 1, pos + 30)
+    snv_alt = "A" if ref[1] != "A" else "C"
+    path = make_bed(
+        tmp_path,
+        [
+            f"chr20\t{pos - 11}\t{pos + 20}\tpanel_exon",  # covers POS-10..POS+20
+            f"chr20\t{pos - 1}\t{pos}\tfirst_base",  # 0-based: covers exactly POS
+            f"chr20\t{pos}\t{pos + 5}",  # no name: reported by its coordinates, 1-based
+            f"chr20\t{pos + 25}\t{pos + 26}\tfar",  # past every variant below
+        ],
+    )
+    records = [
+        ("20", pos, ref[1], snv_alt),  # SNV at POS
+        ("20", pos + 21, ref[22:25], ref[22]),  # deletion of POS+22..POS+23: meets nothing
+        ("20", pos + 20, ref[21], ref[21] + "TT"),  # insertion after POS+20: between 20 and 21
+        ("20", pos + 1, ref[2], "<DEL>", f"SVTYPE=DEL;END={pos + 30}"),  # SV over POS+2..POS+30
+    ]
+    _, entries = annotate_with(demo_reference, tmp_path, records, f"file={path},short_name=PANEL,format=bed,type=overlap")
+    values = {entry[0]: entry[-2] for entry in entries}
+    assert values[snv_alt] == "panel_exon&first_base"  # (in the file's order)
+    assert values["-"] == ""
+    assert values["TT"] == "panel_exon"  # (the base before the insertion is in the feature)
+    assert values["deletion"] == f"panel_exon&chr20:{pos + 1}-{pos + 5}&far"
+
+
+def test_overlap_vcf_reports_ids_and_whole_field_values(demo_reference, tmp_path):
+    pos = 6_000_000
+    ref = demo_reference.sequence("20", pos, pos + 10)
+    alt = "A" if ref[3] != "A" else "C"
+    other = "G" if ref[3] not in "GA" else "T"
+    path = make_source(
+        tmp_path,
+        [
+            f"{pos}\tcnv1;alias\t{ref[:6]}\t{ref[0]}\t.\t.\tAF=0.01;SIG=pathogenic",  # spans POS..POS+5
+            f"{pos + 3}\t.\t{ref[3]}\t{alt},{other}\t.\t.\tAF=0.2,0.3;SIG=x",
+        ],
+    )
+    records = [("20", pos + 3, ref[3], other)]
+    _, entries = annotate_with(
+        demo_reference, tmp_path, records, f"file={path},short_name=OV,format=vcf,type=overlap,fields=AF%SIG"
+    )
+    values = {entry[0]: tuple(entry[-4:-1]) for entry in entries}
+    # (the first ID only; no ID: the coordinates; the fields' whole values, not the matching ALT's)
+    assert values[other] == (f"cnv1&20:{pos + 3}-{pos + 3}", "0.01&0.2&0.3", "pathogenic&x")

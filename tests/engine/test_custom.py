@@ -187,7 +187,9 @@ def test_overlap_bed_reports_every_overlapping_feature_by_name(demo_reference, t
         ("20", pos + 20, ref[21], ref[21] + "TT"),  # insertion after POS+20: between 20 and 21
         ("20", pos + 1, ref[2], "<DEL>", f"SVTYPE=DEL;END={pos + 30}"),  # SV over POS+2..POS+30
     ]
-    _, entries = annotate_with(demo_reference, tmp_path, records, f"file={path},short_name=PANEL,format=bed,type=overlap")
+    _, entries = annotate_with(
+        demo_reference, tmp_path, records, f"file={path},short_name=PANEL,format=bed,type=overlap"
+    )
     values = {entry[0]: entry[-2] for entry in entries}
     assert values[snv_alt] == "panel_exon&first_base"  # (in the file's order)
     assert values["-"] == ""

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from accounts import billing, services
 from accounts.forms import ConfirmForm, ProfileForm
 from archive.services import storage_usage
+from jobs.forms import RegionSetForm
 
 UPGRADE_CONFIRM = "Upgrade my account to premium"
 CANCEL_CONFIRM = "Cancel premium and return to the free plan"
@@ -48,6 +49,8 @@ def profile(request: HttpRequest) -> HttpResponse:
             "tokens": request.user.api_tokens.filter(revoked_at=None),
             "new_api_token": request.session.pop("new_api_token", None),
             "storage": storage_usage(user=request.user),
+            "region_sets": request.user.region_sets.all(),
+            "region_form": RegionSetForm(),
         },
     )
 

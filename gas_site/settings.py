@@ -201,6 +201,11 @@ GAS_TOKEN_FAILURES_PER_MINUTE = env_int("GAS_TOKEN_FAILURES_PER_MINUTE", 10, min
 # --- Annotation ------------------------------------------------------------------------
 GAS_REFERENCE_DIR = Path(env_str("GAS_REFERENCE_DIR", str(GAS_DATA_DIR / "references"))).resolve()
 GAS_DEFAULT_REFERENCE = env_str("GAS_DEFAULT_REFERENCE", "demo")
+# Registered annotation sources (manage.py source add) keep their files here, on every worker.
+GAS_SOURCE_DIR = Path(env_str("GAS_SOURCE_DIR", str(GAS_DATA_DIR / "sources"))).resolve()
+# A user's own BED regions (a gene panel): the largest file and the most lines one may hold.
+GAS_MAX_REGIONS_BYTES = env_int("GAS_MAX_REGIONS_BYTES", 10 * 1024 * 1024, minimum=1)
+GAS_MAX_REGIONS = env_int("GAS_MAX_REGIONS", 200_000, minimum=1)
 # Worker processes one annotation job uses (the reading and writing process comes on top).
 GAS_ANNOTATION_PROCESSES = env_int("GAS_ANNOTATION_PROCESSES", 1, minimum=1, maximum=64)
 # dbSNP ids go to CSQ Existing_variation; with this on, into the VCF ID column as well.

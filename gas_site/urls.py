@@ -18,6 +18,8 @@ urlpatterns = [
     path("annotations/<uuid:job_id>/download/<str:kind>", job_views.job_download, name="job_download"),
     path("annotations/<uuid:job_id>/delete", job_views.job_delete, name="job_delete"),
     path("profile/tokens", job_views.token_create, name="token_create"),
+    path("profile/regions", job_views.region_create, name="region_create"),
+    path("profile/regions/<int:region_set_id>/delete", job_views.region_delete, name="region_delete"),
     path("profile/tokens/<int:token_id>/revoke", job_views.token_revoke, name="token_revoke"),
     path("api/v1/", api.urls),
     path("accounts/", include("allauth.urls")),

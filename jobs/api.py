@@ -18,8 +18,9 @@ from ninja.security import HttpBearer
 from accounts.models import User
 from gas_site import ratelimit
 from jobs import services
+from jobs import sources as sources_service
 from jobs.downloads import ResultNotAvailable, download_response
-from jobs.models import Job
+from jobs.models import AnnotationSource, Job, RegionSet
 from jobs.selectors import job_of, jobs_of
 
 
@@ -70,6 +71,9 @@ class JobOut(Schema):
     consequence_counts: dict[str, int]
     error_message: str
     warnings: list[str]
+    source_names: list[str]
+    regions: int | None
+    sources: list[dict]
     result_state: str | None
     result_url: str | None
     log_url: str | None
@@ -92,6 +96,9 @@ class JobOut(Schema):
             "consequence_counts": job.consequence_counts,
             "error_message": job.error_message,
             "warnings": job.warnings if job.status == "COMPLETED" else [],
+            "source_names": job.source_names,
+            "regions": job.region_set_id,
+            "sources": job.sources,
             "result_state": job.result_archive.state if hasattr(job, "result_archive") else None,
             "result_url": request.build_absolute_uri(f"{base}/result") if job.result_key else None,
             "log_url": request.build_absolute_uri(f"{base}/log") if job.log_key else None,
@@ -103,14 +110,104 @@ class ErrorOut(Schema):
 
 
 @api.post("/jobs", response={201: JobOut, 400: ErrorOut, 413: ErrorOut, 429: ErrorOut}, summary="Submit a VCF file")
-def create_job(request: HttpRequest, file: File[UploadedFile], reference: Form[str] = ""):
+def create_job(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    reference: Form[str] = "",
+    sources: Form[str | None] = None,
+    regions: Form[int | None] = None,
+):
+    """``sources``: registered annotation sources to apply, comma-separated (GET /sources lists
+    them; left out: the operator's defaults; empty: none). ``regions``: one of your region files
+    (GET /regions), reported in CSQ field REGIONS."""
     if getattr(request, "upload_too_large", False):
         return Status(413, {"detail": services.too_large_message(request.auth)})
+    region_set = None
+    if regions is not None:
+        region_set = RegionSet.objects.filter(owner=request.auth, id=regions).first()
+        if region_set is None:
+            return Status(400, {"detail": f"You have no region file {regions} (GET /api/v1/regions lists yours)."})
+    names = None if sources is None else [name.strip() for name in sources.split(",") if name.strip()]
     try:
-        job = services.job_create(owner=request.auth, upload=file, reference_name=reference or None)
+        job = services.job_create(
+            owner=request.auth, upload=file, reference_name=reference or None, source_names=names,
+            region_set=region_set,
+        )  # fmt: skip
     except services.UploadRejected as exc:
         return Status(exc.status, {"detail": exc.message})
     return Status(201, JobOut.build(job, request))
+
+
+class SourceOut(Schema):
+    name: str
+    reference: str
+    short_name: str
+    format: str
+    match_type: str
+    fields: list[str]
+    default: bool
+    description: str
+    version: str
+
+
+@api.get("/sources", response=list[SourceOut], summary="Annotation sources you can apply")
+def list_sources(request: HttpRequest, reference: str = ""):
+    found = AnnotationSource.objects.all()
+    if reference:
+        found = found.filter(reference_name=reference)
+    return [
+        {
+            "name": source.name,
+            "reference": source.reference_name,
+            "short_name": source.short_name,
+            "format": source.format,
+            "match_type": source.match_type,
+            "fields": source.fields,
+            "default": source.default,
+            "description": source.description,
+            "version": source.version,
+        }
+        for source in found
+    ]
+
+
+class RegionSetOut(Schema):
+    id: int
+    name: str
+    file_name: str
+    regions: int
+    contigs: list[str]
+    uploaded_at: datetime
+
+
+def _region_out(region_set: RegionSet) -> dict:
+    return {
+        "id": region_set.id, "name": region_set.name, "file_name": region_set.file_name,
+        "regions": region_set.regions, "contigs": region_set.contigs, "uploaded_at": region_set.uploaded_at,
+    }  # fmt: skip
+
+
+@api.get("/regions", response=list[RegionSetOut], summary="Your region files")
+def list_regions(request: HttpRequest):
+    return [_region_out(region_set) for region_set in RegionSet.objects.filter(owner=request.auth)]
+
+
+@api.post("/regions", response={201: RegionSetOut, 400: ErrorOut, 429: ErrorOut}, summary="Upload a BED region file")
+def create_regions(request: HttpRequest, file: File[UploadedFile], name: Form[str] = ""):
+    try:
+        region_set = sources_service.region_set_create(
+            owner=request.auth, upload=file, name=name, file_name=file.name or "regions.bed"
+        )
+    except sources_service.SourceError as exc:
+        return Status(400, {"detail": str(exc)})
+    return Status(201, _region_out(region_set))
+
+
+@api.delete("/regions/{region_set_id}", response={204: None, 404: ErrorOut}, summary="Delete a region file")
+def delete_regions(request: HttpRequest, region_set_id: int):
+    if not sources_service.region_set_delete(owner=request.auth, region_set_id=region_set_id):
+        raise HttpError(404, "Not found.")
+    return Status(204, None)
 
 
 @api.get("/jobs", response=list[JobOut], summary="Your jobs, newest first")

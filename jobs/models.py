@@ -52,6 +52,11 @@ class Job(models.Model):
     # what a completed job did not annotate, in words (records the engine could not annotate,
     # contigs the reference lacks); the page, the mail and the API show them
     warnings = models.JSONField(default=list, blank=True)
+    # the annotation sources chosen at submission (names in the registry), and what ran: each
+    # source's version (file, checksum, registration date) and the alleles it matched
+    source_names = models.JSONField(default=list, blank=True)
+    region_set = models.ForeignKey("RegionSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    sources = models.JSONField("sources applied", default=list, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -114,3 +119,67 @@ class ApiToken(models.Model):
         if not raw.startswith(cls.PREFIX):
             return None
         return cls.objects.select_related("user").filter(key_hash=_token_hash(raw), revoked_at=None).first()
+
+
+class SourceFormat(models.TextChoices):
+    VCF = "vcf", "VCF"
+    BED = "bed", "BED"
+
+
+class MatchType(models.TextChoices):
+    EXACT = "exact", "exact (same allele)"
+    OVERLAP = "overlap", "overlap (any overlapping feature)"
+
+
+class AnnotationSource(models.Model):
+    """A registered annotation source (jobs.sources): a tabix-indexed VCF or BED kept under
+    GAS_SOURCE_DIR, for one reference, applied as VEP's --custom with these settings."""
+
+    name = models.SlugField(max_length=50, unique=True)
+    reference_name = models.CharField(max_length=100, db_index=True)
+    format = models.CharField(max_length=8, choices=SourceFormat.choices)
+    match_type = models.CharField("match", max_length=8, choices=MatchType.choices)
+    short_name = models.CharField(max_length=50, help_text="Names its CSQ fields: SHORT and SHORT_FIELD.")
+    fields = models.JSONField(default=list, blank=True, help_text="INFO fields reported, in order.")
+    field_types = models.JSONField(default=dict, blank=True)  # field -> {"number", "type", "description"}
+    default = models.BooleanField(default=False, help_text="Applied to jobs unless the user leaves it out.")
+    description = models.CharField(max_length=300, blank=True)
+    file_name = models.CharField(max_length=255)  # as registered
+    path = models.CharField(max_length=500)  # the kept copy, relative to GAS_SOURCE_DIR
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    contigs = models.JSONField(default=list, blank=True)  # the source's contigs the reference has
+    registered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["reference_name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["reference_name", "short_name"], name="source_short_name_per_reference")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.reference_name}, {self.match_type})"
+
+    @property
+    def version(self) -> str:
+        return f"{self.sha256[:12]} of {self.registered_at:%Y-%m-%d}"
+
+
+class RegionSet(models.Model):
+    """A user's own regions (a gene panel, target intervals): a BED file reported by overlap."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="region_sets")
+    name = models.CharField(max_length=100)
+    file_key = models.CharField(max_length=500)  # in the inputs storage
+    file_name = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    regions = models.PositiveIntegerField()
+    contigs = models.JSONField(default=list, blank=True)
+    sha256 = models.CharField(max_length=64)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.regions} regions)"

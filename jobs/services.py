@@ -12,7 +12,7 @@ import os
 import secrets
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -36,10 +36,11 @@ from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.engine import AnnotationStats, JobLimits, annotate_vcf
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import Reference
-from jobs.models import FINISHED_STATUSES, ApiToken, Job, JobStatus
+from jobs.models import FINISHED_STATUSES, ApiToken, Job, JobStatus, RegionSet
 from jobs.references import installed_references, load_reference
 from jobs.scratch import scratch_folder
 from jobs.signals import job_completed
+from jobs.sources import SourceError, chosen_source_names, job_source_specs
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +161,16 @@ def safe_input_name(raw: str | None) -> str:
     return stem + (name[len(name) - len(suffix) :] if suffix else "")
 
 
-def job_create(*, owner: User, upload: UploadedFile, reference_name: str | None = None) -> Job:
-    """Check an upload, store it in the inputs storage and queue the job with it."""
+def job_create(
+    *,
+    owner: User,
+    upload: UploadedFile,
+    reference_name: str | None = None,
+    source_names: Sequence[str] | None = None,
+    region_set: RegionSet | None = None,
+) -> Job:
+    """Check an upload, store it in the inputs storage and queue the job with it. ``source_names``
+    are the annotation sources to apply (None: the operator's defaults for the reference)."""
     name = safe_input_name(upload.name or "input.vcf")
     if upload.size is not None and upload.size == 0:
         raise UploadRejected(f"{name} is empty: expected a VCF file.")
@@ -173,6 +182,7 @@ def job_create(*, owner: User, upload: UploadedFile, reference_name: str | None 
         reference = load_reference(reference_name)
     except AnnotationError as exc:
         raise UploadRejected(str(exc)) from exc
+    chosen = _chosen_sources(owner=owner, reference=reference, source_names=source_names, region_set=region_set)
     upload.seek(0)
     check_vcf_header(upload.file, name=name, reference=reference)
     upload.seek(0)
@@ -180,8 +190,20 @@ def job_create(*, owner: User, upload: UploadedFile, reference_name: str | None 
     job_id = uuid.uuid4()
     key = inputs_storage().save(f"{owner.pk}/{job_id}/{name}", File(upload.file, name=name))
     return job_create_from_stored(
-        owner=owner, key=key, name=name, size=size, reference=reference, sha256=sha256, job_id=job_id
-    )
+        owner=owner, key=key, name=name, size=size, reference=reference, sha256=sha256, job_id=job_id,
+        source_names=chosen, region_set=region_set,
+    )  # fmt: skip
+
+
+def _chosen_sources(
+    *, owner: User, reference: Reference, source_names: Sequence[str] | None, region_set: RegionSet | None
+) -> list[str]:
+    if region_set is not None and region_set.owner_id != owner.pk:
+        raise UploadRejected("That region file is not yours.", status=404)
+    try:
+        return chosen_source_names(reference_name=reference.name, names=source_names)
+    except SourceError as exc:
+        raise UploadRejected(str(exc)) from exc
 
 
 def job_create_from_stored(
@@ -193,8 +215,12 @@ def job_create_from_stored(
     reference: Reference,
     sha256: str = "",
     job_id: uuid.UUID | None = None,
+    source_names: Sequence[str] | None = None,
+    region_set: RegionSet | None = None,
 ) -> Job:
     """Record a job for an input already in the inputs storage and queue it in the same transaction."""
+    if source_names is None:
+        source_names = _chosen_sources(owner=owner, reference=reference, source_names=None, region_set=region_set)
     with transaction.atomic():
         job = Job.objects.create(
             id=job_id or uuid.uuid4(),
@@ -206,6 +232,8 @@ def job_create_from_stored(
             reference_name=reference.name,
             reference_checksum=reference.checksum,
             engine_version=ENGINE_VERSION,
+            source_names=list(source_names),
+            region_set=region_set,
         )
         job_enqueue(job=job)
     logger.info("job %s created for user %s (%s, %s bytes)", job.id, owner.pk, name, size)
@@ -324,12 +352,15 @@ def _annotate(job: Job, scratch: Path) -> Job:
                 progress=min(fraction, 0.99), heartbeat_at=timezone.now()
             )
 
+    customs, applied, source_warnings = job_source_specs(job=job, scratch=scratch, reference=reference)
     fault_point("job.before_annotate")
     result = annotate_vcf(
         local_input, output, reference, log_path=log, summary_path=summary, progress=progress,
         input_name=job.input_name, processes=settings.GAS_ANNOTATION_PROCESSES, limits=job_limits(job.owner),
-        fill_id=settings.GAS_FILL_ID_COLUMN,
+        fill_id=settings.GAS_FILL_ID_COLUMN, customs=customs,
     )  # fmt: skip
+    for entry in applied:
+        entry["alleles_matched"] = result.stats.custom_matches.get(entry["short_name"], 0)
     storage = results_storage()
     prefix = attempt_prefix(job)
     keys = {}
@@ -354,7 +385,8 @@ def _annotate(job: Job, scratch: Path) -> Job:
             reference_checksum=reference.checksum,
             engine_version=ENGINE_VERSION,
             error_message="",
-            warnings=job_warnings(stats),
+            warnings=job_warnings(stats) + source_warnings,
+            sources=applied,
         )
         if not updated:  # deleted, failed by staff or taken over meanwhile: drop this attempt's own files
             for key in keys.values():

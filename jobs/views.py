@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from jobs import direct_uploads, services
+from jobs import direct_uploads, services, sources
 from jobs.downloads import ResultNotAvailable, download_response, result_unavailable_reason
-from jobs.forms import AnnotateForm, TokenForm
+from jobs.forms import AnnotateForm, RegionSetForm, TokenForm
 from jobs.selectors import job_of, jobs_of
 
 PAGE_SIZE = 20
@@ -39,17 +39,29 @@ def _annotate(request: HttpRequest) -> HttpResponse:
             {"post": post, "limit": limit, "references": services.reference_choices()},
         )
     if request.method == "POST":
-        form = AnnotateForm(request.POST, request.FILES)
+        form = AnnotateForm(request.POST, request.FILES, user=request.user)
         if getattr(request, "upload_too_large", False):
-            form = AnnotateForm()
+            form = AnnotateForm(user=request.user)
             messages.error(request, services.too_large_message(request.user))
             return render(request, "jobs/annotate.html", {"form": form, "limit": limit}, status=413)
         if form.is_valid():
+            data = form.cleaned_data
+            region_set = data["regions"]
+            try:
+                if data["regions_file"]:
+                    region_set = sources.region_set_create(
+                        owner=request.user, upload=data["regions_file"], name="", file_name=data["regions_file"].name
+                    )
+            except sources.SourceError as exc:
+                form.add_error("regions_file", str(exc))
+                return render(request, "jobs/annotate.html", {"form": form, "limit": limit}, status=400)
             try:
                 job = services.job_create(
                     owner=request.user,
-                    upload=form.cleaned_data["file"],
-                    reference_name=form.cleaned_data["reference"] or None,
+                    upload=data["file"],
+                    reference_name=data["reference"] or None,
+                    source_names=data.get("sources", []),
+                    region_set=region_set,
                 )
             except services.UploadRejected as exc:
                 form.add_error("file", exc.message)
@@ -57,8 +69,7 @@ def _annotate(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"{job.input_name} was uploaded and queued for annotation.")
             return redirect("job_detail", job_id=job.id)
         return render(request, "jobs/annotate.html", {"form": form, "limit": limit}, status=400)
-    else:
-        form = AnnotateForm()
+    form = AnnotateForm(user=request.user)
     return render(request, "jobs/annotate.html", {"form": form, "limit": limit})
 
 
@@ -153,4 +164,31 @@ def token_create(request: HttpRequest) -> HttpResponse:
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     if services.api_token_revoke(user=request.user, token_id=token_id):
         messages.success(request, "The token was revoked.")
+    return redirect("profile")
+
+
+@login_required
+@require_POST
+def region_create(request: HttpRequest) -> HttpResponse:
+    form = RegionSetForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Choose a BED file to upload.")
+        return redirect("profile")
+    upload = form.cleaned_data["file"]
+    try:
+        region_set = sources.region_set_create(
+            owner=request.user, upload=upload, name=form.cleaned_data["name"], file_name=upload.name
+        )
+    except sources.SourceError as exc:
+        messages.error(request, f"The region file was not saved: {exc}")
+    else:
+        messages.success(request, f"{region_set.name}: {region_set.regions} regions saved for your jobs.")
+    return redirect("profile")
+
+
+@login_required
+@require_POST
+def region_delete(request: HttpRequest, region_set_id: int) -> HttpResponse:
+    if sources.region_set_delete(owner=request.user, region_set_id=region_set_id):
+        messages.success(request, "The region file was deleted.")
     return redirect("profile")

@@ -56,6 +56,7 @@ def isolated_data_dir(settings, tmp_path: Path) -> Path:
     """Point local storages and the local cold store at a fresh directory per test."""
     data_dir = tmp_path / "data"
     settings.GAS_DATA_DIR = data_dir
+    settings.GAS_SOURCE_DIR = data_dir / "sources"
     settings.STORAGES = {
         **django_settings.STORAGES,
         "inputs": {
@@ -96,6 +97,18 @@ def other_user(db) -> User:
 def signed_in_client(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def run_worker(django_capture_on_commit_callbacks):
+    """One pass of the real worker command; on-commit work (mail, events) runs as after a real commit."""
+    from django.core.management import call_command
+
+    def run() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("run_annotator", "--once", "--wait", "0", "--retry-delay", "10")
+
+    return run
 
 
 @pytest.fixture

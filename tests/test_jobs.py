@@ -11,7 +11,6 @@ import pytest
 from django.core import mail
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -52,17 +51,6 @@ def job_settings(settings, demo_reference_dir):
 def upload(client, name: str, content: bytes, capture, **extra):
     with capture(execute=True):
         return client.post(reverse("annotate"), {"file": SimpleUploadedFile(name, content)}, **extra)
-
-
-@pytest.fixture
-def run_worker(django_capture_on_commit_callbacks):
-    """One pass of the real worker command; on-commit work (mail, events) runs as after a real commit."""
-
-    def run() -> None:
-        with django_capture_on_commit_callbacks(execute=True):
-            call_command("run_annotator", "--once", "--wait", "0", "--retry-delay", "10")
-
-    return run
 
 
 def test_upload_queue_annotate_download_and_email(

@@ -129,7 +129,9 @@ class CustomSource:
         self.numbers: dict[str, str] = {}
         self.descriptions: dict[str, str] = {}
         if spec.format == "vcf":
-            self.numbers, self.descriptions = declared_info(path)
+            for field, (number, _type, description) in declared_info(path).items():
+                self.numbers[field] = number
+                self.descriptions[field] = description
         missing = [field for field in spec.fields if field not in self.numbers]
         if missing:
             raise AnnotationError(
@@ -312,13 +314,11 @@ def _overlapping(window: _Features, start: int, end: int) -> list[tuple[int, int
     return [feature for feature in window.features[first:last] if feature[1] >= start]
 
 
-def declared_info(path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """Each INFO field's Number and Description, from the header as htslib parses it."""
-    numbers: dict[str, str] = {}
-    descriptions: dict[str, str] = {}
+def declared_info(path: Path) -> dict[str, tuple[str, str, str]]:
+    """Each INFO field's Number, Type and Description, from the header as htslib parses it."""
+    declared: dict[str, tuple[str, str, str]] = {}
     with pysam.VariantFile(str(path)) as variants:
         for key in list(variants.header.info.keys()):
-            declared: Any = variants.header.info[key]  # (pysam's stubs say Number is a str; 1 is an int)
-            numbers[str(key)] = str(declared.number)
-            descriptions[str(key)] = str(declared.description or "")
-    return numbers, descriptions
+            field: Any = variants.header.info[key]  # (pysam's stubs say Number is a str; 1 is an int)
+            declared[str(key)] = (str(field.number), str(field.type), str(field.description or ""))
+    return declared

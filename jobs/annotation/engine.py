@@ -308,6 +308,8 @@ def annotate_vcf(
     sources = [open_source(spec) for spec in customs]
     reader = VcfReader(input_path, display_name=input_name, max_bytes=limits.max_bytes, limit_label=limits.label)
     stats = AnnotationStats()
+    for opened in sources:  # (a source that matched nothing says so: 0)
+        stats.custom_matches[opened.spec.short_name] = 0
     partial = output.with_name(f".{output.name}.partial")
     compressed = output.name.endswith(".gz")
     try:

@@ -12,6 +12,7 @@ from jobs.annotation.custom import CustomSpec
 from jobs.annotation.engine import annotate_vcf
 from jobs.annotation.errors import AnnotationError
 from jobs.references import load_reference
+from jobs.sources import SourceError, registered_specs
 
 
 class Command(BaseCommand):
@@ -30,7 +31,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--custom", action="append", default=[], metavar="SPEC",
             help="A tabix-indexed VCF matched allele-exactly, in VEP's --custom syntax: "
-            "file=F,short_name=S,format=vcf,type=exact,coords=0,fields=A%%B (repeatable).",
+            "file=F,short_name=S,format=vcf|bed,type=exact|overlap,coords=0,fields=A%%B (repeatable).",
+        )  # fmt: skip
+        parser.add_argument(
+            "--source", action="append", default=[], metavar="NAME",
+            help="A registered annotation source (manage.py source list) for the reference (repeatable).",
         )  # fmt: skip
 
     def handle(
@@ -43,6 +48,7 @@ class Command(BaseCommand):
         processes: int,
         no_id_column: bool,
         custom: list[str],
+        source: list[str],
         **options: Any,
     ) -> None:
         if not input.is_file():
@@ -63,12 +69,13 @@ class Command(BaseCommand):
                     sys.stderr.write(f"\r{percent:3d}%")
                     sys.stderr.flush()
 
-            customs = [CustomSpec.parse(text) for text in custom]
+            customs = registered_specs(reference_name=bundle.name, names=source) if source else []
+            customs += [CustomSpec.parse(text) for text in custom]
             result = annotate_vcf(
                 input, output, bundle, progress=progress, processes=max(1, processes), fill_id=not no_id_column,
                 customs=customs,
             )  # fmt: skip
-        except (AnnotationError, OSError) as exc:
+        except (AnnotationError, SourceError, OSError) as exc:
             raise CommandError(str(exc)) from exc
         if not quiet:
             sys.stderr.write("\n")

@@ -20,6 +20,9 @@ The CSQ fields are named as VEP names them: ``<short_name>`` (the IDs or names) 
 from __future__ import annotations
 
 import bisect
+import gzip
+import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,6 @@ import pysam
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import contig_aliases
 from jobs.annotation.terms import csq_escape
-from jobs.annotation.vcf import info_fields
 
 _WINDOW = 1 << 20
 _REACH = 1024  # (a source line this far before a window can still have its allele inside it)
@@ -119,8 +121,10 @@ class CustomSource:
         path = Path(spec.path)
         if not path.is_file():
             raise AnnotationError(f"custom source {spec.short_name}: {path} does not exist")
+        csi = Path(f"{path}.csi")
+        index = str(csi) if csi.is_file() and not Path(f"{path}.tbi").is_file() else None
         try:
-            self._tabix = pysam.TabixFile(str(path))
+            self._tabix = pysam.TabixFile(str(path), index=index)
         except (OSError, ValueError) as exc:
             raise AnnotationError(
                 f"custom source {spec.short_name}: {path} is not a bgzipped, tabix-indexed file ({exc})"
@@ -167,11 +171,13 @@ class CustomSource:
     def _joined(self, rows: list[list[str]]) -> list[str]:
         if not rows:
             return self._empty
+        if len(rows) == 1:
+            return rows[0]
         return ["&".join(row[i] for row in rows) for i in range(1 + len(self.spec.fields))]
 
-    def _field(self, info: dict[str, str], field: str, index: int) -> str:
+    def _field(self, info: str, field: str, index: int) -> str:
         """One field's value for ALT ``index`` (Number=A/R split), or its whole value for index -1."""
-        value = info.get(field)
+        value = info_value(info, field)
         if value is None:
             return ""
         if value == "":  # (a flag: VEP writes 1)
@@ -186,60 +192,230 @@ class CustomSource:
         return value
 
 
+def info_value(info: str, field: str) -> str | None:
+    """The value of INFO field ``field`` in an INFO column ("" for a flag, None when absent),
+    found without splitting the whole column (a gnomAD line has hundreds of fields)."""
+    size = len(field)
+    at = info.find(field)
+    while at >= 0:
+        end = at + size
+        if at == 0 or info[at - 1] == ";":
+            if end == len(info) or info[end] == ";":
+                return ""
+            if info[end] == "=":
+                stop = info.find(";", end)
+                return info[end + 1 :] if stop < 0 else info[end + 1 : stop]
+        at = info.find(field, end)
+    return None
+
+
+class _Alleles:
+    """One window's source alleles: the first line carrying each, and any further ones."""
+
+    __slots__ = ("first", "more")
+
+    def __init__(self) -> None:
+        self.first: dict[tuple[int, str, str], tuple[str, int]] = {}
+        self.more: dict[tuple[int, str, str], list[tuple[str, int]]] = {}
+
+    def add(self, key: tuple[int, str, str], line: str, index: int) -> None:
+        if key in self.first:  # (not setdefault and "is": mypyc passes tuples by value)
+            self.more.setdefault(key, []).append((line, index))
+        else:
+            self.first[key] = (line, index)
+
+
 class ExactSource(CustomSource):
-    """A VCF matched allele by allele."""
+    """A VCF matched allele by allele. The source is read as a stream beside a sorted input: the
+    next window continues where the last one stopped (one pass over the source, no query per
+    variant); a jump (unsorted input, another contig) starts a new indexed query."""
 
     def __init__(self, spec: CustomSpec) -> None:
         super().__init__(spec)
-        self._windows: dict[tuple[str, int], dict[tuple[int, str, str], list[tuple[str, str, int]]]] = {}
+        self._windows: dict[tuple[str, int], _Alleles] = {}
+        self._stream: _Lines | None = None
+        self._offsets: dict[str, list[int]] | None = linear_index(Path(f"{spec.path}.tbi"))
+        self._stream_next: tuple[str, int] = ("", -1)  # the (contig, window) the stream goes on into
+        self._pending: str | None = None  # the line read past the last window's end
+        self._spill = _Alleles()  # alleles of that next window met while reading the last
+        self._last = self._spill  # the window asked for last, and which it is
+        self._last_contig = ""
+        self._last_number = -1
 
     def values(self, contig: str, start: int, end: int, ref: str, alt: str) -> list[str]:
         key = (start, ref, alt) if len(ref) == 1 and len(alt) == 1 else minimal(start, ref, alt)
-        window = (contig, key[0] // _WINDOW)
-        sites = self._windows.get(window)
-        if sites is None:
-            if len(self._windows) >= _WINDOWS_KEPT:
-                del self._windows[next(iter(self._windows))]
-            sites = self._windows[window] = self._load(contig, window[1] * _WINDOW)
-        found = sites.get(key)
-        if not found:
+        number = key[0] // _WINDOW
+        if number == self._last_number and contig == self._last_contig:  # (most calls: the last window)
+            window = self._last
+        else:
+            known = self._windows.get((contig, number))
+            if known is None:
+                if len(self._windows) >= _WINDOWS_KEPT:
+                    del self._windows[next(iter(self._windows))]
+                known = self._windows[(contig, number)] = self._load(contig, number)
+            window, self._last, self._last_contig, self._last_number = known, known, contig, number
+        found = window.first.get(key)
+        if found is None:
             return self._empty
-        return self._joined([self._row(ident, info, index) for ident, info, index in found])
+        rows = [self._row(found[0], found[1])]
+        for line, index in window.more.get(key, ()):
+            rows.append(self._row(line, index))
+        return self._joined(rows)
 
     def span_values(self, contig: str, start: int, end: int) -> list[str]:
         return self._empty  # (exact mode never matches a symbolic allele, as VEP)
 
-    def _row(self, ident: str, info_text: str, index: int) -> list[str]:
-        """One matching line's values (its INFO parsed only now, on a match)."""
-        info = info_fields(info_text)
+    def _row(self, line: str, index: int) -> list[str]:
+        """One matching line's values (its ID and INFO split out only now, on a match)."""
+        columns = line.split("\t", 8)
+        ident = columns[2]
+        info = columns[7] if len(columns) > 7 else ""
         row = [csq_escape(ident if ident != "." else "")]
         for field in self.spec.fields:
             row.append(csq_escape(self._field(info, field, index)))
         return row
 
-    def _load(self, contig: str, start: int) -> dict[tuple[int, str, str], list[tuple[str, str, int]]]:
-        """The window's lines by allele: (ID, INFO text, ALT index), INFO left unparsed."""
-        sites: dict[tuple[int, str, str], list[tuple[str, str, int]]] = {}
+    def _lines_from(self, name: str, begin: int) -> _Lines:
+        """The source's lines of contig ``name`` from 0-based ``begin`` on: read straight from the
+        compressed file at the offset its tabix index gives (htslib's iterator costs more per line)."""
+        offsets = self._offsets.get(name) if self._offsets is not None else None
+        if not offsets or begin >> 14 >= len(offsets) or offsets[begin >> 14] == 0:
+            return _FetchLines(self._tabix, name, begin)
+        return _BgzfLines(self.spec.path, offsets[begin >> 14], name)
+
+    def _load(self, contig: str, number: int) -> _Alleles:
+        """The alleles of window ``number`` of ``contig``, keyed by their minimal form."""
         name = self.source_contig(contig)
         if name is None:
-            return sites
+            return _Alleles()
+        start = number * _WINDOW
         stop = start + _WINDOW
-        for line in self._tabix.fetch(name, max(0, start - _REACH), stop):
-            columns = line.split("\t", 8)
-            pos, ident, ref, alt_text = int(columns[1]), columns[2], columns[3], columns[4]
-            info = columns[7] if len(columns) > 7 else ""
-            if len(ref) == 1 and len(alt_text) == 1:  # (one base for one: the commonest line)
-                if start <= pos < stop and alt_text != "*" and alt_text != ".":
-                    sites.setdefault((pos, ref.upper(), alt_text.upper()), []).append((ident, info, 0))
+        if self._stream is not None and self._stream_next == (contig, number):
+            lines, line, window = self._stream, self._pending, self._spill
+        else:  # (from a little before the window: a padded line there can have its allele inside)
+            lines, line, window = self._lines_from(name, max(0, start - _REACH)), None, _Alleles()
+        spill = _Alleles()
+        if line is None:
+            line = lines.read()
+        while line is not None:
+            # (columns found by their tabs: a one-base line, the commonest, needs no split)
+            tab1 = line.find("\t")
+            tab2 = line.find("\t", tab1 + 1)
+            pos = int(line[tab1 + 1 : tab2])
+            if pos >= stop:
+                break
+            tab3 = line.find("\t", tab2 + 1)
+            tab4 = line.find("\t", tab3 + 1)
+            tab5 = line.find("\t", tab4 + 1)
+            if tab4 == tab3 + 2 and tab5 == tab4 + 2:  # (one base for one)
+                alt_base = line[tab4 + 1]
+                if pos >= start and alt_base != "*" and alt_base != ".":
+                    window.add((pos, _upper(line[tab3 + 1]), _upper(alt_base)), line, 0)
+            else:
+                ref = _upper(line[tab3 + 1 : tab4])
+                alt_text = line[tab4 + 1 : tab5] if tab5 > 0 else line[tab4 + 1 :].rstrip("\n")
+                for index, alt in enumerate(_upper(alt_text).split(",")):
+                    if alt.startswith("<") or alt in ("*", ".") or "[" in alt or "]" in alt:
+                        continue
+                    key = minimal(pos, ref, alt)
+                    if key[0] >= stop:
+                        spill.add(key, line, index)
+                    elif key[0] >= start:
+                        window.add(key, line, index)
+            line = lines.read()
+        self._stream = lines if line is not None else None
+        self._stream_next = (contig, number + 1)
+        self._pending, self._spill = line, spill
+        return window
+
+
+class _Lines:
+    """The lines of one contig of a source, from some position on, in file order."""
+
+    def read(self) -> str | None:
+        raise NotImplementedError
+
+
+class _FetchLines(_Lines):
+    """Through htslib's tabix iterator."""
+
+    def __init__(self, tabix: pysam.TabixFile, name: str, begin: int) -> None:
+        self._lines: Iterator[str] = iter(tabix.fetch(name, begin))
+
+    def read(self) -> str | None:
+        return next(self._lines, None)
+
+
+class _BgzfLines(_Lines):
+    """Straight from the BGZF file, a megabyte at a time, until the contig ends."""
+
+    def __init__(self, path: str, offset: int, name: str) -> None:
+        opener: Any = pysam.BGZFile  # (its stubs want an index argument it does not need)
+        self._file: Any = opener(path, "rb")
+        self._file.seek(offset)  # (a virtual offset, as the index gives it)
+        self._prefix = name + "\t"
+        self._lines: list[str] = []
+        self._at = 0
+        self._rest = b""
+        self._ended = False
+
+    def read(self) -> str | None:
+        if self._at >= len(self._lines) and not self._fill():
+            return None
+        line = self._lines[self._at]
+        self._at += 1
+        if not line.startswith(self._prefix):  # (the next contig: this one is done)
+            self._ended, self._lines, self._at = True, [], 0
+            return None
+        return line
+
+    def _fill(self) -> bool:
+        while not self._ended:
+            chunk = self._file.read(1 << 20)
+            if not chunk:
+                self._ended = True
+                self._lines, self._at = ([self._rest.decode()] if self._rest.strip() else []), 0
+                return bool(self._lines)
+            data = self._rest + chunk
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                self._rest = data
                 continue
-            ref = ref.upper()
-            for index, alt in enumerate(alt_text.upper().split(",")):
-                if alt.startswith("<") or alt in ("*", ".") or "[" in alt or "]" in alt:
-                    continue
-                key = minimal(pos, ref, alt)
-                if start <= key[0] < stop:
-                    sites.setdefault(key, []).append((ident, info, index))
-        return sites
+            self._rest = data[cut + 1 :]
+            self._lines, self._at = data[:cut].decode().split("\n"), 0
+            return True
+        return False
+
+
+def linear_index(path: Path) -> dict[str, list[int]] | None:
+    """Per contig, the virtual offset of the first line meeting each 16 kb bin, from a tabix
+    (.tbi) index; None without one (a CSI index has no such table)."""
+    if not path.is_file():
+        return None
+    with gzip.open(path, "rb") as handle:
+        data = handle.read()
+    if data[:4] != b"TBI\x01":
+        return None
+    count = struct.unpack_from("<i", data, 4)[0]
+    names_size = struct.unpack_from("<i", data, 32)[0]
+    names = data[36 : 36 + names_size].split(b"\0")[:count]
+    at = 36 + names_size
+    offsets: dict[str, list[int]] = {}
+    for name in names:
+        bins = struct.unpack_from("<i", data, at)[0]
+        at += 4
+        for _ in range(bins):
+            chunks = struct.unpack_from("<i", data, at + 4)[0]
+            at += 8 + 16 * chunks
+        intervals = struct.unpack_from("<i", data, at)[0]
+        at += 4
+        offsets[name.decode()] = list(struct.unpack_from(f"<{intervals}Q", data, at))
+        at += 8 * intervals
+    return offsets
+
+
+def _upper(bases: str) -> str:
+    return bases if bases.isupper() else bases.upper()
 
 
 class _Features:
@@ -302,9 +478,7 @@ class OverlapSource(CustomSource):
 
     def _row(self, feature: tuple[int, int, str, str]) -> list[str]:
         row = [csq_escape(feature[2])]
-        if self.spec.fields:
-            info = info_fields(feature[3])
-            row.extend(csq_escape(self._field(info, field, -1)) for field in self.spec.fields)
+        row.extend(csq_escape(self._field(feature[3], field, -1)) for field in self.spec.fields)
         return row
 
 

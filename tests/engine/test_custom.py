@@ -4,7 +4,9 @@ multi-allelic and padded forms on either side, chr aliases, and clear refusals."
 
 from __future__ import annotations
 
+import itertools
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -216,3 +218,63 @@ def test_overlap_vcf_reports_ids_and_whole_field_values(demo_reference, tmp_path
     values = {entry[0]: tuple(entry[-4:-1]) for entry in entries}
     # (the first ID only; no ID: the coordinates; the fields' whole values, not the matching ALT's)
     assert values[other] == (f"cnv1&20:{pos + 3}-{pos + 3}", "0.01&0.2&0.3", "pathogenic&x")
+
+
+def test_streamed_indexed_and_unsorted_reads_agree_across_window_edges(demo_reference, tmp_path):
+    """Sorted input reads the source as one stream (the next window continues where the last
+    stopped); unsorted input and a CSI index (no linear index) query it instead: same values."""
+    edge = 2 * (1 << 20)  # (a window boundary of jobs.annotation.custom)
+    ref = demo_reference.sequence("20", edge - 3, edge + 3)  # ref[i] is at edge - 3 + i
+
+    # (three SNVs with three different ALTs, so that each allele is told apart in the output)
+    alt1, alt3, alt5 = next(
+        alts for alts in itertools.permutations("ACGT", 3) if all(a != ref[i] for a, i in zip(alts, (1, 3, 5)))
+    )
+    lines = [
+        f"{edge - 2}\tbefore\t{ref[1]}\t{alt1}\t.\t.\tAF=0.1;SIG=a",
+        f"{edge - 1}\tpadded_del\t{ref[2:4]}\t{ref[2]}\t.\t.\tAF=0.2;SIG=b",  # deletes the edge base itself
+        f"{edge - 1}\tpadded_snv\t{ref[2:4]}\t{ref[2]}{alt3}\t.\t.\tAF=0.3;SIG=c",  # the SNV at the edge
+        f"{edge}\tat_edge\t{ref[3]}\t{alt3}\t.\t.\tAF=0.4;SIG=d",
+        f"{edge + 2}\tafter\t{ref[5]}\t{alt5}\t.\t.\tAF=0.5;SIG=e",
+    ]
+    plain = tmp_path / "edge.vcf"
+    plain.write_text(SOURCE_HEADER + "".join(f"20\t{line}\n" for line in lines))
+    subprocess.run(["bgzip", "-k", "-f", str(plain)], check=True)
+    tbi = f"{plain}.gz"
+    subprocess.run(["tabix", "-p", "vcf", tbi], check=True)
+    csi_copy = tmp_path / "edge_csi.vcf.gz"
+    csi_copy.write_bytes(Path(tbi).read_bytes())
+    subprocess.run(["tabix", "-C", "-p", "vcf", str(csi_copy)], check=True)
+    records = [
+        ("20", edge - 2, ref[1], alt1),
+        ("20", edge - 1, ref[2:4], ref[2]),
+        ("20", edge, ref[3], alt3),
+        ("20", edge + 2, ref[5], alt5),
+        ("20", 3 * (1 << 20) + 5, "N", "NTTT"),  # (a later window, so that the stream moves on)
+    ]
+    expected = {
+        alt1: ("before", "0.1", "a"),
+        "-": ("padded_del", "0.2", "b"),
+        alt3: ("padded_snv&at_edge", "0.3&0.4", "c&d"),
+        alt5: ("after", "0.5", "e"),
+    }
+    for name, path, order in (
+        ("sorted", tbi, records),
+        ("unsorted", tbi, records[::-1]),
+        ("csi", str(csi_copy), records),
+    ):
+        folder = tmp_path / name
+        folder.mkdir()
+        _, entries = annotate_with(demo_reference, folder, order, f"file={path},short_name=E,fields=AF%SIG")
+        found = {allele: values for allele, values in by_allele(entries).items() if allele in expected}
+        assert found == expected, name
+
+
+def test_info_value_finds_fields_and_flags_without_splitting():
+    from jobs.annotation.custom import info_value
+
+    info = "AC=3;AF_popmax=0.5;AF=0.1,0.2;DB;END=5"
+    assert info_value(info, "AF") == "0.1,0.2"  # (not AF_popmax)
+    assert info_value(info, "AC") == "3" and info_value(info, "END") == "5"
+    assert info_value(info, "DB") == ""  # a flag
+    assert info_value(info, "F") is None and info_value(info, "popmax") is None and info_value(".", "AF") is None

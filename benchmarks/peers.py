@@ -23,16 +23,18 @@ SNPEFF_JAR = Path("/usr/share/java/snpeff.jar")
 class Run:
     seconds: float
     peak_mb: float
+    cpu_seconds: float = 0.0  # (user + system: steadier than wall time on a shared machine)
 
 
 def measure(command: list[str], *, stdout: Path | None = None, env: dict[str, str] | None = None) -> Run:
-    """Run ``command`` in a fresh wrapper process; wall time and the peak RSS of the command alone."""
+    """Run ``command`` in a fresh wrapper process; wall and CPU time and the peak RSS of the command alone."""
     wrapper = (
         "import resource, subprocess, sys, time, json;"
         "out = open(sys.argv[1], 'wb') if sys.argv[1] != '-' else subprocess.DEVNULL;"
         "t = time.perf_counter(); rc = subprocess.call(sys.argv[2:], stdout=out);"
         "d = time.perf_counter() - t;"
-        "print(json.dumps([rc, d, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "print(json.dumps([rc, d, u.ru_maxrss, u.ru_utime + u.ru_stime]))"
     )
     result = subprocess.run(
         [sys.executable, "-c", wrapper, str(stdout) if stdout else "-", *command],
@@ -40,10 +42,10 @@ def measure(command: list[str], *, stdout: Path | None = None, env: dict[str, st
     )  # fmt: skip
     if result.returncode != 0 or not result.stdout.strip():
         raise RuntimeError(f"{command[0]} failed: {result.stderr[-2000:]}")
-    rc, seconds, peak_kb = json.loads(result.stdout.strip().splitlines()[-1])
+    rc, seconds, peak_kb, cpu = json.loads(result.stdout.strip().splitlines()[-1])
     if rc != 0:
         raise RuntimeError(f"{' '.join(command)} exited {rc}: {result.stderr[-2000:]}")
-    return Run(seconds=seconds, peak_mb=peak_kb / 1024)
+    return Run(seconds=seconds, peak_mb=peak_kb / 1024, cpu_seconds=cpu)
 
 
 def _gtf_attributes(text: str) -> dict[str, str]:

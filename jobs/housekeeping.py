@@ -6,7 +6,7 @@
   files of a finished or deleted job that it does not name (a worker that died between storing
   its files and recording them, an attempt that lost to another) at once; inputs without a job
   once older than a grace period (an upload may be on its way to becoming a job). The files of
-  an unfinished job are never touched.
+  an unfinished job and users' region files are never touched.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
 
-from jobs.models import Job, JobStatus
+from jobs.models import Job, JobStatus, RegionSet
 from jobs.services import inputs_storage, job_enqueue, results_storage
 
 logger = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ def files_sweep(*, grace_seconds: int = 3600) -> SweepReport:
         referenced.update(k for k in (job.input_key, job.result_key, job.log_key, job.summary_key) if k)
         if job.status in (JobStatus.RUNNING, JobStatus.PENDING):
             running.append(f"{job.owner_id}/{job.id}/")  # (any attempt of an unfinished job may still store)
+    referenced.update(RegionSet.objects.values_list("file_key", flat=True))  # (users' regions live there too)
     unfinished = tuple(running)
     inputs, results = inputs_storage(), results_storage()
     for key in stored_inputs:

@@ -345,3 +345,16 @@ def test_regions_through_the_api(signed_in_client):
     assert [entry["name"] for entry in api.get("/api/v1/regions").json()] == ["p"]
     assert api.delete(f"/api/v1/regions/{made.json()['id']}").status_code == 204
     assert not RegionSet.objects.exists()
+
+
+def test_region_files_survive_the_storage_sweep(signed_in_client, user):
+    from django.core.files.storage import storages
+
+    from jobs.housekeeping import files_sweep
+
+    signed_in_client.post(reverse("region_create"), {"file": SimpleUploadedFile("p.bed", PANEL.encode())})
+    region_set = RegionSet.objects.get(owner=user)
+    assert region_set.name == "p.bed"  # (no name given: the file's)
+    storages["inputs"].save(f"{user.pk}/stray/old.vcf", io.BytesIO(b"x"))
+    report = files_sweep(grace_seconds=-1)
+    assert report.inputs == 1 and storages["inputs"].exists(region_set.file_key)

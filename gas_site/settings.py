@@ -182,6 +182,8 @@ if OIDC_SERVER_URL:
 
 # --- Plans and limits -----------------------------------------------------------------
 GAS_FREE_RETENTION_SECONDS = env_int("GAS_FREE_RETENTION_SECONDS", 300, minimum=0)
+# Decompressed bytes of an upload read through at upload time (damaged gzip, limits); past them the worker checks.
+GAS_UPLOAD_SCAN_BYTES = env_int("GAS_UPLOAD_SCAN_BYTES", 512 * 1024 * 1024, minimum=1)
 GAS_FREE_MAX_UPLOAD_BYTES = env_int("GAS_FREE_MAX_UPLOAD_BYTES", 153_600, minimum=1)
 GAS_PREMIUM_MAX_UPLOAD_BYTES = env_int("GAS_PREMIUM_MAX_UPLOAD_BYTES", 1024**3, minimum=1)
 # Uploads are streamed to disk by Django above this size rather than held in memory.

@@ -138,6 +138,77 @@ def check_vcf_header(handle: IO[bytes], *, name: str, reference: Reference) -> N
     raise UploadRejected(f"{name}: no #CHROM column header line was found.")
 
 
+REF_SAMPLE = 200  # data lines whose REF is compared with the genome at upload
+REF_SAMPLE_MINIMUM = 20  # fewer compared than this: too few to refuse a file on
+
+
+def check_vcf_body(handle: IO[bytes], *, name: str, reference: Reference, max_bytes: int) -> None:
+    """What can be known of the data before a job is queued: a gzip file is read through to its end
+    (a truncated or damaged one is refused now, not when a worker reaches the break), within the
+    plan's decompressed limit and GAS_UPLOAD_SCAN_BYTES (a small bomb must not hold a web process
+    for long); and a file whose first data lines' REF alleles all disagree with the genome is
+    refused (another build, or positions shifted). Read in blocks, not lines."""
+    magic = handle.read(2)
+    handle.seek(0)
+    compressed = magic == b"\x1f\x8b"
+    stream: IO[bytes] = gzip.GzipFile(fileobj=handle) if compressed else handle
+    head = b""
+    total = 0
+    scan = min(max_bytes + 1, settings.GAS_UPLOAD_SCAN_BYTES)  # (past it, the worker finds any break)
+    try:
+        while total < scan:
+            block = stream.read(min(1 << 20, scan - total))
+            if not block:
+                break
+            total += len(block)
+            if total > max_bytes:
+                raise UploadRejected(
+                    f"{name} holds more than {filesizeformat(max_bytes)} of VCF text once decompressed, the most "
+                    "one job of your plan may read.",
+                    status=413,
+                )
+            if len(head) < 4 << 20:
+                head += block
+            elif not compressed:
+                break  # (a plain file cannot be truncated in a way reading would show)
+    except (EOFError, gzip.BadGzipFile, OSError, zlib.error) as exc:
+        raise UploadRejected(
+            f"{name}: the gzip data is damaged or truncated after {total:,} bytes of VCF text ({exc}); "
+            "upload the whole file again."
+        ) from None
+    _check_sample(head, name=name, reference=reference)
+
+
+def _check_sample(head: bytes, *, name: str, reference: Reference) -> None:
+    compared = 0
+    first: str | None = None
+    for number, raw in enumerate(head.split(b"\n")[:-1], 1):
+        if raw.startswith(b"#") or not raw.strip():
+            continue
+        columns = raw.decode("utf-8", "replace").split("\t", 5)
+        if len(columns) < 5 or not columns[1].isdigit():
+            continue  # (the worker reports a malformed line with its own message)
+        contig = reference.resolve_contig(columns[0])
+        ref = columns[3].upper()
+        if contig is None or not ref or ref.strip("ACGT"):
+            continue
+        pos = int(columns[1])
+        genome = reference.sequence(contig, pos, pos + len(ref) - 1)
+        compared += 1
+        if genome == ref:
+            return
+        if first is None:
+            first = f"line {number}: {columns[0]}:{pos} REF {columns[3]}, the genome has {genome or 'nothing there'}"
+        if compared >= REF_SAMPLE:
+            break
+    if compared >= REF_SAMPLE_MINIMUM:
+        raise UploadRejected(
+            f"{name}: none of the REF alleles of its first {compared} data lines agrees with {reference.build} "
+            f"(reference {reference.name}; {first}): the file is for another genome build, or its positions are "
+            "shifted."
+        )
+
+
 def _sha256_and_size(upload: UploadedFile) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
@@ -185,6 +256,8 @@ def job_create(
     chosen = _chosen_sources(owner=owner, reference=reference, source_names=source_names, region_set=region_set)
     upload.seek(0)
     check_vcf_header(upload.file, name=name, reference=reference)
+    upload.seek(0)
+    check_vcf_body(upload.file, name=name, reference=reference, max_bytes=job_limits(owner).max_bytes)
     upload.seek(0)
     sha256, size = _sha256_and_size(upload)
     job_id = uuid.uuid4()
@@ -385,7 +458,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
             reference_checksum=reference.checksum,
             engine_version=ENGINE_VERSION,
             error_message="",
-            warnings=job_warnings(stats) + source_warnings,
+            warnings=job_warnings(stats, build=reference.build) + source_warnings,
             sources=applied,
         )
         if not updated:  # deleted, failed by staff or taken over meanwhile: drop this attempt's own files
@@ -400,7 +473,13 @@ def _annotate(job: Job, scratch: Path) -> Job:
     return job
 
 
-def job_warnings(stats: AnnotationStats) -> list[str]:
+# A completed job warns when at least this share of its records has a REF the genome disagrees
+# with; from the second share on, the warning says the file is likely for another build.
+REF_MISMATCH_WARNING = 0.01
+REF_MISMATCH_WRONG_BUILD = 0.10
+
+
+def job_warnings(stats: AnnotationStats, *, build: str = "the reference") -> list[str]:
     """What a completed annotation did not do, for the user: each warning one sentence."""
     warnings = []
     if stats.records_failed:
@@ -414,6 +493,24 @@ def job_warnings(stats: AnnotationStats) -> list[str]:
         warnings.append(
             f"{stats.sv_not_annotated} structural ALT alleles could not be annotated and were written without CSQ "
             f"(the log lists them): {shown}"
+        )
+    compared = stats.records - sum(stats.uncovered_contigs.values())
+    if compared and stats.ref_mismatches / compared >= REF_MISMATCH_WARNING:
+        share = stats.ref_mismatches / compared
+        likely = (
+            f": the file is probably for another genome build than {build}, or its positions are shifted"
+            if share >= REF_MISMATCH_WRONG_BUILD
+            else ""
+        )
+        shown = "; ".join(stats.ref_mismatch_examples[:3])
+        warnings.append(
+            f"{stats.ref_mismatches} of {compared} records ({share:.1%}) have a REF allele that disagrees with the "
+            f"reference genome{likely} (the log lists examples): {shown}"
+        )
+    if stats.alleles_skipped:
+        warnings.append(
+            f"{stats.alleles_skipped} ALT alleles were not annotated, as VEP does not annotate them "
+            "(spanning-deletion * alleles and ALT alleles equal to REF)"
         )
     if stats.uncovered_contigs:
         missing = sum(stats.uncovered_contigs.values())
@@ -522,3 +619,13 @@ def api_token_authenticate(raw: str) -> User | None:
 
 def reference_choices() -> list[tuple[str, str]]:
     return [(bundle["name"], f"{bundle['name']} ({bundle['build']})") for bundle in installed_references()]
+
+
+def reference_summaries() -> list[dict[str, str]]:
+    """What each installed reference covers, in words for the upload page."""
+    found = []
+    for bundle in installed_references():
+        contigs = bundle.get("annotated_contigs", [])
+        shown = ", ".join(contigs[:25]) + (f" and {len(contigs) - 25} more" if len(contigs) > 25 else "")
+        found.append({"name": bundle["name"], "build": bundle["build"], "contigs": shown or "none"})
+    return found

@@ -29,7 +29,7 @@ from django.utils import timezone
 from accounts.models import User
 from jobs.annotation.custom import CustomSpec, declared_info, open_source
 from jobs.annotation.errors import AnnotationError
-from jobs.annotation.reference import Reference, contig_aliases
+from jobs.annotation.reference import Reference, contig_aliases, file_sha256
 from jobs.annotation.source_files import file_format, indexed_copy, read_bed, write_indexed_bed
 from jobs.models import AnnotationSource, Job, MatchType, RegionSet
 from jobs.references import installed_references, load_reference
@@ -47,14 +47,6 @@ class SourceError(Exception):
 
 def source_dir() -> Path:
     return Path(settings.GAS_SOURCE_DIR)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -- the registry ---------------------------------------------------------------------------
@@ -120,7 +112,7 @@ def source_register(
             field: {"number": declared[field][0], "type": declared[field][1], "description": declared[field][2]}
             for field in fields
         }
-        sha256 = _sha256(kept)
+        sha256 = file_sha256(kept)
         final = root / name / sha256[:16]
         if final.exists():
             shutil.rmtree(final)

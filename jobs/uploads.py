@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 from accounts.models import User
 from jobs.services import api_token_authenticate, too_large_message, upload_limit
@@ -61,7 +62,6 @@ class UploadLimitMiddleware:
                     message = too_large_message(user, length)
                     if request.path.startswith("/api/"):
                         return JsonResponse({"detail": message}, status=413)
-                    response = HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
-                    return response
+                    return render(request, "413.html", {"message": message}, status=413)
                 request.upload_handlers.insert(0, LimitedUploadHandler(request, limit))
         return self.get_response(request)

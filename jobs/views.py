@@ -29,6 +29,7 @@ def annotate(request: HttpRequest) -> HttpResponse:
 @csrf_protect
 def _annotate(request: HttpRequest) -> HttpResponse:
     limit = services.upload_limit(request.user)
+    page = {"limit": limit, "installed": services.reference_summaries()}
     if direct_uploads.enabled() and request.method == "GET":
         post = direct_uploads.presigned_post(
             user=request.user, redirect_url=request.build_absolute_uri(reverse("annotate_complete"))
@@ -36,14 +37,14 @@ def _annotate(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "jobs/annotate_direct.html",
-            {"post": post, "limit": limit, "references": services.reference_choices()},
+            {**page, "post": post, "references": services.reference_choices()},
         )
     if request.method == "POST":
         form = AnnotateForm(request.POST, request.FILES, user=request.user)
         if getattr(request, "upload_too_large", False):
             form = AnnotateForm(user=request.user)
             messages.error(request, services.too_large_message(request.user))
-            return render(request, "jobs/annotate.html", {"form": form, "limit": limit}, status=413)
+            return render(request, "jobs/annotate.html", {**page, "form": form}, status=413)
         if form.is_valid():
             data = form.cleaned_data
             region_set = data["regions"]
@@ -54,7 +55,7 @@ def _annotate(request: HttpRequest) -> HttpResponse:
                     )
             except sources.SourceError as exc:
                 form.add_error("regions_file", str(exc))
-                return render(request, "jobs/annotate.html", {"form": form, "limit": limit}, status=400)
+                return render(request, "jobs/annotate.html", {**page, "form": form}, status=400)
             try:
                 job = services.job_create(
                     owner=request.user,
@@ -65,12 +66,12 @@ def _annotate(request: HttpRequest) -> HttpResponse:
                 )
             except services.UploadRejected as exc:
                 form.add_error("file", exc.message)
-                return render(request, "jobs/annotate.html", {"form": form, "limit": limit}, status=exc.status)
+                return render(request, "jobs/annotate.html", {**page, "form": form}, status=exc.status)
             messages.success(request, f"{job.input_name} was uploaded and queued for annotation.")
             return redirect("job_detail", job_id=job.id)
-        return render(request, "jobs/annotate.html", {"form": form, "limit": limit}, status=400)
+        return render(request, "jobs/annotate.html", {**page, "form": form}, status=400)
     form = AnnotateForm(user=request.user)
-    return render(request, "jobs/annotate.html", {"form": form, "limit": limit})
+    return render(request, "jobs/annotate.html", {**page, "form": form})
 
 
 @login_required

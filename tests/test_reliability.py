@@ -261,6 +261,10 @@ def test_inflated_bytes_over_the_plan_limit_fail_the_job(
     lines = "".join(f"20\t{71381 + i}\t.\tA\tT\t.\t.\t.\n" for i in range(5000))
     content = gzip.compress((HEADER + lines).encode())
     assert len(content) < settings.GAS_FREE_MAX_UPLOAD_BYTES
+    refused = upload(signed_in_client, "many.vcf.gz", content, django_capture_on_commit_callbacks)  # (at upload)
+    assert refused.status_code == 413 and not Job.objects.exists()
+    assert "many.vcf.gz holds more than 97.7\xa0KB of VCF text once decompressed" in refused.content.decode()
+    settings.GAS_UPLOAD_SCAN_BYTES = 50_000  # past the scan, the worker enforces the limit
     upload(signed_in_client, "many.vcf.gz", content, django_capture_on_commit_callbacks)
     run("run_annotator", django_capture_on_commit_callbacks)
     job = the_job()
@@ -589,14 +593,19 @@ def test_warnings_on_the_page_in_the_mail_and_in_the_api(signed_in_client, djang
     finally:
         victim._exon_cdna = saved
     job = the_job()
-    assert job.status == JobStatus.COMPLETED and len(job.warnings) == 3, job.warnings
+    assert job.status == JobStatus.COMPLETED and len(job.warnings) == 4, job.warnings
     assert job.warnings[0].startswith("1 of 5 records could not be annotated because of an internal error")
     assert "line 7: 20:10256079 N>A: IndexError" in job.warnings[0]
     assert job.warnings[1] == (
         "1 structural ALT alleles could not be annotated and were written without CSQ (the log lists them): "
         "line 8: 20:10300000 ALT A[20:2000000[: breakends are not annotated"
     )
-    assert job.warnings[2] == (
+    assert job.warnings[2] == (  # (the BND line's REF is not the genome's base; 1 of 4 on chromosome 20)
+        "1 of 4 records (25.0%) have a REF allele that disagrees with the reference genome: the file is probably "
+        "for another genome build than GRCh37, or its positions are shifted (the log lists examples): "
+        "line 8: 20:10300000 REF A but the genome has C"
+    )
+    assert job.warnings[3] == (
         "1 of 5 records are on contigs the reference does not have (1) and were passed through without annotation"
     )
     page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()

@@ -53,7 +53,7 @@ def contig_aliases(name: str) -> list[str]:
     return [name, bare, f"chr{bare}"]
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     import hashlib  # (here: only imports need it, and loading OpenSSL slows every annotation's start)
 
     digest = hashlib.sha256()
@@ -173,17 +173,17 @@ def import_reference(
                 pickle.dump(records, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
         sources: dict[str, dict[str, str]] = {
-            "gene_model": {"file": Path(gene_model).name, "sha256": _sha256(Path(gene_model))},
-            "fasta": {"file": Path(fasta).name, "sha256": _sha256(Path(fasta))},
+            "gene_model": {"file": Path(gene_model).name, "sha256": file_sha256(Path(gene_model))},
+            "fasta": {"file": Path(fasta).name, "sha256": file_sha256(Path(fasta))},
         }
         if dbsnp is not None:
             target = staging / "dbsnp.vcf.gz"
             _install_bgzipped(Path(dbsnp), target)
             pysam.tabix_index(str(target), preset="vcf", force=True)
-            sources["dbsnp"] = {"file": Path(dbsnp).name, "sha256": _sha256(Path(dbsnp))}
+            sources["dbsnp"] = {"file": Path(dbsnp).name, "sha256": file_sha256(Path(dbsnp))}
 
         file_digests = sorted(
-            f"{path.relative_to(staging)}:{_sha256(path)}" for path in staging.rglob("*") if path.is_file()
+            f"{path.relative_to(staging)}:{file_sha256(path)}" for path in staging.rglob("*") if path.is_file()
         )
         manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION,

@@ -1,0 +1,154 @@
+"""Honest outcomes (issue 11, item 7): what can be known at upload is refused then, with the file
+and the reason; what a completed job did not annotate is a warning on its page, in its mail and
+in the API (the Scout trio on contigs the demo lacks, a file with shifted positions)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from accounts.services import plan_upgrade
+from jobs.models import Job, JobStatus
+from tests.conftest import DEMO
+from tests.test_api import make_token
+from tests.test_jobs import job_settings  # noqa: F401 - the same settings fixture
+
+pytestmark = pytest.mark.django_db
+DATA = Path(__file__).resolve().parent / "data"
+HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+
+
+def dbsnp_records(count: int) -> list[tuple[int, str, str]]:
+    """Real chr20 sites (POS, REF, ALT) from the demo's dbSNP slice: REF agrees with the genome."""
+    found = []
+    with gzip.open(DEMO / "dbsnp_common_GRCh37.chr20.vcf.gz", "rt") as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                columns = line.split("\t")
+                if len(columns[3]) == 1 and len(columns[4]) == 1:
+                    found.append((int(columns[1]), columns[3], columns[4]))
+            if len(found) == count:
+                break
+    return found
+
+
+def vcf(records: list[tuple[int, str, str]]) -> bytes:
+    return (HEADER + "".join(f"20\t{pos}\t.\t{ref}\t{alt}\t.\t.\t.\n" for pos, ref, alt in records)).encode()
+
+
+def post(client, capture, name: str, content: bytes):
+    with capture(execute=True):
+        return client.post(reverse("annotate"), {"file": SimpleUploadedFile(name, content)})
+
+
+def test_a_gzip_cut_short_after_a_good_header_is_refused_at_upload(
+    signed_in_client, user, django_capture_on_commit_callbacks
+):
+    plan_upgrade(user=user)
+    whole = gzip.compress(vcf(dbsnp_records(3000)) * 20)
+    refused = post(signed_in_client, django_capture_on_commit_callbacks, "cut.vcf.gz", whole[: len(whole) * 2 // 3])
+    text = refused.content.decode()
+    assert refused.status_code == 400 and not Job.objects.exists()
+    assert "cut.vcf.gz: the gzip data is damaged or truncated after" in text and "upload the whole file again" in text
+
+
+def test_a_file_whose_ref_alleles_all_disagree_with_the_genome_is_refused_at_upload(
+    signed_in_client, django_capture_on_commit_callbacks
+):
+    complement = {"A": "T", "C": "G", "G": "C", "T": "A"}
+    wrong = [(pos, complement[ref], ref) for pos, ref, _ in dbsnp_records(50)]
+    refused = post(signed_in_client, django_capture_on_commit_callbacks, "other_build.vcf", vcf(wrong))
+    text = refused.content.decode()
+    assert refused.status_code == 400 and not Job.objects.exists()
+    pos, ref, _ = wrong[0]
+    assert "other_build.vcf: none of the REF alleles of its first 50 data lines agrees with GRCh37" in text
+    assert f"line 3: 20:{pos} REF {ref}, the genome has {complement[ref]}" in text
+    assert "another genome build, or its positions are shifted" in text
+
+
+def test_shifted_positions_complete_with_a_warning_everywhere(
+    run_worker, signed_in_client, django_capture_on_commit_callbacks
+):
+    shifted = [(pos + 1_230_000, ref, alt) for pos, ref, alt in dbsnp_records(400)]
+    post(signed_in_client, django_capture_on_commit_callbacks, "shifted.vcf", vcf(shifted))
+    run_worker()
+    job = Job.objects.get()
+    assert job.status == JobStatus.COMPLETED
+    [warning] = job.warnings
+    assert "of 400 records (" in warning and "have a REF allele that disagrees with the reference genome" in warning
+    share = float(warning.split("(")[1].split("%")[0])
+    assert 60 < share < 90  # (a random base agrees one time in four)
+    assert "probably for another genome build than GRCh37, or its positions are shifted" in warning
+    page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    assert "Completed with warnings" in page and "disagrees with the reference genome" in page
+    assert mail.outbox[-1].subject.endswith("is ready, with warnings") and "disagrees" in mail.outbox[-1].body
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {make_token(signed_in_client)}")
+    assert api.get(f"/api/v1/jobs/{job.id}").json()["warnings"] == [warning]
+
+
+def test_the_scout_trio_says_which_records_the_reference_does_not_cover(
+    run_worker, signed_in_client, user, django_capture_on_commit_callbacks
+):
+    plan_upgrade(user=user)  # (the trio is larger than the free plan's upload limit)
+    post(
+        signed_in_client,
+        django_capture_on_commit_callbacks,
+        "trio.vcf.gz",
+        (DATA / "scout_demo_trio_GRCh37.vcf.gz").read_bytes(),
+    )
+    run_worker()
+    job = Job.objects.get()
+    assert job.status == JobStatus.COMPLETED and job.records == 680
+    covered = [w for w in job.warnings if "contigs the reference does not have" in w]
+    assert covered and covered[0].startswith("661 of 680 records are on contigs the reference does not have")
+    assert "Completed with warnings" in signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    assert "661 of 680 records are on contigs" in mail.outbox[-1].body
+    listed = signed_in_client.get(reverse("job_list")).content.decode()
+    assert "Completed with warnings" in listed
+
+
+def test_the_upload_page_says_what_the_references_cover(signed_in_client):
+    page = signed_in_client.get(reverse("annotate")).content.decode()
+    assert "Reference <strong>demo</strong> (GRCh37) annotates contigs 20;" in page
+
+
+# -- styled error pages (issue 11, item 8) ------------------------------------------------------
+def test_a_missing_job_is_a_styled_404_with_the_site_header(signed_in_client):
+    response = signed_in_client.get(reverse("job_detail", args=["00000000-0000-0000-0000-000000000000"]))
+    page = response.content.decode()
+    assert response.status_code == 404 and 'data-testid="error-page"' in page
+    assert "Not found" in page and 'data-testid="nav-user"' in page  # (the header, signed in)
+
+
+def test_an_upload_over_the_plan_limit_is_a_styled_413(signed_in_client, settings):
+    settings.GAS_FREE_MAX_UPLOAD_BYTES = 1000
+    big = SimpleUploadedFile("big.vcf", b"#" * 200_000)
+    response = signed_in_client.post(reverse("annotate"), {"file": big})
+    page = response.content.decode()
+    assert response.status_code == 413 and 'data-testid="error-page"' in page
+    assert "The file is too large" in page and "Free plan" in page
+
+
+def test_a_form_without_its_csrf_token_is_a_styled_403(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = client.post(reverse("token_create"), {"name": "x"})
+    assert response.status_code == 403 and "The form had expired" in response.content.decode()
+
+
+def test_a_server_error_is_a_styled_500(client, monkeypatch):
+    from accounts import views
+
+    def broken(request):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(views, "render", lambda *args, **kwargs: broken(None))
+    client.raise_request_exception = False
+    response = client.get(reverse("home"))
+    assert response.status_code == 500 and "Something went wrong on our side" in response.content.decode()

@@ -374,6 +374,7 @@ else:
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["gas_site.formats"]  # (one date-time format, with the time zone)
 TIME_ZONE = env_str("GAS_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -59,6 +59,7 @@ api = NinjaAPI(
 class JobOut(Schema):
     id: uuid.UUID
     input_name: str
+    name: str
     status: str
     progress: float
     reference: str
@@ -84,6 +85,7 @@ class JobOut(Schema):
         return {
             "id": job.id,
             "input_name": job.input_name,
+            "name": job.name,
             "status": job.status,
             "progress": 1.0 if job.status == "COMPLETED" else round(job.progress, 3),
             "reference": job.reference_name,
@@ -116,6 +118,7 @@ def create_job(
     reference: Form[str] = "",
     sources: Form[str | None] = None,
     regions: Form[int | None] = None,
+    name: Form[str] = "",
 ):
     """``sources``: registered annotation sources to apply, comma-separated (GET /sources lists
     them; left out: the operator's defaults; empty: none). ``regions``: one of your region files
@@ -131,7 +134,7 @@ def create_job(
     try:
         job = services.job_create(
             owner=request.auth, upload=file, reference_name=reference or None, source_names=names,
-            region_set=region_set,
+            region_set=region_set, title=name,
         )  # fmt: skip
     except services.UploadRejected as exc:
         return Status(exc.status, {"detail": exc.message})

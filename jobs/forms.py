@@ -13,6 +13,9 @@ class AnnotateForm(forms.Form):
         help_text="A .vcf or .vcf.gz file.",
         widget=forms.ClearableFileInput(attrs={"accept": ".vcf,.gz,.bgz"}),
     )
+    name = forms.CharField(
+        label="Job name", max_length=100, required=False, help_text="Optional: to tell this job from others."
+    )
     reference = forms.ChoiceField(label="Reference", required=False)
     sources = forms.MultipleChoiceField(
         label="Annotation sources",

@@ -25,6 +25,7 @@ class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
     input_name = models.CharField("input file", max_length=255)
+    name = models.CharField("job name", max_length=100, blank=True)  # the user's, to tell jobs apart
     input_key = models.CharField("input storage key", max_length=500)
     input_size = models.BigIntegerField(default=0)
     input_sha256 = models.CharField(max_length=64, blank=True)
@@ -64,6 +65,11 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.input_name} ({self.get_status_display()})"
+
+    @property
+    def title(self) -> str:
+        """What pages call the job: its name, else its input file."""
+        return self.name or self.input_name
 
     @property
     def is_finished(self) -> bool:

@@ -239,6 +239,7 @@ def job_create(
     reference_name: str | None = None,
     source_names: Sequence[str] | None = None,
     region_set: RegionSet | None = None,
+    title: str = "",
 ) -> Job:
     """Check an upload, store it in the inputs storage and queue the job with it. ``source_names``
     are the annotation sources to apply (None: the operator's defaults for the reference)."""
@@ -264,7 +265,7 @@ def job_create(
     key = inputs_storage().save(f"{owner.pk}/{job_id}/{name}", File(upload.file, name=name))
     return job_create_from_stored(
         owner=owner, key=key, name=name, size=size, reference=reference, sha256=sha256, job_id=job_id,
-        source_names=chosen, region_set=region_set,
+        source_names=chosen, region_set=region_set, title=title,
     )  # fmt: skip
 
 
@@ -290,6 +291,7 @@ def job_create_from_stored(
     job_id: uuid.UUID | None = None,
     source_names: Sequence[str] | None = None,
     region_set: RegionSet | None = None,
+    title: str = "",
 ) -> Job:
     """Record a job for an input already in the inputs storage and queue it in the same transaction."""
     if source_names is None:
@@ -307,6 +309,7 @@ def job_create_from_stored(
             engine_version=ENGINE_VERSION,
             source_names=list(source_names),
             region_set=region_set,
+            name=title.strip()[:100],
         )
         job_enqueue(job=job)
     logger.info("job %s created for user %s (%s, %s bytes)", job.id, owner.pk, name, size)

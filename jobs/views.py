@@ -63,11 +63,12 @@ def _annotate(request: HttpRequest) -> HttpResponse:
                     reference_name=data["reference"] or None,
                     source_names=data.get("sources", []),
                     region_set=region_set,
+                    title=data["name"],
                 )
             except services.UploadRejected as exc:
                 form.add_error("file", exc.message)
                 return render(request, "jobs/annotate.html", {**page, "form": form}, status=exc.status)
-            messages.success(request, f"{job.input_name} was uploaded and queued for annotation.")
+            messages.success(request, f"{job.title} was uploaded and queued for annotation.")
             return redirect("job_detail", job_id=job.id)
         return render(request, "jobs/annotate.html", {**page, "form": form}, status=400)
     form = AnnotateForm(user=request.user)
@@ -91,7 +92,7 @@ def annotate_complete(request: HttpRequest) -> HttpResponse:
 @login_required
 def job_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(jobs_of(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    refresh = any(job.is_active for job in page.object_list)
+    refresh = any(job.is_active or _restoring(job) for job in page.object_list)
     return render(request, "jobs/list.html", {"page": page, "refresh": refresh})
 
 
@@ -107,11 +108,16 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
         {
             "job": job,
             "chart": chart,
-            "refresh": job.is_active,
+            "refresh": job.is_active or _restoring(job),
             "archive": getattr(job, "result_archive", None),
             "unavailable": result_unavailable_reason(job),
         },
     )
+
+
+def _restoring(job) -> bool:
+    archive = getattr(job, "result_archive", None)
+    return archive is not None and archive.state == "RESTORING"
 
 
 @login_required

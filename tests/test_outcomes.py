@@ -152,3 +152,43 @@ def test_a_server_error_is_a_styled_500(client, monkeypatch):
     client.raise_request_exception = False
     response = client.get(reverse("home"))
     assert response.status_code == 500 and "Something went wrong on our side" in response.content.decode()
+
+
+# -- polish (issue 11, item 8) ----------------------------------------------------------------------
+def test_a_job_can_be_named_and_files_of_the_same_name_are_told_apart(
+    signed_in_client, django_capture_on_commit_callbacks
+):
+    content = vcf(dbsnp_records(5))
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in_client.post(
+            reverse("annotate"), {"file": SimpleUploadedFile("in.vcf", content), "name": "Trio, run 2"}
+        )
+    post(signed_in_client, django_capture_on_commit_callbacks, "in.vcf", content)
+    named, plain = Job.objects.exclude(name=""), Job.objects.filter(name="")
+    [named], [plain] = named, plain
+    assert (named.name, named.title, plain.title) == ("Trio, run 2", "Trio, run 2", "in.vcf")
+    listed = signed_in_client.get(reverse("job_list")).content.decode()
+    assert "Trio, run 2" in listed and str(named.id)[:8] in listed and str(plain.id)[:8] in listed
+    assert "table-responsive" in listed  # (the list scrolls sideways on a phone instead of overflowing)
+    detail = signed_in_client.get(reverse("job_detail", args=[named.id])).content.decode()
+    assert "<title>Trio, run 2 · GAS</title>" in detail
+    assert named.submitted_at.strftime("%Y-%m-%d %H:%M UTC") in detail  # one format, with the time zone
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {make_token(signed_in_client)}")
+    with django_capture_on_commit_callbacks(execute=True):
+        made = api.post("/api/v1/jobs", {"file": SimpleUploadedFile("in.vcf", content), "name": "from a script"})
+    assert made.json()["name"] == "from a script"
+
+
+def test_the_job_page_refreshes_itself_while_restoring(signed_in_client, user):
+    from archive.models import ResultArchive, ResultState
+
+    job = Job.objects.create(owner=user, input_name="x.vcf", input_key="k", reference_name="demo",
+                             status=JobStatus.COMPLETED, result_key="r")  # fmt: skip
+    archive = ResultArchive.objects.create(job=job, state=ResultState.ARCHIVED)
+    page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    assert 'http-equiv="refresh"' not in page
+    archive.state = ResultState.RESTORING
+    archive.save()
+    page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    assert 'http-equiv="refresh"' in page
+    assert 'http-equiv="refresh"' in signed_in_client.get(reverse("job_list")).content.decode()

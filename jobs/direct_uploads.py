@@ -20,6 +20,7 @@ from jobs.services import (
     HEADER_READ_LIMIT,
     UploadRejected,
     check_vcf_header,
+    check_vcf_start,
     inputs_storage,
     job_create_from_stored,
     too_large_message,
@@ -92,6 +93,7 @@ def complete(*, user: User, bucket: str, key: str) -> Job:
         reference = load_reference(reference_name)
         start = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEADER_READ_LIMIT - 1}")["Body"].read()
         check_vcf_header(io.BytesIO(start), name=name, reference=reference)
+        check_vcf_start(start, name=name, reference=reference)
     except UploadRejected:
         client.delete_object(Bucket=bucket, Key=key)
         raise

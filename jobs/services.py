@@ -179,6 +179,14 @@ def check_vcf_body(handle: IO[bytes], *, name: str, reference: Reference, max_by
     _check_sample(head, name=name, reference=reference)
 
 
+def check_vcf_start(start: bytes, *, name: str, reference: Reference) -> None:
+    """The REF check of ``check_vcf_body`` on a file's first bytes only (a direct upload: the web
+    server reads just its start from S3), gzip-compressed or not; the worker checks the rest."""
+    if start[:2] == b"\x1f\x8b":
+        start = zlib.decompressobj(31).decompress(start, 4 << 20)  # (a cut stream is fine here)
+    _check_sample(start, name=name, reference=reference)
+
+
 def _check_sample(head: bytes, *, name: str, reference: Reference) -> None:
     compared = 0
     first: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import re
 from datetime import UTC, datetime
@@ -15,9 +16,13 @@ from django.urls import reverse
 
 from jobs.models import Job
 from tests.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
+from tests.test_outcomes import dbsnp_records, vcf
 
 pytestmark = pytest.mark.django_db
 BUCKET = "gas-direct-inputs"
+# every REF the complement of the genome's base there (a wrong build, shifted positions), gzipped
+_COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
+WRONG_BUILD = gzip.compress(vcf([(pos, _COMPLEMENT[ref], ref) for pos, ref, _ in dbsnp_records(30)]))
 
 
 @pytest.fixture
@@ -82,6 +87,7 @@ def test_upload_to_s3_then_redirect_creates_the_job(
         ("big.vcf", GOOD_VCF.encode() + b"20\t100\t.\tA\tG\t50\tPASS\t.\n" * 8000, "too large"),
         ("notes.vcf", b"hello\n", "is not a VCF"),
         ("data.csv", GOOD_VCF.encode(), "expected a .vcf"),
+        ("wrong.vcf.gz", WRONG_BUILD, "none of the REF alleles of its first 30 data lines agrees with GRCh37"),
     ],
 )
 def test_a_forged_or_bad_redirect_gains_nothing(signed_in_client, user, s3_inputs, name, body, message):

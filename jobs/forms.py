@@ -23,6 +23,11 @@ class AnnotateForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Each adds its fields to every CSQ entry, as VEP's --custom.",
     )
+    flag_pick = forms.BooleanField(
+        label="Flag one entry per variant (PICK)",
+        required=False,
+        help_text="As VEP's --flag_pick: the entry VEP would pick gets PICK=1 in CSQ; every entry stays.",
+    )
     regions = forms.ModelChoiceField(
         label="Your regions",
         queryset=RegionSet.objects.none(),

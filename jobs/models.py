@@ -58,6 +58,7 @@ class Job(models.Model):
     source_names = models.JSONField(default=list, blank=True)
     region_set = models.ForeignKey("RegionSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     sources = models.JSONField("sources applied", default=list, blank=True)
+    flag_pick = models.BooleanField(default=False)  # VEP's --flag_pick: one entry per variant marked PICK=1
 
     class Meta:
         ordering = ["-submitted_at"]

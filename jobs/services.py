@@ -248,6 +248,7 @@ def job_create(
     source_names: Sequence[str] | None = None,
     region_set: RegionSet | None = None,
     title: str = "",
+    flag_pick: bool = False,
 ) -> Job:
     """Check an upload, store it in the inputs storage and queue the job with it. ``source_names``
     are the annotation sources to apply (None: the operator's defaults for the reference)."""
@@ -273,7 +274,7 @@ def job_create(
     key = inputs_storage().save(f"{owner.pk}/{job_id}/{name}", File(upload.file, name=name))
     return job_create_from_stored(
         owner=owner, key=key, name=name, size=size, reference=reference, sha256=sha256, job_id=job_id,
-        source_names=chosen, region_set=region_set, title=title,
+        source_names=chosen, region_set=region_set, title=title, flag_pick=flag_pick,
     )  # fmt: skip
 
 
@@ -300,6 +301,7 @@ def job_create_from_stored(
     source_names: Sequence[str] | None = None,
     region_set: RegionSet | None = None,
     title: str = "",
+    flag_pick: bool = False,
 ) -> Job:
     """Record a job for an input already in the inputs storage and queue it in the same transaction."""
     if source_names is None:
@@ -318,6 +320,7 @@ def job_create_from_stored(
             source_names=list(source_names),
             region_set=region_set,
             name=title.strip()[:100],
+            flag_pick=flag_pick,
         )
         job_enqueue(job=job)
     logger.info("job %s created for user %s (%s, %s bytes)", job.id, owner.pk, name, size)
@@ -441,7 +444,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
     result = annotate_vcf(
         local_input, output, reference, log_path=log, summary_path=summary, progress=progress,
         input_name=job.input_name, processes=settings.GAS_ANNOTATION_PROCESSES, limits=job_limits(job.owner),
-        fill_id=settings.GAS_FILL_ID_COLUMN, customs=customs,
+        fill_id=settings.GAS_FILL_ID_COLUMN, customs=customs, flag_pick=job.flag_pick,
     )  # fmt: skip
     for entry in applied:
         entry["alleles_matched"] = result.stats.custom_matches.get(entry["short_name"], 0)

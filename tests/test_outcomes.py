@@ -192,3 +192,20 @@ def test_the_job_page_refreshes_itself_while_restoring(signed_in_client, user):
     page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
     assert 'http-equiv="refresh"' in page
     assert 'http-equiv="refresh"' in signed_in_client.get(reverse("job_list")).content.decode()
+
+
+def test_a_job_can_ask_for_vep_flag_pick(run_worker, signed_in_client, django_capture_on_commit_callbacks):
+    content = vcf(dbsnp_records(20))
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in_client.post(reverse("annotate"), {"file": SimpleUploadedFile("in.vcf", content), "flag_pick": "on"})
+    run_worker()
+    job = Job.objects.get()
+    assert job.flag_pick and job.status == JobStatus.COMPLETED
+    download = signed_in_client.get(reverse("job_download", args=[job.id, "result"]))
+    text = gzip.decompress(b"".join(download.streaming_content)).decode()
+    assert "|FLAGS|PICK|SYMBOL_SOURCE|" in text
+    at = next(line for line in text.splitlines() if "ID=CSQ" in line).split("Format: ")[1].split("|").index("PICK")
+    for line in (line for line in text.splitlines() if not line.startswith("#")):
+        csq = next(item for item in line.split("\t")[7].split(";") if item.startswith("CSQ="))[4:]
+        assert [entry.split("|")[at] for entry in csq.split(",")].count("1") == 1  # (one per record)
+    assert "--flag_pick" in signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()

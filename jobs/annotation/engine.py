@@ -20,6 +20,7 @@ from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.consequence import annotate_transcript, intergenic_entry
 from jobs.annotation.custom import CustomSource, CustomSpec, open_source
 from jobs.annotation.errors import AnnotationError, InputFormatError, LimitExceeded
+from jobs.annotation.pick import PICK_AFTER, pick_key, with_pick
 from jobs.annotation.reference import Reference
 from jobs.annotation.sv import StructuralAllele, annotate_structural, structural_alleles
 from jobs.annotation.terms import CSQ_FIELDS, Consequence
@@ -183,9 +184,12 @@ class AnnotationResult:
     stats: AnnotationStats
 
 
-def csq_header(reference: Reference, sources: Sequence[CustomSource] = ()) -> list[str]:
+def csq_header(reference: Reference, sources: Sequence[CustomSource] = (), *, flag_pick: bool = False) -> list[str]:
     custom = [name for source in sources for name in source.csq_fields]
-    fields = "|".join([*CSQ_FIELDS, *custom, reference.source_name])
+    names = list(CSQ_FIELDS)
+    if flag_pick:  # (VEP's place for it: after FLAGS)
+        names.insert(PICK_AFTER + 1, "PICK")
+    fields = "|".join([*names, *custom, reference.source_name])
     return [
         f'##GAS=<Version="{ENGINE_VERSION}",Reference="{reference.name}",Build="{reference.build}",'
         f'Checksum="{reference.checksum}">',
@@ -284,6 +288,7 @@ def annotate_vcf(
     limits: JobLimits | None = None,
     fill_id: bool = True,
     customs: Sequence[CustomSpec] = (),
+    flag_pick: bool = False,
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_path`` (bgzipped when it ends in .gz).
 
@@ -321,11 +326,13 @@ def annotate_vcf(
             for line in reader.header_lines[:-1]
             if not line.startswith("##GAS=")
         ]  # (an earlier VEP's ##VEP lines stay: they describe PREVIOUS_CSQ)
-        header_text = "\n".join([*header, *csq_header(reference, sources), reader.header_lines[-1], ""])
+        header_text = "\n".join(
+            [*header, *csq_header(reference, sources, flag_pick=flag_pick), reader.header_lines[-1], ""]
+        )
         if processes > 1:
             _annotate_in_parallel(
                 reader, reference, stats, header_text, partial, compressed, processes, progress, watch, fill_id,
-                tuple(customs),
+                tuple(customs), flag_pick,
             )  # fmt: skip
         else:
             writer = _Writer(partial, compressed=compressed)
@@ -334,7 +341,15 @@ def annotate_vcf(
                 for first_line, text in reader.data_chunks(CHUNK_BYTES):
                     watch.check()
                     annotated = _annotate_chunk(
-                        first_line, text, reader.column_count, reader.name, reference, stats, fill_id, sources
+                        first_line,
+                        text,
+                        reader.column_count,
+                        reader.name,
+                        reference,
+                        stats,
+                        fill_id,
+                        sources,
+                        flag_pick,
                     )
                     writer.write_block(annotated)
                     if progress is not None:
@@ -369,6 +384,7 @@ def _annotate_chunk(
     stats: AnnotationStats,
     fill_id: bool,
     sources: Sequence[CustomSource] = (),
+    flag_pick: bool = False,
 ) -> str:
     """The annotated lines, each ending in a newline, of a chunk of whole data lines."""
     source = reference.source_name
@@ -378,7 +394,7 @@ def _annotate_chunk(
         record = parse_data_line(line, line_number, column_count, name)
         if record is not None:
             try:
-                annotated.append(_annotate_record(record, reference, stats, source, name, fill_id, sources))
+                annotated.append(_annotate_record(record, reference, stats, source, name, fill_id, sources, flag_pick))
             except AnnotationError:  # bad input: the job fails with its message
                 raise
             except Exception as exc:  # an engine bug, not bad input: this record only, written unchanged
@@ -414,12 +430,19 @@ def _process_start(bundle_path: str, customs: tuple[tuple[str, str, tuple[str, .
 
 
 def _annotate_chunk_in_worker(
-    first_line: int, text: str, column_count: int, name: str, part: str, compressed: bool, fill_id: bool
+    first_line: int,
+    text: str,
+    column_count: int,
+    name: str,
+    part: str,
+    compressed: bool,
+    fill_id: bool,
+    flag_pick: bool,
 ) -> dict[str, Any]:
     """Annotate a chunk into the file ``part``; return the chunk's counts."""
     stats = AnnotationStats()
     annotated = _annotate_chunk(
-        first_line, text, column_count, name, _process_reference[0], stats, fill_id, _process_sources
+        first_line, text, column_count, name, _process_reference[0], stats, fill_id, _process_sources, flag_pick
     )
     _write_part(Path(part), annotated, compressed=compressed)
     return stats.as_parts()
@@ -437,6 +460,7 @@ def _annotate_in_parallel(
     watch: _LimitWatch,
     fill_id: bool,
     customs: tuple[CustomSpec, ...],
+    flag_pick: bool,
 ) -> None:
     """This process reads; ``processes`` workers check, parse and annotate chunks of whole lines
     (their errors still name the line) and write each to a part file, compressed when the output
@@ -476,7 +500,7 @@ def _annotate_in_parallel(
         for index, (first_line, text) in enumerate(reader.data_chunks(CHUNK_BYTES)):
             watch.check()
             part = Path(scratch) / str(index)
-            work = (first_line, text, reader.column_count, reader.name, str(part), compressed, fill_id)
+            work = (first_line, text, reader.column_count, reader.name, str(part), compressed, fill_id, flag_pick)
             window.append((part, pool.apply_async(_annotate_chunk_in_worker, work)))
             write_finished(limit)
         write_finished(0)
@@ -492,6 +516,7 @@ def _annotate_record(
     name: str,
     fill_id: bool,
     sources: Sequence[CustomSource] = (),
+    flag_pick: bool = False,
 ) -> str:
     columns = record.columns
     stats.records += 1
@@ -551,8 +576,9 @@ def _annotate_record(
     index = reference.index(contig)
     combinations = stats.consequence_combinations
     entries: list[str] = []
+    keys: list[tuple[int, int, int, str, int]] = []  # (with flag_pick: each entry's pick key)
     targets: list[Allele | StructuralAllele] = [*alleles, *structural]
-    for target in targets:
+    for allele_index, target in enumerate(targets):
         stats.alleles += 1
         best: Consequence | None = None
         first_entry = len(entries)
@@ -564,12 +590,16 @@ def _annotate_record(
             if consequence is None:
                 continue
             entries.append(entry)
+            if flag_pick:
+                keys.append(pick_key(transcript, consequence.rank, allele_index))
             combinations[consequence.text] = combinations.get(consequence.text, 0) + 1
             if best is None or consequence.rank < best.rank:
                 best = consequence
         if best is None:
             best, entry = intergenic_entry(target.label, target.existing if isinstance(target, Allele) else "")
             entries.append(entry)
+            if flag_pick:
+                keys.append(pick_key(None, best.rank, allele_index))
             combinations[best.text] = combinations.get(best.text, 0) + 1
         stats.most_severe[best.severe] += 1
         stats.impact[best.impact] += 1
@@ -587,6 +617,9 @@ def _annotate_record(
             text = "|".join(values) + "|"
             for at in range(first_entry, len(entries)):
                 entries[at] += text
+    if flag_pick:
+        chosen = keys.index(min(keys))
+        entries = [with_pick(entry, at == chosen) for at, entry in enumerate(entries)]
     entries[0] = "CSQ=" + entries[0]  # (cheaper than prefixing the joined entries)
     csq = ",".join(entries)
     columns[7] = csq if columns[7] == "." else f"{columns[7]};{csq}"

@@ -34,6 +34,10 @@ class Command(BaseCommand):
             "file=F,short_name=S,format=vcf|bed,type=exact|overlap,coords=0,fields=A%%B (repeatable).",
         )  # fmt: skip
         parser.add_argument(
+            "--flag_pick", "--flag-pick", action="store_true", dest="flag_pick",
+            help="Flag one entry per variant PICK=1, chosen in VEP's pick order (VEP's --flag_pick).",
+        )  # fmt: skip
+        parser.add_argument(
             "--source", action="append", default=[], metavar="NAME",
             help="A registered annotation source (manage.py source list) for the reference (repeatable).",
         )  # fmt: skip
@@ -49,6 +53,7 @@ class Command(BaseCommand):
         no_id_column: bool,
         custom: list[str],
         source: list[str],
+        flag_pick: bool,
         **options: Any,
     ) -> None:
         if not input.is_file():
@@ -73,7 +78,7 @@ class Command(BaseCommand):
             customs += [CustomSpec.parse(text) for text in custom]
             result = annotate_vcf(
                 input, output, bundle, progress=progress, processes=max(1, processes), fill_id=not no_id_column,
-                customs=customs,
+                customs=customs, flag_pick=flag_pick,
             )  # fmt: skip
         except (AnnotationError, SourceError, OSError) as exc:
             raise CommandError(str(exc)) from exc

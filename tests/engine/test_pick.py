@@ -1,0 +1,67 @@
+"""VEP's --flag_pick (issue 12, item 4): one entry per variant flagged PICK=1, in VEP's pick order
+(biotype, then consequence rank, then length, then VEP's own order: transcripts by stable ID,
+alleles in turn), PICK after FLAGS as VEP writes it."""
+
+from __future__ import annotations
+
+from jobs.annotation.engine import annotate_vcf
+from jobs.annotation.model import Transcript
+from jobs.annotation.pick import pick_key, with_pick
+from jobs.annotation.terms import CSQ_FIELDS
+from tests.engine.conftest import write_vcf
+
+PICK = CSQ_FIELDS.index("FLAGS") + 1
+
+
+def model(transcript_id: str, biotype: str, exon_length: int, coding: bool) -> Transcript:
+    end = 1000 + exon_length - 1
+    return Transcript(
+        transcript_id=transcript_id, gene_id="G", symbol="G", biotype=biotype, contig="20", strand=1,
+        exons=[(1000, end)], coding_start=1000 if coding else None, coding_end=end if coding else None,
+        cdna="A" * exon_length,
+    )  # fmt: skip
+
+
+def test_the_pick_order_is_biotype_then_rank_then_length_then_vep_order():
+    coding_short = model("T9", "protein_coding", 90, coding=True)
+    coding_long = model("T5", "protein_coding", 300, coding=True)
+    coding_long_too = model("T1", "protein_coding", 300, coding=True)
+    lncrna = model("T0", "lincRNA", 5000, coding=False)
+    intron, missense, splice = 20, 13, 3  # (ranks: lower is more severe)
+    # a protein-coding transcript wins over a non-coding one with a more severe consequence
+    assert pick_key(coding_short, intron, 0) < pick_key(lncrna, splice, 0)
+    # then the most severe consequence, whatever the length
+    assert pick_key(coding_short, missense, 0) < pick_key(coding_long, intron, 0)
+    # then the longer CDS; then the first stable ID; then the first allele
+    assert pick_key(coding_long, missense, 1) < pick_key(coding_short, missense, 0)
+    assert pick_key(coding_long_too, missense, 1) < pick_key(coding_long, missense, 0)
+    assert pick_key(coding_long, missense, 0) < pick_key(coding_long, missense, 1)
+    assert pick_key(None, 30, 0) > pick_key(lncrna, 30, 5)  # (intergenic last)
+
+
+def test_with_pick_puts_the_field_after_flags():
+    entry = "|".join(f"v{i}" for i in range(len(CSQ_FIELDS)))
+    fields = with_pick(entry, True).split("|")
+    assert fields[PICK] == "1" and fields[PICK - 1] == f"v{PICK - 1}" and fields[PICK + 1] == f"v{PICK}"
+    assert with_pick(entry, False).split("|")[PICK] == ""
+
+
+def test_one_entry_per_variant_is_picked_across_its_alleles(demo_reference, tmp_path):
+    # SNAP25's region: a multi-allelic SNV over protein-coding and other transcripts
+    pos = 10_256_079
+    ref = demo_reference.sequence("20", pos, pos)
+    alts = [base for base in "ACGT" if base != ref][:2]
+    source = write_vcf(tmp_path / "in.vcf", [("20", pos, ref, ",".join(alts)), ("20", 5_000_000, "N", "A")])
+    result = annotate_vcf(source, tmp_path / "out.vcf", demo_reference, flag_pick=True)
+    text = result.output.read_text()
+    assert "|FLAGS|PICK|SYMBOL_SOURCE|" in text
+    for line in (line for line in text.splitlines() if not line.startswith("#")):
+        csq = next(item for item in line.split("\t")[7].split(";") if item.startswith("CSQ="))[4:]
+        entries = [entry.split("|") for entry in csq.split(",")]
+        picked = [entry for entry in entries if entry[PICK] == "1"]
+        assert len(picked) == 1, line[:200]
+        coding = [entry for entry in entries if entry[7] == "protein_coding"]
+        if coding:
+            assert picked[0][7] == "protein_coding"
+    plain = annotate_vcf(source, tmp_path / "plain.vcf", demo_reference)
+    assert "PICK" not in plain.output.read_text()  # (only when asked for, as VEP)

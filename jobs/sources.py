@@ -98,7 +98,7 @@ def source_register(
         raise SourceError(str(exc)) from exc
     root = source_dir()
     root.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    building: Path | None = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
     try:
         try:
             kept = indexed_copy(path, building, kind)
@@ -114,11 +114,14 @@ def source_register(
         }
         sha256 = file_sha256(kept)
         final = root / name / sha256[:16]
-        if final.exists():
-            shutil.rmtree(final)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        building.rename(final)
-        building = final
+        if (final / kept.name).is_file():  # (the same file again: its kept copy stays as it is)
+            shutil.rmtree(building)
+            building = None
+        else:
+            shutil.rmtree(final, ignore_errors=True)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            building.rename(final)
+            building = final
         with transaction.atomic():
             values: dict[str, Any] = {
                 "reference_name": reference.name, "format": kind, "match_type": match_type,
@@ -129,7 +132,8 @@ def source_register(
             }  # fmt: skip
             source, _created = AnnotationSource.objects.update_or_create(name=name, defaults=values)
     except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
+        if building is not None:  # (what this call made, never a version already kept)
+            shutil.rmtree(building, ignore_errors=True)
         raise
     if existing is not None and existing.path != source.path:
         shutil.rmtree(root / Path(existing.path).parent, ignore_errors=True)

@@ -358,3 +358,27 @@ def test_region_files_survive_the_storage_sweep(signed_in_client, user):
     storages["inputs"].save(f"{user.pk}/stray/old.vcf", io.BytesIO(b"x"))
     report = files_sweep(grace_seconds=-1)
     assert report.inputs == 1 and storages["inputs"].exists(region_set.file_key)
+
+
+def test_registering_the_same_file_again_keeps_its_version(tmp_path):
+    source = write_source(tmp_path)
+    add(tmp_path, path=source)
+    first = AnnotationSource.objects.get()
+    add(tmp_path, "--replace", "--fields", "CLNSIG", path=source)
+    again = AnnotationSource.objects.get()
+    assert again.path == first.path and (source_dir() / again.path).is_file() and again.fields == ["CLNSIG"]
+
+    plain = write_source(tmp_path, name="indexed.vcf")
+    subprocess.run(["bgzip", "-f", str(plain)], check=True)
+    subprocess.run(["tabix", "-p", "vcf", f"{plain}.gz"], check=True)
+    call_command("source", "add", "indexed", "--reference", "demo", "--file", f"{plain}.gz", stdout=io.StringIO())
+    kept = AnnotationSource.objects.get(name="indexed")
+    with open(f"{plain}.gz", "r+b") as original:  # the original rewritten in place (same inode)
+        original.write(b"\0" * 16)
+    assert file_unchanged(kept)  # (a copy was kept, not a link)
+
+
+def file_unchanged(source: AnnotationSource) -> bool:
+    from jobs.annotation.reference import file_sha256
+
+    return file_sha256(source_dir() / source.path) == source.sha256

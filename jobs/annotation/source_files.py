@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -49,11 +48,9 @@ def _index_of(path: Path) -> Path | None:
 
 
 def _place(source: Path, target: Path) -> None:
-    """A hard link when the file system allows it (a large source is not copied), else a copy."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
+    """A copy, not a hard link: a file rewritten in place later (``bgzip -c > same.vcf.gz``) would
+    change a linked version under the checksum it was registered with."""
+    shutil.copyfile(source, target)
 
 
 def indexed_copy(source: Path, folder: Path, kind: str) -> Path:

@@ -60,7 +60,7 @@ class JobOut(Schema):
     id: uuid.UUID
     input_name: str
     name: str
-    flag_pick: bool
+    pick: str
     status: str
     progress: float
     reference: str
@@ -87,7 +87,7 @@ class JobOut(Schema):
             "id": job.id,
             "input_name": job.input_name,
             "name": job.name,
-            "flag_pick": job.flag_pick,
+            "pick": job.pick,
             "status": job.status,
             "progress": 1.0 if job.status == "COMPLETED" else round(job.progress, 3),
             "reference": job.reference_name,
@@ -121,11 +121,12 @@ def create_job(
     sources: Form[str | None] = None,
     regions: Form[int | None] = None,
     name: Form[str] = "",
-    flag_pick: Form[bool] = False,
+    pick: Form[str] = "",
 ):
     """``sources``: registered annotation sources to apply, comma-separated (GET /sources lists
     them; left out: the operator's defaults; empty: none). ``regions``: one of your region files
-    (GET /regions), reported in CSQ field REGIONS. ``flag_pick``: VEP's --flag_pick (a PICK field)."""
+    (GET /regions), reported in CSQ field REGIONS. ``pick``: one of VEP's pick options
+    (pick, flag_pick, pick_allele, flag_pick_allele, per_gene); left out: every entry."""
     if getattr(request, "upload_too_large", False):
         return Status(413, {"detail": services.too_large_message(request.auth)})
     region_set = None
@@ -137,7 +138,7 @@ def create_job(
     try:
         job = services.job_create(
             owner=request.auth, upload=file, reference_name=reference or None, source_names=names,
-            region_set=region_set, title=name, flag_pick=flag_pick,
+            region_set=region_set, title=name, pick=pick,
         )  # fmt: skip
     except services.UploadRejected as exc:
         return Status(exc.status, {"detail": exc.message})

@@ -4,7 +4,7 @@ from django import forms
 
 from accounts.models import User
 from jobs.models import AnnotationSource, RegionSet
-from jobs.services import reference_choices
+from jobs.services import PICK_CHOICES, reference_choices
 
 
 class AnnotateForm(forms.Form):
@@ -23,10 +23,11 @@ class AnnotateForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Each adds its fields to every CSQ entry, as VEP's --custom.",
     )
-    flag_pick = forms.BooleanField(
-        label="Flag one entry per variant (PICK)",
+    pick = forms.ChoiceField(
+        label="Entries per variant",
         required=False,
-        help_text="As VEP's --flag_pick: the entry VEP would pick gets PICK=1 in CSQ; every entry stays.",
+        choices=PICK_CHOICES,
+        help_text="As VEP's pick options, in VEP's pick order (biotype, consequence, length, …).",
     )
     regions = forms.ModelChoiceField(
         label="Your regions",

@@ -58,7 +58,8 @@ class Job(models.Model):
     source_names = models.JSONField(default=list, blank=True)
     region_set = models.ForeignKey("RegionSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     sources = models.JSONField("sources applied", default=list, blank=True)
-    flag_pick = models.BooleanField(default=False)  # VEP's --flag_pick: one entry per variant marked PICK=1
+    # VEP's pick options (jobs.annotation.pick): "" (every entry), pick, flag_pick, pick_allele, ...
+    pick = models.CharField(max_length=20, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]

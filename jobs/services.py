@@ -248,7 +248,7 @@ def job_create(
     source_names: Sequence[str] | None = None,
     region_set: RegionSet | None = None,
     title: str = "",
-    flag_pick: bool = False,
+    pick: str = "",
 ) -> Job:
     """Check an upload, store it in the inputs storage and queue the job with it. ``source_names``
     are the annotation sources to apply (None: the operator's defaults for the reference)."""
@@ -263,6 +263,8 @@ def job_create(
         reference = load_reference(reference_name)
     except AnnotationError as exc:
         raise UploadRejected(str(exc)) from exc
+    if pick not in dict(PICK_CHOICES):
+        raise UploadRejected(f"pick {pick!r}: expected one of {', '.join(mode for mode, _ in PICK_CHOICES if mode)}")
     chosen = _chosen_sources(owner=owner, reference=reference, source_names=source_names, region_set=region_set)
     upload.seek(0)
     check_vcf_header(upload.file, name=name, reference=reference)
@@ -274,8 +276,18 @@ def job_create(
     key = inputs_storage().save(f"{owner.pk}/{job_id}/{name}", File(upload.file, name=name))
     return job_create_from_stored(
         owner=owner, key=key, name=name, size=size, reference=reference, sha256=sha256, job_id=job_id,
-        source_names=chosen, region_set=region_set, title=title, flag_pick=flag_pick,
+        source_names=chosen, region_set=region_set, title=title, pick=pick,
     )  # fmt: skip
+
+
+PICK_CHOICES = [
+    ("", "every entry (all transcripts)"),
+    ("flag_pick", "all, one per variant flagged PICK=1 (--flag_pick)"),
+    ("flag_pick_allele", "all, one per allele flagged PICK=1 (--flag_pick_allele)"),
+    ("pick", "one per variant (--pick)"),
+    ("pick_allele", "one per allele (--pick_allele)"),
+    ("per_gene", "one per gene (--per_gene)"),
+]
 
 
 def _chosen_sources(
@@ -301,7 +313,7 @@ def job_create_from_stored(
     source_names: Sequence[str] | None = None,
     region_set: RegionSet | None = None,
     title: str = "",
-    flag_pick: bool = False,
+    pick: str = "",
 ) -> Job:
     """Record a job for an input already in the inputs storage and queue it in the same transaction."""
     if source_names is None:
@@ -320,7 +332,7 @@ def job_create_from_stored(
             source_names=list(source_names),
             region_set=region_set,
             name=title.strip()[:100],
-            flag_pick=flag_pick,
+            pick=pick,
         )
         job_enqueue(job=job)
     logger.info("job %s created for user %s (%s, %s bytes)", job.id, owner.pk, name, size)
@@ -444,7 +456,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
     result = annotate_vcf(
         local_input, output, reference, log_path=log, summary_path=summary, progress=progress,
         input_name=job.input_name, processes=settings.GAS_ANNOTATION_PROCESSES, limits=job_limits(job.owner),
-        fill_id=settings.GAS_FILL_ID_COLUMN, customs=customs, flag_pick=job.flag_pick,
+        fill_id=settings.GAS_FILL_ID_COLUMN, customs=customs, pick=job.pick,
     )  # fmt: skip
     for entry in applied:
         entry["alleles_matched"] = result.stats.custom_matches.get(entry["short_name"], 0)

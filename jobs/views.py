@@ -64,7 +64,7 @@ def _annotate(request: HttpRequest) -> HttpResponse:
                     source_names=data.get("sources", []),
                     region_set=region_set,
                     title=data["name"],
-                    flag_pick=data["flag_pick"],
+                    pick=data["pick"],
                 )
             except services.UploadRejected as exc:
                 form.add_error("file", exc.message)

@@ -194,13 +194,13 @@ def test_the_job_page_refreshes_itself_while_restoring(signed_in_client, user):
     assert 'http-equiv="refresh"' in signed_in_client.get(reverse("job_list")).content.decode()
 
 
-def test_a_job_can_ask_for_vep_flag_pick(run_worker, signed_in_client, django_capture_on_commit_callbacks):
+def test_a_job_can_ask_for_a_vep_pick_option(run_worker, signed_in_client, django_capture_on_commit_callbacks):
     content = vcf(dbsnp_records(20))
     with django_capture_on_commit_callbacks(execute=True):
-        signed_in_client.post(reverse("annotate"), {"file": SimpleUploadedFile("in.vcf", content), "flag_pick": "on"})
+        signed_in_client.post(reverse("annotate"), {"file": SimpleUploadedFile("in.vcf", content), "pick": "flag_pick"})
     run_worker()
     job = Job.objects.get()
-    assert job.flag_pick and job.status == JobStatus.COMPLETED
+    assert job.pick == "flag_pick" and job.status == JobStatus.COMPLETED
     download = signed_in_client.get(reverse("job_download", args=[job.id, "result"]))
     text = gzip.decompress(b"".join(download.streaming_content)).decode()
     assert "|FLAGS|PICK|SYMBOL_SOURCE|" in text
@@ -209,3 +209,7 @@ def test_a_job_can_ask_for_vep_flag_pick(run_worker, signed_in_client, django_ca
         csq = next(item for item in line.split("\t")[7].split(";") if item.startswith("CSQ="))[4:]
         assert [entry.split("|")[at] for entry in csq.split(",")].count("1") == 1  # (one per record)
     assert "--flag_pick" in signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {make_token(signed_in_client)}")
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = api.post("/api/v1/jobs", {"file": SimpleUploadedFile("in.vcf", content), "pick": "best"})
+    assert refused.status_code == 400 and "pick 'best': expected one of flag_pick" in refused.json()["detail"]

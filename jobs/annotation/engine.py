@@ -20,7 +20,7 @@ from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.consequence import annotate_transcript, intergenic_entry
 from jobs.annotation.custom import CustomSource, CustomSpec, open_source
 from jobs.annotation.errors import AnnotationError, InputFormatError, LimitExceeded
-from jobs.annotation.pick import PICK_AFTER, pick_key, with_pick
+from jobs.annotation.pick import PICK_AFTER, PICK_MODES, pick_key, picked, with_pick
 from jobs.annotation.reference import Reference
 from jobs.annotation.sv import StructuralAllele, annotate_structural, structural_alleles
 from jobs.annotation.terms import CSQ_FIELDS, Consequence
@@ -184,10 +184,10 @@ class AnnotationResult:
     stats: AnnotationStats
 
 
-def csq_header(reference: Reference, sources: Sequence[CustomSource] = (), *, flag_pick: bool = False) -> list[str]:
+def csq_header(reference: Reference, sources: Sequence[CustomSource] = (), *, pick: str = "") -> list[str]:
     custom = [name for source in sources for name in source.csq_fields]
     names = list(CSQ_FIELDS)
-    if flag_pick:  # (VEP's place for it: after FLAGS)
+    if pick.startswith("flag_"):  # (VEP's place for it: after FLAGS)
         names.insert(PICK_AFTER + 1, "PICK")
     fields = "|".join([*names, *custom, reference.source_name])
     return [
@@ -288,7 +288,7 @@ def annotate_vcf(
     limits: JobLimits | None = None,
     fill_id: bool = True,
     customs: Sequence[CustomSpec] = (),
-    flag_pick: bool = False,
+    pick: str = "",
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_path`` (bgzipped when it ends in .gz).
 
@@ -310,6 +310,8 @@ def annotate_vcf(
     log = Path(log_path) if log_path else output.with_name(output.name.split(".vcf")[0] + ".count.log")
     summary = Path(summary_path) if summary_path else output.with_name(output.name.split(".vcf")[0] + ".summary.json")
     limits = limits or JobLimits()
+    if pick and pick not in PICK_MODES:
+        raise AnnotationError(f"pick option {pick!r}: expected one of {', '.join(PICK_MODES)}")
     sources = [open_source(spec) for spec in customs]
     reader = VcfReader(input_path, display_name=input_name, max_bytes=limits.max_bytes, limit_label=limits.label)
     stats = AnnotationStats()
@@ -326,13 +328,11 @@ def annotate_vcf(
             for line in reader.header_lines[:-1]
             if not line.startswith("##GAS=")
         ]  # (an earlier VEP's ##VEP lines stay: they describe PREVIOUS_CSQ)
-        header_text = "\n".join(
-            [*header, *csq_header(reference, sources, flag_pick=flag_pick), reader.header_lines[-1], ""]
-        )
+        header_text = "\n".join([*header, *csq_header(reference, sources, pick=pick), reader.header_lines[-1], ""])
         if processes > 1:
             _annotate_in_parallel(
                 reader, reference, stats, header_text, partial, compressed, processes, progress, watch, fill_id,
-                tuple(customs), flag_pick,
+                tuple(customs), pick,
             )  # fmt: skip
         else:
             writer = _Writer(partial, compressed=compressed)
@@ -349,7 +349,7 @@ def annotate_vcf(
                         stats,
                         fill_id,
                         sources,
-                        flag_pick,
+                        pick,
                     )
                     writer.write_block(annotated)
                     if progress is not None:
@@ -384,7 +384,7 @@ def _annotate_chunk(
     stats: AnnotationStats,
     fill_id: bool,
     sources: Sequence[CustomSource] = (),
-    flag_pick: bool = False,
+    pick: str = "",
 ) -> str:
     """The annotated lines, each ending in a newline, of a chunk of whole data lines."""
     source = reference.source_name
@@ -394,7 +394,7 @@ def _annotate_chunk(
         record = parse_data_line(line, line_number, column_count, name)
         if record is not None:
             try:
-                annotated.append(_annotate_record(record, reference, stats, source, name, fill_id, sources, flag_pick))
+                annotated.append(_annotate_record(record, reference, stats, source, name, fill_id, sources, pick))
             except AnnotationError:  # bad input: the job fails with its message
                 raise
             except Exception as exc:  # an engine bug, not bad input: this record only, written unchanged
@@ -437,12 +437,12 @@ def _annotate_chunk_in_worker(
     part: str,
     compressed: bool,
     fill_id: bool,
-    flag_pick: bool,
+    pick: str,
 ) -> dict[str, Any]:
     """Annotate a chunk into the file ``part``; return the chunk's counts."""
     stats = AnnotationStats()
     annotated = _annotate_chunk(
-        first_line, text, column_count, name, _process_reference[0], stats, fill_id, _process_sources, flag_pick
+        first_line, text, column_count, name, _process_reference[0], stats, fill_id, _process_sources, pick
     )
     _write_part(Path(part), annotated, compressed=compressed)
     return stats.as_parts()
@@ -460,7 +460,7 @@ def _annotate_in_parallel(
     watch: _LimitWatch,
     fill_id: bool,
     customs: tuple[CustomSpec, ...],
-    flag_pick: bool,
+    pick: str,
 ) -> None:
     """This process reads; ``processes`` workers check, parse and annotate chunks of whole lines
     (their errors still name the line) and write each to a part file, compressed when the output
@@ -500,7 +500,7 @@ def _annotate_in_parallel(
         for index, (first_line, text) in enumerate(reader.data_chunks(CHUNK_BYTES)):
             watch.check()
             part = Path(scratch) / str(index)
-            work = (first_line, text, reader.column_count, reader.name, str(part), compressed, fill_id, flag_pick)
+            work = (first_line, text, reader.column_count, reader.name, str(part), compressed, fill_id, pick)
             window.append((part, pool.apply_async(_annotate_chunk_in_worker, work)))
             write_finished(limit)
         write_finished(0)
@@ -516,7 +516,7 @@ def _annotate_record(
     name: str,
     fill_id: bool,
     sources: Sequence[CustomSource] = (),
-    flag_pick: bool = False,
+    pick: str = "",
 ) -> str:
     columns = record.columns
     stats.records += 1
@@ -576,7 +576,8 @@ def _annotate_record(
     index = reference.index(contig)
     combinations = stats.consequence_combinations
     entries: list[str] = []
-    keys: list[tuple[int, int, int, str, int]] = []  # (with flag_pick: each entry's pick key)
+    keys: list[tuple[int, int, int, str, int]] = []  # (with a pick option: each entry's pick key)
+    genes: list[str] = []
     targets: list[Allele | StructuralAllele] = [*alleles, *structural]
     for allele_index, target in enumerate(targets):
         stats.alleles += 1
@@ -590,16 +591,18 @@ def _annotate_record(
             if consequence is None:
                 continue
             entries.append(entry)
-            if flag_pick:
+            if pick:
                 keys.append(pick_key(transcript, consequence.rank, allele_index))
+                genes.append(transcript.gene_id)
             combinations[consequence.text] = combinations.get(consequence.text, 0) + 1
             if best is None or consequence.rank < best.rank:
                 best = consequence
         if best is None:
             best, entry = intergenic_entry(target.label, target.existing if isinstance(target, Allele) else "")
             entries.append(entry)
-            if flag_pick:
+            if pick:
                 keys.append(pick_key(None, best.rank, allele_index))
+                genes.append("")
             combinations[best.text] = combinations.get(best.text, 0) + 1
         stats.most_severe[best.severe] += 1
         stats.impact[best.impact] += 1
@@ -617,9 +620,12 @@ def _annotate_record(
             text = "|".join(values) + "|"
             for at in range(first_entry, len(entries)):
                 entries[at] += text
-    if flag_pick:
-        chosen = keys.index(min(keys))
-        entries = [with_pick(entry, at == chosen) for at, entry in enumerate(entries)]
+    if pick:
+        chosen = picked(pick, keys, genes)
+        if pick.startswith("flag_"):
+            entries = [with_pick(entry, at in chosen) for at, entry in enumerate(entries)]
+        else:  # (the others are left out, as VEP's --pick, --pick_allele and --per_gene do)
+            entries = [entry for at, entry in enumerate(entries) if at in chosen]
     entries[0] = "CSQ=" + entries[0]  # (cheaper than prefixing the joined entries)
     csq = ",".join(entries)
     columns[7] = csq if columns[7] == "." else f"{columns[7]};{csq}"

@@ -1,4 +1,4 @@
-"""VEP's --flag_pick (issue 12, item 4): one entry per variant flagged PICK=1, in VEP's pick order
+"""VEP's pick options (issue 12, item 4): one entry per variant flagged PICK=1, in VEP's pick order
 (biotype, then consequence rank, then length, then VEP's own order: transcripts by stable ID,
 alleles in turn), PICK after FLAGS as VEP writes it."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from jobs.annotation.engine import annotate_vcf
 from jobs.annotation.model import Transcript
-from jobs.annotation.pick import pick_key, with_pick
+from jobs.annotation.pick import pick_key, picked, with_pick
 from jobs.annotation.terms import CSQ_FIELDS
 from tests.engine.conftest import write_vcf
 
@@ -52,7 +52,7 @@ def test_one_entry_per_variant_is_picked_across_its_alleles(demo_reference, tmp_
     ref = demo_reference.sequence("20", pos, pos)
     alts = [base for base in "ACGT" if base != ref][:2]
     source = write_vcf(tmp_path / "in.vcf", [("20", pos, ref, ",".join(alts)), ("20", 5_000_000, "N", "A")])
-    result = annotate_vcf(source, tmp_path / "out.vcf", demo_reference, flag_pick=True)
+    result = annotate_vcf(source, tmp_path / "out.vcf", demo_reference, pick="flag_pick")
     text = result.output.read_text()
     assert "|FLAGS|PICK|SYMBOL_SOURCE|" in text
     for line in (line for line in text.splitlines() if not line.startswith("#")):
@@ -65,3 +65,38 @@ def test_one_entry_per_variant_is_picked_across_its_alleles(demo_reference, tmp_
             assert picked[0][7] == "protein_coding"
     plain = annotate_vcf(source, tmp_path / "plain.vcf", demo_reference)
     assert "PICK" not in plain.output.read_text()  # (only when asked for, as VEP)
+
+
+def test_picked_chooses_per_variant_per_allele_or_per_gene():
+    a, b = model("A1", "protein_coding", 300, coding=True), model("B1", "protein_coding", 600, coding=True)
+    b.gene_id = "GB"
+    keys = [pick_key(a, 13, 0), pick_key(b, 20, 0), pick_key(a, 20, 1), pick_key(b, 20, 1), pick_key(None, 30, 2)]
+    genes = ["G", "GB", "G", "GB", ""]
+    assert picked("pick", keys, genes) == picked("flag_pick", keys, genes) == {0}  # (missense beats intron)
+    assert picked("pick_allele", keys, genes) == {0, 3, 4}  # (allele 1: the longer B1)
+    assert picked("per_gene", keys, genes) == {0, 1, 4}  # (each gene's best; no gene: kept)
+
+
+def test_pick_keeps_one_entry_and_pick_allele_one_per_allele(demo_reference, tmp_path):
+    import pytest
+
+    from jobs.annotation.errors import AnnotationError
+
+    pos = 10_256_079
+    ref = demo_reference.sequence("20", pos, pos)
+    alts = [base for base in "ACGT" if base != ref][:2]
+    source = write_vcf(tmp_path / "in.vcf", [("20", pos, ref, ",".join(alts))])
+
+    def entries(mode: str) -> list[list[str]]:
+        out = annotate_vcf(source, tmp_path / f"{mode}.vcf", demo_reference, pick=mode).output.read_text()
+        line = next(line for line in out.splitlines() if not line.startswith("#"))
+        assert "PICK" not in out.split("#CHROM")[0]  # (the keeping modes add no field)
+        csq = next(item for item in line.split("\t")[7].split(";") if item.startswith("CSQ="))[4:]
+        return [entry.split("|") for entry in csq.split(",")]
+
+    assert len(entries("pick")) == 1
+    assert sorted(entry[0] for entry in entries("pick_allele")) == sorted(alts)
+    genes = [entry[4] for entry in entries("per_gene")]
+    assert len(genes) == len(set(genes))
+    with pytest.raises(AnnotationError, match="pick option 'best'"):
+        annotate_vcf(source, tmp_path / "x.vcf", demo_reference, pick="best")

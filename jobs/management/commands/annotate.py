@@ -33,10 +33,16 @@ class Command(BaseCommand):
             help="A tabix-indexed VCF matched allele-exactly, in VEP's --custom syntax: "
             "file=F,short_name=S,format=vcf|bed,type=exact|overlap,coords=0,fields=A%%B (repeatable).",
         )  # fmt: skip
-        parser.add_argument(
-            "--flag_pick", "--flag-pick", action="store_true", dest="flag_pick",
-            help="Flag one entry per variant PICK=1, chosen in VEP's pick order (VEP's --flag_pick).",
-        )  # fmt: skip
+        picking = parser.add_mutually_exclusive_group()
+        for mode, what in (
+            ("pick", "keep one entry per variant"), ("flag_pick", "flag one entry per variant PICK=1"),
+            ("pick_allele", "keep one entry per allele"), ("flag_pick_allele", "flag one entry per allele"),
+            ("per_gene", "keep one entry per gene"),
+        ):  # fmt: skip
+            picking.add_argument(
+                f"--{mode}", dest="pick", action="store_const", const=mode, default="",
+                help=f"As VEP's --{mode}: {what}, in VEP's pick order.",
+            )  # fmt: skip
         parser.add_argument(
             "--source", action="append", default=[], metavar="NAME",
             help="A registered annotation source (manage.py source list) for the reference (repeatable).",
@@ -53,7 +59,7 @@ class Command(BaseCommand):
         no_id_column: bool,
         custom: list[str],
         source: list[str],
-        flag_pick: bool,
+        pick: str,
         **options: Any,
     ) -> None:
         if not input.is_file():
@@ -78,7 +84,7 @@ class Command(BaseCommand):
             customs += [CustomSpec.parse(text) for text in custom]
             result = annotate_vcf(
                 input, output, bundle, progress=progress, processes=max(1, processes), fill_id=not no_id_column,
-                customs=customs, flag_pick=flag_pick,
+                customs=customs, pick=pick,
             )  # fmt: skip
         except (AnnotationError, SourceError, OSError) as exc:
             raise CommandError(str(exc)) from exc

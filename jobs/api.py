@@ -134,7 +134,7 @@ def create_job(
         region_set = RegionSet.objects.filter(owner=request.auth, id=regions).first()
         if region_set is None:
             return Status(400, {"detail": f"You have no region file {regions} (GET /api/v1/regions lists yours)."})
-    names = None if sources is None else [name.strip() for name in sources.split(",") if name.strip()]
+    names = None if sources is None else [part.strip() for part in sources.split(",") if part.strip()]
     try:
         job = services.job_create(
             owner=request.auth, upload=file, reference_name=reference or None, source_names=names,

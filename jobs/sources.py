@@ -22,12 +22,13 @@ from typing import IO, Any
 import pysam
 from django.conf import settings
 from django.core.files import File
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from jobs.annotation.custom import CustomSpec, declared_info, open_source
+from jobs.annotation.custom import CustomSpec, open_source
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import Reference, contig_aliases, file_sha256
 from jobs.annotation.source_files import file_format, indexed_copy, read_bed, write_indexed_bed
@@ -47,6 +48,13 @@ class SourceError(Exception):
 
 def source_dir() -> Path:
     return Path(settings.GAS_SOURCE_DIR)
+
+
+def _inputs() -> Storage:
+    """The inputs storage, where users' region files are kept beside their uploads."""
+    from jobs.services import inputs_storage  # (here: jobs.services imports this module)
+
+    return inputs_storage()
 
 
 # -- the registry ---------------------------------------------------------------------------
@@ -102,12 +110,11 @@ def source_register(
     try:
         try:
             kept = indexed_copy(path, building, kind)
-            spec = CustomSpec(str(kept), short_name, tuple(fields), kind, match_type)
-            open_source(spec)  # (the fields are in the header, the index opens)
-        except AnnotationError as exc:
+            opened = open_source(CustomSpec(str(kept), short_name, tuple(fields), kind, match_type))
+        except AnnotationError as exc:  # (the index does not open, or a field is not in the header)
             raise SourceError(str(exc)) from exc
         contigs = _matched_contigs(kept, reference, path.name)
-        declared = declared_info(kept) if kind == "vcf" else {}
+        declared = opened.declared
         field_types = {
             field: {"number": declared[field][0], "type": declared[field][1], "description": declared[field][2]}
             for field in fields
@@ -221,9 +228,7 @@ def region_set_create(*, owner: User, upload: UploadedFile | IO[bytes], name: st
     handle.seek(0)
     digest = hashlib.sha256(handle.read()).hexdigest()
     handle.seek(0)
-    from jobs.services import inputs_storage  # (services imports this module)
-
-    key = inputs_storage().save(f"{owner.pk}/regions/{digest[:16]}.bed", File(handle, name="regions.bed"))
+    key = _inputs().save(f"{owner.pk}/regions/{digest[:16]}.bed", File(handle, name="regions.bed"))
     return RegionSet.objects.create(
         owner=owner, name=(name or file_name)[:100], file_key=key, file_name=file_name[:255],
         size=size if size is not None else 0, regions=len(regions), contigs=contigs, sha256=digest,
@@ -242,11 +247,9 @@ def region_set_delete(*, owner: User, region_set_id: int) -> bool:
     region_set = RegionSet.objects.filter(owner=owner, id=region_set_id).first()
     if region_set is None:
         return False
-    from jobs.services import inputs_storage
-
     region_set.delete()
     if not RegionSet.objects.filter(file_key=region_set.file_key).exists():
-        inputs_storage().delete(region_set.file_key)
+        _inputs().delete(region_set.file_key)
     return True
 
 
@@ -289,9 +292,7 @@ def job_source_specs(
 def _regions_spec(region_set: RegionSet, scratch: Path, reference: Reference) -> CustomSpec:
     """The user's regions as an indexed BED in ``scratch``, on the reference's contig names (a file
     may mix ``chr20`` and ``20``); regions on contigs the reference lacks cannot meet a variant."""
-    from jobs.services import inputs_storage
-
-    with inputs_storage().open(region_set.file_key, "rb") as handle:
+    with _inputs().open(region_set.file_key, "rb") as handle:
         regions = read_bed(handle, name=region_set.file_name, max_regions=settings.GAS_MAX_REGIONS)
     named = []
     for region in regions:

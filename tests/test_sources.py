@@ -382,3 +382,14 @@ def file_unchanged(source: AnnotationSource) -> bool:
     from jobs.annotation.reference import file_sha256
 
     return file_sha256(source_dir() / source.path) == source.sha256
+
+
+def test_a_plain_gzip_source_is_recompressed_as_bgzf_and_indexed(tmp_path):
+    from jobs.annotation.source_files import is_bgzf
+
+    packed = tmp_path / "clinical.vcf.gz"
+    packed.write_bytes(gzip.compress(CLINICAL.format(chrom="20").encode()))
+    assert not is_bgzf(packed)
+    add(tmp_path, path=packed)
+    kept = source_dir() / AnnotationSource.objects.get().path
+    assert is_bgzf(kept) and Path(f"{kept}.tbi").is_file()

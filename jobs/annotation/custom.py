@@ -130,12 +130,9 @@ class CustomSource:
                 f"custom source {spec.short_name}: {path} is not a bgzipped, tabix-indexed file ({exc})"
             ) from exc
         self._contigs = set(self._tabix.contigs)
-        self.numbers: dict[str, str] = {}
-        self.descriptions: dict[str, str] = {}
-        if spec.format == "vcf":
-            for field, (number, _type, description) in declared_info(path).items():
-                self.numbers[field] = number
-                self.descriptions[field] = description
+        # each INFO field's (Number, Type, Description), as the header declares it
+        self.declared = declared_info(path) if spec.format == "vcf" else {}
+        self.numbers = {field: declared[0] for field, declared in self.declared.items()}
         missing = [field for field in spec.fields if field not in self.numbers]
         if missing:
             raise AnnotationError(
@@ -151,7 +148,7 @@ class CustomSource:
         path = self.spec.path
         lines = [f'##INFO=<ID={self.spec.short_name},Number=.,Type=String,Description="{path}">']
         for field in self.spec.fields:
-            known = self.descriptions.get(field, "")  # (VEP's wording: "<description>. AF field from <file>")
+            known = self.declared[field][2]  # (VEP's wording: "<description>. AF field from <file>")
             description = f"{known}. {field} field from {path}" if known else f"{field} field from {path}"
             lines.append(f'##INFO=<ID={self.spec.short_name}_{field},Number=.,Type=String,Description="{description}">')
         return lines

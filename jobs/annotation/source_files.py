@@ -47,22 +47,16 @@ def _index_of(path: Path) -> Path | None:
     return None
 
 
-def _place(source: Path, target: Path) -> None:
-    """A copy, not a hard link: a file rewritten in place later (``bgzip -c > same.vcf.gz``) would
-    change a linked version under the checksum it was registered with."""
-    shutil.copyfile(source, target)
-
-
 def indexed_copy(source: Path, folder: Path, kind: str) -> Path:
     """``source`` in ``folder`` as a bgzipped file with its tabix index, compressing and indexing
     it when needed. An unsorted file is refused with how to sort it."""
     stem = source.name.removesuffix(".gz").removesuffix(".bgz")
     target = folder / f"{stem}.gz"
-    if is_bgzf(source):
-        _place(source, target)
+    if is_bgzf(source):  # (copied, not hard-linked: a file rewritten in place would change a kept version)
+        shutil.copyfile(source, target)
         index = _index_of(source)
         if index is not None and index.stat().st_mtime >= source.stat().st_mtime:
-            _place(index, folder / f"{target.name}{index.suffix}")
+            shutil.copyfile(index, folder / f"{target.name}{index.suffix}")
             return target
     else:
         plain = folder / stem

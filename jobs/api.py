@@ -61,6 +61,7 @@ class JobOut(Schema):
     input_name: str
     name: str
     pick: str
+    flags: list[str]
     status: str
     progress: float
     reference: str
@@ -88,6 +89,7 @@ class JobOut(Schema):
             "input_name": job.input_name,
             "name": job.name,
             "pick": job.pick,
+            "flags": job.flags,
             "status": job.status,
             "progress": 1.0 if job.status == "COMPLETED" else round(job.progress, 3),
             "reference": job.reference_name,
@@ -122,11 +124,13 @@ def create_job(
     regions: Form[int | None] = None,
     name: Form[str] = "",
     pick: Form[str] = "",
+    flags: Form[str] = "",
 ):
     """``sources``: registered annotation sources to apply, comma-separated (GET /sources lists
     them; left out: the operator's defaults; empty: none). ``regions``: one of your region files
     (GET /regions), reported in CSQ field REGIONS. ``pick``: one of VEP's pick options
-    (pick, flag_pick, pick_allele, flag_pick_allele, per_gene); left out: every entry."""
+    (pick, flag_pick, pick_allele, flag_pick_allele, per_gene); left out: every entry. ``flags``:
+    VEP's transcript flags to add, comma-separated (canonical, mane, tsl, appris, ccds, protein)."""
     if getattr(request, "upload_too_large", False):
         return Status(413, {"detail": services.too_large_message(request.auth)})
     region_set = None
@@ -139,6 +143,7 @@ def create_job(
         job = services.job_create(
             owner=request.auth, upload=file, reference_name=reference or None, source_names=names,
             region_set=region_set, title=name, pick=pick,
+            flags=[part.strip() for part in flags.split(",") if part.strip()],
         )  # fmt: skip
     except services.UploadRejected as exc:
         return Status(exc.status, {"detail": exc.message})

@@ -4,7 +4,7 @@ from django import forms
 
 from accounts.models import User
 from jobs.models import AnnotationSource, RegionSet
-from jobs.services import PICK_CHOICES, reference_choices
+from jobs.services import FLAG_CHOICES, PICK_CHOICES, reference_choices
 
 
 class AnnotateForm(forms.Form):
@@ -27,7 +27,15 @@ class AnnotateForm(forms.Form):
         label="Entries per variant",
         required=False,
         choices=PICK_CHOICES,
-        help_text="As VEP's pick options, in VEP's pick order (biotype, consequence, length, …).",
+        help_text="As VEP's pick options, in VEP's pick order (MANE, canonical, APPRIS, TSL, biotype, "
+        "CCDS, consequence, length, …).",
+    )
+    flags = forms.MultipleChoiceField(
+        label="Transcript flags",
+        required=False,
+        choices=FLAG_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="VEP's flag columns, filled where the reference's gene model tags its transcripts.",
     )
     regions = forms.ModelChoiceField(
         label="Your regions",

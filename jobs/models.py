@@ -60,6 +60,8 @@ class Job(models.Model):
     sources = models.JSONField("sources applied", default=list, blank=True)
     # VEP's pick options (jobs.annotation.pick): "" (every entry), pick, flag_pick, pick_allele, ...
     pick = models.CharField(max_length=20, blank=True)
+    # VEP's transcript flags to show (jobs.annotation.flags): canonical, mane, tsl, appris, ccds, protein
+    flags = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -67,6 +69,11 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.input_name} ({self.get_status_display()})"
+
+    @property
+    def vep_options(self) -> list[str]:
+        """The job's pick and flag options as VEP's command line names them (--flag_pick --mane)."""
+        return [f"--{option}" for option in ([self.pick] if self.pick else []) + list(self.flags)]
 
     @property
     def title(self) -> str:

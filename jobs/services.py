@@ -249,9 +249,11 @@ def job_create(
     region_set: RegionSet | None = None,
     title: str = "",
     pick: str = "",
+    flags: Sequence[str] = (),
 ) -> Job:
     """Check an upload, store it in the inputs storage and queue the job with it. ``source_names``
-    are the annotation sources to apply (None: the operator's defaults for the reference)."""
+    are the annotation sources to apply (None: the operator's defaults for the reference);
+    ``pick`` one of PICK_CHOICES, ``flags`` some of FLAG_CHOICES (VEP's transcript flags)."""
     name = safe_input_name(upload.name or "input.vcf")
     if upload.size is not None and upload.size == 0:
         raise UploadRejected(f"{name} is empty: expected a VCF file.")
@@ -265,6 +267,9 @@ def job_create(
         raise UploadRejected(str(exc)) from exc
     if pick not in dict(PICK_CHOICES):
         raise UploadRejected(f"pick {pick!r}: expected one of {', '.join(mode for mode, _ in PICK_CHOICES if mode)}")
+    unknown = [flag for flag in flags if flag not in dict(FLAG_CHOICES)]
+    if unknown:
+        raise UploadRejected(f"flag {unknown[0]!r}: expected some of {', '.join(flag for flag, _ in FLAG_CHOICES)}")
     chosen = _chosen_sources(owner=owner, reference=reference, source_names=source_names, region_set=region_set)
     upload.seek(0)
     check_vcf_header(upload.file, name=name, reference=reference)
@@ -276,7 +281,7 @@ def job_create(
     key = inputs_storage().save(f"{owner.pk}/{job_id}/{name}", File(upload.file, name=name))
     return job_create_from_stored(
         owner=owner, key=key, name=name, size=size, reference=reference, sha256=sha256, job_id=job_id,
-        source_names=chosen, region_set=region_set, title=title, pick=pick,
+        source_names=chosen, region_set=region_set, title=title, pick=pick, flags=flags,
     )  # fmt: skip
 
 
@@ -288,6 +293,14 @@ PICK_CHOICES = [
     ("pick_allele", "one per allele (--pick_allele)"),
     ("per_gene", "one per gene (--per_gene)"),
 ]
+FLAG_CHOICES = [
+    ("canonical", "CANONICAL (--canonical)"),
+    ("mane", "MANE, MANE_SELECT, MANE_PLUS_CLINICAL (--mane)"),
+    ("tsl", "TSL (--tsl)"),
+    ("appris", "APPRIS (--appris)"),
+    ("ccds", "CCDS (--ccds)"),
+    ("protein", "ENSP (--protein)"),
+]  # (jobs.annotation.flags.FLAG_OPTIONS, in VEP's order)
 
 
 def _chosen_sources(
@@ -314,6 +327,7 @@ def job_create_from_stored(
     region_set: RegionSet | None = None,
     title: str = "",
     pick: str = "",
+    flags: Sequence[str] = (),
 ) -> Job:
     """Record a job for an input already in the inputs storage and queue it in the same transaction."""
     if source_names is None:
@@ -333,6 +347,7 @@ def job_create_from_stored(
             region_set=region_set,
             name=title.strip()[:100],
             pick=pick,
+            flags=[flag for flag, _ in FLAG_CHOICES if flag in flags],
         )
         job_enqueue(job=job)
     logger.info("job %s created for user %s (%s, %s bytes)", job.id, owner.pk, name, size)
@@ -457,6 +472,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
         local_input, output, reference, log_path=log, summary_path=summary, progress=progress,
         input_name=job.input_name, processes=settings.GAS_ANNOTATION_PROCESSES, limits=job_limits(job.owner),
         fill_id=settings.GAS_FILL_ID_COLUMN, customs=customs, pick=job.pick,
+        flags=tuple(job.flags),
     )  # fmt: skip
     for entry in applied:
         entry["alleles_matched"] = result.stats.custom_matches.get(entry["short_name"], 0)

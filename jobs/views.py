@@ -65,6 +65,7 @@ def _annotate(request: HttpRequest) -> HttpResponse:
                     region_set=region_set,
                     title=data["name"],
                     pick=data["pick"],
+                    flags=data["flags"],
                 )
             except services.UploadRejected as exc:
                 form.add_error("file", exc.message)

@@ -20,7 +20,8 @@ from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.consequence import annotate_transcript, intergenic_entry
 from jobs.annotation.custom import CustomSource, CustomSpec, open_source
 from jobs.annotation.errors import AnnotationError, InputFormatError, LimitExceeded
-from jobs.annotation.pick import PICK_AFTER, PICK_MODES, pick_key, picked, with_pick
+from jobs.annotation.flags import FLAGS_AFTER, flag_columns, flag_values, insert_after
+from jobs.annotation.pick import PICK_AFTER, PICK_MODES, PickKey, pick_key, picked, with_pick
 from jobs.annotation.reference import Reference
 from jobs.annotation.sv import StructuralAllele, annotate_structural, structural_alleles
 from jobs.annotation.terms import CSQ_FIELDS, Consequence
@@ -184,9 +185,12 @@ class AnnotationResult:
     stats: AnnotationStats
 
 
-def csq_header(reference: Reference, sources: Sequence[CustomSource] = (), *, pick: str = "") -> list[str]:
+def csq_header(
+    reference: Reference, sources: Sequence[CustomSource] = (), *, pick: str = "", flags: tuple[str, ...] = ()
+) -> list[str]:
     custom = [name for source in sources for name in source.csq_fields]
     names = list(CSQ_FIELDS)
+    names[FLAGS_AFTER + 1 : FLAGS_AFTER + 1] = flag_columns(flags)
     if pick.startswith("flag_"):  # (VEP's place for it: after FLAGS)
         names.insert(PICK_AFTER + 1, "PICK")
     fields = "|".join([*names, *custom, reference.source_name])
@@ -289,6 +293,7 @@ def annotate_vcf(
     fill_id: bool = True,
     customs: Sequence[CustomSpec] = (),
     pick: str = "",
+    flags: tuple[str, ...] = (),
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_path`` (bgzipped when it ends in .gz).
 
@@ -296,7 +301,9 @@ def annotate_vcf(
     while this one reads, checks and writes; the output is the same, in the same order.
 
     dbSNP ids of each allele go into its CSQ Existing_variation, and with ``fill_id`` into the ID
-    column too (the ids of every ALT, after any the file had). ``customs`` are sources matched
+    column too (the ids of every ALT, after any the file had). ``pick`` is one of VEP's pick
+    options (jobs.annotation.pick), ``flags`` VEP's transcript flags to show (canonical, mane, tsl,
+    appris, ccds, protein: jobs.annotation.flags). ``customs`` are sources matched
     as VEP's --custom, allele-exactly or by overlap (jobs.annotation.custom). ``limits`` bound the decompressed
     bytes, records and wall-clock time; past one of them the annotation stops with a LimitExceeded
     naming the limit and the number.
@@ -312,6 +319,10 @@ def annotate_vcf(
     limits = limits or JobLimits()
     if pick and pick not in PICK_MODES:
         raise AnnotationError(f"pick option {pick!r}: expected one of {', '.join(PICK_MODES)}")
+    try:
+        flag_cols = tuple(flag_columns(flags))
+    except ValueError as exc:
+        raise AnnotationError(str(exc)) from None
     sources = [open_source(spec) for spec in customs]
     reader = VcfReader(input_path, display_name=input_name, max_bytes=limits.max_bytes, limit_label=limits.label)
     stats = AnnotationStats()
@@ -328,11 +339,13 @@ def annotate_vcf(
             for line in reader.header_lines[:-1]
             if not line.startswith("##GAS=")
         ]  # (an earlier VEP's ##VEP lines stay: they describe PREVIOUS_CSQ)
-        header_text = "\n".join([*header, *csq_header(reference, sources, pick=pick), reader.header_lines[-1], ""])
+        header_text = "\n".join(
+            [*header, *csq_header(reference, sources, pick=pick, flags=flags), reader.header_lines[-1], ""]
+        )
         if processes > 1:
             _annotate_in_parallel(
                 reader, reference, stats, header_text, partial, compressed, processes, progress, watch, fill_id,
-                tuple(customs), pick,
+                tuple(customs), pick, flag_cols,
             )  # fmt: skip
         else:
             writer = _Writer(partial, compressed=compressed)
@@ -350,6 +363,7 @@ def annotate_vcf(
                         fill_id,
                         sources,
                         pick,
+                        flag_cols,
                     )
                     writer.write_block(annotated)
                     if progress is not None:
@@ -385,6 +399,7 @@ def _annotate_chunk(
     fill_id: bool,
     sources: Sequence[CustomSource] = (),
     pick: str = "",
+    flag_cols: tuple[str, ...] = (),
 ) -> str:
     """The annotated lines, each ending in a newline, of a chunk of whole data lines."""
     source = reference.source_name
@@ -394,7 +409,9 @@ def _annotate_chunk(
         record = parse_data_line(line, line_number, column_count, name)
         if record is not None:
             try:
-                annotated.append(_annotate_record(record, reference, stats, source, name, fill_id, sources, pick))
+                annotated.append(
+                    _annotate_record(record, reference, stats, source, name, fill_id, sources, pick, flag_cols)
+                )
             except AnnotationError:  # bad input: the job fails with its message
                 raise
             except Exception as exc:  # an engine bug, not bad input: this record only, written unchanged
@@ -438,12 +455,14 @@ def _annotate_chunk_in_worker(
     compressed: bool,
     fill_id: bool,
     pick: str,
+    flag_cols: tuple[str, ...],
 ) -> dict[str, Any]:
     """Annotate a chunk into the file ``part``; return the chunk's counts."""
     stats = AnnotationStats()
     annotated = _annotate_chunk(
-        first_line, text, column_count, name, _process_reference[0], stats, fill_id, _process_sources, pick
-    )
+        first_line, text, column_count, name, _process_reference[0], stats, fill_id, _process_sources, pick,
+        flag_cols,
+    )  # fmt: skip
     _write_part(Path(part), annotated, compressed=compressed)
     return stats.as_parts()
 
@@ -461,6 +480,7 @@ def _annotate_in_parallel(
     fill_id: bool,
     customs: tuple[CustomSpec, ...],
     pick: str,
+    flag_cols: tuple[str, ...],
 ) -> None:
     """This process reads; ``processes`` workers check, parse and annotate chunks of whole lines
     (their errors still name the line) and write each to a part file, compressed when the output
@@ -500,7 +520,8 @@ def _annotate_in_parallel(
         for index, (first_line, text) in enumerate(reader.data_chunks(CHUNK_BYTES)):
             watch.check()
             part = Path(scratch) / str(index)
-            work = (first_line, text, reader.column_count, reader.name, str(part), compressed, fill_id, pick)
+            work = (first_line, text, reader.column_count, reader.name, str(part), compressed, fill_id, pick,
+                    flag_cols)  # fmt: skip
             window.append((part, pool.apply_async(_annotate_chunk_in_worker, work)))
             write_finished(limit)
         write_finished(0)
@@ -517,6 +538,7 @@ def _annotate_record(
     fill_id: bool,
     sources: Sequence[CustomSource] = (),
     pick: str = "",
+    flag_cols: tuple[str, ...] = (),
 ) -> str:
     columns = record.columns
     stats.records += 1
@@ -576,7 +598,7 @@ def _annotate_record(
     index = reference.index(contig)
     combinations = stats.consequence_combinations
     entries: list[str] = []
-    keys: list[tuple[int, int, int, str, int]] = []  # (with a pick option: each entry's pick key)
+    keys: list[PickKey] = []  # (with a pick option: each entry's pick key)
     genes: list[str] = []
     targets: list[Allele | StructuralAllele] = [*alleles, *structural]
     for allele_index, target in enumerate(targets):
@@ -590,6 +612,8 @@ def _annotate_record(
                 consequence, entry = annotate_structural(target, transcript, source)
             if consequence is None:
                 continue
+            if flag_cols:
+                entry = insert_after(entry, FLAGS_AFTER, flag_values(transcript, flag_cols))
             entries.append(entry)
             if pick:
                 keys.append(pick_key(transcript, consequence.rank, allele_index))
@@ -599,6 +623,8 @@ def _annotate_record(
                 best = consequence
         if best is None:
             best, entry = intergenic_entry(target.label, target.existing if isinstance(target, Allele) else "")
+            if flag_cols:
+                entry = insert_after(entry, FLAGS_AFTER, "|" * len(flag_cols))
             entries.append(entry)
             if pick:
                 keys.append(pick_key(None, best.rank, allele_index))

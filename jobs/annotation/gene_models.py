@@ -1,9 +1,21 @@
-"""Read transcripts from a GENCODE/Ensembl GTF or an Ensembl-style GFF3 (plain or gzipped).
+"""Read transcripts from a gene model: Ensembl or GENCODE GTF/GFF3, NCBI RefSeq GFF3, the MANE GFF
+(plain or gzipped).
 
-GTF rules follow VEP's GTF parser: gene, transcript, exon, CDS and stop_codon lines are
-used; a transcript without its gene line, and an exon without its transcript line, are
-dropped. SYMBOL = gene_name, else gene, else the gene line's Name; BIOTYPE =
-transcript_biotype, else transcript_type, else biotype, else the source column.
+Rules follow VEP's GTF/GFF parsers: gene, transcript, exon, CDS and stop_codon lines are used;
+a transcript without its gene line, and an exon without its transcript line, are dropped.
+SYMBOL = gene_name, else gene, else the gene line's Name; BIOTYPE = transcript_biotype, else
+transcript_type, else biotype, else (GFF3) mRNA -> protein_coding, ncRNA -> its ncrna_class,
+else gbkey, else the source column. Gene = gene_id, else the Dbxref GeneID (RefSeq), else the gene
+line's ID without its ``gene:`` prefix.
+
+The transcript flags VEP reads from a GTF/GFF come from its ``tag`` attributes (GTF: one ``tag``
+per value; GFF3: comma-separated; NCBI writes them with spaces, ``MANE Select``):
+Ensembl_canonical -> CANONICAL=YES; MANE_Select / MANE_Plus_Clinical -> MANE, and MANE_SELECT /
+MANE_PLUS_CLINICAL = the counterpart accession when the model names one (NCBI's Dbxref
+``Ensembl:ENST…``, the MANE GFF's ``RefSeq:NM_…``); appris_principal_N / appris_alternative_N ->
+APPRIS PN / AN; transcript_support_level (or tsl) N -> TSL N; ccdsid / ccds_id / Dbxref CCDS ->
+CCDS. A NCBI region line (``genome=chromosome``) names the chromosome of its sequence
+(``NC_000020.11`` is 20): the transcripts carry that name as ``contig_alias``.
 """
 
 from __future__ import annotations
@@ -14,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+from urllib.parse import unquote
 
 from jobs.annotation.errors import InputFormatError
 
@@ -33,6 +46,48 @@ class RawTranscript:
     exons: list[tuple[int, int]] = field(default_factory=list)
     cds: list[tuple[int, int, int]] = field(default_factory=list)  # (start, end, phase)
     protein_id: str = ""
+    flags: tuple[str, ...] = ()  # flags.FLAG_FIELDS' values, or () when the model tags nothing
+    contig_alias: str = ""  # (another name of ``contig``, from a NCBI region line)
+    exception: str = ""  # (NCBI: why the transcript's sequence differs from the genome)
+
+
+def _dbxrefs(attributes: dict[str, str]) -> dict[str, str]:
+    """``Dbxref=GeneID:7157,HGNC:HGNC:11998`` (GFF3) or ``db_xref`` as {database: first id}."""
+    found: dict[str, str] = {}
+    for key in ("Dbxref", "db_xref"):
+        for item in attributes.get(key, "").split(","):
+            database, sep, identifier = item.strip().partition(":")
+            if sep:
+                found.setdefault(database, identifier)
+    return found
+
+
+def transcript_flags(attributes: dict[str, str], transcript_id: str) -> tuple[str, ...]:
+    """The flags.FLAG_FIELDS values of one transcript line's attributes (() when it carries none)."""
+    tags = {tag.strip().replace(" ", "_").lower() for tag in attributes.get("tag", "").split(",") if tag.strip()}
+    xrefs = _dbxrefs(attributes)
+    canonical = "YES" if "ensembl_canonical" in tags else ""
+    mane = "MANE_Select" if "mane_select" in tags else "MANE_Plus_Clinical" if "mane_plus_clinical" in tags else ""
+    if transcript_id.startswith(("NM_", "NR_", "XM_", "XR_")):
+        counterpart = xrefs.get("Ensembl", "")
+    else:
+        counterpart = xrefs.get("RefSeq") or xrefs.get("GenBank", "")
+        counterpart = counterpart if counterpart.startswith(("NM_", "NR_")) else ""
+    tsl = attributes.get("transcript_support_level") or attributes.get("tsl", "")
+    tsl = tsl.removeprefix("tsl")
+    digits = len(tsl) - len(tsl.lstrip("0123456789"))
+    appris = ""
+    for tag in sorted(tags):
+        if tag.startswith("appris_principal_"):
+            appris = "P" + tag.removeprefix("appris_principal_")
+        elif tag.startswith("appris_alternative_") and not appris:
+            appris = "A" + tag.removeprefix("appris_alternative_")
+    ccds = attributes.get("ccdsid") or attributes.get("ccds_id") or xrefs.get("CCDS", "")
+    flags = (
+        canonical, mane, counterpart if mane == "MANE_Select" else "",
+        counterpart if mane == "MANE_Plus_Clinical" else "", tsl[:digits], appris, ccds,
+    )  # fmt: skip
+    return flags if any(flags) else ()
 
 
 def open_text(path: str | Path) -> IO[str]:
@@ -50,7 +105,11 @@ def _gtf_attributes(text: str) -> dict[str, str]:
         if not part:
             continue
         key, _, value = part.partition(" ")
-        attributes.setdefault(key, value.strip().strip('"'))
+        value = value.strip().strip('"')
+        if key in attributes:  # (GTF repeats a key for each value: tag "basic"; tag "CCDS";)
+            attributes[key] += "," + value
+        else:
+            attributes[key] = value
     return attributes
 
 
@@ -59,16 +118,17 @@ def _gff_attributes(text: str) -> dict[str, str]:
     for part in text.strip().split(";"):
         key, sep, value = part.partition("=")
         if sep:
-            attributes[key.strip()] = value.strip()
+            value = value.strip()
+            attributes[key.strip()] = unquote(value) if "%" in value else value
     return attributes
 
 
-Feature = tuple[str, str, int, int, int, str]  # kind, transcript key, start, end, phase, protein id
+Feature = tuple[str, str, int, int, int, str, str]  # kind, transcript key, start, end, phase, protein id, CCDS
 
 
 def _attach_features(transcripts: dict[str, RawTranscript], features: list[Feature]) -> None:
     """Give exons and CDS/stop_codon records to their transcripts; orphans are dropped (as VEP does)."""
-    for kind, key, start, end, phase, protein_id in features:
+    for kind, key, start, end, phase, protein_id, ccds in features:
         transcript = transcripts.get(key)
         if transcript is None:
             continue
@@ -78,6 +138,9 @@ def _attach_features(transcripts: dict[str, RawTranscript], features: list[Featu
             transcript.cds.append((start, end, phase))
             if protein_id and not transcript.protein_id:
                 transcript.protein_id = protein_id
+            if ccds and not (transcript.flags and transcript.flags[-1]):  # (NCBI: on the CDS lines)
+                flags = transcript.flags or ("",) * 6 + ("",)
+                transcript.flags = (*flags[:-1], ccds)
 
 
 def _columns(path: str, line_number: int, line: str) -> list[str]:
@@ -139,11 +202,12 @@ def read_gtf(path: str | Path) -> Iterator[RawTranscript]:
                     strand=_strand(path, line_number, columns[6]),
                     start=start,
                     end=end,
+                    flags=transcript_flags(attributes, transcript_id),
                 )
             else:
                 phase = int(columns[7]) if columns[7].isdigit() else 0
                 pending.append((kind, attributes.get("transcript_id", ""), start, end, phase,
-                                attributes.get("protein_id", "")))  # fmt: skip
+                                attributes.get("protein_id", ""), ""))  # fmt: skip
     _attach_features(transcripts, pending)
     if ignored:
         logger.info("%s: ignored line types %s", path, ", ".join(f"{k} ({v})" for k, v in sorted(ignored.items())))
@@ -156,15 +220,46 @@ def read_gtf(path: str | Path) -> Iterator[RawTranscript]:
         yield transcript
 
 
-_TRANSCRIPT_PARENT_PREFIX = "gene:"
+_GENE_SEGMENTS = {"C_gene_segment", "D_gene_segment", "J_gene_segment", "V_gene_segment"}
+
+
+def _gff_biotype(kind: str, source: str, attributes: dict[str, str]) -> str:
+    """VEP's GFF biotype rule (see the module docstring)."""
+    biotype = attributes.get("biotype") or attributes.get("transcript_biotype") or attributes.get("transcript_type")
+    if biotype:
+        return biotype
+    if kind == "mRNA":
+        return "protein_coding"
+    if kind == "ncRNA" and attributes.get("ncrna_class"):
+        return attributes["ncrna_class"]
+    if kind in _GENE_SEGMENTS:
+        return f"IG_{kind[0]}_gene"
+    return attributes.get("gbkey") or source
+
+
+def _gff_gene(identifier: str, attributes: dict[str, str]) -> dict[str, str]:
+    gene_id = attributes.get("gene_id") or _dbxrefs(attributes).get("GeneID") or identifier.removeprefix("gene:")
+    name = attributes.get("Name") or attributes.get("gene") or attributes.get("gene_name", "")
+    return {"name": name, "id": gene_id}
+
+
+def _region_name(attributes: dict[str, str]) -> str:
+    """The chromosome a NCBI region line names for its sequence (NC_000020.11 -> 20), or ""."""
+    if attributes.get("genome") not in ("chromosome", "mitochondrion"):
+        return ""
+    if attributes.get("genome") == "mitochondrion":
+        return "MT"
+    return attributes.get("chromosome") or attributes.get("Name", "")
 
 
 def read_gff3(path: str | Path) -> Iterator[RawTranscript]:
-    """Ensembl-style GFF3: genes (ID=gene:…), transcripts (ID=transcript:…, Parent=gene:…), exons and CDS."""
+    """GFF3 as Ensembl, GENCODE, NCBI RefSeq and MANE write it: genes (type *gene or ID=gene:…
+    with no parent), transcripts (any line with an ID and a gene Parent), exons and CDS."""
     path = str(path)
     genes: dict[str, dict[str, str]] = {}
     transcripts: dict[str, RawTranscript] = {}
     children: list[Feature] = []
+    regions: dict[str, str] = {}
     with open_text(path) as handle:
         for line_number, line in enumerate(handle, 1):
             if line.startswith("#") or not line.strip():
@@ -182,29 +277,38 @@ def read_gff3(path: str | Path) -> Iterator[RawTranscript]:
                 protein_id = attributes.get("protein_id", "")
                 if not protein_id and identifier.startswith("CDS:"):
                     protein_id = identifier[4:]
+                ccds = _dbxrefs(attributes).get("CCDS", "") if kind == "CDS" and "CCDS" in columns[8] else ""
                 for one_parent in parent.split(","):
-                    children.append((kind, one_parent, start, end, phase, protein_id))
+                    children.append((kind, one_parent, start, end, phase, protein_id, ccds))
+            elif kind == "region":
+                name = _region_name(attributes)
+                if name and name != columns[0]:
+                    regions[columns[0]] = name
             elif identifier.startswith("gene:") or (kind.endswith("gene") and not parent):
-                genes[identifier] = {"name": attributes.get("Name", ""), "id": attributes.get("gene_id", identifier)}
+                genes[identifier] = _gff_gene(identifier, attributes)
             elif parent and identifier:
                 start, end = _span(path, line_number, columns[3], columns[4])
+                transcript_id = attributes.get("transcript_id") or identifier.split(":", 1)[-1]
                 transcripts[identifier] = RawTranscript(
-                    transcript_id=attributes.get("transcript_id") or identifier.split(":", 1)[-1],
+                    transcript_id=transcript_id,
                     gene_id=parent,
-                    symbol="",
-                    biotype=attributes.get("biotype") or attributes.get("transcript_type") or columns[1],
+                    symbol=attributes.get("gene_name") or attributes.get("gene", ""),
+                    biotype=_gff_biotype(kind, columns[1], attributes),
                     contig=columns[0],
                     strand=_strand(path, line_number, columns[6]),
                     start=start,
                     end=end,
+                    flags=transcript_flags(attributes, transcript_id),
+                    exception=attributes.get("exception", ""),
                 )
     _attach_features(transcripts, children)
     for transcript in transcripts.values():
         gene = genes.get(transcript.gene_id)
         if gene is None or not transcript.exons:
             continue
-        transcript.symbol = gene["name"]
-        transcript.gene_id = gene["id"].split(":", 1)[-1]
+        transcript.symbol = transcript.symbol or gene["name"]
+        transcript.gene_id = gene["id"]
+        transcript.contig_alias = regions.get(transcript.contig, "")
         yield transcript
 
 

@@ -29,6 +29,7 @@ class Transcript:
         "csq_head",
         "end",
         "exons",
+        "flags",
         "gene_id",
         "has_frameshift_intron",
         "hgvs_prefix",
@@ -61,6 +62,7 @@ class Transcript:
         protein_id: str = "",
         codon_table: int = 1,
         protein: str | None = None,
+        flags: tuple[str, ...] = (),
     ) -> None:
         self.transcript_id = transcript_id
         self.gene_id = gene_id
@@ -76,6 +78,7 @@ class Transcript:
         self.cdna = cdna
         self.protein_id = protein_id
         self.codon_table = codon_table
+        self.flags = flags  # flags.FLAG_FIELDS' values, () when the model tagged none
         self.csq_head = ""  # the CSQ SYMBOL..BIOTYPE fields, filled in on first use (consequence.csq_head)
         self._exon_starts = [s for s, _ in self.exons]
         # cDNA position of each exon's first base in transcript order, indexed by genomic order

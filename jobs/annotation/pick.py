@@ -9,42 +9,68 @@ by its pick order, each criterion narrowing the tie of the one before -
   transcript, else the transcript's length), then the first in VEP's own order (transcripts by
   stable ID, the alleles of each in turn).
 
-The gene models GAS reads carry no MANE, canonical, APPRIS, TSL or CCDS tags yet, so every entry
-ties on those and the choice starts at biotype. Sorting on the whole key is the same as VEP's
+The MANE, canonical, APPRIS, TSL and CCDS criteria read the transcript's flags (gene_models reads
+them from the model's tags) whether or not the job shows them, as VEP's do; a model without tags
+ties on them, and the choice starts at biotype. Sorting on the whole key is the same as VEP's
 round-by-round narrowing."""
 
 from __future__ import annotations
 
+from jobs.annotation.flags import FLAG_FIELDS, insert_after
 from jobs.annotation.model import Transcript
 from jobs.annotation.terms import CSQ_FIELDS
 
 PICK_AFTER = CSQ_FIELDS.index("FLAGS")  # (the PICK field follows FLAGS, as in VEP's output)
 PICK_MODES = ("pick", "flag_pick", "pick_allele", "flag_pick_allele", "per_gene")
+_MANE = FLAG_FIELDS.index("MANE")
+_CANONICAL = FLAG_FIELDS.index("CANONICAL")
+_TSL = FLAG_FIELDS.index("TSL")
+_APPRIS = FLAG_FIELDS.index("APPRIS")
+_CCDS = FLAG_FIELDS.index("CCDS")
+PickKey = tuple[int, int, int, int, int, int, int, int, int, str, int]
+_NO_FLAGS = ("",) * len(FLAG_FIELDS)
 
 
-def pick_key(transcript: Transcript | None, rank: int, allele_index: int) -> tuple[int, int, int, str, int]:
+def _appris_grade(value: str) -> int:
+    """VEP's APPRIS grade: P1..P5 -> 1..5, A1, A2 -> 11, 12; none -> 100."""
+    if value[1:].isdigit():
+        return int(value[1:]) + (0 if value[0] == "P" else 10)
+    return 100
+
+
+def pick_key(transcript: Transcript | None, rank: int, allele_index: int) -> PickKey:
     """The sort key of one entry (lowest is picked); ``transcript`` None for an intergenic entry."""
-    if transcript is None:
-        return (1, rank, 0, "\uffff", allele_index)  # (intergenic entries come after any transcript's)
-    biotype = 0 if transcript.biotype == "protein_coding" else 1
+    if transcript is None:  # (intergenic entries come after any transcript's)
+        return (1, 1, 1, 100, 100, 1, 1, rank, 0, "\uffff", allele_index)
+    flags = transcript.flags or _NO_FLAGS
+    tsl = flags[_TSL]
     length = len(transcript.cds) if transcript.ccs is not None else len(transcript.cdna)
-    return (biotype, rank, -length, transcript.transcript_id, allele_index)
+    return (
+        0 if flags[_MANE] == "MANE_Select" else 1,
+        0 if flags[_MANE] == "MANE_Plus_Clinical" else 1,
+        0 if flags[_CANONICAL] else 1,
+        _appris_grade(flags[_APPRIS]),
+        int(tsl) if tsl.isdigit() else 100,
+        0 if transcript.biotype == "protein_coding" else 1,
+        0 if flags[_CCDS] else 1,
+        rank,
+        -length,
+        transcript.transcript_id,
+        allele_index,
+    )
 
 
 def with_pick(entry: str, picked: bool) -> str:
     """``entry`` with the PICK field ("1" or empty) after FLAGS."""
-    at = -1
-    for _ in range(PICK_AFTER + 1):
-        at = entry.index("|", at + 1)
-    return f"{entry[: at + 1]}{'1' if picked else ''}|{entry[at + 1 :]}"
+    return insert_after(entry, PICK_AFTER, "1|" if picked else "|")
 
 
-def picked(mode: str, keys: list[tuple[int, int, int, str, int]], genes: list[str]) -> set[int]:
+def picked(mode: str, keys: list[PickKey], genes: list[str]) -> set[int]:
     """The indices of the chosen entries, ``keys`` and ``genes`` given per entry."""
     groups: dict[object, int] = {}
     for at, key in enumerate(keys):
         if mode in ("pick_allele", "flag_pick_allele"):
-            group: object = key[4]
+            group: object = key[-1]
         elif mode == "per_gene":
             if not genes[at]:
                 groups[("none", at)] = at  # (an intergenic entry: no gene to choose within)

@@ -53,6 +53,37 @@ def contig_aliases(name: str) -> list[str]:
     return [name, bare, f"chr{bare}"]
 
 
+def assembly_report_names(path: Path) -> list[list[str]]:
+    """The names of each sequence in a NCBI assembly report (``*_assembly_report.txt``): its
+    Sequence-Name, GenBank and RefSeq accessions and UCSC-style name (``20``, ``CM000682.2``,
+    ``NC_000020.11``, ``chr20``)."""
+    rows: list[list[str]] = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if line.startswith("#") or not line.strip():
+                continue
+            columns = line.rstrip("\n").split("\t")
+            if len(columns) < 10:
+                raise ReferenceError_(
+                    f"{path}: not a NCBI assembly report (expected 10 tab-separated columns, found {len(columns)})"
+                )
+            rows.append([name for name in (columns[0], columns[4], columns[6], columns[9]) if name and name != "na"])
+    return rows
+
+
+def _alias_table(contigs: Iterable[str], extra: list[list[str]]) -> dict[str, str]:
+    """Every name a contig may go by: with and without ``chr``, and the other names the assembly
+    report gives it."""
+    table = {alias: contig for contig in contigs for alias in contig_aliases(contig)}
+    for names in extra:
+        contig = next((table[name] for name in names if name in table), None)
+        if contig is not None:
+            for name in names:
+                for alias in contig_aliases(name):
+                    table.setdefault(alias, contig)
+    return table
+
+
 def file_sha256(path: Path) -> str:
     import hashlib  # (here: only imports need it, and loading OpenSSL slows every annotation's start)
 
@@ -129,10 +160,18 @@ def import_reference(
     destination: Path,
     dbsnp: Path | None = None,
     source_name: str | None = None,
+    assembly_report: Path | None = None,
+    release: str = "",
+    provider: str = "",
 ) -> ImportReport:
-    """Build a bundle in ``destination`` (replaced atomically when complete)."""
+    """Build a bundle in ``destination`` (replaced atomically when complete).
+
+    Contig names are resolved here, once: a transcript's sequence name may be the FASTA's, the
+    same with or without ``chr``, another name ``assembly_report`` gives it, or the chromosome a
+    NCBI region line names; every such name then resolves when annotating."""
     started = time.monotonic()
-    for label, path in (("gene model", gene_model), ("FASTA", fasta), ("dbSNP", dbsnp)):
+    inputs = (("gene model", gene_model), ("FASTA", fasta), ("dbSNP", dbsnp), ("assembly report", assembly_report))
+    for label, path in inputs:
         if path is not None and not Path(path).is_file():
             raise ReferenceError_(f"{label} file not found: {path}")
     destination = Path(destination)
@@ -149,18 +188,26 @@ def import_reference(
         pysam.faidx(str(genome))
         fasta_file = pysam.FastaFile(str(genome))
         contig_lengths = dict(zip(fasta_file.references, fasta_file.lengths, strict=True))
-        alias_to_contig = {alias: contig for contig in contig_lengths for alias in contig_aliases(contig)}
+        report = assembly_report_names(Path(assembly_report)) if assembly_report is not None else []
+        alias_to_contig = _alias_table(contig_lengths, report)
+        extra_aliases: dict[str, str] = {}
 
         by_contig: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         genes: set[str] = set()
-        dropped = 0
+        dropped = exceptions = 0
         for raw in read_gene_model(gene_model):
             contig = alias_to_contig.get(raw.contig)
+            if contig is None and raw.contig_alias:
+                contig = alias_to_contig.get(raw.contig_alias)
+                if contig is not None:  # (a NCBI sequence name, known from its region line)
+                    extra_aliases[raw.contig] = contig
             if contig is None:
                 dropped += 1
                 continue
             by_contig[contig].append(_transcript_record(raw, contig, fasta_file, contig_lengths[contig]))
             genes.add(raw.gene_id)
+            if raw.exception:
+                exceptions += 1
         if not by_contig:
             raise ReferenceError_(
                 f"no transcript of {gene_model} lies on a contig of {fasta} "
@@ -194,6 +241,14 @@ def import_reference(
             "source_name": source_name or Path(gene_model).name,
             "contigs": {contig: contig_lengths[contig] for contig in contig_lengths},
             "annotated_contigs": sorted(by_contig),
+            "provider": provider,
+            "release": release,
+            "aliases": {
+                alias: contig
+                for alias, contig in sorted({**alias_to_contig, **extra_aliases}.items())
+                if alias not in contig_aliases(contig)
+            },
+            "transcripts_with_exception": exceptions,
             "transcript_count": sum(len(records) for records in by_contig.values()),
             "gene_count": len(genes),
             "sources": sources,
@@ -244,16 +299,18 @@ def _transcript_record(raw: RawTranscript, contig: str, fasta: pysam.FastaFile, 
         coding_start, coding_end, cdna, utr3_mirror, raw.protein_id,
     )  # fmt: skip
     # the reference protein too, translated once here rather than at every annotation
-    return (*record, _transcript(record, contig).protein)
+    return (*record, _transcript(record, contig).protein, raw.flags)
 
 
 def _transcript(record: tuple[Any, ...], contig: str) -> Transcript:
-    """A transcript from its bundle record (the protein, the 12th field, may be missing)."""
+    """A transcript from its bundle record (the protein and the flags, the 12th and 13th fields,
+    may be missing: bundles built before them)."""
     r = record
     return Transcript(
         transcript_id=r[0], gene_id=r[1], symbol=r[2], biotype=r[3], contig=contig, strand=r[4], exons=r[5],
         coding_start=r[6], coding_end=r[7], cdna=r[8], utr3_mirror=r[9], protein_id=r[10],
         codon_table=2 if contig in _MITO_NAMES else 1, protein=r[11] if len(r) > 11 else None,
+        flags=r[12] if len(r) > 12 else (),
     )  # fmt: skip
 
 
@@ -270,7 +327,8 @@ class DbSnp:
     CONTIG_SITES = 1_000_000
     CONTIGS_KEPT = 2
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, names: dict[str, list[str]] | None = None) -> None:
+        self._names = names or {}  # (each contig's other names: a NCBI dbSNP names them NC_000020.11)
         self._tabix = pysam.TabixFile(str(path))
         self._contigs = set(self._tabix.contigs)
         self._windows: dict[tuple[str, int], dict[tuple[int, str, str], list[str]]] = {}
@@ -314,7 +372,8 @@ class DbSnp:
     def _fetch(self, contig: str, start: int, stop: int, limit: int) -> dict[tuple[int, str, str], list[str]]:
         """The sites at positions start..stop-1 (reading stops past ``limit`` sites, when not 0)."""
         sites: dict[tuple[int, str, str], list[str]] = {}
-        name = next((alias for alias in contig_aliases(contig) if alias in self._contigs), None)
+        candidates = [*contig_aliases(contig), *self._names.get(contig, [])]
+        name = next((alias for alias in candidates if alias in self._contigs), None)
         if name is None:
             return sites
         for line in self._tabix.fetch(name, max(0, start - 1), stop):
@@ -375,12 +434,18 @@ class Reference:
         self.source_name: str = self.manifest["source_name"]
         self.checksum: str = self.manifest["checksum"]
         self.contig_lengths: dict[str, int] = self.manifest["contigs"]
+        self.release: str = self.manifest.get("release", "")
+        self.provider: str = self.manifest.get("provider", "")
         self._aliases = {alias: contig for contig in self.contig_lengths for alias in contig_aliases(contig)}
+        self._aliases.update(self.manifest.get("aliases", {}))
         self._fasta: pysam.FastaFile | None = None
         self._bases: dict[str, ContigBases] = {}
         self._indexes: dict[str, ContigIndex] = {}
         dbsnp_path = self.path / "dbsnp.vcf.gz"
-        self.dbsnp = DbSnp(dbsnp_path) if dbsnp_path.is_file() else None
+        names: dict[str, list[str]] = defaultdict(list)
+        for alias, contig in self.manifest.get("aliases", {}).items():
+            names[contig].append(alias)
+        self.dbsnp = DbSnp(dbsnp_path, dict(names)) if dbsnp_path.is_file() else None
 
     @property
     def fasta(self) -> pysam.FastaFile:

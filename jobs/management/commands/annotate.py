@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from jobs.annotation.custom import CustomSpec
 from jobs.annotation.engine import annotate_vcf
 from jobs.annotation.errors import AnnotationError
+from jobs.annotation.flags import FLAG_OPTIONS
 from jobs.references import load_reference
 from jobs.sources import SourceError, registered_specs
 
@@ -43,6 +44,11 @@ class Command(BaseCommand):
                 f"--{mode}", dest="pick", action="store_const", const=mode, default="",
                 help=f"As VEP's --{mode}: {what}, in VEP's pick order.",
             )  # fmt: skip
+        for flag, columns in FLAG_OPTIONS.items():
+            parser.add_argument(
+                f"--{flag}", dest="flags", action="append_const", const=flag, default=[],
+                help=f"As VEP's --{flag}: add {', '.join(columns)}.",
+            )  # fmt: skip
         parser.add_argument(
             "--source", action="append", default=[], metavar="NAME",
             help="A registered annotation source (manage.py source list) for the reference (repeatable).",
@@ -60,6 +66,7 @@ class Command(BaseCommand):
         custom: list[str],
         source: list[str],
         pick: str,
+        flags: list[str],
         **options: Any,
     ) -> None:
         if not input.is_file():
@@ -84,7 +91,7 @@ class Command(BaseCommand):
             customs += [CustomSpec.parse(text) for text in custom]
             result = annotate_vcf(
                 input, output, bundle, progress=progress, processes=max(1, processes), fill_id=not no_id_column,
-                customs=customs, pick=pick,
+                customs=customs, pick=pick, flags=tuple(flags),
             )  # fmt: skip
         except (AnnotationError, SourceError, OSError) as exc:
             raise CommandError(str(exc)) from exc

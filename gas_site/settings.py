@@ -203,6 +203,10 @@ GAS_TOKEN_FAILURES_PER_MINUTE = env_int("GAS_TOKEN_FAILURES_PER_MINUTE", 10, min
 # --- Annotation ------------------------------------------------------------------------
 GAS_REFERENCE_DIR = Path(env_str("GAS_REFERENCE_DIR", str(GAS_DATA_DIR / "references"))).resolve()
 GAS_DEFAULT_REFERENCE = env_str("GAS_DEFAULT_REFERENCE", "demo")
+# `reference install` fetches from this site instead of the providers' (same layout), if set.
+GAS_REFERENCE_MIRROR = env_str("GAS_REFERENCE_MIRROR", "")
+# Reference bundles a worker keeps loaded at once (least recently used ones are let go).
+GAS_LOADED_REFERENCES = env_int("GAS_LOADED_REFERENCES", 3, minimum=1, maximum=32)
 # Registered annotation sources (manage.py source add) keep their files here, on every worker.
 GAS_SOURCE_DIR = Path(env_str("GAS_SOURCE_DIR", str(GAS_DATA_DIR / "sources"))).resolve()
 # A user's own BED regions (a gene panel): the largest file and the most lines one may hold.

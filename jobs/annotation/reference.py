@@ -518,6 +518,8 @@ class ContigBases:
 def list_references(root: Path) -> list[dict[str, Any]]:
     bundles = []
     for manifest in sorted(Path(root).glob("*/manifest.json")):
+        if manifest.parent.name.startswith("."):  # (a build in progress, or downloads)
+            continue
         try:
             bundles.append(json.loads(manifest.read_text()))
         except ValueError:

@@ -55,10 +55,10 @@ class AnnotateForm(forms.Form):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         choices = reference_choices()
         self.fields["reference"].choices = choices
-        if len(choices) <= 1:
+        if len(choices) <= 2:  # (detection and one bundle: nothing to choose)
             self.fields["reference"].widget = forms.HiddenInput()
         sources = list(AnnotationSource.objects.all())
-        several = len(choices) > 1
+        several = len(choices) > 2
         self.fields["sources"].choices = [
             (source.name, _source_label(source, with_reference=several)) for source in sources
         ]

@@ -37,7 +37,7 @@ from jobs.annotation.engine import AnnotationStats, JobLimits, annotate_vcf
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import Reference
 from jobs.models import FINISHED_STATUSES, ApiToken, Job, JobStatus, RegionSet
-from jobs.references import installed_references, load_reference
+from jobs.references import installed_references, load_reference, reference_for_header
 from jobs.scratch import scratch_folder
 from jobs.signals import job_completed
 from jobs.sources import SourceError, chosen_source_names, job_source_specs
@@ -262,9 +262,18 @@ def job_create(
     if not name.endswith((".vcf", ".vcf.gz", ".vcf.bgz")):
         raise UploadRejected(f"{name}: expected a .vcf or .vcf.gz file.")
     try:
-        reference = load_reference(reference_name)
+        if reference_name:
+            reference = load_reference(reference_name)
+        else:  # (left to GAS: the header's contig lengths and ##reference line choose)
+            upload.seek(0)
+            header = []
+            for line in _header_lines(upload.file, name):
+                header.append(line)
+                if line.startswith("#CHROM") or len(header) > 100_000:
+                    break
+            reference = reference_for_header(header)
     except AnnotationError as exc:
-        raise UploadRejected(str(exc)) from exc
+        raise UploadRejected(f"{name}: {exc}") from exc
     if pick not in dict(PICK_CHOICES):
         raise UploadRejected(f"pick {pick!r}: expected one of {', '.join(mode for mode, _ in PICK_CHOICES if mode)}")
     unknown = [flag for flag in flags if flag not in dict(FLAG_CHOICES)]
@@ -660,7 +669,12 @@ def api_token_authenticate(raw: str) -> User | None:
 
 
 def reference_choices() -> list[tuple[str, str]]:
-    return [(bundle["name"], f"{bundle['name']} ({bundle['build']})") for bundle in installed_references()]
+    """The upload form's choices: detection first, then each installed bundle."""
+    choices = [("", "detect from the file's header (##contig lengths, ##reference)")]
+    for bundle in installed_references():
+        source = " ".join(part for part in (bundle.get("provider", ""), bundle.get("release", "")) if part)
+        choices.append((bundle["name"], f"{bundle['name']} ({bundle['build']}{', ' + source if source else ''})"))
+    return choices
 
 
 def reference_summaries() -> list[dict[str, str]]:

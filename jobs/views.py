@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from jobs import direct_uploads, services, sources
 from jobs.downloads import ResultNotAvailable, download_response, result_unavailable_reason
 from jobs.forms import AnnotateForm, RegionSetForm, TokenForm
+from jobs.references import reference_summary
 from jobs.selectors import job_of, jobs_of
 
 PAGE_SIZE = 20
@@ -113,6 +114,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             "refresh": job.is_active or _restoring(job),
             "archive": getattr(job, "result_archive", None),
             "unavailable": result_unavailable_reason(job),
+            "reference": reference_summary(job.reference_name),
         },
     )
 

@@ -112,7 +112,7 @@ def test_malformed_vcf_fails_the_job_with_the_engine_message(
         (
             "hg38.vcf",
             GOOD_VCF.replace("length=63025520", "length=64444167").encode(),
-            "contig 20 is 64,444,167 bp long in the file but 63,025,520 bp in GRCh37",
+            "are those of GRCh38, and no GRCh38 reference is installed here",
         ),
         ("cut.vcf.gz", gzip.compress(GOOD_VCF.encode())[:30], "gzip data is damaged or truncated"),
     ],

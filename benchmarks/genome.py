@@ -20,7 +20,6 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -39,8 +38,9 @@ if step == "read":
     out["transcripts"] = sum(1 for _ in read_gene_model(model))
 elif step == "import":
     from jobs.annotation.reference import import_reference
-    report = import_reference(name="g", build="GRCh37", gene_model=Path(model),
-                              fasta=Path(sys.argv[1]) / "reference/demo/GRCh37.chr20.fa.gz", destination=Path(work) / "g")
+    fasta = Path(sys.argv[1]) / "reference/demo/GRCh37.chr20.fa.gz"
+    report = import_reference(name="g", build="GRCh37", gene_model=Path(model), fasta=fasta,
+                              destination=Path(work) / "g")
     out["transcripts"] = report.transcripts
     out["dropped"] = report.dropped
 else:

@@ -252,14 +252,61 @@ def _region_name(attributes: dict[str, str]) -> str:
     return attributes.get("chromosome") or attributes.get("Name", "")
 
 
+# Line types that are neither genes, transcripts nor their exons and CDS: skipped unread
+_NOT_TRANSCRIPTS = frozenset({
+    "five_prime_UTR", "three_prime_UTR", "UTR", "start_codon", "Selenocysteine", "biological_region",
+    "cDNA_match", "match", "match_part", "sequence_feature", "chromosome", "supercontig", "scaffold",
+})  # fmt: skip
+
+
+def _attribute(text: str, key: str) -> str:
+    """One GFF3 attribute's value (faster than the whole dict for exon and CDS lines)."""
+    needle = key + "="
+    at = text.find(needle)
+    while at > 0 and text[at - 1] != ";" and text[at - 1] != " ":
+        at = text.find(needle, at + 1)
+    if at < 0:
+        return ""
+    end = text.find(";", at)
+    value = text[at + len(needle) : end if end >= 0 else len(text)].strip()
+    return unquote(value) if "%" in value else value
+
+
+def _finished(
+    transcripts: dict[str, RawTranscript],
+    children: list[Feature],
+    genes: dict[str, dict[str, str]],
+    regions: dict[str, str],
+) -> list[RawTranscript]:
+    """The complete transcripts of one sequence's lines."""
+    _attach_features(transcripts, children)
+    done: list[RawTranscript] = []
+    for transcript in transcripts.values():
+        gene = genes.get(transcript.gene_id)
+        if gene is None or not transcript.exons:
+            continue
+        transcript.symbol = transcript.symbol or gene["name"]
+        transcript.gene_id = gene["id"]
+        transcript.contig_alias = regions.get(transcript.contig, "")
+        done.append(transcript)
+    return done
+
+
 def read_gff3(path: str | Path) -> Iterator[RawTranscript]:
     """GFF3 as Ensembl, GENCODE, NCBI RefSeq and MANE write it: genes (type *gene or ID=gene:…
-    with no parent), transcripts (any line with an ID and a gene Parent), exons and CDS."""
+    with no parent), transcripts (any line with an ID and a gene Parent), exons and CDS.
+
+    The providers write each sequence's lines together, so transcripts are given out sequence by
+    sequence and only one sequence's are held at a time (a whole genome's 200k transcripts read
+    in the memory of its largest chromosome's). A file whose sequences come back after others is
+    refused, naming the line, rather than read with features missing."""
     path = str(path)
     genes: dict[str, dict[str, str]] = {}
     transcripts: dict[str, RawTranscript] = {}
     children: list[Feature] = []
     regions: dict[str, str] = {}
+    done_sequences: set[str] = set()
+    current = ""
     with open_text(path) as handle:
         for line_number, line in enumerate(handle, 1):
             if line.startswith("#") or not line.strip():
@@ -267,20 +314,40 @@ def read_gff3(path: str | Path) -> Iterator[RawTranscript]:
                     break
                 continue
             columns = _columns(path, line_number, line)
+            if columns[0] != current:
+                if current:
+                    yield from _finished(transcripts, children, genes, regions)
+                    transcripts, children = {}, []
+                    done_sequences.add(current)
+                if columns[0] in done_sequences:
+                    raise InputFormatError(
+                        path, line_number,
+                        f"the lines of sequence {columns[0]} are not together (it came before {current}): "
+                        "sort the file by sequence, e.g. `sort -k1,1 -k4,4n`",
+                    )  # fmt: skip
+                current = columns[0]
             kind = columns[2]
-            attributes = _gff_attributes(columns[8])
-            identifier = attributes.get("ID", "")
-            parent = attributes.get("Parent", "")
+            if kind in _NOT_TRANSCRIPTS:
+                continue
+            text = columns[8]
             if kind in ("exon", "CDS", "stop_codon"):
                 start, end = _span(path, line_number, columns[3], columns[4])
                 phase = int(columns[7]) if columns[7].isdigit() else 0
-                protein_id = attributes.get("protein_id", "")
-                if not protein_id and identifier.startswith("CDS:"):
-                    protein_id = identifier[4:]
-                ccds = _dbxrefs(attributes).get("CCDS", "") if kind == "CDS" and "CCDS" in columns[8] else ""
-                for one_parent in parent.split(","):
+                protein_id = ccds = ""
+                if kind == "CDS":
+                    protein_id = _attribute(text, "protein_id")
+                    identifier = _attribute(text, "ID")
+                    if not protein_id and identifier.startswith("CDS:"):
+                        protein_id = identifier[4:]
+                    if "CCDS" in text:
+                        ccds = _dbxrefs(_gff_attributes(text)).get("CCDS", "")
+                for one_parent in _attribute(text, "Parent").split(","):
                     children.append((kind, one_parent, start, end, phase, protein_id, ccds))
-            elif kind == "region":
+                continue
+            attributes = _gff_attributes(text)
+            identifier = attributes.get("ID", "")
+            parent = attributes.get("Parent", "")
+            if kind == "region":
                 name = _region_name(attributes)
                 if name and name != columns[0]:
                     regions[columns[0]] = name
@@ -301,15 +368,7 @@ def read_gff3(path: str | Path) -> Iterator[RawTranscript]:
                     flags=transcript_flags(attributes, transcript_id),
                     exception=attributes.get("exception", ""),
                 )
-    _attach_features(transcripts, children)
-    for transcript in transcripts.values():
-        gene = genes.get(transcript.gene_id)
-        if gene is None or not transcript.exons:
-            continue
-        transcript.symbol = transcript.symbol or gene["name"]
-        transcript.gene_id = gene["id"]
-        transcript.contig_alias = regions.get(transcript.contig, "")
-        yield transcript
+    yield from _finished(transcripts, children, genes, regions)
 
 
 def read_gene_model(path: str | Path) -> Iterator[RawTranscript]:

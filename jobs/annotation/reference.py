@@ -192,9 +192,13 @@ def import_reference(
         alias_to_contig = _alias_table(contig_lengths, report)
         extra_aliases: dict[str, str] = {}
 
-        by_contig: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        counts: dict[str, int] = {}  # transcripts per contig
+        pending: list[tuple[Any, ...]] = []  # the current contig's records, written when it ends
+        pending_contig = ""
         genes: set[str] = set()
         dropped = exceptions = 0
+        folder = staging / "transcripts"
+        folder.mkdir()
         for raw in read_gene_model(gene_model):
             contig = alias_to_contig.get(raw.contig)
             if contig is None and raw.contig_alias:
@@ -204,20 +208,20 @@ def import_reference(
             if contig is None:
                 dropped += 1
                 continue
-            by_contig[contig].append(_transcript_record(raw, contig, fasta_file, contig_lengths[contig]))
+            if contig != pending_contig:
+                _write_records(folder, pending_contig, pending)
+                pending, pending_contig = [], contig
+            pending.append(_transcript_record(raw, contig, fasta_file, contig_lengths[contig]))
+            counts[contig] = counts.get(contig, 0) + 1
             genes.add(raw.gene_id)
             if raw.exception:
                 exceptions += 1
-        if not by_contig:
+        _write_records(folder, pending_contig, pending)
+        if not counts:
             raise ReferenceError_(
                 f"no transcript of {gene_model} lies on a contig of {fasta} "
                 "(contig names must match, with or without chr)"
             )
-        (staging / "transcripts").mkdir()
-        for contig, records in by_contig.items():
-            records.sort(key=lambda record: record[5][0][0])
-            with open(staging / "transcripts" / f"{contig}.pkl", "wb") as handle:  # (plain loads 3x faster)
-                pickle.dump(records, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
         sources: dict[str, dict[str, str]] = {
             "gene_model": {"file": Path(gene_model).name, "sha256": file_sha256(Path(gene_model))},
@@ -240,7 +244,7 @@ def import_reference(
             "engine_version": ENGINE_VERSION,
             "source_name": source_name or Path(gene_model).name,
             "contigs": {contig: contig_lengths[contig] for contig in contig_lengths},
-            "annotated_contigs": sorted(by_contig),
+            "annotated_contigs": sorted(counts),
             "provider": provider,
             "release": release,
             "aliases": {
@@ -249,7 +253,7 @@ def import_reference(
                 if alias not in contig_aliases(contig)
             },
             "transcripts_with_exception": exceptions,
-            "transcript_count": sum(len(records) for records in by_contig.values()),
+            "transcript_count": sum(counts.values()),
             "gene_count": len(genes),
             "sources": sources,
             "checksum": _sha256_text("\n".join(file_digests)),
@@ -265,10 +269,23 @@ def import_reference(
         name=name,
         transcripts=manifest["transcript_count"],
         genes=len(genes),
-        contigs=len(by_contig),
+        contigs=len(counts),
         dropped=dropped,
         seconds=time.monotonic() - started,
     )
+
+
+def _write_records(folder: Path, contig: str, records: list[tuple[Any, ...]]) -> None:
+    """Write (or, for a contig met again, extend) a contig's transcripts, in genomic order."""
+    if not records:
+        return
+    path = folder / f"{contig}.pkl"
+    if path.is_file():  # (a gene model whose contigs come back: merged)
+        with open(path, "rb") as handle:
+            records = pickle.load(handle) + records  # noqa: S301 - written just now by this import
+    records.sort(key=lambda record: record[5][0][0])
+    with open(path, "wb") as handle:  # (plain loads 3x faster)
+        pickle.dump(records, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _transcript_record(raw: RawTranscript, contig: str, fasta: pysam.FastaFile, length: int) -> tuple[Any, ...]:

@@ -204,3 +204,21 @@ def test_an_assembly_report_gives_every_name_of_a_sequence(tmp_path):
     reference = Reference(tmp_path / "r")
     assert reference.manifest["transcript_count"] == 2
     assert {reference.resolve_contig(name) for name in ("20", "chr20", "NC_000020.11", "CM000682.2")} == {"20"}
+
+
+def test_a_gff3_is_read_sequence_by_sequence_and_one_out_of_order_refused(tmp_path):
+    from jobs.annotation.errors import InputFormatError
+
+    other = (
+        NCBI_GFF3.replace("NC_000020.11", "NC_000021.9")
+        .replace("GENE9", "GENE21")
+        .replace("NM_000009.3", "NM_000021.1")
+    )
+    body = [line for line in other.splitlines() if not line.startswith("#")]
+    model = tmp_path / "two.gff3"
+    model.write_text(NCBI_GFF3 + "\n".join(body) + "\n")
+    assert [t.contig for t in read_gff3(model)] == ["NC_000020.11", "NC_000020.11", "NC_000021.9", "NC_000021.9"]
+    model.write_text(NCBI_GFF3 + "\n".join(body) + "\n" + NCBI_GFF3.splitlines()[-1] + "\n")
+    line = len((NCBI_GFF3 + "\n".join(body)).splitlines()) + 1
+    with pytest.raises(InputFormatError, match=f"line {line}: the lines of sequence NC_000020.11 are not together"):
+        list(read_gff3(model))

@@ -61,11 +61,11 @@ class Progress:
 
     def line(self, now: float) -> str:
         speed = (self.done - self.start_done) / max(now - self.started, 1e-6)
-        text = f"{self.label}: {_size(self.done)}"
+        text = f"{self.label}: {human_size(self.done)}"
         if self.total:
             eta = (self.total - self.done) / speed if speed > 0 else 0
-            text += f" of {_size(self.total)} ({100 * self.done / self.total:.0f}%), ETA {eta:.0f} s"
-        return f"{text}, {_size(int(speed))}/s"
+            text += f" of {human_size(self.total)} ({100 * self.done / self.total:.0f}%), ETA {eta:.0f} s"
+        return f"{text}, {human_size(int(speed))}/s"
 
     def close(self) -> None:
         if self.bar is not None:
@@ -74,7 +74,8 @@ class Progress:
             logger.info("%s (done)", self.line(time.monotonic()))
 
 
-def _size(count: int) -> str:
+def human_size(count: int) -> str:
+    """1536 -> '1.5 KB' (for progress lines and listings)."""
     value = float(count)
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":

@@ -35,6 +35,7 @@ from gas_site.workers import Heartbeat
 from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.engine import AnnotationStats, JobLimits, annotate_vcf
 from jobs.annotation.errors import AnnotationError
+from jobs.annotation.flags import FLAG_OPTIONS
 from jobs.annotation.reference import Reference
 from jobs.models import FINISHED_STATUSES, ApiToken, Job, JobStatus, RegionSet
 from jobs.references import installed_references, load_reference, reference_for_header
@@ -302,14 +303,7 @@ PICK_CHOICES = [
     ("pick_allele", "one per allele (--pick_allele)"),
     ("per_gene", "one per gene (--per_gene)"),
 ]
-FLAG_CHOICES = [
-    ("canonical", "CANONICAL (--canonical)"),
-    ("mane", "MANE, MANE_SELECT, MANE_PLUS_CLINICAL (--mane)"),
-    ("tsl", "TSL (--tsl)"),
-    ("appris", "APPRIS (--appris)"),
-    ("ccds", "CCDS (--ccds)"),
-    ("protein", "ENSP (--protein)"),
-]  # (jobs.annotation.flags.FLAG_OPTIONS, in VEP's order)
+FLAG_CHOICES = [(option, f"{', '.join(columns)} (--{option})") for option, columns in FLAG_OPTIONS.items()]
 
 
 def _chosen_sources(

@@ -15,18 +15,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from jobs import catalogue
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import ImportReport, import_reference, list_references
+from jobs.fetch import human_size
 
 
 def _disk_size(path: Path) -> int:
     return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
-
-
-def _human(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1024 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} GB"
 
 
 class Command(BaseCommand):
@@ -113,7 +106,7 @@ class Command(BaseCommand):
                 f"{bundle['name']}\t{bundle['build']}\t{source or bundle['source_name']}\t"
                 f"transcripts={bundle['transcript_count']}\tgenes={bundle['gene_count']}\t"
                 f"contigs={len(bundle.get('annotated_contigs', []))}\t"
-                f"disk={_human(_disk_size(root / bundle['name']))}\tchecksum={bundle['checksum'][:16]}"
+                f"disk={human_size(_disk_size(root / bundle['name']))}\tchecksum={bundle['checksum'][:16]}"
             )
 
     def _installed(self, report: ImportReport) -> None:

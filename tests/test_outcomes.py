@@ -213,3 +213,23 @@ def test_a_job_can_ask_for_a_vep_pick_option(run_worker, signed_in_client, djang
     with django_capture_on_commit_callbacks(execute=True):
         refused = api.post("/api/v1/jobs", {"file": SimpleUploadedFile("in.vcf", content), "pick": "best"})
     assert refused.status_code == 400 and "pick 'best': expected one of flag_pick" in refused.json()["detail"]
+
+
+def test_a_job_can_ask_for_vep_transcript_flags(run_worker, signed_in_client, django_capture_on_commit_callbacks):
+    content = vcf(dbsnp_records(5))
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {make_token(signed_in_client)}")
+    with django_capture_on_commit_callbacks(execute=True):
+        created = api.post(
+            "/api/v1/jobs", {"file": SimpleUploadedFile("in.vcf", content), "flags": "protein, canonical"}
+        )
+    assert created.status_code == 201 and created.json()["flags"] == ["canonical", "protein"]  # (VEP's order)
+    run_worker()
+    job = Job.objects.get()
+    assert job.status == JobStatus.COMPLETED
+    download = signed_in_client.get(reverse("job_download", args=[job.id, "result"]))
+    text = gzip.decompress(b"".join(download.streaming_content)).decode()
+    assert "|HGNC_ID|CANONICAL|ENSP|" in text
+    assert "--canonical --protein" in signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = api.post("/api/v1/jobs", {"file": SimpleUploadedFile("in.vcf", content), "flags": "mane,all"})
+    assert refused.status_code == 400 and "flag 'all': expected some of canonical, mane" in refused.json()["detail"]

@@ -15,12 +15,12 @@ from storages.backends.s3 import S3Storage
 
 from accounts.models import User
 from jobs.models import Job
-from jobs.references import load_reference
 from jobs.services import (
     HEADER_READ_LIMIT,
     UploadRejected,
     check_vcf_header,
     check_vcf_start,
+    choose_reference,
     inputs_storage,
     job_create_from_stored,
     too_large_message,
@@ -90,8 +90,8 @@ def complete(*, user: User, bucket: str, key: str) -> Job:
             raise UploadRejected(too_large_message(user, size), status=413)
         if not name.endswith((".vcf", ".vcf.gz", ".vcf.bgz")):
             raise UploadRejected(f"{name}: expected a .vcf or .vcf.gz file.")
-        reference = load_reference(reference_name)
         start = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEADER_READ_LIMIT - 1}")["Body"].read()
+        reference = choose_reference(reference_name=reference_name, handle=io.BytesIO(start), name=name)
         check_vcf_header(io.BytesIO(start), name=name, reference=reference)
         check_vcf_start(start, name=name, reference=reference)
     except UploadRejected:

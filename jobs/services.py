@@ -108,6 +108,21 @@ def _header_lines(handle: IO[bytes], name: str) -> Iterator[str]:
         raise UploadRejected(f"{name}: the gzip data is damaged or truncated ({exc}).") from None
 
 
+def choose_reference(*, reference_name: str | None, handle: IO[bytes], name: str) -> Reference:
+    """The reference a job names, else the one its header fits (jobs.references.reference_for_header)."""
+    try:
+        if reference_name:
+            return load_reference(reference_name)
+        header = []
+        for line in _header_lines(handle, name):
+            header.append(line)
+            if line.startswith("#CHROM") or len(header) > 100_000:
+                break
+        return reference_for_header(header)
+    except AnnotationError as exc:
+        raise UploadRejected(f"{name}: {exc}") from exc
+
+
 def check_vcf_header(handle: IO[bytes], *, name: str, reference: Reference) -> None:
     """A quick check before anything is queued: a VCF header, and contigs that fit the reference build."""
     lines = _header_lines(handle, name)
@@ -262,19 +277,8 @@ def job_create(
         raise UploadRejected(too_large_message(owner, upload.size), status=413)
     if not name.endswith((".vcf", ".vcf.gz", ".vcf.bgz")):
         raise UploadRejected(f"{name}: expected a .vcf or .vcf.gz file.")
-    try:
-        if reference_name:
-            reference = load_reference(reference_name)
-        else:  # (left to GAS: the header's contig lengths and ##reference line choose)
-            upload.seek(0)
-            header = []
-            for line in _header_lines(upload.file, name):
-                header.append(line)
-                if line.startswith("#CHROM") or len(header) > 100_000:
-                    break
-            reference = reference_for_header(header)
-    except AnnotationError as exc:
-        raise UploadRejected(f"{name}: {exc}") from exc
+    upload.seek(0)
+    reference = choose_reference(reference_name=reference_name, handle=upload.file, name=name)
     if pick not in dict(PICK_CHOICES):
         raise UploadRejected(f"pick {pick!r}: expected one of {', '.join(mode for mode, _ in PICK_CHOICES if mode)}")
     unknown = [flag for flag in flags if flag not in dict(FLAG_CHOICES)]

@@ -88,6 +88,11 @@ def test_upload_to_s3_then_redirect_creates_the_job(
         ("notes.vcf", b"hello\n", "is not a VCF"),
         ("data.csv", GOOD_VCF.encode(), "expected a .vcf"),
         ("wrong.vcf.gz", WRONG_BUILD, "none of the REF alleles of its first 30 data lines agrees with GRCh37"),
+        (
+            "hg38.vcf",
+            GOOD_VCF.replace("length=63025520", "length=64444167").encode(),
+            "no GRCh38 reference is installed here",
+        ),
     ],
 )
 def test_a_forged_or_bad_redirect_gains_nothing(signed_in_client, user, s3_inputs, name, body, message):

@@ -222,3 +222,17 @@ def test_a_gff3_is_read_sequence_by_sequence_and_one_out_of_order_refused(tmp_pa
     line = len((NCBI_GFF3 + "\n".join(body)).splitlines()) + 1
     with pytest.raises(InputFormatError, match=f"line {line}: the lines of sequence NC_000020.11 are not together"):
         list(read_gff3(model))
+
+
+def test_a_truncated_gzipped_gene_model_is_refused_not_read_short(tmp_path):
+    import gzip as gz
+
+    from jobs.annotation.errors import InputFormatError
+
+    whole = gz.compress((NCBI_GFF3 * 1).encode())
+    model = tmp_path / "cut.gff3.gz"
+    model.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InputFormatError, match="the gzip file is damaged or truncated"):
+        list(read_gff3(model))
+    model.write_bytes(whole)
+    assert len(list(read_gff3(model))) == 2

@@ -29,10 +29,12 @@ $(COMPILED): $(STAMP) $(ENGINE_SOURCES)
 	  grep -E ': error:' build/mypyc.log | head -5; rm -f jobs/annotation/*.so ./*__mypyc*.so; fi
 	touch $@
 
-install: $(STAMP) $(COMPILED)
+# `make install` leaves a usable engine: the packages, the compiled engine and the demo reference,
+# so `manage.py annotate` works straight after it.
+install: $(STAMP) $(COMPILED) demo-reference
 
 # The demo reference (GRCh37 chr20) is built from the committed inputs in reference/demo, once per bundle format.
-demo-reference: install
+demo-reference: $(STAMP) $(COMPILED)
 	@if $(BIN)/python -c 'import sys; from jobs.annotation.reference import Reference; Reference(sys.argv[1])' \
 	  "$(DATA_DIR)/references/demo" 2>/dev/null; then echo "demo reference already installed"; else \
 	  $(BIN)/python manage.py reference import demo --build GRCh37 \

@@ -160,13 +160,16 @@ def entries_for_build(build: str) -> list[CatalogueEntry]:
     return [entry for entry in CATALOGUE.values() if entry.build.lower() == build.lower()]
 
 
-def _verified(file: CatalogueFile, path: Path, mirror: str) -> None:
-    """Check a download against its provider's listing; a mismatch removes it (the next run
-    downloads it again) and says so."""
-    listing = fetch_text(mirrored(file.checksums, mirror))
+def _verified(file: CatalogueFile, path: Path, mirror: str, listings: dict[str, str]) -> None:
+    """Check a download against its provider's listing (each listing fetched once per install);
+    a mismatch removes it (the next run downloads it again) and says so."""
+    url = mirrored(file.checksums, mirror)
+    if url not in listings:
+        listings[url] = fetch_text(url)
+    listing = listings[url]
     expected = expected_checksum(listing, file.file_name, file.kind)
     if expected is None:
-        raise CatalogueError(f"{file.file_name}: not listed in {mirrored(file.checksums, mirror)}")
+        raise CatalogueError(f"{file.file_name}: not listed in {url}")
     found = file_checksum(path, file.kind)
     if found != expected:
         path.unlink()
@@ -191,6 +194,7 @@ def install(
     downloads = root / ".downloads" / entry.name
     downloads.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
+    listings: dict[str, str] = {}
     try:
         for file in entry.files:
             if file.role == "dbsnp" and not with_dbsnp:
@@ -198,7 +202,7 @@ def install(
             url = mirrored(file.url, mirror)
             logger.info("downloading %s (about %s)", url, file.size)
             target = download(url, downloads / file.file_name, retries=retries)
-            _verified(file, target, mirror)
+            _verified(file, target, mirror, listings)
             paths[file.role] = target
     except DownloadError as exc:
         raise CatalogueError(str(exc)) from None

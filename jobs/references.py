@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from jobs.annotation.errors import ReferenceError_
-from jobs.annotation.reference import Reference, contig_aliases, list_references
+from jobs.annotation.reference import Reference, bundle_aliases, list_references
 
 # Chromosome lengths that tell the builds apart (the primary assemblies' own figures)
 BUILD_LENGTHS: dict[str, dict[str, int]] = {
@@ -73,13 +73,23 @@ def load_reference(name: str | None = None) -> Reference:
     return _load(str(path), str(manifest.stat().st_mtime_ns))
 
 
+def contig_fields(line: str) -> dict[str, str]:
+    """The fields of a ``##contig=<ID=20,length=63025520,...>`` header line."""
+    return dict(part.split("=", 1) for part in line[len("##contig=<") : -1].split(",") if "=" in part)
+
+
+def source_label(manifest: dict[str, Any]) -> str:
+    """Who made a bundle's gene model and its release ("Ensembl 115"), or "" when not recorded."""
+    return " ".join(part for part in (manifest.get("provider", ""), manifest.get("release", "")) if part)
+
+
 def header_contigs(lines: list[str]) -> tuple[dict[str, int], str]:
     """The ``##contig`` lengths and the ``##reference`` line of a VCF header."""
     contigs: dict[str, int] = {}
     reference_line = ""
     for line in lines:
         if line.startswith("##contig=<"):
-            fields = dict(part.split("=", 1) for part in line[len("##contig=<") : -1].split(",") if "=" in part)
+            fields = contig_fields(line)
             if fields.get("ID") and fields.get("length", "").isdigit():
                 contigs[fields["ID"]] = int(fields["length"])
         elif line.startswith("##reference="):
@@ -89,8 +99,7 @@ def header_contigs(lines: list[str]) -> tuple[dict[str, int], str]:
 
 def _fit(bundle: dict[str, Any], contigs: dict[str, int]) -> tuple[int, int]:
     """(contigs of the same name and length, contigs of the same name and another length)."""
-    aliases = {alias: name for name in bundle["contigs"] for alias in contig_aliases(name)}
-    aliases.update(bundle.get("aliases", {}))
+    aliases = bundle_aliases(bundle)
     same = other = 0
     for name, length in contigs.items():
         contig = aliases.get(name)

@@ -38,7 +38,7 @@ from jobs.annotation.errors import AnnotationError
 from jobs.annotation.flags import FLAG_OPTIONS
 from jobs.annotation.reference import Reference
 from jobs.models import FINISHED_STATUSES, ApiToken, Job, JobStatus, RegionSet
-from jobs.references import installed_references, load_reference, reference_for_header
+from jobs.references import contig_fields, installed_references, load_reference, reference_for_header, source_label
 from jobs.scratch import scratch_folder
 from jobs.signals import job_completed
 from jobs.sources import SourceError, chosen_source_names, job_source_specs
@@ -116,7 +116,7 @@ def choose_reference(*, reference_name: str | None, handle: IO[bytes], name: str
         header = []
         for line in _header_lines(handle, name):
             header.append(line)
-            if line.startswith("#CHROM") or len(header) > 100_000:
+            if line.startswith("#CHROM"):  # (_header_lines bounds what is read)
                 break
         return reference_for_header(header)
     except AnnotationError as exc:
@@ -133,7 +133,7 @@ def check_vcf_header(handle: IO[bytes], *, name: str, reference: Reference) -> N
         raise UploadRejected(f"{name} is not a VCF: line 1 must be ##fileformat=VCFv4.x, found {first[:40]!r}.")
     for number, line in enumerate(lines, 2):
         if line.startswith("##contig=<"):
-            fields = dict(part.split("=", 1) for part in line[len("##contig=<") : -1].split(",") if "=" in part)
+            fields = contig_fields(line)
             contig = reference.resolve_contig(fields.get("ID", ""))
             length = fields.get("length", "")
             if contig and length.isdigit() and int(length) != reference.contig_lengths[contig]:
@@ -670,7 +670,7 @@ def reference_choices() -> list[tuple[str, str]]:
     """The upload form's choices: detection first, then each installed bundle."""
     choices = [("", "detect from the file's header (##contig lengths, ##reference)")]
     for bundle in installed_references():
-        source = " ".join(part for part in (bundle.get("provider", ""), bundle.get("release", "")) if part)
+        source = source_label(bundle)
         choices.append((bundle["name"], f"{bundle['name']} ({bundle['build']}{', ' + source if source else ''})"))
     return choices
 

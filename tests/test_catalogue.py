@@ -144,6 +144,8 @@ def test_install_two_entries_from_a_mirror_then_list_annotate_and_remove(mirror_
         fasta_requests = [wanted for path, wanted in mirror.requests if path == fasta_path]
         assert fasta_requests[0] == "" and fasta_requests[1].startswith("bytes=") and fasta_requests[1] != "bytes=0-"
         install(name="refseq-grch37", root=references, mirror=mirror.url)
+        listings = [path for path, _ in mirror.requests if path.endswith("/md5checksums.txt")]
+        assert len(listings) == 1  # (one listing for NCBI's three files, fetched once)
     assert not (references / ".downloads" / "ensembl-grch37").exists()  # (downloads go once built)
     bundles = {bundle["name"]: bundle for bundle in list_references(references)}
     assert bundles["ensembl-grch37"]["provider"] == "Ensembl" and bundles["ensembl-grch37"]["release"] == "87"

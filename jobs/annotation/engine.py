@@ -186,11 +186,11 @@ class AnnotationResult:
 
 
 def csq_header(
-    reference: Reference, sources: Sequence[CustomSource] = (), *, pick: str = "", flags: tuple[str, ...] = ()
+    reference: Reference, sources: Sequence[CustomSource] = (), *, pick: str = "", flag_cols: tuple[str, ...] = ()
 ) -> list[str]:
     custom = [name for source in sources for name in source.csq_fields]
     names = list(CSQ_FIELDS)
-    names[FLAGS_AFTER + 1 : FLAGS_AFTER + 1] = flag_columns(flags)
+    names[FLAGS_AFTER + 1 : FLAGS_AFTER + 1] = flag_cols
     if pick.startswith("flag_"):  # (VEP's place for it: after FLAGS)
         names.insert(PICK_AFTER + 1, "PICK")
     fields = "|".join([*names, *custom, reference.source_name])
@@ -340,7 +340,7 @@ def annotate_vcf(
             if not line.startswith("##GAS=")
         ]  # (an earlier VEP's ##VEP lines stay: they describe PREVIOUS_CSQ)
         header_text = "\n".join(
-            [*header, *csq_header(reference, sources, pick=pick, flags=flags), reader.header_lines[-1], ""]
+            [*header, *csq_header(reference, sources, pick=pick, flag_cols=flag_cols), reader.header_lines[-1], ""]
         )
         if processes > 1:
             _annotate_in_parallel(
@@ -624,7 +624,7 @@ def _annotate_record(
         if best is None:
             best, entry = intergenic_entry(target.label, target.existing if isinstance(target, Allele) else "")
             if flag_cols:
-                entry = insert_after(entry, FLAGS_AFTER, "|" * len(flag_cols))
+                entry = insert_after(entry, FLAGS_AFTER, flag_values(None, flag_cols))
             entries.append(entry)
             if pick:
                 keys.append(pick_key(None, best.rank, allele_index))

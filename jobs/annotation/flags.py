@@ -11,6 +11,8 @@ from jobs.annotation.terms import CSQ_FIELDS
 
 # The values a transcript carries, in this order (gene_models fills them)
 FLAG_FIELDS = ("CANONICAL", "MANE", "MANE_SELECT", "MANE_PLUS_CLINICAL", "TSL", "APPRIS", "CCDS")
+NO_FLAGS = ("",) * len(FLAG_FIELDS)
+_AT = {name: at for at, name in enumerate(FLAG_FIELDS)}
 # Each option's columns, in VEP's order (ENSP is the protein_id every model carries)
 FLAG_OPTIONS: dict[str, tuple[str, ...]] = {
     "canonical": ("CANONICAL",),
@@ -35,14 +37,8 @@ def flag_values(transcript: Transcript | None, columns: tuple[str, ...]) -> str:
     """``columns``' values for one entry, each followed by "|"."""
     if transcript is None:
         return "|" * len(columns)
-    values: list[str] = []
-    for column in columns:
-        if column == "ENSP":
-            values.append(transcript.protein_id)
-        elif transcript.flags:
-            values.append(transcript.flags[FLAG_FIELDS.index(column)])
-        else:
-            values.append("")
+    flags = transcript.flags or NO_FLAGS
+    values = [transcript.protein_id if column == "ENSP" else flags[_AT[column]] for column in columns]
     return "|".join(values) + "|"
 
 

@@ -33,8 +33,10 @@ from typing import IO, Any
 from urllib.parse import unquote
 
 from jobs.annotation.errors import InputFormatError
+from jobs.annotation.flags import FLAG_FIELDS, NO_FLAGS
 
 logger = logging.getLogger(__name__)
+_CCDS = FLAG_FIELDS.index("CCDS")
 
 
 @dataclass
@@ -171,9 +173,10 @@ def _attach_features(transcripts: dict[str, RawTranscript], features: list[Featu
             transcript.cds.append((start, end, phase))
             if protein_id and not transcript.protein_id:
                 transcript.protein_id = protein_id
-            if ccds and not (transcript.flags and transcript.flags[-1]):  # (NCBI: on the CDS lines)
-                flags = transcript.flags or ("",) * 6 + ("",)
-                transcript.flags = (*flags[:-1], ccds)
+            if ccds and not (transcript.flags and transcript.flags[_CCDS]):  # (NCBI: on the CDS lines)
+                flags = list(transcript.flags or NO_FLAGS)
+                flags[_CCDS] = ccds
+                transcript.flags = tuple(flags)
 
 
 def _columns(path: str, line_number: int, line: str) -> list[str]:

@@ -16,7 +16,7 @@ round-by-round narrowing."""
 
 from __future__ import annotations
 
-from jobs.annotation.flags import FLAG_FIELDS, insert_after
+from jobs.annotation.flags import FLAG_FIELDS, NO_FLAGS, insert_after
 from jobs.annotation.model import Transcript
 from jobs.annotation.terms import CSQ_FIELDS
 
@@ -28,7 +28,6 @@ _TSL = FLAG_FIELDS.index("TSL")
 _APPRIS = FLAG_FIELDS.index("APPRIS")
 _CCDS = FLAG_FIELDS.index("CCDS")
 PickKey = tuple[int, int, int, int, int, int, int, int, int, str, int]
-_NO_FLAGS = ("",) * len(FLAG_FIELDS)
 
 
 def _appris_grade(value: str) -> int:
@@ -42,7 +41,7 @@ def pick_key(transcript: Transcript | None, rank: int, allele_index: int) -> Pic
     """The sort key of one entry (lowest is picked); ``transcript`` None for an intergenic entry."""
     if transcript is None:  # (intergenic entries come after any transcript's)
         return (1, 1, 1, 100, 100, 1, 1, rank, 0, "\uffff", allele_index)
-    flags = transcript.flags or _NO_FLAGS
+    flags = transcript.flags or NO_FLAGS
     tsl = flags[_TSL]
     length = len(transcript.cds) if transcript.ccs is not None else len(transcript.cdna)
     return (

@@ -84,6 +84,14 @@ def _alias_table(contigs: Iterable[str], extra: list[list[str]]) -> dict[str, st
     return table
 
 
+def bundle_aliases(manifest: dict[str, Any]) -> dict[str, str]:
+    """Every name a bundle's contigs answer to: theirs, with and without ``chr``, and the other
+    names resolved at import (the manifest's ``aliases``)."""
+    table = {alias: contig for contig in manifest["contigs"] for alias in contig_aliases(contig)}
+    table.update(manifest.get("aliases", {}))
+    return table
+
+
 def file_sha256(path: Path) -> str:
     import hashlib  # (here: only imports need it, and loading OpenSSL slows every annotation's start)
 
@@ -451,10 +459,7 @@ class Reference:
         self.source_name: str = self.manifest["source_name"]
         self.checksum: str = self.manifest["checksum"]
         self.contig_lengths: dict[str, int] = self.manifest["contigs"]
-        self.release: str = self.manifest.get("release", "")
-        self.provider: str = self.manifest.get("provider", "")
-        self._aliases = {alias: contig for contig in self.contig_lengths for alias in contig_aliases(contig)}
-        self._aliases.update(self.manifest.get("aliases", {}))
+        self._aliases = bundle_aliases(self.manifest)
         self._fasta: pysam.FastaFile | None = None
         self._bases: dict[str, ContigBases] = {}
         self._indexes: dict[str, ContigIndex] = {}

@@ -16,6 +16,7 @@ from jobs import catalogue
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import ImportReport, import_reference, list_references
 from jobs.fetch import human_size
+from jobs.references import source_label
 
 
 def _disk_size(path: Path) -> int:
@@ -101,7 +102,7 @@ class Command(BaseCommand):
         if not bundles:
             self.stdout.write(f"No reference installed in {root}.")
         for bundle in bundles:
-            source = " ".join(part for part in (bundle.get("provider", ""), bundle.get("release", "")) if part)
+            source = source_label(bundle)
             self.stdout.write(
                 f"{bundle['name']}\t{bundle['build']}\t{source or bundle['source_name']}\t"
                 f"transcripts={bundle['transcript_count']}\tgenes={bundle['gene_count']}\t"

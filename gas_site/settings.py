@@ -207,6 +207,9 @@ GAS_DEFAULT_REFERENCE = env_str("GAS_DEFAULT_REFERENCE", "demo")
 GAS_REFERENCE_MIRROR = env_str("GAS_REFERENCE_MIRROR", "")
 # Reference bundles a worker keeps loaded at once (least recently used ones are let go).
 GAS_LOADED_REFERENCES = env_int("GAS_LOADED_REFERENCES", 3, minimum=1, maximum=32)
+# Transcripts each loaded bundle holds at most (least recently used contigs are let go): about 5.5 kB
+# each, so the default (100,000) keeps a worker on a whole-genome model near 650 MB.
+GAS_LOADED_TRANSCRIPTS = env_int("GAS_LOADED_TRANSCRIPTS", 100_000, minimum=1000)
 # Registered annotation sources (manage.py source add) keep their files here, on every worker.
 GAS_SOURCE_DIR = Path(env_str("GAS_SOURCE_DIR", str(GAS_DATA_DIR / "sources"))).resolve()
 # A user's own BED regions (a gene panel): the largest file and the most lines one may hold.

@@ -56,7 +56,7 @@ def _load(path: str, manifest_mtime: str) -> Reference:
     with _loaded_lock:
         reference = _loaded.pop(key, None)
         if reference is None:
-            reference = Reference(path)
+            reference = Reference(path, max_transcripts=settings.GAS_LOADED_TRANSCRIPTS)
         _loaded[key] = reference
         while len(_loaded) > settings.GAS_LOADED_REFERENCES:
             _loaded.popitem(last=False)

@@ -21,7 +21,7 @@ import pickle
 import shutil
 import tempfile
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -440,11 +440,19 @@ class ContigIndex:
         return [t for t in candidates if hi >= t.start - FLANK and lo <= t.end + FLANK]
 
 
-class Reference:
-    """A loaded bundle."""
+# Transcripts a loaded bundle holds at most (the least recently used contigs are let go past it):
+# a worker that has annotated every chromosome of a whole-genome model (196k transcripts, 1.15 GB)
+# holds about half of it, and a sorted file still loads each contig once.
+MAX_TRANSCRIPTS_LOADED = 100_000
 
-    def __init__(self, path: str | Path) -> None:
+
+class Reference:
+    """A loaded bundle. Contigs' transcripts are loaded on first use and kept, up to
+    ``max_transcripts`` (least recently used contigs are let go past it; the contig in use never)."""
+
+    def __init__(self, path: str | Path, *, max_transcripts: int = MAX_TRANSCRIPTS_LOADED) -> None:
         self.path = Path(path)
+        self.max_transcripts = max_transcripts
         manifest_path = self.path / "manifest.json"
         if not manifest_path.is_file():
             raise ReferenceError_(f"{self.path} is not a GAS reference bundle (no manifest.json)")
@@ -462,7 +470,7 @@ class Reference:
         self._aliases = bundle_aliases(self.manifest)
         self._fasta: pysam.FastaFile | None = None
         self._bases: dict[str, ContigBases] = {}
-        self._indexes: dict[str, ContigIndex] = {}
+        self._indexes: OrderedDict[str, ContigIndex] = OrderedDict()
         dbsnp_path = self.path / "dbsnp.vcf.gz"
         names: dict[str, list[str]] = defaultdict(list)
         for alias, contig in self.manifest.get("aliases", {}).items():
@@ -483,7 +491,17 @@ class Reference:
         if index is None:
             index = ContigIndex(self._load_transcripts(contig))
             self._indexes[contig] = index
+            held = sum(len(loaded.transcripts) for loaded in self._indexes.values())
+            while held > self.max_transcripts and len(self._indexes) > 1:
+                _, evicted = self._indexes.popitem(last=False)
+                held -= len(evicted.transcripts)
+        elif next(reversed(self._indexes)) != contig:
+            self._indexes.move_to_end(contig)
         return index
+
+    def loaded_contigs(self) -> list[str]:
+        """The contigs whose transcripts are held now, least recently used first."""
+        return list(self._indexes)
 
     def _load_transcripts(self, contig: str) -> list[Transcript]:
         path = self.path / "transcripts" / f"{contig}.pkl"

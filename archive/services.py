@@ -31,6 +31,7 @@ from gas_site.faults import fault_point
 from gas_site.queues.base import MAX_DELAY_SECONDS
 from jobs.models import Job, JobStatus
 from jobs.services import job_url, results_storage
+from jobs.tables import table_build, table_drop
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +204,7 @@ def _delete_hot_copy(record: ResultArchive) -> str:
             return locked.state.lower()
         if not locked.hot_deleted:
             results_storage().delete(locked.job.result_key)
+            table_drop(job=locked.job)  # (derived from the result: built again on restore)
             fault_point("archive.after_hot_delete")
             locked.hot_deleted = True
             locked.save(update_fields=["hot_deleted"])
@@ -286,6 +288,10 @@ def thaw_process(*, job_id: uuid.UUID, checks: int = 0) -> str:
         fault_point("thaw.before_commit")
     fault_point("thaw.after_commit")
     logger.info("job %s: result restored to hot storage", job.id)
+    try:  # (the browser's table, ahead of the owner's first look; else built at that look)
+        table_build(job=job)
+    except Exception:
+        logger.exception("job %s: the variant table could not be built after the restore", job.id)
     return "restored"
 
 

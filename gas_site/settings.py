@@ -207,6 +207,9 @@ GAS_DEFAULT_REFERENCE = env_str("GAS_DEFAULT_REFERENCE", "demo")
 GAS_REFERENCE_MIRROR = env_str("GAS_REFERENCE_MIRROR", "")
 # Reference bundles a worker keeps loaded at once (least recently used ones are let go).
 GAS_LOADED_REFERENCES = env_int("GAS_LOADED_REFERENCES", 3, minimum=1, maximum=32)
+# Variant tables (the browser's) fetched from a remote results store are kept here, up to this size.
+GAS_TABLE_CACHE_DIR = Path(env_str("GAS_TABLE_CACHE_DIR", str(GAS_DATA_DIR / "cache" / "tables"))).resolve()
+GAS_TABLE_CACHE_BYTES = env_int("GAS_TABLE_CACHE_BYTES", 2 * 1024**3, minimum=0)
 # Transcripts each loaded bundle holds at most (least recently used contigs are let go): about 5.5 kB
 # each, so the default (100,000) keeps a worker on a whole-genome model near 650 MB.
 GAS_LOADED_TRANSCRIPTS = env_int("GAS_LOADED_TRANSCRIPTS", 100_000, minimum=1000)

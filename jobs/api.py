@@ -17,11 +17,12 @@ from ninja.security import HttpBearer
 
 from accounts.models import User
 from gas_site import ratelimit
-from jobs import services
+from jobs import browser, services, tables
 from jobs import sources as sources_service
 from jobs.downloads import ResultNotAvailable, download_response
 from jobs.models import AnnotationSource, Job, RegionSet
 from jobs.selectors import job_of, jobs_of
+from jobs.variant_table import TableError
 
 
 class TokenAuth(HttpBearer):
@@ -80,6 +81,8 @@ class JobOut(Schema):
     result_state: str | None
     result_url: str | None
     log_url: str | None
+    variants_url: str | None
+    summary_url: str | None
 
     @staticmethod
     def build(job: Job, request: HttpRequest) -> dict:
@@ -108,6 +111,8 @@ class JobOut(Schema):
             "result_state": job.result_archive.state if hasattr(job, "result_archive") else None,
             "result_url": request.build_absolute_uri(f"{base}/result") if job.result_key else None,
             "log_url": request.build_absolute_uri(f"{base}/log") if job.log_key else None,
+            "variants_url": request.build_absolute_uri(f"{base}/variants") if job.result_key else None,
+            "summary_url": request.build_absolute_uri(f"{base}/summary") if job.result_key else None,
         }
 
 
@@ -256,6 +261,153 @@ def delete_job(request: HttpRequest, job_id: uuid.UUID):
     except services.JobNotFinished as exc:
         raise HttpError(409, str(exc)) from exc
     return Status(204, None)
+
+
+# -- the results: variants, genes, summary, exports --------------------------------------------
+class EntryOut(Schema):
+    """One CSQ entry (a transcript, or the intergenic entry): every CSQ field under its VEP name."""
+
+    fields: dict[str, str]
+
+
+class VariantOut(Schema):
+    chrom: str
+    pos: int
+    id: str
+    ref: str
+    alt: str
+    variant_class: str
+    consequence: str
+    impact: str
+    symbol: str
+    gene: str
+    feature: str
+    biotype: str
+    hgvsc: str
+    hgvsp: str
+    existing_variation: str
+    in_dbsnp: bool
+    entries: list[dict[str, str]]
+
+
+class VariantsOut(Schema):
+    count: int
+    next_cursor: str | None
+    variants: list[VariantOut]
+
+
+class GeneOut(Schema):
+    gene: str
+    symbol: str
+    variants: int
+    worst_consequence: str
+    high: int
+    moderate: int
+    low: int
+    modifier: int
+
+
+class GenesOut(Schema):
+    count: int
+    next_cursor: str | None
+    genes: list[GeneOut]
+
+
+def _filter_params(request: HttpRequest) -> dict:
+    return browser.filter_params(request.GET)
+
+
+_FILTER_DOC = (
+    "Filters combine (each takes a comma-separated list, any of which matches): `consequence` (VEP terms), "
+    "`impact` (HIGH, MODERATE, LOW, MODIFIER), `gene` (symbols or ids), `biotype`, `region` (chr:start-end, several separated by spaces or ;), "
+    "`class` (SNV, insertion, deletion, MNV, SV), `dbsnp` (yes/no), `q` (an rs id, or text in HGVSc/HGVSp), "
+    "`show` (variant: each variant once by its most severe matching entry; all: every matching entry)."
+)
+
+
+def _variant_out(row: dict, csq_columns: list[str]) -> dict:
+    fields = {name: str(row.get(name) or "") for name in csq_columns}
+    return {
+        "chrom": row["chrom"], "pos": row["pos"], "id": row["id"], "ref": row["ref"], "alt": row["alt"],
+        "variant_class": row["variant_class"], "consequence": fields.get("Consequence", ""),
+        "impact": fields.get("IMPACT", ""), "symbol": fields.get("SYMBOL", ""), "gene": fields.get("Gene", ""),
+        "feature": fields.get("Feature", ""), "biotype": fields.get("BIOTYPE", ""), "hgvsc": fields.get("HGVSc", ""),
+        "hgvsp": fields.get("HGVSp", ""), "existing_variation": fields.get("Existing_variation", ""),
+        "in_dbsnp": row["in_dbsnp"],
+        "entries": [{name: str(entry.get(name) or "") for name in csq_columns} for entry in row.get("entries", [row])],
+    }  # fmt: skip
+
+
+def _results_call(call):
+    try:
+        return call()
+    except ResultNotAvailable as exc:
+        raise HttpError(409, str(exc)) from exc
+    except TableError as exc:
+        raise HttpError(400, str(exc)) from exc
+
+
+@api.get(
+    "/jobs/{job_id}/variants",
+    response={200: VariantsOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="The job's variants, filtered, sorted and paged",
+    description=_FILTER_DOC + " `sort`: position, -position, severity, -severity, gene, -gene. "
+    "`limit` (1-1000, default 100) and `cursor` (the previous page's next_cursor) page through them.",
+)
+def get_variants(
+    request: HttpRequest, job_id: uuid.UUID, consequence: str = "", impact: str = "", gene: str = "",
+    biotype: str = "", region: str = "", dbsnp: str = "", q: str = "", show: str = "variant",
+    sort: str = "position", limit: int = 100, cursor: str = "",
+):  # fmt: skip
+    job = job_of(request.auth, job_id)
+    page = _results_call(lambda: browser.variant_page(job=job, params=_filter_params(request), default_limit=100))
+    columns = tables.table_for(job).csq_columns
+    return {
+        "count": page.count,
+        "next_cursor": str(page.next_offset) if page.next_offset is not None else None,
+        "variants": [_variant_out(row, columns) for row in page.rows],
+    }
+
+
+@api.get(
+    "/jobs/{job_id}/genes",
+    response={200: GenesOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Per gene: its matching variants, worst consequence and counts by impact",
+    description=_FILTER_DOC + " `sort`: variants, symbol, severity, high.",
+)
+def get_genes(
+    request: HttpRequest, job_id: uuid.UUID, consequence: str = "", impact: str = "", region: str = "",
+    sort: str = "variants", limit: int = 100, cursor: str = "",
+):  # fmt: skip
+    job = job_of(request.auth, job_id)
+    result = _results_call(lambda: browser.gene_page(job=job, params=_filter_params(request)))
+    following = result["offset"] + result["limit"]
+    return {
+        "count": result["count"],
+        "next_cursor": str(following) if following < result["count"] else None,
+        "genes": result["genes"],
+    }
+
+
+@api.get(
+    "/jobs/{job_id}/summary",
+    response={200: dict, 404: ErrorOut, 409: ErrorOut},
+    summary="Counts by most severe consequence, impact, variant class, chromosome, coding; the input QC",
+)
+def get_summary(request: HttpRequest, job_id: uuid.UUID):
+    job = job_of(request.auth, job_id)
+    return _results_call(lambda: browser.job_summary(job=job))
+
+
+@api.get(
+    "/jobs/{job_id}/export/{fmt}",
+    response={200: None, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="What the filters show, as TSV (one row per variant x transcript) or a filtered VCF (bgzipped)",
+    description="`fmt`: tsv or vcf. " + _FILTER_DOC,
+)
+def get_export(request: HttpRequest, job_id: uuid.UUID, fmt: str) -> HttpResponse:
+    job = job_of(request.auth, job_id)
+    return _results_call(lambda: browser.export_response(job=job, params=_filter_params(request), fmt=fmt))
 
 
 @api.exception_handler(ratelimit.RateLimited)

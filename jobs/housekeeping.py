@@ -85,9 +85,17 @@ def files_sweep(*, grace_seconds: int = 3600) -> SweepReport:
     referenced: set[str] = set()
     running: list[str] = []
     for job in Job.objects.only(
-        "id", "owner_id", "status", "attempt_token", "input_key", "result_key", "log_key", "summary_key"
+        "id",
+        "owner_id",
+        "status",
+        "attempt_token",
+        "input_key",
+        "result_key",
+        "log_key",
+        "summary_key",
+        "table_key",
     ).iterator():
-        referenced.update(k for k in (job.input_key, job.result_key, job.log_key, job.summary_key) if k)
+        referenced.update(k for k in (job.input_key, job.result_key, job.log_key, job.summary_key, job.table_key) if k)
         if job.status in (JobStatus.RUNNING, JobStatus.PENDING):
             running.append(f"{job.owner_id}/{job.id}/")  # (any attempt of an unfinished job may still store)
     referenced.update(RegionSet.objects.values_list("file_key", flat=True))  # (users' regions live there too)

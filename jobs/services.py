@@ -42,6 +42,7 @@ from jobs.references import contig_fields, installed_references, load_reference,
 from jobs.scratch import scratch_folder
 from jobs.signals import job_completed
 from jobs.sources import SourceError, chosen_source_names, job_source_specs
+from jobs.variant_table import write_table
 
 logger = logging.getLogger(__name__)
 
@@ -461,8 +462,10 @@ def _annotate(job: Job, scratch: Path) -> Job:
         Job.objects.filter(id=job.id).update(input_sha256=digest.hexdigest())
     reference = load_reference(job.reference_name)
     stem = safe_input_name(job.input_name).removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf")
-    names = {"result": f"{stem}.annot.vcf.gz", "log": f"{stem}.count.log", "summary": f"{stem}.summary.json"}
+    names = {"result": f"{stem}.annot.vcf.gz", "log": f"{stem}.count.log", "summary": f"{stem}.summary.json",
+             "table": f"{stem}.variants.parquet"}  # fmt: skip
     output, log, summary = scratch / "result.vcf.gz", scratch / "result.count.log", scratch / "result.summary.json"
+    table = scratch / "result.variants.parquet"
     last = [0.0]
 
     def progress(fraction: float) -> None:
@@ -483,10 +486,11 @@ def _annotate(job: Job, scratch: Path) -> Job:
     )  # fmt: skip
     for entry in applied:
         entry["alleles_matched"] = result.stats.custom_matches.get(entry["short_name"], 0)
+    write_table(output, table)
     storage = results_storage()
     prefix = attempt_prefix(job)
     keys = {}
-    for kind, path in (("result", output), ("log", log), ("summary", summary)):
+    for kind, path in (("result", output), ("log", log), ("summary", summary), ("table", table)):
         with open(path, "rb") as handle:
             keys[kind] = storage.save(f"{prefix}/{names[kind]}", File(handle, name=names[kind]))
         fault_point(f"job.after_store_{kind}")
@@ -503,6 +507,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
             result_key=keys["result"],
             log_key=keys["log"],
             summary_key=keys["summary"],
+            table_key=keys["table"],
             result_size=output.stat().st_size,
             reference_checksum=reference.checksum,
             engine_version=ENGINE_VERSION,
@@ -638,6 +643,7 @@ def job_delete(*, job: Job) -> None:
         (results_storage(), job.result_key),
         (results_storage(), job.log_key),
         (results_storage(), job.summary_key),
+        (results_storage(), job.table_key),
     ):
         if key:
             storage.delete(key)

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from jobs import direct_uploads, services, sources
+from jobs import browser, direct_uploads, services, sources, tables
 from jobs.downloads import ResultNotAvailable, download_response, result_unavailable_reason
 from jobs.forms import AnnotateForm, RegionSetForm, TokenForm
 from jobs.references import reference_summary
 from jobs.selectors import job_of, jobs_of
+from jobs.variant_table import TableError, parse_filter
 
 PAGE_SIZE = 20
+logger = logging.getLogger(__name__)
 
 
 @csrf_exempt  # CSRF is checked below, once the upload limit handler is installed
@@ -102,18 +106,32 @@ def job_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     job = job_of(request.user, job_id)
-    counts = sorted(job.consequence_counts.items(), key=lambda item: -item[1])
-    top = counts[0][1] if counts else 1
-    chart = [(term, count, round(100 * count / top)) for term, count in counts]
+    unavailable = result_unavailable_reason(job)
+    summary = None
+    if job.status == "COMPLETED":
+        summary = {"charts": None, "qc": browser.job_qc(job=job)}
+        if not unavailable:
+            try:
+                summary = browser.job_summary(job=job)
+            except (ResultNotAvailable, TableError, OSError) as exc:
+                logger.warning("job %s: no summary charts: %s", job.id, exc)
+    charts = []
+    if summary and summary["charts"]:
+        titles = {
+            "most_severe_consequence": "Most severe consequence", "impact": "Impact", "variant_class": "Variant class",
+            "chromosome": "Chromosome", "coding": "Coding or not",
+        }  # fmt: skip
+        charts = [(key, title, browser.chart_rows(summary["charts"][key])) for key, title in titles.items()]
     return render(
         request,
         "jobs/detail.html",
         {
             "job": job,
-            "chart": chart,
+            "charts": charts,
+            "qc": summary["qc"] if summary else None,
             "refresh": job.is_active or _restoring(job),
             "archive": getattr(job, "result_archive", None),
-            "unavailable": result_unavailable_reason(job),
+            "unavailable": unavailable,
             "reference": reference_summary(job.reference_name),
         },
     )
@@ -203,3 +221,87 @@ def region_delete(request: HttpRequest, region_set_id: int) -> HttpResponse:
     if sources.region_set_delete(owner=request.user, region_set_id=region_set_id):
         messages.success(request, "The region file was deleted.")
     return redirect("profile")
+
+
+# -- the results: variant browser, gene view, exports ---------------------------------------
+def _table_unavailable(request: HttpRequest, job, exc: Exception) -> HttpResponse:
+    messages.warning(request, str(exc))
+    return redirect("job_detail", job_id=job.id)
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+@login_required
+def job_variants(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = job_of(request.user, job_id)
+    params = browser.filter_params(request.GET)
+    error = ""
+    try:
+        page = browser.variant_page(job=job, params=params, default_limit=50)
+    except ResultNotAvailable as exc:
+        return _table_unavailable(request, job, exc)
+    except TableError as exc:
+        error, page = str(exc), None
+    context = {
+        "job": job,
+        "page": page,
+        "error": error,
+        "params": params,
+        "choices": browser.FILTER_CHOICES,
+        "selected": {name: browser.selected(params, name) for name in ("consequence", "impact", "class")},
+        "query": _query_without(request, "cursor"),
+        "sort_query": _query_without(request, "cursor", "sort"),
+    }
+    return render(request, "jobs/variants.html", context, status=400 if error else 200)
+
+
+@login_required
+def job_variant_count(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The browser's live count, as the filters change (JSON)."""
+    job = job_of(request.user, job_id)
+    try:
+        table = tables.table_for(job)
+        count = table.count(parse_filter(browser.filter_params(request.GET)))
+    except (ResultNotAvailable, TableError) as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"count": count})
+
+
+@login_required
+def job_genes(request: HttpRequest, job_id: str) -> HttpResponse:
+    job = job_of(request.user, job_id)
+    params = browser.filter_params(request.GET)
+    error = ""
+    try:
+        genes = browser.gene_page(job=job, params=params)
+    except ResultNotAvailable as exc:
+        return _table_unavailable(request, job, exc)
+    except TableError as exc:
+        error, genes = str(exc), None
+    context = {
+        "job": job,
+        "result": genes,
+        "error": error,
+        "params": params,
+        "query": _query_without(request, "cursor", "sort", "gene"),
+        "sort_query": _query_without(request, "cursor", "sort"),
+        "filter_query": _query_without(request, "cursor", "sort"),
+    }
+    return render(request, "jobs/genes.html", context, status=400 if error else 200)
+
+
+@login_required
+def job_export(request: HttpRequest, job_id: str, fmt: str) -> HttpResponse:
+    job = job_of(request.user, job_id)
+    try:
+        return browser.export_response(job=job, params=browser.filter_params(request.GET), fmt=fmt)
+    except ResultNotAvailable as exc:
+        return _table_unavailable(request, job, exc)
+    except TableError as exc:
+        messages.error(request, str(exc))
+        return redirect(f"{reverse('job_variants', args=[job.id])}?{request.GET.urlencode()}")

@@ -1,0 +1,239 @@
+"""The results a researcher reads: the variant browser, the gene view, the summary and the exports.
+
+Pages and API routes alike go through these selectors; each takes the owner's job (others' are a
+404 before this) and the request's filter parameters, and answers from the job's variant table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.core.cache import cache
+from django.http import FileResponse, QueryDict
+
+from jobs.annotation.terms import TERMS
+from jobs.models import Job
+from jobs.services import results_storage
+from jobs.tables import table_for
+from jobs.variant_table import (
+    IMPACTS,
+    SORTS,
+    VARIANT_CLASSES,
+    VariantFilter,
+    VariantTable,
+    filtered_vcf,
+    parse_filter,
+)
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZES = (25, 50, 100, 200)
+MAX_LIMIT = 1000
+CONSEQUENCE_TERMS = sorted(TERMS, key=lambda term: TERMS[term][0])
+ENSEMBL = {"GRCh37": "https://grch37.ensembl.org/Homo_sapiens", "GRCh38": "https://www.ensembl.org/Homo_sapiens"}
+
+
+def filter_params(query: QueryDict | dict[str, Any]) -> dict[str, Any]:
+    """URL parameters as parse_filter takes them (a repeated parameter: its list)."""
+    if isinstance(query, QueryDict):
+        return {key: values if len(values) > 1 else values[0] for key, values in query.lists()}
+    return dict(query)
+
+
+@dataclass
+class VariantPage:
+    filter: VariantFilter
+    rows: list[dict[str, Any]]
+    count: int
+    offset: int
+    limit: int
+    sort: str
+
+    @property
+    def previous_offset(self) -> int:
+        return max(0, self.offset - self.limit)
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + self.limit if self.offset + self.limit < self.count else None
+
+
+def variant_page(*, job: Job, params: dict[str, Any], default_limit: int = 50) -> VariantPage:
+    """A page of the variants the filter shows, each row with its transcripts' entries
+    (``entries``) and its links out; a TableError names a bad parameter."""
+    table = table_for(job)
+    filt = parse_filter(params)
+    sort = str(params.get("sort") or "position")
+    limit = _bounded_int(params.get("limit"), default_limit, 1, MAX_LIMIT, "limit")
+    offset = _bounded_int(params.get("cursor") or params.get("offset"), 0, 0, 10**9, "cursor")
+    rows = table.page(filt, sort=sort, offset=offset, limit=limit)
+    count = table.count(filt)
+    if rows:
+        _attach_entries(table, rows, filt)
+    build = job_build(job)
+    for row in rows:
+        row["links"] = variant_links(row, build)
+        row["terms"] = [term for term in str(row.get("Consequence") or "").split("&") if term]
+    return VariantPage(filt, rows, count, offset, limit, sort)
+
+
+def _attach_entries(table: VariantTable, rows: list[dict[str, Any]], filt: VariantFilter) -> None:
+    if not filt.per_variant:
+        return
+    by_variant: dict[int, list[dict[str, Any]]] = {}
+    for entry in table.entries_of([row["v"] for row in rows]):
+        by_variant.setdefault(entry["v"], []).append(entry)
+    for row in rows:
+        row["entries"] = by_variant.get(row["v"], [])
+
+
+def _bounded_int(value: Any, default: int, low: int, high: int, name: str) -> int:
+    from jobs.variant_table import TableError
+
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as exc:
+        raise TableError(f"{name} {value!r}: expected a whole number") from exc
+    if not low <= number <= high:
+        raise TableError(f"{name} {number}: expected {low} to {high}")
+    return number
+
+
+def job_build(job: Job) -> str:
+    from jobs.references import reference_summary
+
+    summary = reference_summary(job.reference_name)
+    return summary["build"] if summary else ""
+
+
+def variant_links(row: dict[str, Any], build: str) -> dict[str, str]:
+    links: dict[str, str] = {}
+    base = ENSEMBL.get(build)
+    if base:
+        chrom = str(row["chrom"]).removeprefix("chr")
+        links["ensembl"] = f"{base}/Location/View?r={chrom}:{row['pos']}-{row['pos']}"
+        if str(row.get("Gene", "")).startswith("ENSG"):
+            links["gene"] = f"{base}/Gene/Summary?g={row['Gene']}"
+    known = [rs for rs in str(row.get("id", "")).split(";") if rs.startswith("rs")]
+    known += [rs for rs in str(row.get("Existing_variation") or "").split("&") if rs.startswith("rs")]
+    if known:
+        links["dbsnp"] = f"https://www.ncbi.nlm.nih.gov/snp/{known[0]}"
+    if row.get("SYMBOL") and "gene" not in links:
+        links["gene"] = f"https://www.genenames.org/tools/search/#!/?query={row['SYMBOL']}"
+    return links
+
+
+def gene_page(*, job: Job, params: dict[str, Any]) -> dict[str, Any]:
+    table = table_for(job)
+    filt = parse_filter(params)
+    sort = str(params.get("sort") or "variants")
+    limit = _bounded_int(params.get("limit"), 100, 1, MAX_LIMIT, "limit")
+    offset = _bounded_int(params.get("cursor") or params.get("offset"), 0, 0, 10**9, "cursor")
+    return {
+        "filter": filt,
+        "genes": table.genes(filt, sort=sort, limit=limit, offset=offset),
+        "count": table.gene_count(filt),
+        "sort": sort,
+        "offset": offset,
+        "limit": limit,
+    }
+
+
+def job_summary(*, job: Job) -> dict[str, Any]:
+    """The charts' counts (from the table, kept in the cache per table) and the input QC."""
+    table = table_for(job)
+    key = f"gas:summary:{job.table_key}"
+    charts = cache.get(key)
+    if charts is None:
+        charts = table.summary()
+        cache.set(key, charts, 24 * 3600)
+    return {"charts": charts, "qc": job_qc(job=job)}
+
+
+def job_qc(*, job: Job) -> dict[str, Any]:
+    """What the input held and what the engine could not use, from the job's summary file."""
+    stats: dict[str, Any] = {}
+    if job.summary_key:
+        try:
+            with results_storage().open(job.summary_key, "rb") as handle:
+                stats = json.load(handle)
+        except (OSError, ValueError):
+            logger.warning("job %s: summary file unreadable", job.id)
+    uncovered = stats.get("uncovered_contigs") or {}
+    return {
+        "records": stats.get("records", job.records),
+        "alleles": stats.get("alleles", job.alleles),
+        "records_in_dbsnp": stats.get("records_in_dbsnp", job.records_in_dbsnp),
+        "contigs_not_covered": uncovered,
+        "records_on_contigs_not_covered": sum(uncovered.values()),
+        "ref_mismatches": stats.get("ref_mismatches", 0),
+        "alleles_skipped": stats.get("alleles_skipped", 0),
+        "records_without_alt": stats.get("records_without_alt", 0),
+        "records_failed": stats.get("records_failed", 0),
+        "structural_not_annotated": stats.get("structural_not_annotated", 0),
+        "warnings": list(job.warnings),
+    }
+
+
+def selected(params: dict[str, Any], name: str) -> list[str]:
+    """The values of a multiple-choice filter in the URL (repeated, or comma-separated)."""
+    raw = params.get(name) or []
+    items = raw if isinstance(raw, list) else [raw]
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+def chart_rows(counts: dict[str, int]) -> list[tuple[str, int, int]]:
+    """(label, count, bar width in percent of the largest) for a chart drawn in HTML."""
+    top = max(counts.values(), default=0) or 1
+    return [(label, count, max(1, round(100 * count / top))) for label, count in counts.items()]
+
+
+EXPORTS = {
+    "tsv": ("text/tab-separated-values; charset=utf-8", ".variants.tsv"),
+    "vcf": ("application/gzip", ".filtered.vcf.gz"),
+}
+
+
+def export_response(*, job: Job, params: dict[str, Any], fmt: str) -> FileResponse:
+    """What the filter shows as a file: TSV (one row per variant x transcript entry) or a
+    filtered VCF (the result's header, the matching records whole, bgzipped)."""
+    from jobs.variant_table import TableError
+
+    if fmt not in EXPORTS:
+        raise TableError(f"format {fmt!r}: expected tsv or vcf")
+    table = table_for(job)
+    filt = parse_filter(params)
+    content_type, suffix = EXPORTS[fmt]
+    with tempfile.TemporaryDirectory(prefix="gas-export-") as scratch:
+        target = Path(scratch) / f"export{suffix}"
+        if fmt == "tsv":
+            table.export_tsv(filt, target)
+        else:
+            local = Path(scratch) / "result.vcf.gz"
+            with results_storage().open(job.result_key, "rb") as source, open(local, "wb") as copy:
+                for block in iter(lambda: source.read(1 << 20), b""):
+                    copy.write(block)
+            filtered_vcf(local, table.records(filt), target)
+        handle = open(target, "rb")
+        os.unlink(target)
+    stem = job.result_name.removesuffix(".vcf.gz").removesuffix(".annot") or "result"
+    response = FileResponse(handle, as_attachment=True, filename=f"{stem}{suffix}", content_type=content_type)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+FILTER_CHOICES = {
+    "consequences": CONSEQUENCE_TERMS,
+    "impacts": IMPACTS,
+    "classes": VARIANT_CLASSES,
+    "sorts": list(SORTS),
+    "page_sizes": PAGE_SIZES,
+}

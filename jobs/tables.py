@@ -1,0 +1,113 @@
+"""A job's variant table on the results storage: built beside the result, read through a local copy.
+
+On the filesystem backend the stored file is queried in place. On S3 it is fetched once into
+``GAS_TABLE_CACHE_DIR`` (named by job and key, written under a temporary name and renamed) and
+queried there: a page view then reads only the columns and row groups it needs, never the whole
+object again. The cache is trimmed to ``GAS_TABLE_CACHE_BYTES``, least recently used first.
+
+The table is derived from the result VCF, so it follows the result's life: deleted with the job,
+let go when the result moves to cold storage, and built again from the restored result (or for
+a job finished before tables existed) when it is next needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+
+from jobs.downloads import ResultNotAvailable, result_unavailable_reason
+from jobs.models import Job, JobStatus
+from jobs.services import results_storage
+from jobs.variant_table import VariantTable, write_table
+
+logger = logging.getLogger(__name__)
+
+
+def table_name(job: Job) -> str:
+    stem = job.result_name.removesuffix(".gz").removesuffix(".vcf").removesuffix(".annot") or "result"
+    return f"{stem}.variants.parquet"
+
+
+def table_build(*, job: Job) -> str:
+    """Build the job's table from its stored result and store it; returns the key."""
+    storage = results_storage()
+    with tempfile.TemporaryDirectory(prefix="gas-table-") as scratch:
+        local = Path(scratch) / "result.vcf.gz"
+        with storage.open(job.result_key, "rb") as source, open(local, "wb") as target:
+            for block in iter(lambda: source.read(1 << 20), b""):
+                target.write(block)
+        built = Path(scratch) / "variants.parquet"
+        write_table(local, built)
+        wanted = f"{job.result_key.rsplit('/', 1)[0]}/{table_name(job)}"
+        if storage.exists(wanted):
+            storage.delete(wanted)
+        with open(built, "rb") as handle:
+            key = storage.save(wanted, File(handle, name=table_name(job)))
+    with transaction.atomic():
+        if not Job.objects.filter(id=job.id, status=JobStatus.COMPLETED).update(table_key=key):
+            storage.delete(key)  # (the job went meanwhile)
+            raise ResultNotAvailable("This job no longer exists.")
+    job.table_key = key
+    logger.info("job %s: variant table built (%s)", job.id, key)
+    return key
+
+
+def table_drop(*, job: Job) -> None:
+    """Let the table go (its result is going to cold storage); it is built again on restore."""
+    if job.table_key:
+        results_storage().delete(job.table_key)
+        Job.objects.filter(id=job.id).update(table_key="")
+        job.table_key = ""
+
+
+def table_for(job: Job) -> VariantTable:
+    """The job's table, ready to query; ResultNotAvailable says why when it cannot be."""
+    if job.status != JobStatus.COMPLETED:
+        raise ResultNotAvailable("The variant table is ready when the job has completed.")
+    reason = result_unavailable_reason(job)
+    if reason:
+        raise ResultNotAvailable(reason)
+    storage = results_storage()
+    if not job.table_key or not storage.exists(job.table_key):
+        table_build(job=job)
+    try:
+        return VariantTable(storage.path(job.table_key))
+    except NotImplementedError:  # (a remote backend: a local copy)
+        return VariantTable(_cached(job))
+
+
+def _cached(job: Job) -> Path:
+    cache = Path(settings.GAS_TABLE_CACHE_DIR)
+    cache.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(job.table_key.encode()).hexdigest()[:16]
+    path = cache / f"{job.id}-{digest}.parquet"
+    if path.is_file():
+        os.utime(path)  # (recently used)
+        return path
+    handle, partial = tempfile.mkstemp(dir=cache, prefix=".partial-")
+    try:
+        with os.fdopen(handle, "wb") as target, results_storage().open(job.table_key, "rb") as source:
+            for block in iter(lambda: source.read(1 << 20), b""):
+                target.write(block)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    _trim(cache, keep=path)
+    return path
+
+
+def _trim(cache: Path, *, keep: Path) -> None:
+    files = sorted((p for p in cache.glob("*.parquet") if p != keep), key=lambda p: p.stat().st_mtime, reverse=True)
+    total = keep.stat().st_size
+    for path in files:
+        total += path.stat().st_size
+        if total > settings.GAS_TABLE_CACHE_BYTES:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,341 @@
+"""Issue 11: the variant table behind the browser, the gene view, the summary, the exports and the
+API, checked against counts read straight from the annotated VCF."""
+
+from __future__ import annotations
+
+import gzip
+from collections import Counter
+from pathlib import Path
+
+import pysam
+import pytest
+from django.core.files.storage import storages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+from freezegun import freeze_time
+
+from accounts.services import plan_upgrade
+from archive import services as archive_services
+from archive.models import ResultArchive, ResultState
+from jobs import services
+from jobs.models import Job, JobStatus
+from jobs.variant_table import TableError, VariantTable, parse_filter, parse_region, variant_class, write_table
+from tests.test_jobs import SYNTHETIC, job_settings  # noqa: F401 - the same settings fixture
+
+pytestmark = pytest.mark.django_db
+TRIO = Path(__file__).resolve().parent / "data" / "scout_demo_trio_GRCh37.vcf.gz"
+
+
+@pytest.fixture
+def annotated(signed_in_client, django_capture_on_commit_callbacks):
+    """Upload a file, run the real worker once, return the completed job."""
+
+    def make(path: Path = SYNTHETIC) -> Job:
+        with django_capture_on_commit_callbacks(execute=True):
+            signed_in_client.post(reverse("annotate"), {"file": SimpleUploadedFile(path.name, path.read_bytes())})
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("run_annotator", "--once", "--wait", "0", "--retry-delay", "5")
+        job = Job.objects.order_by("-submitted_at").first()
+        assert job.status == JobStatus.COMPLETED, job.error_message
+        return job
+
+    return make
+
+
+def vcf_variants(job: Job) -> list[dict]:
+    """The oracle: each record's alleles and CSQ entries, read from the stored result VCF."""
+    with storages["results"].open(job.result_key, "rb") as handle:
+        text = gzip.decompress(handle.read()).decode()
+    fields: list[str] = []
+    records = []
+    for line in text.splitlines():
+        if line.startswith("##INFO=<ID=CSQ"):
+            fields = line.split("Format: ")[1].split('"')[0].split("|")
+        if line.startswith("#"):
+            continue
+        columns = line.split("\t")
+        csq = next((item[4:] for item in columns[7].split(";") if item.startswith("CSQ=")), "")
+        entries = [dict(zip(fields, entry.split("|"), strict=True)) for entry in csq.split(",")] if csq else []
+        records.append({"chrom": columns[0], "pos": int(columns[1]), "entries": entries})
+    return records
+
+
+def get(client, name, job, **params):
+    return client.get(reverse(name, args=[job.id]), params)
+
+
+def test_the_worker_writes_a_table_and_the_browser_filters_it(signed_in_client, annotated):
+    job = annotated()
+    assert job.table_key.endswith(".variants.parquet") and storages["results"].exists(job.table_key)
+    records = vcf_variants(job)
+
+    page = get(signed_in_client, "job_variants", job)
+    assert page.status_code == 200
+    assert page.context["page"].count == 10000 and len(page.context["page"].rows) == 50
+
+    # consequence: variants with any entry of the term; all transcripts: every such entry
+    missense_variants = sum(
+        any("missense_variant" in e["Consequence"].split("&") for e in r["entries"]) for r in records
+    )
+    missense_entries = sum("missense_variant" in e["Consequence"].split("&") for r in records for e in r["entries"])
+    assert 0 < missense_variants < missense_entries
+    page = get(signed_in_client, "job_variants", job, consequence="missense_variant")
+    assert page.context["page"].count == missense_variants
+    assert all(row["Consequence"].split("&").count("missense_variant") for row in page.context["page"].rows)
+    page = get(signed_in_client, "job_variants", job, consequence="missense_variant", show="all")
+    assert page.context["page"].count == missense_entries
+
+    # region and impact combine
+    in_region = [r for r in records if 1_000_000 <= r["pos"] <= 5_000_000]
+    expected = sum(any(e["IMPACT"] in ("HIGH", "MODERATE") for e in r["entries"]) for r in in_region)
+    page = get(signed_in_client, "job_variants", job, region="chr20:1,000,000-5,000,000", impact=["HIGH", "MODERATE"])
+    assert page.context["page"].count == expected > 0
+    assert all(1_000_000 <= row["pos"] <= 5_000_000 and row["IMPACT"] in ("HIGH", "MODERATE")
+               for row in page.context["page"].rows)  # fmt: skip
+
+    # a gene's variants, each row expandable to all its transcripts
+    symbol = Counter(e["SYMBOL"] for r in records for e in r["entries"] if e["SYMBOL"]).most_common(1)[0][0]
+    expected = sum(any(e["SYMBOL"] == symbol for e in r["entries"]) for r in records)
+    page = get(signed_in_client, "job_variants", job, gene=symbol.lower())
+    assert page.context["page"].count == expected
+    first = page.context["page"].rows[0]
+    oracle = next(r for r in records if r["pos"] == first["pos"])
+    assert [e["Feature"] for e in first["entries"]] == [e["Feature"] for e in oracle["entries"]]
+    html = page.content.decode()
+    assert 'data-testid="variant-row"' in html and first["entries"][0]["Feature"] in html
+    assert "grch37.ensembl.org/Homo_sapiens/Location/View?r=20:" in html
+
+    # the most severe first, and paging
+    page = get(signed_in_client, "job_variants", job, sort="severity", limit=5)
+    ranks = [row["rank"] for row in page.context["page"].rows]
+    assert ranks == sorted(ranks) and page.context["page"].rows[0]["IMPACT"] == "HIGH"
+    second = get(signed_in_client, "job_variants", job, cursor=50).context["page"]
+    assert second.rows[0]["v"] == 50 and second.previous_offset == 0 and second.next_offset == 100
+
+    assert get(signed_in_client, "job_variant_count", job, consequence="missense_variant").json() == {
+        "count": missense_variants
+    }
+
+
+def test_bad_filters_say_what_is_wrong(signed_in_client, annotated):
+    job = annotated()
+    for params, words in (
+        ({"consequence": "missense"}, "not a consequence term"),
+        ({"impact": "SEVERE"}, "expected one of HIGH, MODERATE, LOW, MODIFIER"),
+        ({"region": "20:500-100"}, "is after the end"),
+        ({"region": "20:abc"}, "expected chromosome:start-end"),
+        ({"sort": "random"}, "sort 'random'"),
+        ({"limit": "lots"}, "expected a whole number"),
+    ):
+        response = get(signed_in_client, "job_variants", job, **params)
+        assert response.status_code == 400 and words in response.context["error"], params
+        assert words in get(signed_in_client, "job_variant_count", job, **params).json().get("error", words)
+
+
+def test_gene_view_counts_each_variant_once_at_its_worst_impact(signed_in_client, annotated):
+    job = annotated()
+    records = vcf_variants(job)
+    page = get(signed_in_client, "job_genes", job)
+    genes = page.context["result"]["genes"]
+    assert page.context["result"]["count"] == len({e["Gene"] for r in records for e in r["entries"] if e["Gene"]})
+    top = genes[0]
+    assert top["variants"] == max(g["variants"] for g in genes)
+    worst = Counter()
+    for record in records:
+        impacts = [e["IMPACT"] for e in record["entries"] if e["Gene"] == top["gene"]]
+        if impacts:
+            worst[min(impacts, key=["HIGH", "MODERATE", "LOW", "MODIFIER"].index)] += 1
+    assert (top["high"], top["moderate"], top["low"], top["modifier"]) == (
+        worst["HIGH"], worst["MODERATE"], worst["LOW"], worst["MODIFIER"]
+    )  # fmt: skip
+    assert sum(worst.values()) == top["variants"]
+    link = reverse("job_variants", args=[job.id]) + f"?gene={top['gene']}"
+    assert link in page.content.decode()
+    by_symbol = get(signed_in_client, "job_genes", job, sort="symbol").context["result"]["genes"]
+    assert [g["symbol"] for g in by_symbol] == sorted(g["symbol"] for g in by_symbol)
+
+
+def test_exports_hold_what_the_filters_show(signed_in_client, annotated):
+    job = annotated()
+    records = vcf_variants(job)
+    chosen = [r for r in records if any(e["IMPACT"] == "HIGH" for e in r["entries"])]
+    high_entries = [e for r in records for e in r["entries"] if e["IMPACT"] == "HIGH"]
+    response = signed_in_client.get(reverse("job_export", args=[job.id, "tsv"]), {"impact": "HIGH"})
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/tab-separated-values")
+    assert 'filename="synthetic_chr20_10k.variants.tsv"' in response["Content-Disposition"]
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    header = lines[0].split("\t")
+    assert header[:7] == ["CHROM", "POS", "ID", "REF", "ALT", "VARIANT_CLASS", "Allele"] and "HGVSc" in header
+    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+    assert len(rows) == len(high_entries) > 0 and {row["IMPACT"] for row in rows} == {"HIGH"}
+    assert [row["Feature"] for row in rows] == [e["Feature"] for e in high_entries]
+
+    response = signed_in_client.get(reverse("job_export", args=[job.id, "vcf"]), {"impact": "HIGH"})
+    assert response.status_code == 200
+    data = b"".join(response.streaming_content)
+    path = Path(storages["results"].path(job.result_key)).with_name("exported.vcf.gz")
+    path.write_bytes(data)
+    exported = pysam.VariantFile(str(path))
+    positions = [(record.chrom, record.pos) for record in exported]
+    assert positions == [(r["chrom"], r["pos"]) for r in chosen]
+    with gzip.open(path, "rt") as copied, storages["results"].open(job.result_key, "rb") as original:
+        original_header = [
+            line for line in gzip.decompress(original.read()).decode().splitlines() if line.startswith("#")
+        ]
+        assert [line.rstrip("\n") for line in copied if line.startswith("#")] == original_header
+    assert data[:4] == b"\x1f\x8b\x08\x04"  # (BGZF: gzip with the extra field)
+
+    assert signed_in_client.get(reverse("job_export", args=[job.id, "xlsx"]), follow=True).status_code == 200
+
+
+def test_summary_charts_and_qc_on_the_page_and_in_the_api(signed_in_client, annotated, user):
+    job = annotated()
+    records = vcf_variants(job)
+    page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    for chart in ("most_severe_consequence", "impact", "variant_class", "chromosome", "coding"):
+        assert f'data-testid="chart-{chart}"' in page
+    assert 'data-testid="qc"' in page and reverse("job_variants", args=[job.id]) in page
+
+    token, raw = services.api_token_create(user=user, name="t")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+    summary = signed_in_client.get(f"/api/v1/jobs/{job.id}/summary", **auth).json()
+    charts = summary["charts"]
+    assert charts["variants"] == 10000 == sum(charts["variant_class"].values())
+    assert charts["chromosome"] == {"20": 10000}
+    coding = sum(any(e["CDS_position"] for e in r["entries"]) for r in records)
+    assert charts["coding"]["coding"] == coding
+    assert summary["qc"]["records"] == 10000 and summary["qc"]["warnings"] == []
+
+    first = signed_in_client.get(f"/api/v1/jobs/{job.id}/variants", {"impact": "HIGH", "limit": 3}, **auth).json()
+    assert first["count"] == charts["impact"]["HIGH"] and len(first["variants"]) == 3
+    assert all(v["impact"] == "HIGH" and v["entries"] for v in first["variants"])
+    seen = [v["pos"] for v in first["variants"]]
+    cursor = first["next_cursor"]
+    while cursor:
+        following = signed_in_client.get(
+            f"/api/v1/jobs/{job.id}/variants", {"impact": "HIGH", "limit": 3, "cursor": cursor}, **auth
+        ).json()
+        seen += [v["pos"] for v in following["variants"]]
+        cursor = following["next_cursor"]
+    assert len(seen) == first["count"] and seen == sorted(seen)
+    bad = signed_in_client.get(f"/api/v1/jobs/{job.id}/variants", {"region": "x:9-1"}, **auth)
+    assert bad.status_code == 400 and "is after the end" in bad.json()["detail"]
+    genes = signed_in_client.get(f"/api/v1/jobs/{job.id}/genes", {"limit": 2}, **auth).json()
+    assert len(genes["genes"]) == 2 and genes["next_cursor"] == "2"
+    tsv = signed_in_client.get(f"/api/v1/jobs/{job.id}/export/tsv", {"gene": genes["genes"][0]["gene"]}, **auth)
+    assert tsv.status_code == 200
+    schema = signed_in_client.get("/api/v1/openapi.json").json()
+    for path in ("variants", "genes", "summary", "export/{fmt}"):
+        assert f"/api/v1/jobs/{{job_id}}/{path}" in schema["paths"]
+    job_out = signed_in_client.get(f"/api/v1/jobs/{job.id}", **auth).json()
+    assert job_out["variants_url"].endswith(f"/api/v1/jobs/{job.id}/variants")
+
+
+def test_others_cannot_see_a_jobs_variants(client, annotated, other_user):
+    job = annotated()
+    client.force_login(other_user)
+    for name, args in (("job_variants", [job.id]), ("job_genes", [job.id]), ("job_variant_count", [job.id]),
+                       ("job_export", [job.id, "tsv"])):  # fmt: skip
+        assert client.get(reverse(name, args=args)).status_code == 404
+
+
+def test_records_the_reference_lacks_are_shown_not_annotated(signed_in_client, annotated, user):
+    plan_upgrade(user=user)  # (the trio is larger than the free plan's upload limit)
+    job = annotated(TRIO)
+    assert job.warnings and "contigs the reference does not have" in " ".join(job.warnings)
+    page = get(signed_in_client, "job_variants", job)
+    assert page.context["page"].count >= 680
+    not_annotated = get(signed_in_client, "job_variants", job, region="1").context["page"]
+    assert not_annotated.count > 0 and not_annotated.rows[0]["Consequence"] == ""
+    html = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
+    assert "Records on contigs the reference lacks" in html and 'data-testid="warnings"' in html
+    assert 'data-testid="warnings-banner"' in page.content.decode()
+
+
+def test_the_table_goes_with_the_archive_and_comes_back_with_the_restore(
+    signed_in_client, annotated, user, django_capture_on_commit_callbacks, settings
+):
+    settings.GAS_FREE_RETENTION_SECONDS = 300
+    with freeze_time(timezone.now()) as clock:
+        job = annotated()
+        key = job.table_key
+        clock.tick(301)
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("archive_worker", "--once", "--wait", "0", "--retry-delay", "5")
+        job.refresh_from_db()
+        assert ResultArchive.objects.get(job=job).state == ResultState.ARCHIVED
+        assert job.table_key == "" and not storages["results"].exists(key)
+        response = signed_in_client.get(reverse("job_variants", args=[job.id]), follow=True)
+        assert "archived in cold storage" in response.content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            plan_upgrade(user=user)
+        archive_services.restore_process(job_id=job.id)
+        clock.tick(3600)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert archive_services.thaw_process(job_id=job.id) == "restored"
+        job.refresh_from_db()
+        assert job.table_key and storages["results"].exists(job.table_key)
+        assert get(signed_in_client, "job_variants", job).context["page"].count == 10000
+
+
+def test_deleting_a_job_deletes_its_table(signed_in_client, annotated):
+    job = annotated()
+    key = job.table_key
+    signed_in_client.post(reverse("job_delete", args=[job.id]))
+    assert not storages["results"].exists(key)
+
+
+def test_a_job_from_before_tables_gets_one_at_first_look(signed_in_client, annotated):
+    job = annotated()
+    storages["results"].delete(job.table_key)
+    Job.objects.filter(id=job.id).update(table_key="")
+    assert get(signed_in_client, "job_variants", job).context["page"].count == 10000
+    job.refresh_from_db()
+    assert storages["results"].exists(job.table_key)
+
+
+# -- the table itself ----------------------------------------------------------------------------
+def test_filter_parsing():
+    assert parse_region("chr1:1,000-2,000") == parse_region("chr1:1000-2000")
+    assert str(parse_region("X:5")) == "X:5-5" and str(parse_region("MT")) == "MT"
+    with pytest.raises(TableError, match="dbsnp 'maybe'"):
+        parse_filter({"dbsnp": "maybe"})
+    with pytest.raises(TableError, match="show 'some'"):
+        parse_filter({"show": "some"})
+    assert parse_filter({"impact": "high,low", "show": "all"}).query() == {"impact": "HIGH,LOW", "show": "all"}
+    assert [variant_class(r, a) for r, a in (("A", "G"), ("A", "AT"), ("AT", "A"), ("AC", "GT"), ("A", "<DEL>"))] == [
+        "SNV", "insertion", "deletion", "MNV", "SV"
+    ]  # fmt: skip
+
+
+def test_multi_allelic_records_are_one_variant_per_alt(tmp_path):
+    header = (
+        "##fileformat=VCFv4.2\n"
+        '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations. Format: '
+        'Allele|Consequence|IMPACT|SYMBOL|Gene|Existing_variation">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    )
+    body = (
+        "1\t100\trs1\tAC\tA,ACC\t.\t.\tCSQ=-|frameshift_variant|HIGH|G1|ENSG1|rs1,CC|inframe_insertion&splice_region_variant|MODERATE|G1|ENSG1|,"
+        "-|intron_variant|MODIFIER|G2|ENSG2|rs1\n"
+        "2\t5\t.\tG\tT\t.\t.\t.\n"
+    )
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text(header + body)
+    assert write_table(vcf, tmp_path / "t.parquet") == 3
+    table = VariantTable(tmp_path / "t.parquet")
+    rows = table.page(parse_filter({}))
+    assert [(r["alt"], r["Consequence"], r["variant_class"], r["in_dbsnp"]) for r in rows] == [
+        ("A", "frameshift_variant", "deletion", True),
+        ("ACC", "inframe_insertion&splice_region_variant", "insertion", True),
+        ("T", "", "SNV", False),
+    ]
+    assert [len(table.entries(v)) for v in range(3)] == [2, 1, 1]
+    assert table.count(parse_filter({"consequence": "splice_region_variant"})) == 1
+    assert table.count(parse_filter({"gene": "G2"})) == 1  # (the deletion, by its intron entry)
+    assert table.page(parse_filter({"gene": "G2"}))[0]["Consequence"] == "intron_variant"
+    assert table.count(parse_filter({"q": "rs1"})) == 2 and table.count(parse_filter({"dbsnp": "no"})) == 1
+    assert table.records(parse_filter({"impact": "HIGH,MODERATE"})) == [0]
+    assert table.summary()["impact"] == {"HIGH": 1, "MODERATE": 1, "not annotated": 1}

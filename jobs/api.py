@@ -319,7 +319,8 @@ def _filter_params(request: HttpRequest) -> dict:
 
 _FILTER_DOC = (
     "Filters combine (each takes a comma-separated list, any of which matches): `consequence` (VEP terms), "
-    "`impact` (HIGH, MODERATE, LOW, MODIFIER), `gene` (symbols or ids), `biotype`, `region` (chr:start-end, several separated by spaces or ;), "
+    "`impact` (HIGH, MODERATE, LOW, MODIFIER), `gene` (symbols or ids), `biotype`, "
+    "`region` (chr:start-end, several separated by spaces or ;), "
     "`class` (SNV, insertion, deletion, MNV, SV), `dbsnp` (yes/no), `q` (an rs id, or text in HGVSc/HGVSp), "
     "`show` (variant: each variant once by its most severe matching entry; all: every matching entry)."
 )

@@ -28,6 +28,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jobs.annotation.terms import CODING_TERMS, TERMS
@@ -125,14 +126,80 @@ def _allele_of_label(ref: str, alts: list[str], pos: int) -> dict[str, int]:
     return labels
 
 
-@dataclass
-class _Rows:
-    columns: dict[str, list[Any]]
-    count: int = 0
+class _TableWriter:
+    """Rows gathered as tuples (one per entry) and turned into columns a row group at a time."""
 
-    @classmethod
-    def empty(cls, names: Sequence[str]) -> _Rows:
-        return cls({name: [] for name in names})
+    def __init__(self, writer: pq.ParquetWriter, schema: pa.Schema, csq_fields: Sequence[str]) -> None:
+        self.writer = writer
+        self.schema = schema
+        self.width = len(csq_fields)
+        self.existing = csq_fields.index("Existing_variation") if "Existing_variation" in csq_fields else -1
+        self.base: list[tuple[Any, ...]] = []
+        self.csq: list[str] = []
+        self.variants = 0
+        self._terms: dict[str, tuple[int, int, bool]] = {}  # Consequence, IMPACT -> rank, impact rank, coding
+        self._empty = "|" * (self.width - 1)
+
+    def _classified(self, consequence: str, impact: str) -> tuple[int, int, bool]:
+        key = consequence + "|" + impact
+        known = self._terms.get(key)
+        if known is None:
+            terms = consequence.split("&") if consequence else []
+            known = self._terms[key] = (
+                _entry_rank(consequence),
+                IMPACTS.index(impact) if impact in IMPACTS else len(IMPACTS),
+                any(term in CODING for term in terms),
+            )
+        return known
+
+    def add(self, rec: int, columns: list[str]) -> None:
+        chrom, pos, vid, ref, alt_column = columns[0], int(columns[1]), columns[2], columns[3], columns[4]
+        alts = alt_column.split(",")
+        # each entry stays one string here (its fields are split into columns by pyarrow at flush);
+        # only its allele, consequence and impact are read
+        by_alt: dict[int, list[tuple[str, list[str]]]] = {}
+        raw_entries = _csq_of(columns[7]) if len(columns) > 7 else []
+        if raw_entries:
+            labels = _allele_of_label(ref, alts, pos) if len(alts) > 1 or len(ref) > 1 or len(alts[0]) > 1 else {}
+            for raw in raw_entries:
+                missing = self.width - 1 - raw.count("|")
+                if missing > 0:
+                    raw += "|" * missing
+                head = raw.split("|", 3)
+                by_alt.setdefault(labels.get(head[0], 0), []).append((raw, head))
+        ids = vid if vid != "." else ""
+        for index in sorted(by_alt) if by_alt else [0]:
+            alt = alts[index] if index < len(alts) else alt_column
+            allele_entries = by_alt.get(index) or [(self._empty, ["", "", ""])]
+            classified = [self._classified(head[1], head[2]) if len(head) > 2 else (NOT_ANNOTATED_RANK, 4, False)
+                          for _, head in allele_entries]  # fmt: skip
+            ranks = [item[0] for item in classified]
+            worst_at = ranks.index(min(ranks))
+            known = ids.startswith("rs") or (
+                self.existing >= 0
+                and any("rs" in raw for raw, _ in allele_entries)
+                and any("rs" in raw.split("|")[self.existing] for raw, _ in allele_entries)
+            )
+            vclass = variant_class(ref, alt) if len(ref) > 1 or len(alt) > 1 else "SNV"
+            v = self.variants
+            for eno, (rank, impact_rank, coding) in enumerate(classified):
+                self.base.append((v, rec, eno, chrom, pos, ids, ref, alt, vclass, eno == worst_at, rank, impact_rank,
+                                  coding, known))  # fmt: skip
+            self.csq.extend(raw for raw, _ in allele_entries)
+            self.variants += 1
+        if len(self.base) >= ROW_GROUP:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.base:
+            return
+        arrays = [pa.array(list(column), type=field.type)
+                  for column, field in zip(zip(*self.base, strict=True), self.schema, strict=False)]  # fmt: skip
+        if self.width:
+            fields = pc.split_pattern(pa.array(self.csq, type=pa.string()), "|")
+            arrays += [pc.list_element(fields, i) for i in range(self.width)]
+        self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+        self.base, self.csq = [], []
 
 
 def write_table(vcf_path: str | Path, table_path: str | Path) -> int:
@@ -145,82 +212,26 @@ def write_table(vcf_path: str | Path, table_path: str | Path) -> int:
                 break
             header.append(line)
         csq_fields = csq_field_names(header)
-        csq_columns = table_columns(csq_fields)
-        names = [*BASE_COLUMNS, *csq_columns]
-        schema = _schema(csq_columns)
+        schema = _schema(table_columns(csq_fields))
         partial = table_path.with_name(table_path.name + ".partial")
-        variants = 0
         with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
-            rows = _Rows.empty(names)
+            rows = _TableWriter(writer, schema, csq_fields)
             for rec, line in enumerate(handle):
-                variants = _add_record(rows, rec, variants, line.rstrip("\n").split("\t"), csq_fields, csq_columns)
-                if rows.count >= ROW_GROUP:
-                    writer.write_table(pa.table(rows.columns, schema=schema))
-                    rows = _Rows.empty(names)
-            if rows.count:
-                writer.write_table(pa.table(rows.columns, schema=schema))
+                rows.add(rec, line.rstrip("\n").split("\t"))
+            rows.flush()
     partial.replace(table_path)
-    return variants
+    return rows.variants
 
 
 def _csq_of(info: str) -> list[str]:
-    for item in info.split(";"):
-        if item.startswith("CSQ="):
-            return item[4:].split(",")
-    return []
-
-
-def _add_record(
-    rows: _Rows, rec: int, first_v: int, columns: list[str], csq_fields: Sequence[str], csq_columns: Sequence[str]
-) -> int:
-    """Add one record's rows; returns the next variant number."""
-    chrom, pos, vid, ref, alt_column = columns[0], int(columns[1]), columns[2], columns[3], columns[4]
-    alts = alt_column.split(",")
-    entries = [entry.split("|") for entry in _csq_of(columns[7])] if len(columns) > 7 else []
-    labels = _allele_of_label(ref, alts, pos)
-    by_alt: dict[int, list[list[str]]] = {}
-    for entry in entries:
-        index = labels.get(entry[0], 0)
-        by_alt.setdefault(index, []).append(entry)
-    ids = vid if vid != "." else ""
-    v = first_v
-    for index in sorted(by_alt) if by_alt else [0]:
-        alt = alts[index] if index < len(alts) else alt_column
-        allele_entries = by_alt.get(index) or [[""] * len(csq_fields)]
-        ranks = [_entry_rank(entry[1]) if len(entry) > 1 else NOT_ANNOTATED_RANK for entry in allele_entries]
-        worst_at = ranks.index(min(ranks))
-        existing = _field(csq_fields, "Existing_variation")
-        known = ids.startswith("rs") or any(
-            existing < len(entry) and "rs" in entry[existing] for entry in allele_entries
-        )
-        vclass = variant_class(ref, alt)
-        for eno, (entry, rank) in enumerate(zip(allele_entries, ranks, strict=True)):
-            terms = entry[1].split("&") if len(entry) > 1 else []
-            impact = entry[2] if len(entry) > 2 else ""
-            values = {
-                "v": v, "rec": rec, "eno": eno, "chrom": chrom, "pos": pos, "id": ids, "ref": ref, "alt": alt,
-                "variant_class": vclass, "worst": eno == worst_at, "rank": rank,
-                "impact_rank": IMPACTS.index(impact) if impact in IMPACTS else len(IMPACTS),
-                "coding": any(term in CODING for term in terms), "in_dbsnp": known,
-            }  # fmt: skip
-            for name, value in values.items():
-                rows.columns[name].append(value)
-            for i, name in enumerate(csq_columns):
-                rows.columns[name].append(entry[i] if i < len(entry) else "")
-            rows.count += 1
-        v += 1
-    return v
-
-
-_FIELD_INDEX: dict[tuple[str, ...], dict[str, int]] = {}
-
-
-def _field(csq_fields: Sequence[str], name: str) -> int:
-    key = tuple(csq_fields)
-    index = _FIELD_INDEX.get(key)
-    if index is None:
-        index = _FIELD_INDEX[key] = {field_name: i for i, field_name in enumerate(csq_fields)}
-    return index.get(name, len(csq_fields))
+    at = info.find("CSQ=")
+    if at < 0 or (at and info[at - 1] != ";"):
+        at = info.find(";CSQ=")
+        if at < 0:
+            return []
+        at += 1
+    end = info.find(";", at)
+    return info[at + 4 : end if end >= 0 else len(info)].split(",")
 
 
 # -- filters ---------------------------------------------------------------------------------

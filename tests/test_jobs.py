@@ -162,7 +162,7 @@ def test_a_duplicate_message_does_not_run_the_job_twice(
     attempts, _ = storages["results"].listdir(f"{job.owner_id}/{job.id}")
     assert attempts == [job.attempt_token]  # one attempt's files, under its own token
     _, files = storages["results"].listdir(f"{job.owner_id}/{job.id}/{job.attempt_token}")
-    assert sorted(files) == ["ok.annot.vcf.gz", "ok.count.log", "ok.summary.json"]
+    assert sorted(files) == ["ok.annot.vcf.gz", "ok.count.log", "ok.summary.json", "ok.variants.parquet"]
 
 
 def test_a_crash_mid_job_is_retried(run_worker, signed_in_client, monkeypatch, django_capture_on_commit_callbacks):
@@ -250,7 +250,7 @@ def test_deleting_a_job_deletes_its_files(run_worker, signed_in_client, django_c
     run_worker()
     job = Job.objects.get()
     keys = [(storages["inputs"], job.input_key)] + [
-        (storages["results"], key) for key in (job.result_key, job.log_key, job.summary_key)
+        (storages["results"], key) for key in (job.result_key, job.log_key, job.summary_key, job.table_key)
     ]
     assert all(storage.exists(key) for storage, key in keys)
     response = signed_in_client.post(reverse("job_delete", args=[job.id]))

@@ -198,7 +198,7 @@ def test_summary_charts_and_qc_on_the_page_and_in_the_api(signed_in_client, anno
         assert f'data-testid="chart-{chart}"' in page
     assert 'data-testid="qc"' in page and reverse("job_variants", args=[job.id]) in page
 
-    token, raw = services.api_token_create(user=user, name="t")
+    _, raw = services.api_token_create(user=user, name="t")
     auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
     summary = signed_in_client.get(f"/api/v1/jobs/{job.id}/summary", **auth).json()
     charts = summary["charts"]

@@ -1,0 +1,143 @@
+"""Issue 11 in a real browser: sign up, upload, watch progress, filter the variant table, open the gene
+view, export a TSV, and the archived -> upgrade -> restored story."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.ui import WebDriverWait
+
+from archive.models import ResultArchive, ResultState
+from archive.services import archive_now
+from jobs.models import Job, JobStatus
+from jobs.tables import table_for
+from jobs.variant_table import parse_filter
+from tests.test_jobs import SYNTHETIC, job_settings  # noqa: F401 - the same settings fixture
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+PASSWORD = "a-Long-enough-passphrase-42"
+
+
+@pytest.fixture(autouse=True)
+def quick_thaw(settings, tmp_path):
+    settings.GAS_COLD_STORAGE = {
+        "default": {
+            "BACKEND": "gas_site.coldstorage.local.LocalColdStorage",
+            "OPTIONS": {"location": str(tmp_path / "cold"), "thaw_seconds": 0},
+        }
+    }
+    settings.GAS_THAW_POLL_SECONDS = 1
+
+
+def wait(driver, seconds: float = 15) -> WebDriverWait:
+    return WebDriverWait(driver, seconds)
+
+
+def find_testid(driver, name: str):
+    return wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, f'[data-testid="{name}"]')))
+
+
+def click(element) -> None:
+    """Scroll the element to the middle of the window, then click it (as a user would)."""
+    element.parent.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
+
+
+def worker(command: str) -> None:
+    call_command(command, "--once", "--wait", "0", "--retry-delay", "5")
+
+
+def sign_up(driver, base: str, email: str) -> None:
+    driver.get(f"{base}/accounts/signup/")
+    driver.find_element(By.NAME, "email").send_keys(email)
+    driver.find_element(By.NAME, "password1").send_keys(PASSWORD)
+    driver.find_element(By.NAME, "password2").send_keys(PASSWORD)
+    click(driver.find_element(By.CSS_SELECTOR, "main form [type=submit]"))
+    wait(driver).until(lambda d: email in d.page_source and "/signup" not in d.current_url)
+
+
+def downloaded(folder: Path, suffix: str, seconds: float = 15) -> Path:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done = [p for p in folder.iterdir() if p.name.endswith(suffix)]
+        if done:
+            return done[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no {suffix} download in {folder}: {[p.name for p in folder.iterdir()]}")
+
+
+def test_upload_watch_filter_genes_export_archive_and_restore(browser, live_server):
+    base = live_server.url
+    sign_up(browser, base, "rosalind@example.org")
+
+    # upload, then watch the page move from Pending to Completed as the worker runs
+    browser.get(f"{base}/annotate")
+    browser.find_element(By.NAME, "file").send_keys(str(SYNTHETIC))
+    click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    wait(browser).until(lambda d: "Pending" in d.page_source)
+    job = Job.objects.get()
+    worker("run_annotator")
+    assert Job.objects.get().status == JobStatus.COMPLETED
+    wait(browser, 20).until(lambda d: "Completed" in d.page_source)  # (the page refreshes itself)
+    assert find_testid(browser, "chart-most_severe_consequence").is_displayed()
+    assert "10000" in find_testid(browser, "qc").text
+
+    # the variant table, a filter with its live count, the URL and the back button
+    click(find_testid(browser, "browse-variants"))
+    assert find_testid(browser, "match-count").text == "10000"
+    job = Job.objects.get()
+    missense = table_for(job).count(parse_filter({"consequence": "missense_variant"}))
+    Select(browser.find_element(By.ID, "f-consequence")).select_by_value("missense_variant")
+    wait(browser).until(lambda d: d.find_element(By.ID, "live-count").text == f"{missense:,} match")
+    click(find_testid(browser, "apply-filters"))
+    wait(browser).until(lambda d: "consequence=missense_variant" in d.current_url)
+    assert find_testid(browser, "match-count").text == str(missense)
+    rows = browser.find_elements(By.CSS_SELECTOR, '[data-testid="variant-row"]')
+    assert rows and all("missense" in row.text for row in rows)
+    click(rows[0].find_element(By.CSS_SELECTOR, '[data-testid="expand"]'))
+    wait(browser).until(ec.visibility_of_element_located((By.CSS_SELECTOR, '[data-testid="entries"]')))
+    browser.back()
+    wait(browser).until(lambda d: find_testid(d, "match-count").text == "10000")
+    browser.forward()
+    wait(browser).until(lambda d: find_testid(d, "match-count").text == str(missense))
+
+    # the gene view, and a click on a gene filters the variant table
+    click(find_testid(browser, "tab-genes"))
+    first = wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, '[data-testid="gene-row"]')))
+    variants = int(first.find_elements(By.TAG_NAME, "td")[1].text)
+    click(first.find_element(By.CSS_SELECTOR, '[data-testid="gene-link"]'))
+    wait(browser).until(lambda d: "gene=" in d.current_url and "consequence=missense_variant" in d.current_url)
+    assert find_testid(browser, "match-count").text == str(variants)
+
+    # export what the filters show
+    click(find_testid(browser, "export-tsv"))
+    tsv = downloaded(browser.downloads, ".variants.tsv")
+    lines = tsv.read_text().splitlines()
+    assert lines[0].startswith("CHROM\tPOS\tID\tREF\tALT") and len(lines) > variants  # (a row per transcript)
+
+    # archived: the browser says so; the upgrade brings it back
+    assert archive_now(job=job)
+    worker("archive_worker")
+    assert ResultArchive.objects.get(job=job).state == ResultState.ARCHIVED
+    browser.get(f"{base}/annotations/{job.id}/variants")
+    wait(browser).until(lambda d: "archived in cold storage" in d.page_source)
+    assert find_testid(browser, "archive-state").is_displayed()
+    browser.get(f"{base}/subscribe")
+    click(browser.find_element(By.NAME, "confirm"))
+    click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    wait(browser).until(lambda d: "Welcome to premium" in d.page_source)
+    worker("restore_worker")
+    deadline = time.monotonic() + 20
+    while ResultArchive.objects.get(job=job).state != ResultState.AVAILABLE and time.monotonic() < deadline:
+        worker("thaw_worker")
+        time.sleep(0.5)
+    assert ResultArchive.objects.get(job=job).state == ResultState.AVAILABLE
+    browser.get(f"{base}/annotations/{job.id}")
+    click(find_testid(browser, "browse-variants"))
+    assert find_testid(browser, "match-count").text == "10000"

@@ -36,7 +36,20 @@ def table_name(job: Job) -> str:
 
 
 def table_build(*, job: Job) -> str:
-    """Build the job's table from its stored result and store it; returns the key."""
+    """Build the job's table from its stored result, store it and record it; returns the key."""
+    key = table_store(job=job)
+    with transaction.atomic():
+        if not Job.objects.filter(id=job.id, status=JobStatus.COMPLETED).update(table_key=key):
+            results_storage().delete(key)  # (the job went meanwhile)
+            raise ResultNotAvailable("This job no longer exists.")
+    job.table_key = key
+    logger.info("job %s: variant table built (%s)", job.id, key)
+    return key
+
+
+def table_store(*, job: Job) -> str:
+    """Build the job's table from its stored result and store it beside the result, replacing
+    any earlier copy there (the caller records the key); returns the key."""
     storage = results_storage()
     with tempfile.TemporaryDirectory(prefix="gas-table-") as scratch:
         local = Path(scratch) / "result.vcf.gz"
@@ -49,14 +62,7 @@ def table_build(*, job: Job) -> str:
         if storage.exists(wanted):
             storage.delete(wanted)
         with open(built, "rb") as handle:
-            key = storage.save(wanted, File(handle, name=table_name(job)))
-    with transaction.atomic():
-        if not Job.objects.filter(id=job.id, status=JobStatus.COMPLETED).update(table_key=key):
-            storage.delete(key)  # (the job went meanwhile)
-            raise ResultNotAvailable("This job no longer exists.")
-    job.table_key = key
-    logger.info("job %s: variant table built (%s)", job.id, key)
-    return key
+            return storage.save(wanted, File(handle, name=table_name(job)))
 
 
 def table_drop(*, job: Job) -> None:

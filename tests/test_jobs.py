@@ -324,7 +324,7 @@ def test_whole_flow_on_s3_and_sqs(run_worker, signed_in_client, settings, django
         job.refresh_from_db()
         assert job.status == JobStatus.COMPLETED, job.error_message
         keys = {item["Key"] for item in s3.list_objects_v2(Bucket="gas-test-results")["Contents"]}
-        assert keys == {job.result_key, job.log_key, job.summary_key}
+        assert keys == {job.result_key, job.log_key, job.summary_key, job.table_key}
         response = signed_in_client.get(reverse("job_download", args=[job.id, "result"]))
         assert response.status_code == 302
         query = parse_qs(urlparse(response["Location"]).query)

@@ -138,7 +138,7 @@ def report() -> dict[str, Any]:
         jobs.append(entry)
     referenced = set()
     for job in Job.objects.all():
-        referenced.update(k for k in (job.input_key, job.result_key, job.log_key, job.summary_key) if k)
+        referenced.update(k for k in (job.input_key, job.result_key, job.log_key, job.summary_key, job.table_key) if k)
     files = {}
     for alias in ("inputs", "results"):
         files[alias] = sorted(_walk(storages[alias]))

@@ -361,11 +361,13 @@ def get_variants(
     sort: str = "position", limit: int = 100, cursor: str = "",
 ):  # fmt: skip
     job = job_of(request.auth, job_id)
-    page = _results_call(lambda: browser.variant_page(job=job, params=_filter_params(request), default_limit=100))
+    page = _results_call(
+        lambda: browser.variant_page(job=job, params=_filter_params(request), default_limit=100, fields=None)
+    )
     columns = tables.table_for(job).csq_columns
     return {
         "count": page.count,
-        "next_cursor": str(page.next_offset) if page.next_offset is not None else None,
+        "next_cursor": page.next_cursor,
         "variants": [_variant_out(row, columns) for row in page.rows],
     }
 

@@ -23,10 +23,11 @@ from jobs.services import results_storage
 from jobs.tables import table_for
 from jobs.variant_table import (
     IMPACTS,
+    PAGE_FIELDS,
     SORTS,
     VARIANT_CLASSES,
+    Cursor,
     VariantFilter,
-    VariantTable,
     filtered_vcf,
     parse_filter,
 )
@@ -54,43 +55,37 @@ class VariantPage:
     offset: int
     limit: int
     sort: str
-
-    @property
-    def previous_offset(self) -> int:
-        return max(0, self.offset - self.limit)
-
-    @property
-    def next_offset(self) -> int | None:
-        return self.offset + self.limit if self.offset + self.limit < self.count else None
+    next_cursor: str | None
+    previous_cursor: str | None
 
 
-def variant_page(*, job: Job, params: dict[str, Any], default_limit: int = 50) -> VariantPage:
+def variant_page(
+    *, job: Job, params: dict[str, Any], default_limit: int = 50, fields: tuple[str, ...] | None = PAGE_FIELDS
+) -> VariantPage:
     """A page of the variants the filter shows, each row with its transcripts' entries
-    (``entries``) and its links out; a TableError names a bad parameter."""
+    (``entries``, with ``fields``: None for every CSQ field) and its links out; a TableError names
+    a bad parameter."""
     table = table_for(job)
     filt = parse_filter(params)
     sort = str(params.get("sort") or "position")
     limit = _bounded_int(params.get("limit"), default_limit, 1, MAX_LIMIT, "limit")
-    offset = _bounded_int(params.get("cursor") or params.get("offset"), 0, 0, 10**9, "cursor")
-    rows = table.page(filt, sort=sort, offset=offset, limit=limit)
+    cursor = Cursor.parse(str(params.get("cursor") or "0"))
+    rows = table.page(filt, sort=sort, cursor=cursor, limit=limit, fields=fields)
     count = table.count(filt)
-    if rows:
-        _attach_entries(table, rows, filt)
     build = job_build(job)
     for row in rows:
         row["links"] = variant_links(row, build)
         row["terms"] = [term for term in str(row.get("Consequence") or "").split("&") if term]
-    return VariantPage(filt, rows, count, offset, limit, sort)
-
-
-def _attach_entries(table: VariantTable, rows: list[dict[str, Any]], filt: VariantFilter) -> None:
-    if not filt.per_variant:
-        return
-    by_variant: dict[int, list[dict[str, Any]]] = {}
-    for entry in table.entries_of([row["v"] for row in rows]):
-        by_variant.setdefault(entry["v"], []).append(entry)
-    for row in rows:
-        row["entries"] = by_variant.get(row["v"], [])
+    offset = cursor.offset
+    following = offset + len(rows) < count and len(rows) == limit
+    keyset = sort in ("position", "-position") and rows
+    next_cursor = previous_cursor = None
+    if following:
+        next_cursor = str(Cursor(offset + limit, after=rows[-1]["v"]) if keyset else Cursor(offset + limit))
+    if offset:
+        back = max(0, offset - limit)
+        previous_cursor = str(Cursor(back, before=rows[0]["v"]) if keyset and back else Cursor(back))
+    return VariantPage(filt, rows, count, offset, limit, sort, next_cursor, previous_cursor)
 
 
 def _bounded_int(value: Any, default: int, low: int, high: int, name: str) -> int:

@@ -21,14 +21,17 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from jobs.annotation.terms import CODING_TERMS, TERMS
@@ -37,7 +40,9 @@ from jobs.annotation.vcf import process_alleles
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-ROW_GROUP = 64_000  # entries per row group: a region filter skips groups by their statistics
+# entries per row group: a range of variants or a region skips groups by their statistics; past
+# that, larger groups answer faster (less metadata per query: 200k against 64k halved a count)
+ROW_GROUP = 200_000
 IMPACTS = ("HIGH", "MODERATE", "LOW", "MODIFIER")
 NOT_ANNOTATED_RANK = 99  # (a record without CSQ: sorts after every consequence)
 CODING = frozenset(term for term, (rank, _) in TERMS.items() if CODING_TERMS >> rank & 1)
@@ -45,6 +50,9 @@ VARIANT_CLASSES = ("SNV", "insertion", "deletion", "MNV", "SV")
 # the table's own columns; CSQ fields follow under their header names
 BASE_COLUMNS = ("v", "rec", "eno", "chrom", "pos", "id", "ref", "alt", "variant_class", "worst", "rank",
                 "impact_rank", "coding", "in_dbsnp")  # fmt: skip
+# the CSQ fields the browser's page shows (the API's pages carry every field)
+PAGE_FIELDS = ("Allele", "Consequence", "IMPACT", "SYMBOL", "Gene", "Feature", "BIOTYPE", "EXON", "INTRON", "HGVSc",
+               "HGVSp", "Existing_variation", "DISTANCE")  # fmt: skip
 SORTS = {
     "position": "v, eno",
     "-position": "v DESC, eno",
@@ -126,112 +134,170 @@ def _allele_of_label(ref: str, alts: list[str], pos: int) -> dict[str, int]:
     return labels
 
 
-class _TableWriter:
-    """Rows gathered as tuples (one per entry) and turned into columns a row group at a time."""
-
-    def __init__(self, writer: pq.ParquetWriter, schema: pa.Schema, csq_fields: Sequence[str]) -> None:
-        self.writer = writer
-        self.schema = schema
-        self.width = len(csq_fields)
-        self.existing = csq_fields.index("Existing_variation") if "Existing_variation" in csq_fields else -1
-        self.base: list[tuple[Any, ...]] = []
-        self.csq: list[str] = []
-        self.variants = 0
-        self._terms: dict[str, tuple[int, int, bool]] = {}  # Consequence, IMPACT -> rank, impact rank, coding
-        self._empty = "|" * (self.width - 1)
-
-    def _classified(self, consequence: str, impact: str) -> tuple[int, int, bool]:
-        key = consequence + "|" + impact
-        known = self._terms.get(key)
-        if known is None:
-            terms = consequence.split("&") if consequence else []
-            known = self._terms[key] = (
-                _entry_rank(consequence),
-                IMPACTS.index(impact) if impact in IMPACTS else len(IMPACTS),
-                any(term in CODING for term in terms),
-            )
-        return known
-
-    def add(self, rec: int, columns: list[str]) -> None:
-        chrom, pos, vid, ref, alt_column = columns[0], int(columns[1]), columns[2], columns[3], columns[4]
-        alts = alt_column.split(",")
-        # each entry stays one string here (its fields are split into columns by pyarrow at flush);
-        # only its allele, consequence and impact are read
-        by_alt: dict[int, list[tuple[str, list[str]]]] = {}
-        raw_entries = _csq_of(columns[7]) if len(columns) > 7 else []
-        if raw_entries:
-            labels = _allele_of_label(ref, alts, pos) if len(alts) > 1 or len(ref) > 1 or len(alts[0]) > 1 else {}
-            for raw in raw_entries:
-                missing = self.width - 1 - raw.count("|")
-                if missing > 0:
-                    raw += "|" * missing
-                head = raw.split("|", 3)
-                by_alt.setdefault(labels.get(head[0], 0), []).append((raw, head))
-        ids = vid if vid != "." else ""
-        for index in sorted(by_alt) if by_alt else [0]:
-            alt = alts[index] if index < len(alts) else alt_column
-            allele_entries = by_alt.get(index) or [(self._empty, ["", "", ""])]
-            classified = [self._classified(head[1], head[2]) if len(head) > 2 else (NOT_ANNOTATED_RANK, 4, False)
-                          for _, head in allele_entries]  # fmt: skip
-            ranks = [item[0] for item in classified]
-            worst_at = ranks.index(min(ranks))
-            known = ids.startswith("rs") or (
-                self.existing >= 0
-                and any("rs" in raw for raw, _ in allele_entries)
-                and any("rs" in raw.split("|")[self.existing] for raw, _ in allele_entries)
-            )
-            vclass = variant_class(ref, alt) if len(ref) > 1 or len(alt) > 1 else "SNV"
-            v = self.variants
-            for eno, (rank, impact_rank, coding) in enumerate(classified):
-                self.base.append((v, rec, eno, chrom, pos, ids, ref, alt, vclass, eno == worst_at, rank, impact_rank,
-                                  coding, known))  # fmt: skip
-            self.csq.extend(raw for raw, _ in allele_entries)
-            self.variants += 1
-        if len(self.base) >= ROW_GROUP:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.base:
-            return
-        arrays = [pa.array(list(column), type=field.type)
-                  for column, field in zip(zip(*self.base, strict=True), self.schema, strict=False)]  # fmt: skip
-        if self.width:
-            fields = pc.split_pattern(pa.array(self.csq, type=pa.string()), "|")
-            arrays += [pc.list_element(fields, i) for i in range(self.width)]
-        self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
-        self.base, self.csq = [], []
+def _header_of(path: Path) -> tuple[list[str], int]:
+    """The meta-information lines of a VCF and its number of columns."""
+    header: list[str] = []
+    with _open_vcf(path) as handle:
+        for line in handle:
+            if line.startswith("#CHROM"):
+                return header, len(line.rstrip("\n").split("\t"))
+            header.append(line)
+    raise TableError(f"{path.name}: no #CHROM header line")
 
 
 def write_table(vcf_path: str | Path, table_path: str | Path) -> int:
-    """Write the variant table of an annotated VCF; returns the number of variants."""
+    """Write the variant table of an annotated VCF (this service's own output); returns the number
+    of variants. The VCF is read by pyarrow's CSV reader in blocks, and each block's entries are
+    split into rows and fields by Arrow kernels: Python touches each record once, to map a
+    multi-allelic record's entries to their ALTs. The table appears only when complete."""
     vcf_path, table_path = Path(vcf_path), Path(table_path)
-    with _open_vcf(vcf_path) as handle:
-        header: list[str] = []
-        for line in handle:
-            if line.startswith("#CHROM"):
-                break
-            header.append(line)
-        csq_fields = csq_field_names(header)
-        schema = _schema(table_columns(csq_fields))
-        partial = table_path.with_name(table_path.name + ".partial")
-        with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
-            rows = _TableWriter(writer, schema, csq_fields)
-            for rec, line in enumerate(handle):
-                rows.add(rec, line.rstrip("\n").split("\t"))
-            rows.flush()
+    header, column_count = _header_of(vcf_path)
+    csq_fields = csq_field_names(header)
+    schema = _schema(table_columns(csq_fields))
+    names = [f"c{i}" for i in range(column_count)]
+    reader = pacsv.open_csv(
+        pa.input_stream(str(vcf_path), compression="gzip" if _is_gzip(vcf_path) else None),
+        read_options=pacsv.ReadOptions(skip_rows=len(header) + 1, column_names=names, block_size=4 << 20),
+        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False, escape_char=False),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=["c0", "c1", "c2", "c3", "c4", "c7"],
+            column_types={name: pa.int64() if name == "c1" else pa.string() for name in names},
+            null_values=[], strings_can_be_null=False,
+        ),
+    )  # fmt: skip
+    partial = table_path.with_name(table_path.name + ".partial")
+    records = variants = 0
+    with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
+        pending: list[pa.Table] = []  # (blocks' entries, written a row group at a time)
+        held = 0
+        for batch in reader:
+            if batch.num_rows:
+                table = _entries_of_batch(batch, records, variants, len(csq_fields), csq_fields, schema)
+                records += batch.num_rows
+                variants = int(table["v"][-1].as_py()) + 1
+                pending.append(table)
+                held += table.num_rows
+                if held >= ROW_GROUP:
+                    writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP)
+                    pending, held = [], 0
+        if pending:
+            writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP)
     partial.replace(table_path)
-    return rows.variants
+    return variants
 
 
-def _csq_of(info: str) -> list[str]:
-    at = info.find("CSQ=")
-    if at < 0 or (at and info[at - 1] != ";"):
-        at = info.find(";CSQ=")
-        if at < 0:
-            return []
-        at += 1
-    end = info.find(";", at)
-    return info[at + 4 : end if end >= 0 else len(info)].split(",")
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as probe:
+        return probe.read(2) == b"\x1f\x8b"
+
+
+def _alleles_of_batch(refs: list[str], alts: list[str], csqs: list[str], positions: list[int]) -> tuple[
+    list[int], list[str], list[str], list[str]
+]:  # fmt: skip
+    """Each record's variants: (record index, ALT, its CSQ entries joined, class); a multi-allelic
+    record's entries go to their ALTs by VEP's allele labels."""
+    parent: list[int] = []
+    alleles: list[str] = []
+    entries: list[str] = []
+    classes: list[str] = []
+    for i, (ref, alt, csq) in enumerate(zip(refs, alts, csqs, strict=True)):
+        if "," not in alt or not csq:
+            parent.append(i)
+            alleles.append(alt)
+            entries.append(csq)
+            classes.append("SNV" if len(ref) == 1 and len(alt) == 1 else variant_class(ref, alt))
+            continue
+        split = alt.split(",")
+        labels = _allele_of_label(ref, split, positions[i])
+        by_alt: dict[int, list[str]] = {}
+        for raw in csq.split(","):
+            by_alt.setdefault(labels.get(raw.split("|", 1)[0], 0), []).append(raw)
+        for index, raws in sorted(by_alt.items()):
+            parent.append(i)
+            alleles.append(split[index])
+            entries.append(",".join(raws))
+            classes.append(variant_class(ref, split[index]))
+    return parent, alleles, entries, classes
+
+
+def _csq_column(info: pa.Array) -> pa.Array:
+    """Each record's CSQ value ("" without one): the engine writes it last in INFO, after any
+    other key (an input's own CSQ is renamed), so it runs from the first ``;CSQ=`` to the end.
+    (A sentinel ``;CSQ=`` on each end makes every record split in two, then is cut off.)"""
+    framed = pc.binary_join_element_wise(";", info, ";CSQ=", "")
+    after = pc.list_element(pc.split_pattern(framed, ";CSQ=", max_splits=1), 1)
+    return pc.utf8_slice_codeunits(after, 0, -5)
+
+
+def _entries_of_batch(
+    batch: pa.RecordBatch, first_rec: int, first_v: int, width: int, csq_fields: Sequence[str], schema: pa.Schema
+) -> pa.Table:
+    csq = _csq_column(batch.column("c7"))
+    parent, alleles, joined, classes = _alleles_of_batch(
+        batch.column("c3").to_pylist(), batch.column("c4").to_pylist(), csq.to_pylist(), batch.column("c1").to_pylist()
+    )
+    parent_np = np.asarray(parent, dtype=np.int64)
+    ids = pc.take(pc.if_else(pc.equal(batch.column("c2"), "."), "", batch.column("c2")), parent_np)
+    rs_id = np.asarray(pc.starts_with(ids, "rs"), dtype=bool)
+
+    # the entries: one row each (an allele without any: one empty entry)
+    empty = "|" * max(width - 1, 0)
+    lists = pc.split_pattern(pa.array(joined, type=pa.string()), ",")
+    flat = pc.list_flatten(lists)
+    flat = pc.if_else(pc.equal(flat, ""), empty, flat)
+    owner = np.asarray(pc.list_parent_indices(lists), dtype=np.int64)  # (allele of each entry)
+    offsets = np.asarray(lists.offsets, dtype=np.int64)
+    eno = np.arange(len(flat), dtype=np.int64) - offsets[owner]
+    fields = pc.split_pattern(flat, "|")
+    if width and pc.min(pc.list_value_length(fields)).as_py() < width:  # (short entries: padded)
+        padded = [text + "|" * (width - 1 - text.count("|")) for text in flat.to_pylist()]
+        fields = pc.split_pattern(pa.array(padded, type=pa.string()), "|")
+    columns = [pc.list_element(fields, i) for i in range(width)]
+
+    at = {name: i for i, name in enumerate(csq_fields)}
+    consequence = columns[at["Consequence"]] if "Consequence" in at else pa.array([""] * len(flat))
+    encoded = pc.dictionary_encode(consequence).combine_chunks() if isinstance(consequence, pa.ChunkedArray) else (
+        pc.dictionary_encode(consequence))  # fmt: skip
+    terms = encoded.dictionary.to_pylist()
+    codes = np.asarray(encoded.indices, dtype=np.int64)
+    rank = np.asarray([_entry_rank(text) for text in terms], dtype=np.int16)[codes]
+    coding = np.asarray([any(term in CODING for term in text.split("&")) for text in terms], dtype=bool)[codes]
+    if "IMPACT" in at:
+        impact = pc.fill_null(pc.index_in(columns[at["IMPACT"]], value_set=pa.array(IMPACTS)), len(IMPACTS))
+        impact_rank = np.asarray(impact, dtype=np.int8)
+    else:
+        impact_rank = np.full(len(flat), len(IMPACTS), dtype=np.int8)
+
+    # each allele's most severe entry (the first of equals), and whether dbSNP knows it
+    starts = offsets[:-1]
+    least = np.minimum.reduceat(rank, starts)
+    candidates = np.flatnonzero(rank == least[owner])
+    first = candidates[np.r_[True, owner[candidates][1:] != owner[candidates][:-1]]]
+    worst = np.zeros(len(flat), dtype=bool)
+    worst[first] = True
+    known = rs_id.copy()
+    if "Existing_variation" in at:
+        mentions = np.asarray(pc.match_substring(columns[at["Existing_variation"]], "rs"), dtype=np.uint8)
+        known |= np.maximum.reduceat(mentions, starts).astype(bool)
+
+    arrays = [
+        pa.array(first_v + owner, type=pa.int32()),
+        pa.array(first_rec + parent_np[owner], type=pa.int32()),
+        pa.array(eno, type=pa.int16()),
+        pc.take(batch.column("c0"), parent_np[owner]),
+        pc.take(batch.column("c1"), parent_np[owner]),
+        pc.take(ids, owner),
+        pc.take(batch.column("c3"), parent_np[owner]),
+        pc.take(pa.array(alleles, type=pa.string()), owner),
+        pc.take(pa.array(classes, type=pa.string()), owner),
+        pa.array(worst),
+        pa.array(rank, type=pa.int16()),
+        pa.array(impact_rank, type=pa.int8()),
+        pa.array(coding),
+        pa.array(known[owner]),
+        *columns,
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 # -- filters ---------------------------------------------------------------------------------
@@ -399,6 +465,47 @@ def _where(filt: VariantFilter, *, entries: bool) -> tuple[str, list[Any]]:
     return (" AND ".join(conditions) or "TRUE"), params
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: ``offset`` rows in (shown as "51-100"; the paging of sorts other than
+    position) and, in position order, after (or, going back, before) a variant."""
+
+    offset: int = 0
+    after: int | None = None
+    before: int | None = None
+
+    def __str__(self) -> str:
+        if self.after is not None:
+            return f"a{self.after}.{self.offset}"
+        if self.before is not None:
+            return f"b{self.before}.{self.offset}"
+        return str(self.offset)
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor:
+        match = re.fullmatch(r"(?:(?P<kind>[ab])(?P<v>\d+)\.)?(?P<offset>\d+)", text.strip())
+        if not match:
+            raise TableError(f"cursor {text!r}: not a cursor this service gave (use next_cursor as given)")
+        offset, kind = int(match["offset"]), match["kind"]
+        if kind is None:
+            return cls(offset)
+        v = int(match["v"])
+        return cls(offset, after=v) if kind == "a" else cls(offset, before=v)
+
+
+_DATABASE: duckdb.DuckDBPyConnection | None = None
+_DATABASE_LOCK = threading.Lock()
+
+
+def _database() -> duckdb.DuckDBPyConnection:
+    """This process's DuckDB (in memory; it only reads the tables' files), made on first use."""
+    global _DATABASE
+    with _DATABASE_LOCK:
+        if _DATABASE is None:
+            _DATABASE = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
+        return _DATABASE
+
+
 # -- reading ---------------------------------------------------------------------------------
 class VariantTable:
     """Queries on one job's table file (each opens its own in-memory DuckDB connection)."""
@@ -409,27 +516,47 @@ class VariantTable:
         if (schema.metadata or {}).get(b"gas_variant_table") != str(FORMAT_VERSION).encode():
             raise TableError(f"{self.path.name} is not a variant table of this version")
         self.csq_columns = [name for name in schema.names if name not in BASE_COLUMNS]
+        self._variants: int | None = None
 
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> duckdb.DuckDBPyRelation:
-        connection = duckdb.connect(config={"threads": 2, "enable_external_access": True})
-        connection.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{_sql_path(self.path)}')")
-        return connection.execute(sql, list(params))
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        connection = _database().cursor()  # (a cursor per call: one database, its caches shared)
+        connection.execute(f"CREATE TEMP VIEW t AS SELECT * FROM read_parquet('{_sql_path(self.path)}')")
+        return connection
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = self._run(sql, params)
+    def _run(
+        self, sql: str, params: Sequence[Any] = (), connection: duckdb.DuckDBPyConnection | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        return (connection or self._connect()).execute(sql, list(params))
+
+    def _rows(
+        self, sql: str, params: Sequence[Any] = (), connection: duckdb.DuckDBPyConnection | None = None
+    ) -> list[dict[str, Any]]:
+        cursor = self._run(sql, params, connection)
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    def _selection(self, filt: VariantFilter, columns: str) -> tuple[str, list[Any]]:
-        """The rows the filter shows: per variant its most severe matching entry, else every match."""
+    @property
+    def variants(self) -> int:
+        """How many variants the table holds (from the file's statistics: nothing is scanned)."""
+        if self._variants is None:
+            metadata = pq.ParquetFile(self.path).metadata
+            last = metadata.num_row_groups - 1
+            stats = metadata.row_group(last).column(0).statistics if last >= 0 else None
+            self._variants = int(stats.max) + 1 if stats is not None and stats.has_min_max else 0
+        return self._variants
+
+    def _selection(self, filt: VariantFilter, columns: str, *, extra: str = "") -> tuple[str, list[Any]]:
+        """The rows the filter shows: per variant its most severe matching entry, else every match
+        (``extra``: one more condition, such as a range of variants)."""
+        more = f" AND {extra}" if extra else ""
         if filt.per_variant and filt.entry_level:
             where, params = _where(filt, entries=True)
-            return (f"SELECT {columns} FROM t WHERE {where} "
+            return (f"SELECT {columns} FROM t WHERE {where}{more} "
                     "QUALIFY row_number() OVER (PARTITION BY v ORDER BY rank, eno) = 1"), params  # fmt: skip
         where, params = _where(filt, entries=not filt.per_variant)
         if filt.per_variant:
             where += " AND worst"
-        return f"SELECT {columns} FROM t WHERE {where}", params
+        return f"SELECT {columns} FROM t WHERE {where}{more}", params
 
     def count(self, filt: VariantFilter) -> int:
         if filt.per_variant and filt.entry_level:
@@ -438,26 +565,102 @@ class VariantTable:
         sql, params = self._selection(filt, "v")
         return self._run(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]  # type: ignore[index]
 
-    def page(self, filt: VariantFilter, *, sort: str = "position", offset: int = 0, limit: int = 50) -> list[dict]:
+    def page(self, filt: VariantFilter, *, sort: str = "position", cursor: Cursor | None = None,
+             limit: int = 50, fields: Sequence[str] | None = None) -> list[dict]:  # fmt: skip
+        """A page of what the filter shows, each row (per variant) with all its ``entries``; with
+        ``fields``, only those CSQ fields (the fewer, the less of each row group is decoded).
+
+        In position order a page is found by scanning ranges of variants from the cursor on, each
+        range larger than the last, so a page reads the row groups it needs, not the file; in
+        another order the matching keys are sorted (two narrow columns), then the page's rows read."""
         order = SORTS.get(sort)
         if order is None:
             raise TableError(f"sort {sort!r}: expected one of {', '.join(SORTS)}")
-        sql, params = self._selection(filt, "*")
-        return self._rows(f"{sql} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
+        cursor = cursor or Cursor()
+        connection = self._connect()
+        if sort in ("position", "-position"):
+            keys = self._scan(connection, filt, ascending=sort == "position", cursor=cursor, limit=limit)
+        else:
+            sql, params = self._selection(filt, "v, eno, rank, SYMBOL")
+            keys = [(row[0], row[1]) for row in self._run(
+                f"SELECT v, eno FROM ({sql}) ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, cursor.offset],
+                connection).fetchall()]  # fmt: skip
+        return self._fetch(connection, keys, with_entries=filt.per_variant, fields=fields)
+
+    _FIRST_WINDOW = 4096  # variants in the first range a position-ordered page scans
+
+    def _scan(
+        self, connection: duckdb.DuckDBPyConnection, filt: VariantFilter, *, ascending: bool, cursor: Cursor, limit: int
+    ) -> list[tuple[int, int]]:
+        forward = cursor.before is None  # (a "previous" cursor scans back from its first variant)
+        upwards = ascending == forward
+        if cursor.after is not None:
+            edge = cursor.after + 1 if ascending else cursor.after - 1
+        elif cursor.before is not None:
+            edge = cursor.before - 1 if ascending else cursor.before + 1
+        else:
+            edge = 0 if ascending else self.variants - 1
+        if cursor.after is None and cursor.before is None and cursor.offset:  # (an offset alone: counted)
+            sql, params = self._selection(filt, "v, eno")
+            direction = "" if ascending else " DESC"
+            return [(row[0], row[1]) for row in self._run(
+                f"SELECT v, eno FROM ({sql}) ORDER BY v{direction}, eno LIMIT ? OFFSET ?",
+                [*params, limit, cursor.offset], connection).fetchall()]  # fmt: skip
+        keys: list[tuple[int, int]] = []
+        window = self._FIRST_WINDOW
+        direction = "" if upwards else " DESC"
+        while len(keys) < limit and 0 <= edge < self.variants:
+            if upwards:
+                low, high = edge, min(self.variants - 1, edge + window - 1)
+            else:
+                low, high = max(0, edge - window + 1), edge
+            sql, params = self._selection(filt, "v, eno", extra=f"v BETWEEN {low} AND {high}")
+            found = [(row[0], row[1]) for row in self._run(
+                f"SELECT v, eno FROM ({sql}) ORDER BY v{direction}, eno LIMIT ?", [*params, limit - len(keys)],
+                connection).fetchall()]  # fmt: skip
+            keys += found
+            edge = high + 1 if upwards else low - 1
+            window *= 4
+            if not found and 0 <= edge < self.variants:  # a sparse filter: jump to its next match
+                beyond = f"v >= {edge}" if upwards else f"v <= {edge}"
+                sql, params = self._selection(filt, "v", extra=beyond)
+                nearest = self._run(f"SELECT {'min' if upwards else 'max'}(v) FROM ({sql})", params, connection)
+                jump = nearest.fetchone()[0]  # type: ignore[index]
+                if jump is None:
+                    break
+                edge, window = jump, self._FIRST_WINDOW
+        return keys if forward else keys[::-1]
+
+    def _fetch(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        keys: list[tuple[int, int]],
+        *,
+        with_entries: bool,
+        fields: Sequence[str] | None = None,
+    ) -> list[dict]:
+        if not keys:
+            return []
+        variants = sorted({v for v, _ in keys})
+        columns = "*"
+        if fields is not None:
+            chosen = [name for name in fields if name in self.csq_columns]
+            columns = ", ".join([*BASE_COLUMNS, *(_quoted(name) for name in chosen)])
+        rows = self._rows(
+            f"SELECT {columns} FROM t WHERE v BETWEEN ? AND ? AND list_contains(?, v) ORDER BY v, eno",
+            [variants[0], variants[-1], variants], connection,
+        )  # fmt: skip
+        by_key = {(row["v"], row["eno"]): row for row in rows}
+        if with_entries:
+            for row in rows:
+                by_key[(row["v"], 0)].setdefault("entries", []).append(row)
+            for v, eno in keys:
+                by_key[(v, eno)]["entries"] = by_key[(v, 0)]["entries"]
+        return [by_key[key] for key in keys]
 
     def entries(self, v: int) -> list[dict]:
         """Every transcript entry of variant ``v``."""
         return self._rows("SELECT * FROM t WHERE v = ? ORDER BY eno", [v])
-
-    def entries_of(self, variants: Sequence[int]) -> list[dict]:
-        """Every transcript entry of the ``variants`` (a page's), in order."""
-        if not variants:
-            return []
-        low, high = min(variants), max(variants)  # (a range first: row groups outside it are skipped)
-        return self._rows(
-            "SELECT * FROM t WHERE v BETWEEN ? AND ? AND list_contains(?, v) ORDER BY v, eno",
-            [low, high, list(variants)],
-        )
 
     def genes(self, filt: VariantFilter, *, sort: str = "variants", limit: int = 100, offset: int = 0) -> list[dict]:
         """Per gene: its variants (matching the filter), their worst consequence and counts by impact
@@ -514,10 +717,15 @@ class VariantTable:
     def export_tsv(self, filt: VariantFilter, target: Path) -> None:
         """One row per variant x transcript entry the filter matches, with named columns."""
         where, params = _where(filt, entries=True)
-        csq = ", ".join(f'"{name}"' for name in self.csq_columns)
+        csq = ", ".join(_quoted(name) for name in self.csq_columns)
         sql = (f"SELECT chrom AS CHROM, pos AS POS, id AS ID, ref AS REF, alt AS ALT, variant_class AS VARIANT_CLASS, "
                f"{csq} FROM t WHERE {where} ORDER BY v, eno")  # fmt: skip
         self._run(f"COPY ({sql}) TO '{_sql_path(target)}' (HEADER, DELIMITER '\t', QUOTE '')", params)
+
+
+def _quoted(name: str) -> str:
+    """A column name as an SQL identifier (CSQ field names come from a file's header)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _sql_path(path: Path) -> str:

@@ -112,7 +112,20 @@ def test_the_worker_writes_a_table_and_the_browser_filters_it(signed_in_client, 
     ranks = [row["rank"] for row in page.context["page"].rows]
     assert ranks == sorted(ranks) and page.context["page"].rows[0]["IMPACT"] == "HIGH"
     second = get(signed_in_client, "job_variants", job, cursor=50).context["page"]
-    assert second.rows[0]["v"] == 50 and second.previous_offset == 0 and second.next_offset == 100
+    assert second.rows[0]["v"] == 50 and second.previous_cursor == "0" and second.next_cursor == "a99.100"
+    third = get(signed_in_client, "job_variants", job, cursor=second.next_cursor).context["page"]
+    assert [row["v"] for row in third.rows] == list(range(100, 150)) and third.offset == 100
+    back = get(signed_in_client, "job_variants", job, cursor=third.previous_cursor).context["page"]
+    assert [row["v"] for row in back.rows] == list(range(50, 100))
+    # keyset pages of a filter: each page the next matches, none twice, in order
+    seen, cursor = [], "0"
+    while cursor:
+        page = get(signed_in_client, "job_variants", job, impact="HIGH", limit=4, cursor=cursor).context["page"]
+        seen += [row["v"] for row in page.rows]
+        cursor = page.next_cursor
+    assert seen == sorted(set(seen)) and len(seen) == page.count
+    bad = get(signed_in_client, "job_variants", job, cursor="x1")
+    assert bad.status_code == 400 and "not a cursor this service gave" in bad.context["error"]
 
     assert get(signed_in_client, "job_variant_count", job, consequence="missense_variant").json() == {
         "count": missense_variants

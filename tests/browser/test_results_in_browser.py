@@ -45,7 +45,7 @@ def find_testid(driver, name: str):
 
 def click(element) -> None:
     """Scroll the element to the middle of the window, then click it (as a user would)."""
-    element.parent.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.parent.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", element)
     element.click()
 
 
@@ -141,3 +141,36 @@ def test_upload_watch_filter_genes_export_archive_and_restore(browser, live_serv
     browser.get(f"{base}/annotations/{job.id}")
     click(find_testid(browser, "browse-variants"))
     assert find_testid(browser, "match-count").text == "10000"
+
+
+def test_honest_outcomes_in_the_browser(browser, live_server, tmp_path):
+    """Item 7: a file refused at upload says why; a shifted file completes with its warning on
+    the job page, in the QC table and over the variant table."""
+    from tests.test_outcomes import dbsnp_records, vcf
+
+    base = live_server.url
+    sign_up(browser, base, "barbara@example.org")
+    truncated = tmp_path / "cut.vcf.gz"
+    whole = SYNTHETIC.read_bytes()
+    truncated.write_bytes(whole[: len(whole) // 2])
+    browser.get(f"{base}/annotate")
+    browser.find_element(By.NAME, "file").send_keys(str(truncated))
+    click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    wait(browser).until(lambda d: "damaged or truncated" in d.page_source)
+    assert not Job.objects.exists()
+
+    shifted = tmp_path / "shifted.vcf"
+    shifted.write_bytes(vcf([(pos + 1_230_000, ref, alt) for pos, ref, alt in dbsnp_records(400)]))
+    browser.get(f"{base}/annotate")
+    browser.find_element(By.NAME, "file").send_keys(str(shifted))
+    click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    wait(browser).until(lambda d: "Pending" in d.page_source)
+    worker("run_annotator")
+    wait(browser, 20).until(lambda d: "Completed with warnings" in d.page_source)
+    warnings = find_testid(browser, "warnings").text
+    assert "disagrees with the reference genome" in warnings and "positions are shifted" in warnings
+    mismatches = [row for row in find_testid(browser, "qc").find_elements(By.TAG_NAME, "tr")
+                  if "REF disagreeing" in row.text]  # fmt: skip
+    assert mismatches and "table-warning" in mismatches[0].get_attribute("class")
+    click(find_testid(browser, "browse-variants"))
+    assert "1 warning" in find_testid(browser, "warnings-banner").text

@@ -53,7 +53,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def time_queries(table_path: Path, repeat: int) -> dict[str, list[float]]:
-    from jobs.variant_table import PAGE_FIELDS, Cursor, VariantTable, parse_filter
+    from jobs.variants import PAGE_FIELDS, Cursor, VariantTable, parse_filter
 
     table = VariantTable(table_path)
     timings: dict[str, list[float]] = {}
@@ -164,7 +164,7 @@ def main() -> None:
     from benchmarks.synthetic import generate
     from jobs.annotation.engine import annotate_vcf
     from jobs.annotation.reference import Reference
-    from jobs.variant_table import VariantTable, parse_filter, write_table
+    from jobs.variants import VariantTable, parse_filter, write_table
 
     scratch = None if options.work else tempfile.TemporaryDirectory()
     work = options.work or Path(scratch.name)  # type: ignore[union-attr]

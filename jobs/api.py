@@ -22,7 +22,7 @@ from jobs import sources as sources_service
 from jobs.downloads import ResultNotAvailable, download_response
 from jobs.models import AnnotationSource, Job, RegionSet
 from jobs.selectors import job_of, jobs_of
-from jobs.variant_table import TableError
+from jobs.variants import TableError
 
 
 class TokenAuth(HttpBearer):

@@ -21,12 +21,13 @@ from jobs.annotation.terms import TERMS
 from jobs.models import Job
 from jobs.services import results_storage
 from jobs.tables import table_for
-from jobs.variant_table import (
+from jobs.variants import (
     IMPACTS,
     PAGE_FIELDS,
     SORTS,
     VARIANT_CLASSES,
     Cursor,
+    TableError,
     VariantFilter,
     filtered_vcf,
     parse_filter,
@@ -89,8 +90,6 @@ def variant_page(
 
 
 def _bounded_int(value: Any, default: int, low: int, high: int, name: str) -> int:
-    from jobs.variant_table import TableError
-
     if value in (None, ""):
         return default
     try:
@@ -200,8 +199,6 @@ EXPORTS = {
 def export_response(*, job: Job, params: dict[str, Any], fmt: str) -> FileResponse:
     """What the filter shows as a file: TSV (one row per variant x transcript entry) or a
     filtered VCF (the result's header, the matching records whole, bgzipped)."""
-    from jobs.variant_table import TableError
-
     if fmt not in EXPORTS:
         raise TableError(f"format {fmt!r}: expected tsv or vcf")
     table = table_for(job)

@@ -42,7 +42,7 @@ from jobs.references import contig_fields, installed_references, load_reference,
 from jobs.scratch import scratch_folder
 from jobs.signals import job_completed
 from jobs.sources import SourceError, chosen_source_names, job_source_specs
-from jobs.variant_table import write_table
+from jobs.variants import write_table
 
 logger = logging.getLogger(__name__)
 

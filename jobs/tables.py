@@ -25,7 +25,7 @@ from django.db import transaction
 from jobs.downloads import ResultNotAvailable, result_unavailable_reason
 from jobs.models import Job, JobStatus
 from jobs.services import results_storage
-from jobs.variant_table import VariantTable, write_table
+from jobs.variants import VariantTable, write_table
 
 logger = logging.getLogger(__name__)
 

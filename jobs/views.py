@@ -18,7 +18,7 @@ from jobs.downloads import ResultNotAvailable, download_response, result_unavail
 from jobs.forms import AnnotateForm, RegionSetForm, TokenForm
 from jobs.references import reference_summary
 from jobs.selectors import job_of, jobs_of
-from jobs.variant_table import TableError, parse_filter
+from jobs.variants import TableError, parse_filter
 
 PAGE_SIZE = 20
 logger = logging.getLogger(__name__)
@@ -236,28 +236,35 @@ def _query_without(request: HttpRequest, *names: str) -> str:
     return query.urlencode()
 
 
-@login_required
-def job_variants(request: HttpRequest, job_id: str) -> HttpResponse:
+def _results_page(request: HttpRequest, job_id: str, template: str, build, context) -> HttpResponse:
+    """A results page (variants, genes): ``build(job, params)`` answers it, ``context(job, params,
+    answer)`` adds what its template needs; a bad filter is a 400 page saying which and why."""
     job = job_of(request.user, job_id)
     params = browser.filter_params(request.GET)
-    error = ""
+    error, answer = "", None
     try:
-        page = browser.variant_page(job=job, params=params, default_limit=50)
+        answer = build(job, params)
     except ResultNotAvailable as exc:
         return _table_unavailable(request, job, exc)
     except TableError as exc:
-        error, page = str(exc), None
-    context = {
-        "job": job,
-        "page": page,
-        "error": error,
-        "params": params,
-        "choices": browser.FILTER_CHOICES,
-        "selected": {name: browser.selected(params, name) for name in ("consequence", "impact", "class")},
-        "query": _query_without(request, "cursor"),
-        "sort_query": _query_without(request, "cursor", "sort"),
-    }
-    return render(request, "jobs/variants.html", context, status=400 if error else 200)
+        error = str(exc)
+    page = {"job": job, "error": error, "params": params, **context(params, answer)}
+    return render(request, template, page, status=400 if error else 200)
+
+
+@login_required
+def job_variants(request: HttpRequest, job_id: str) -> HttpResponse:
+    return _results_page(
+        request, job_id, "jobs/variants.html",
+        lambda job, params: browser.variant_page(job=job, params=params, default_limit=50),
+        lambda params, page: {
+            "page": page,
+            "choices": browser.FILTER_CHOICES,
+            "selected": {name: browser.selected(params, name) for name in ("consequence", "impact", "class")},
+            "query": _query_without(request, "cursor"),
+            "sort_query": _query_without(request, "cursor", "sort"),
+        },
+    )  # fmt: skip
 
 
 @login_required
@@ -274,25 +281,16 @@ def job_variant_count(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 def job_genes(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = job_of(request.user, job_id)
-    params = browser.filter_params(request.GET)
-    error = ""
-    try:
-        genes = browser.gene_page(job=job, params=params)
-    except ResultNotAvailable as exc:
-        return _table_unavailable(request, job, exc)
-    except TableError as exc:
-        error, genes = str(exc), None
-    context = {
-        "job": job,
-        "result": genes,
-        "error": error,
-        "params": params,
-        "query": _query_without(request, "cursor", "sort", "gene"),
-        "sort_query": _query_without(request, "cursor", "sort"),
-        "filter_query": _query_without(request, "cursor", "sort"),
-    }
-    return render(request, "jobs/genes.html", context, status=400 if error else 200)
+    return _results_page(
+        request, job_id, "jobs/genes.html",
+        lambda job, params: browser.gene_page(job=job, params=params),
+        lambda params, genes: {
+            "result": genes,
+            "query": _query_without(request, "cursor", "sort", "gene"),
+            "sort_query": _query_without(request, "cursor", "sort"),
+            "filter_query": _query_without(request, "cursor", "sort"),
+        },
+    )  # fmt: skip
 
 
 @login_required

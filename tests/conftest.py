@@ -78,6 +78,14 @@ def isolated_data_dir(settings, tmp_path: Path) -> Path:
     return data_dir
 
 
+def local_cold_store(settings, location: Path, **options) -> None:
+    """Point the cold store at a local folder with these options (thaw_seconds, ...)."""
+    settings.GAS_COLD_STORAGE = {
+        "default": {"BACKEND": "gas_site.coldstorage.local.LocalColdStorage",
+                    "OPTIONS": {"location": str(location), **options}},
+    }  # fmt: skip
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD

@@ -44,6 +44,7 @@ from jobs.annotation.vcf import MAX_LINE_BYTES
 from jobs.housekeeping import files_sweep, jobs_reconcile
 from jobs.models import Job, JobStatus
 from jobs.scratch import SCRATCH_PREFIX, scratch_folder, scratch_sweep
+from tests.conftest import local_cold_store
 from tests.test_api import make_token
 from tests.test_jobs import GOOD_VCF, job_settings, upload  # noqa: F401 - the same settings fixture
 
@@ -54,12 +55,7 @@ HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 
 @pytest.fixture(autouse=True)
 def reliability_settings(settings, tmp_path):
-    settings.GAS_COLD_STORAGE = {
-        "default": {
-            "BACKEND": "gas_site.coldstorage.local.LocalColdStorage",
-            "OPTIONS": {"location": str(tmp_path / "cold"), "thaw_seconds": 0},
-        }
-    }
+    local_cold_store(settings, tmp_path / "cold", thaw_seconds=0)
 
 
 def sqs_queues(prefix: str) -> dict:

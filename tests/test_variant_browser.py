@@ -21,7 +21,7 @@ from archive import services as archive_services
 from archive.models import ResultArchive, ResultState
 from jobs import services
 from jobs.models import Job, JobStatus
-from jobs.variant_table import TableError, VariantTable, parse_filter, parse_region, variant_class, write_table
+from jobs.variants import TableError, VariantTable, parse_filter, parse_region, variant_class, write_table
 from tests.test_jobs import SYNTHETIC, job_settings  # noqa: F401 - the same settings fixture
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,8 @@ from archive.models import ResultArchive, ResultState
 from archive.services import archive_now
 from jobs.models import Job, JobStatus
 from jobs.tables import table_for
-from jobs.variant_table import parse_filter
+from jobs.variants import parse_filter
+from tests.conftest import local_cold_store
 from tests.test_jobs import SYNTHETIC, job_settings  # noqa: F401 - the same settings fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -26,12 +27,7 @@ PASSWORD = "a-Long-enough-passphrase-42"
 
 @pytest.fixture(autouse=True)
 def quick_thaw(settings, tmp_path):
-    settings.GAS_COLD_STORAGE = {
-        "default": {
-            "BACKEND": "gas_site.coldstorage.local.LocalColdStorage",
-            "OPTIONS": {"location": str(tmp_path / "cold"), "thaw_seconds": 0},
-        }
-    }
+    local_cold_store(settings, tmp_path / "cold", thaw_seconds=0)
     settings.GAS_THAW_POLL_SECONDS = 1
 
 

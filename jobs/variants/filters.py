@@ -1,0 +1,206 @@
+"""What the browser shows: filters from URL parameters (clear errors for bad ones), as SQL, and
+the cursors that page through them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobs.annotation.terms import TERMS
+from jobs.variants.schema import IMPACTS, VARIANT_CLASSES, TableError
+
+_RS = re.compile(r"^rs\d+$")
+
+
+@dataclass(frozen=True)
+class Region:
+    chrom: str
+    start: int = 0
+    end: int = 0  # 0: to the end of the chromosome
+
+    def __str__(self) -> str:
+        if not self.start:
+            return self.chrom
+        return f"{self.chrom}:{self.start}-{self.end}" if self.end else f"{self.chrom}:{self.start}-"
+
+
+@dataclass(frozen=True)
+class VariantFilter:
+    """What the browser shows: entries matching every given filter (each list: any of its values).
+
+    ``per_variant`` shows each variant once, by its most severe entry among those that match."""
+
+    consequences: tuple[str, ...] = ()
+    impacts: tuple[str, ...] = ()
+    genes: tuple[str, ...] = ()
+    biotypes: tuple[str, ...] = ()
+    regions: tuple[Region, ...] = ()
+    variant_classes: tuple[str, ...] = ()
+    in_dbsnp: bool | None = None
+    text: str = ""
+    per_variant: bool = True
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def entry_level(self) -> bool:
+        """Whether a filter looks into transcript entries (else the variant's worst entry stands)."""
+        return bool(self.consequences or self.impacts or self.genes or self.biotypes or self.text)
+
+    def query(self) -> dict[str, str]:
+        """The filter as URL parameters (the browser's links, the API's next page)."""
+        params = {
+            "consequence": ",".join(self.consequences), "impact": ",".join(self.impacts),
+            "gene": ",".join(self.genes), "biotype": ",".join(self.biotypes),
+            "region": " ".join(map(str, self.regions)), "class": ",".join(self.variant_classes),
+            "dbsnp": "" if self.in_dbsnp is None else ("yes" if self.in_dbsnp else "no"),
+            "q": self.text, "show": "" if self.per_variant else "all",
+        }  # fmt: skip
+        return {key: value for key, value in params.items() if value}
+
+
+def _values(params: Mapping[str, Any], name: str, separator: str = ",") -> list[str]:
+    """A parameter's values: repeated, or ``separator``-separated within one."""
+    raw = params.get(name) or ""
+    items = raw if isinstance(raw, list | tuple) else [raw]
+    return [part.strip() for item in items for part in re.split(separator, str(item)) if part.strip()]
+
+
+_REGION = re.compile(r"^(?P<chrom>[A-Za-z0-9_.]+)(?::(?P<start>[\d,]+)(?:-(?P<end>[\d,]*))?)?$")
+
+
+def parse_region(text: str) -> Region:
+    match = _REGION.match(text.strip())
+    if not match:
+        raise TableError(
+            f"region {text!r}: expected chromosome:start-end (for example 20:1000000-2000000), or a chromosome"
+        )
+    start = int(match["start"].replace(",", "")) if match["start"] else 0
+    end = (
+        int(match["end"].replace(",", ""))
+        if match["end"]
+        else (start if match["start"] and match["end"] is None else 0)
+    )
+    if end and start > end:
+        raise TableError(f"region {text!r}: the start ({start}) is after the end ({end})")
+    return Region(match["chrom"], start, end)
+
+
+def parse_filter(params: Mapping[str, Any]) -> VariantFilter:
+    """A VariantFilter from URL parameters (consequence, impact, gene, biotype, region, class,
+    dbsnp=yes|no, q, show=all); a TableError names the parameter and what it expects."""
+    consequences = tuple(_values(params, "consequence"))
+    unknown = [term for term in consequences if term not in TERMS]
+    if unknown:
+        raise TableError(
+            f"consequence {', '.join(unknown)}: not a consequence term VEP reports (for example missense_variant)"
+        )
+    impacts = tuple(value.upper() for value in _values(params, "impact"))
+    if bad := [value for value in impacts if value not in IMPACTS]:
+        raise TableError(f"impact {', '.join(bad)}: expected one of {', '.join(IMPACTS)}")
+    classes = tuple(_values(params, "class"))
+    if bad := [value for value in classes if value not in VARIANT_CLASSES]:
+        raise TableError(f"class {', '.join(bad)}: expected one of {', '.join(VARIANT_CLASSES)}")
+    dbsnp_text = str(params.get("dbsnp") or "").lower()
+    if dbsnp_text not in ("", "yes", "no", "true", "false"):
+        raise TableError(f"dbsnp {dbsnp_text!r}: expected yes or no")
+    show = str(params.get("show") or "variant")
+    if show not in ("variant", "all"):
+        raise TableError(f"show {show!r}: expected variant (one entry per variant) or all (every transcript)")
+    text = str(params.get("q") or "").strip()
+    if len(text) > 200:
+        raise TableError("q: at most 200 characters")
+    return VariantFilter(
+        consequences=consequences,
+        impacts=impacts,
+        genes=tuple(_values(params, "gene"))[:200],
+        biotypes=tuple(_values(params, "biotype")),
+        regions=tuple(parse_region(value) for value in _values(params, "region", r"[;\s]+")[:50]),
+        variant_classes=classes,
+        in_dbsnp=None if not dbsnp_text else dbsnp_text in ("yes", "true"),
+        text=text,
+        per_variant=show == "variant",
+    )
+
+
+def _chrom_names(name: str) -> list[str]:
+    bare = name[3:] if name.lower().startswith("chr") else name
+    names = [bare, f"chr{bare}"]
+    if bare.upper() in ("M", "MT"):
+        names += ["M", "MT", "chrM", "chrMT"]
+    return names
+
+
+def where_clause(filt: VariantFilter, *, entries: bool) -> tuple[str, list[Any]]:
+    """SQL conditions and their parameters; ``entries``: the entry-level ones too."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if filt.regions:
+        parts = []
+        for region in filt.regions:
+            part = "chrom IN (SELECT unnest(?))"
+            params.append(_chrom_names(region.chrom))
+            if region.start:
+                part += " AND pos >= ?"
+                params.append(region.start)
+            if region.end:
+                part += " AND pos <= ?"
+                params.append(region.end)
+            parts.append(f"({part})")
+        conditions.append("(" + " OR ".join(parts) + ")")
+    if filt.variant_classes:
+        conditions.append("variant_class IN (SELECT unnest(?))")
+        params.append(list(filt.variant_classes))
+    if filt.in_dbsnp is not None:
+        conditions.append("in_dbsnp" if filt.in_dbsnp else "NOT in_dbsnp")
+    if entries:
+        if filt.consequences:
+            conditions.append("list_has_any(string_split(Consequence, '&'), ?)")
+            params.append(list(filt.consequences))
+        if filt.impacts:
+            conditions.append("IMPACT IN (SELECT unnest(?))")
+            params.append(list(filt.impacts))
+        if filt.genes:
+            conditions.append("(upper(SYMBOL) IN (SELECT unnest(?)) OR Gene IN (SELECT unnest(?)))")
+            params += [[gene.upper() for gene in filt.genes], list(filt.genes)]
+        if filt.biotypes:
+            conditions.append("BIOTYPE IN (SELECT unnest(?))")
+            params.append(list(filt.biotypes))
+        if filt.text:
+            if _RS.match(filt.text):  # an rs id: the whole id among the known ones
+                conditions.append("(list_contains(string_split(id, ';'), ?) OR "
+                                  "list_contains(string_split(Existing_variation, '&'), ?))")  # fmt: skip
+                params += [filt.text, filt.text]
+            else:
+                conditions.append("(contains(lower(HGVSc), ?) OR contains(lower(HGVSp), ?) OR contains(lower(id), ?))")
+                params += [filt.text.lower()] * 3
+    return (" AND ".join(conditions) or "TRUE"), params
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: ``offset`` rows in (shown as "51-100"; the paging of sorts other than
+    position) and, in position order, after (or, going back, before) a variant."""
+
+    offset: int = 0
+    after: int | None = None
+    before: int | None = None
+
+    def __str__(self) -> str:
+        if self.after is not None:
+            return f"a{self.after}.{self.offset}"
+        if self.before is not None:
+            return f"b{self.before}.{self.offset}"
+        return str(self.offset)
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor:
+        match = re.fullmatch(r"(?:(?P<kind>[ab])(?P<v>\d+)\.)?(?P<offset>\d+)", text.strip())
+        if not match:
+            raise TableError(f"cursor {text!r}: not a cursor this service gave (use next_cursor as given)")
+        offset, kind = int(match["offset"]), match["kind"]
+        if kind is None:
+            return cls(offset)
+        v = int(match["v"])
+        return cls(offset, after=v) if kind == "a" else cls(offset, before=v)

@@ -1,0 +1,306 @@
+"""Queries on one job's variant table, with DuckDB straight on the Parquet file: pages, counts,
+the gene roll-up, the summary and the exports."""
+
+# ruff: noqa: S608 - the SQL is built from fixed fragments; every user value is a parameter
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+
+from jobs.variants.filters import Cursor, VariantFilter, where_clause
+from jobs.variants.schema import (
+    BASE_COLUMNS,
+    FORMAT_VERSION,
+    IMPACTS,
+    VARIANT_CLASSES,
+    TableError,
+    open_vcf,
+    term_of_rank,
+)
+
+logger = logging.getLogger(__name__)
+
+SORTS = {
+    "position": "v, eno",
+    "-position": "v DESC, eno",
+    "severity": "rank, v, eno",
+    "-severity": "rank DESC, v, eno",
+    "gene": "SYMBOL, v, eno",
+    "-gene": "SYMBOL DESC, v, eno",
+}
+
+GENE_SORTS = {
+    "variants": "variants DESC, symbol",
+    "symbol": "symbol, gene",
+    "severity": "worst_rank, variants DESC, symbol",
+    "high": "high DESC, variants DESC, symbol",
+}
+
+
+_DATABASE: duckdb.DuckDBPyConnection | None = None
+
+_DATABASE_LOCK = threading.Lock()
+
+
+def _database() -> duckdb.DuckDBPyConnection:
+    """This process's DuckDB (in memory; it only reads the tables' files), made on first use."""
+    global _DATABASE
+    with _DATABASE_LOCK:
+        if _DATABASE is None:
+            _DATABASE = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
+        return _DATABASE
+
+
+class VariantTable:
+    """Queries on one job's table file (each opens its own in-memory DuckDB connection)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        schema = pq.read_schema(self.path)
+        if (schema.metadata or {}).get(b"gas_variant_table") != str(FORMAT_VERSION).encode():
+            raise TableError(f"{self.path.name} is not a variant table of this version")
+        self.csq_columns = [name for name in schema.names if name not in BASE_COLUMNS]
+        self._variants: int | None = None
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        connection = _database().cursor()  # (a cursor per call: one database, its caches shared)
+        connection.execute(f"CREATE TEMP VIEW t AS SELECT * FROM read_parquet('{sql_path(self.path)}')")
+        return connection
+
+    def _run(
+        self, sql: str, params: Sequence[Any] = (), connection: duckdb.DuckDBPyConnection | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        return (connection or self._connect()).execute(sql, list(params))
+
+    def _rows(
+        self, sql: str, params: Sequence[Any] = (), connection: duckdb.DuckDBPyConnection | None = None
+    ) -> list[dict[str, Any]]:
+        cursor = self._run(sql, params, connection)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    @property
+    def variants(self) -> int:
+        """How many variants the table holds (from the file's statistics: nothing is scanned)."""
+        if self._variants is None:
+            metadata = pq.ParquetFile(self.path).metadata
+            last = metadata.num_row_groups - 1
+            stats = metadata.row_group(last).column(0).statistics if last >= 0 else None
+            self._variants = int(stats.max) + 1 if stats is not None and stats.has_min_max else 0
+        return self._variants
+
+    def _selection(self, filt: VariantFilter, columns: str, *, extra: str = "") -> tuple[str, list[Any]]:
+        """The rows the filter shows: per variant its most severe matching entry, else every match
+        (``extra``: one more condition, such as a range of variants)."""
+        more = f" AND {extra}" if extra else ""
+        if filt.per_variant and filt.entry_level:
+            where, params = where_clause(filt, entries=True)
+            return (f"SELECT {columns} FROM t WHERE {where}{more} "
+                    "QUALIFY row_number() OVER (PARTITION BY v ORDER BY rank, eno) = 1"), params  # fmt: skip
+        where, params = where_clause(filt, entries=not filt.per_variant)
+        if filt.per_variant:
+            where += " AND worst"
+        return f"SELECT {columns} FROM t WHERE {where}{more}", params
+
+    def count(self, filt: VariantFilter) -> int:
+        if filt.per_variant and filt.entry_level:
+            where, params = where_clause(filt, entries=True)
+            return self._run(f"SELECT count(DISTINCT v) FROM t WHERE {where}", params).fetchone()[0]  # type: ignore[index]
+        sql, params = self._selection(filt, "v")
+        return self._run(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]  # type: ignore[index]
+
+    def page(self, filt: VariantFilter, *, sort: str = "position", cursor: Cursor | None = None,
+             limit: int = 50, fields: Sequence[str] | None = None) -> list[dict]:  # fmt: skip
+        """A page of what the filter shows, each row (per variant) with all its ``entries``; with
+        ``fields``, only those CSQ fields (the fewer, the less of each row group is decoded).
+
+        In position order a page is found by scanning ranges of variants from the cursor on, each
+        range larger than the last, so a page reads the row groups it needs, not the file; in
+        another order the matching keys are sorted (two narrow columns), then the page's rows read."""
+        order = SORTS.get(sort)
+        if order is None:
+            raise TableError(f"sort {sort!r}: expected one of {', '.join(SORTS)}")
+        cursor = cursor or Cursor()
+        connection = self._connect()
+        if sort in ("position", "-position"):
+            keys = self._scan(connection, filt, ascending=sort == "position", cursor=cursor, limit=limit)
+        else:
+            sql, params = self._selection(filt, "v, eno, rank, SYMBOL")
+            keys = [(row[0], row[1]) for row in self._run(
+                f"SELECT v, eno FROM ({sql}) ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, cursor.offset],
+                connection).fetchall()]  # fmt: skip
+        return self._fetch(connection, keys, with_entries=filt.per_variant, fields=fields)
+
+    _FIRST_WINDOW = 4096  # variants in the first range a position-ordered page scans
+
+    def _scan(
+        self, connection: duckdb.DuckDBPyConnection, filt: VariantFilter, *, ascending: bool, cursor: Cursor, limit: int
+    ) -> list[tuple[int, int]]:
+        forward = cursor.before is None  # (a "previous" cursor scans back from its first variant)
+        upwards = ascending == forward
+        if cursor.after is not None:
+            edge = cursor.after + 1 if ascending else cursor.after - 1
+        elif cursor.before is not None:
+            edge = cursor.before - 1 if ascending else cursor.before + 1
+        else:
+            edge = 0 if ascending else self.variants - 1
+        if cursor.after is None and cursor.before is None and cursor.offset:  # (an offset alone: counted)
+            sql, params = self._selection(filt, "v, eno")
+            direction = "" if ascending else " DESC"
+            return [(row[0], row[1]) for row in self._run(
+                f"SELECT v, eno FROM ({sql}) ORDER BY v{direction}, eno LIMIT ? OFFSET ?",
+                [*params, limit, cursor.offset], connection).fetchall()]  # fmt: skip
+        keys: list[tuple[int, int]] = []
+        window = self._FIRST_WINDOW
+        direction = "" if upwards else " DESC"
+        while len(keys) < limit and 0 <= edge < self.variants:
+            if upwards:
+                low, high = edge, min(self.variants - 1, edge + window - 1)
+            else:
+                low, high = max(0, edge - window + 1), edge
+            sql, params = self._selection(filt, "v, eno", extra=f"v BETWEEN {low} AND {high}")
+            found = [(row[0], row[1]) for row in self._run(
+                f"SELECT v, eno FROM ({sql}) ORDER BY v{direction}, eno LIMIT ?", [*params, limit - len(keys)],
+                connection).fetchall()]  # fmt: skip
+            keys += found
+            edge = high + 1 if upwards else low - 1
+            window *= 4
+            if not found and 0 <= edge < self.variants:  # a sparse filter: jump to its next match
+                beyond = f"v >= {edge}" if upwards else f"v <= {edge}"
+                sql, params = self._selection(filt, "v", extra=beyond)
+                nearest = self._run(f"SELECT {'min' if upwards else 'max'}(v) FROM ({sql})", params, connection)
+                jump = nearest.fetchone()[0]  # type: ignore[index]
+                if jump is None:
+                    break
+                edge, window = jump, self._FIRST_WINDOW
+        return keys if forward else keys[::-1]
+
+    def _fetch(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        keys: list[tuple[int, int]],
+        *,
+        with_entries: bool,
+        fields: Sequence[str] | None = None,
+    ) -> list[dict]:
+        if not keys:
+            return []
+        variants = sorted({v for v, _ in keys})
+        columns = "*"
+        if fields is not None:
+            chosen = [name for name in fields if name in self.csq_columns]
+            columns = ", ".join([*BASE_COLUMNS, *(quoted(name) for name in chosen)])
+        rows = self._rows(
+            f"SELECT {columns} FROM t WHERE v BETWEEN ? AND ? AND list_contains(?, v) ORDER BY v, eno",
+            [variants[0], variants[-1], variants], connection,
+        )  # fmt: skip
+        by_key = {(row["v"], row["eno"]): row for row in rows}
+        if with_entries:
+            for row in rows:
+                by_key[(row["v"], 0)].setdefault("entries", []).append(row)
+            for v, eno in keys:
+                by_key[(v, eno)]["entries"] = by_key[(v, 0)]["entries"]
+        return [by_key[key] for key in keys]
+
+    def entries(self, v: int) -> list[dict]:
+        """Every transcript entry of variant ``v``."""
+        return self._rows("SELECT * FROM t WHERE v = ? ORDER BY eno", [v])
+
+    def genes(self, filt: VariantFilter, *, sort: str = "variants", limit: int = 100, offset: int = 0) -> list[dict]:
+        """Per gene: its variants (matching the filter), their worst consequence and counts by impact
+        (each variant counted once, at its worst impact in that gene)."""
+        order = GENE_SORTS.get(sort)
+        if order is None:
+            raise TableError(f"sort {sort!r}: expected one of {', '.join(GENE_SORTS)}")
+        where, params = where_clause(filt, entries=True)
+        rows = self._rows(
+            f"""WITH per_variant AS (
+                SELECT Gene AS gene, any_value(SYMBOL) AS symbol, v, min(rank) AS r, min(impact_rank) AS i
+                FROM t WHERE {where} AND Gene <> '' GROUP BY Gene, v)
+            SELECT gene, any_value(symbol) AS symbol, count(*) AS variants, min(r) AS worst_rank,
+                count(*) FILTER (WHERE i = 0) AS high, count(*) FILTER (WHERE i = 1) AS moderate,
+                count(*) FILTER (WHERE i = 2) AS low, count(*) FILTER (WHERE i = 3) AS modifier
+            FROM per_variant GROUP BY gene ORDER BY {order} LIMIT ? OFFSET ?""",
+            [*params, limit, offset],
+        )
+        for row in rows:
+            row["worst_consequence"] = term_of_rank(row["worst_rank"])
+        return rows
+
+    def gene_count(self, filt: VariantFilter) -> int:
+        where, params = where_clause(filt, entries=True)
+        return self._run(f"SELECT count(DISTINCT Gene) FROM t WHERE {where} AND Gene <> ''", params).fetchone()[0]  # type: ignore[index]
+
+    def summary(self) -> dict[str, Any]:
+        """The charts: variants by most severe consequence, impact, class, chromosome, coding or not."""
+        by_rank = self._run("SELECT rank, count(*) FROM t WHERE worst GROUP BY rank ORDER BY rank").fetchall()
+        impacts = dict(self._run("SELECT impact_rank, count(*) FROM t WHERE worst GROUP BY impact_rank").fetchall())
+        classes = dict(self._run("SELECT variant_class, count(*) FROM t WHERE worst GROUP BY variant_class").fetchall())
+        chroms = self._run("SELECT chrom, count(*) FROM t WHERE worst GROUP BY chrom ORDER BY min(v)").fetchall()
+        coding = self._run(
+            "SELECT count(*) FILTER (WHERE c), count(*) FROM (SELECT bool_or(coding) AS c FROM t GROUP BY v)"
+        ).fetchone()
+        assert coding is not None
+        return {
+            "variants": coding[1],
+            "most_severe_consequence": {term_of_rank(rank): count for rank, count in by_rank},
+            "impact": {name: impacts.get(i, 0) for i, name in enumerate(IMPACTS) if impacts.get(i)}
+            | ({"not annotated": impacts[len(IMPACTS)]} if impacts.get(len(IMPACTS)) else {}),
+            "variant_class": {name: classes[name] for name in VARIANT_CLASSES if classes.get(name)},
+            "chromosome": dict(chroms),
+            "coding": {"coding": coding[0], "non-coding": coding[1] - coding[0]},
+        }
+
+    def records(self, filt: VariantFilter) -> list[int]:
+        """The VCF record numbers (0-based data lines) of the variants the filter shows."""
+        where, params = where_clause(filt, entries=True)
+        return [
+            row[0] for row in self._run(f"SELECT DISTINCT rec FROM t WHERE {where} ORDER BY rec", params).fetchall()
+        ]
+
+    def export_tsv(self, filt: VariantFilter, target: Path) -> None:
+        """One row per variant x transcript entry the filter matches, with named columns."""
+        where, params = where_clause(filt, entries=True)
+        csq = ", ".join(quoted(name) for name in self.csq_columns)
+        sql = (f"SELECT chrom AS CHROM, pos AS POS, id AS ID, ref AS REF, alt AS ALT, variant_class AS VARIANT_CLASS, "
+               f"{csq} FROM t WHERE {where} ORDER BY v, eno")  # fmt: skip
+        self._run(f"COPY ({sql}) TO '{sql_path(target)}' (HEADER, DELIMITER '\t', QUOTE '')", params)
+
+
+def quoted(name: str) -> str:
+    """A column name as an SQL identifier (CSQ field names come from a file's header)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")  # (a string literal: the paths are the service's own)
+
+
+def filtered_vcf(source: Path, records: Iterable[int], target: Path) -> int:
+    """Write the header of ``source`` and its records numbered in ``records`` (sorted) to
+    ``target`` (bgzipped); returns the number written."""
+    import pysam
+
+    wanted: Iterator[int] = iter(records)
+    next_wanted = next(wanted, None)
+    written = 0
+    with open_vcf(source) as handle, pysam.BGZFile(str(target), "wb") as out:
+        rec = -1
+        for line in handle:
+            if line.startswith("#"):
+                out.write(line.encode())
+                continue
+            rec += 1
+            if next_wanted is None:
+                break
+            if rec == next_wanted:
+                out.write(line.encode())
+                written += 1
+                next_wanted = next(wanted, None)
+    return written

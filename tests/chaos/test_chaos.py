@@ -341,11 +341,17 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
         if job["id"] in hostile_jobs:
             expected = hostile_jobs[job["id"]]
             if expected is None:
-                assert job["status"] == "COMPLETED" and len(job["input_name"]) < 120, job
+                assert job["status"] == "COMPLETED" and len(job["input_name"]) < 120, (
+                    f"hostile long name: {job['status']} {(job['error'] or '')[:300]!r} "
+                    f"(name {len(job['input_name'])} chars)"
+                )
             else:
-                assert job["status"] == "FAILED" and job["error"].startswith(expected), job
+                assert job["status"] == "FAILED" and job["error"].startswith(expected), (
+                    f"hostile {job['input_name']}: {job['status']} {(job['error'] or '')[:300]!r}, "
+                    f"expected {expected!r}"
+                )
     # no worker died but by our SIGKILL (a crash would exit 1, a segfault by SIGSEGV)
-    assert {code for *_, code in cluster.deaths} <= {signal.SIGKILL}, cluster.deaths
+    assert {code for *_, code in cluster.deaths} <= {signal.SIGKILL}, f"a worker died on its own: {cluster.deaths}"
     # -- every job completed, once, with all its records, byte-identical after archive and restore
     jobs = [job for job in report["jobs"] if job["id"] not in hostile_jobs]
     assert len(jobs) == JOBS
@@ -356,7 +362,10 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
     assert set(completions) <= set(expected_records) | set(hostile_jobs), "0 run twice"
     assert set(completions.values()) == {1}, "0 run twice"
     for job in jobs:
-        assert (job["result_records"], job["result_header"]) == (expected_records[job["id"]], True), job
+        assert (job["result_records"], job["result_header"]) == (expected_records[job["id"]], True), (
+            f"job {job['id']} ({job['input_name']}): {job['result_records']} records, header {job['result_header']}; "
+            f"expected {expected_records[job['id']]}"
+        )
         assert job["sha256"] == first_hash[job["id"]], f"result of {job['id']} changed after archive/restore"
     restored = [j for j in jobs if j["restore_count"]]
     # -- storage: no cold copy without a record, none needed missing, no orphan files, no scratch left
@@ -383,14 +392,15 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
     # (the mixed files' REF "A" at random places disagrees with the genome: theirs come "with warnings")
     ready = Counter(subject for subject in unique.values() if subject.endswith((" is ready", " ready, with warnings")))
     back = Counter(subject for subject in unique.values() if "available again" in subject)
-    assert sum(ready.values()) == JOBS + 1 and all(v == 1 for v in ready.values())  # (+ the long name's)
-    assert sum("failed" in subject for subject in unique.values()) == 2  # the line and the bomb
+    assert sum(ready.values()) == JOBS + 1 and all(v == 1 for v in ready.values()), f"ready mails: {ready}"
+    failed_mails = [subject for subject in unique.values() if "failed" in subject]
+    assert len(failed_mails) == 2, f"failed mails (the line and the bomb): {failed_mails}"
     restores = {f"[GAS] Your results for {j['input_name']} are available again": j["restore_count"] for j in jobs}
     assert {k: v for k, v in restores.items() if v} == dict(back), "one 'available again' mail per restore"
     assert "" not in unique, "every mail carries its outbox Message-ID"
     # -- queues: only the poison is dead-lettered
     dead = sum(d["dead_letter"] for d in report["depths"].values())
-    assert dead == poisoned, (dead, poisoned)
+    assert dead == poisoned, f"dead-lettered {dead}, poisoned {poisoned}: {report['depths']}"
     # -- recovery
     finished_at = {j["id"]: j["completed_at"] for j in report["jobs"]}
     recoveries = {job_id: finished_at[job_id] - when for job_id, when in interrupted.items()}
@@ -409,5 +419,5 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
         "lost 0, run twice 0, stuck 0"
     )
     log(f"fault points fired: {', '.join(fired)}")
-    assert set(fired) >= {p for p in FAULT_POINTS if p.startswith("job.")}, fired
-    assert longest < 60, recoveries
+    assert set(fired) >= {p for p in FAULT_POINTS if p.startswith("job.")}, f"job fault points fired: {fired}"
+    assert longest < 60, f"longest recovery {longest:.1f} s: {recoveries}"

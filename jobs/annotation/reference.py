@@ -17,12 +17,14 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import multiprocessing
 import pickle
 import shutil
 import tempfile
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +34,7 @@ import pysam
 
 from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.errors import ReferenceError_
+from jobs.annotation.fasta import GenomeFile, write_genome
 from jobs.annotation.gene_models import RawTranscript, read_gene_model
 from jobs.annotation.model import Transcript
 from jobs.annotation.sequence import revcomp
@@ -137,16 +140,51 @@ def _install_plain(source: Path, target: Path) -> None:
         shutil.copyfileobj(src, dst, 1 << 20)
 
 
-def _write_genome(source: pysam.FastaFile, target: Path) -> None:
-    """The genome as one upper-case line per contig: a fetch is then a single read, with no line
-    breaks to drop and no case to fold."""
-    piece = 1 << 24
-    with open(target, "w", encoding="ascii") as out:
-        for name, length in zip(source.references, source.lengths, strict=True):
-            out.write(f">{name}\n")
-            for start in range(0, length, piece):
-                out.write(source.fetch(name, start, min(length, start + piece)).upper())
-            out.write("\n")
+# Transcripts parsed while the genome is still being written are held (memory) up to this many;
+# beyond, the parse waits for the genome (a slow disk, or a gene model faster than its genome).
+_HELD_TRANSCRIPTS: Final = 40_000
+
+
+class _ContigWriter:
+    """The bundle's transcripts/<contig>.pkl, from the gene model's transcripts in its order:
+    contig names resolved, spliced sequences fetched from the written genome."""
+
+    def __init__(self, folder: Path, genome: GenomeFile, genome_path: Path, assembly_report: Path | None) -> None:
+        self.folder = folder
+        self.genome = genome
+        self.fasta = pysam.FastaFile(str(genome_path))
+        report = assembly_report_names(Path(assembly_report)) if assembly_report is not None else []
+        self.alias_to_contig = _alias_table(genome.contigs, report)
+        self.extra_aliases: dict[str, str] = {}
+        self.counts: dict[str, int] = {}  # transcripts per contig
+        self.genes: set[str] = set()
+        self.dropped = 0
+        self.exceptions = 0
+        self.pending: list[tuple[Any, ...]] = []  # the current contig's records, written when it ends
+        self.pending_contig = ""
+
+    def add(self, raw: RawTranscript) -> None:
+        contig = self.alias_to_contig.get(raw.contig)
+        if contig is None and raw.contig_alias:
+            contig = self.alias_to_contig.get(raw.contig_alias)
+            if contig is not None:  # (a NCBI sequence name, known from its region line)
+                self.extra_aliases[raw.contig] = contig
+        if contig is None:
+            self.dropped += 1
+            return
+        if contig != self.pending_contig:
+            _write_records(self.folder, self.pending_contig, self.pending)
+            self.pending, self.pending_contig = [], contig
+        self.pending.append(_transcript_record(raw, contig, self.fasta, self.genome.contigs[contig]))
+        self.counts[contig] = self.counts.get(contig, 0) + 1
+        self.genes.add(raw.gene_id)
+        if raw.exception:
+            self.exceptions += 1
+
+    def finish(self) -> None:
+        _write_records(self.folder, self.pending_contig, self.pending)
+        self.pending = []
+        self.fasta.close()
 
 
 @dataclass
@@ -186,45 +224,29 @@ def import_reference(
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=destination.parent))
     try:
-        source_copy = staging / "source.fa"
-        _install_plain(Path(fasta), source_copy)
-        pysam.faidx(str(source_copy))
-        genome = staging / "genome.fa"
-        _write_genome(pysam.FastaFile(str(source_copy)), genome)
-        source_copy.unlink()
-        Path(f"{source_copy}.fai").unlink()
-        pysam.faidx(str(genome))
-        fasta_file = pysam.FastaFile(str(genome))
-        contig_lengths = dict(zip(fasta_file.references, fasta_file.lengths, strict=True))
-        report = assembly_report_names(Path(assembly_report)) if assembly_report is not None else []
-        alias_to_contig = _alias_table(contig_lengths, report)
-        extra_aliases: dict[str, str] = {}
-
-        counts: dict[str, int] = {}  # transcripts per contig
-        pending: list[tuple[Any, ...]] = []  # the current contig's records, written when it ends
-        pending_contig = ""
-        genes: set[str] = set()
-        dropped = exceptions = 0
+        genome_path = staging / "genome.fa"
         folder = staging / "transcripts"
         folder.mkdir()
-        for raw in read_gene_model(gene_model):
-            contig = alias_to_contig.get(raw.contig)
-            if contig is None and raw.contig_alias:
-                contig = alias_to_contig.get(raw.contig_alias)
-                if contig is not None:  # (a NCBI sequence name, known from its region line)
-                    extra_aliases[raw.contig] = contig
-            if contig is None:
-                dropped += 1
-                continue
-            if contig != pending_contig:
-                _write_records(folder, pending_contig, pending)
-                pending, pending_contig = [], contig
-            pending.append(_transcript_record(raw, contig, fasta_file, contig_lengths[contig]))
-            counts[contig] = counts.get(contig, 0) + 1
-            genes.add(raw.gene_id)
-            if raw.exception:
-                exceptions += 1
-        _write_records(folder, pending_contig, pending)
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            # the genome is written in a process of its own while this one parses the gene model
+            genome_job = pool.submit(write_genome, Path(fasta), genome_path)
+            contigs: _ContigWriter | None = None
+            held: list[RawTranscript] = []  # (parsed before the genome's contig names are known)
+            for raw in read_gene_model(gene_model):
+                held.append(raw)
+                if contigs is None and (len(held) >= _HELD_TRANSCRIPTS or genome_job.done()):
+                    contigs = _ContigWriter(folder, genome_job.result(), genome_path, assembly_report)
+                if contigs is not None:
+                    for one in held:
+                        contigs.add(one)
+                    held.clear()
+            if contigs is None:
+                contigs = _ContigWriter(folder, genome_job.result(), genome_path, assembly_report)
+            for one in held:
+                contigs.add(one)
+        contigs.finish()
+        genome, counts, genes = contigs.genome, contigs.counts, contigs.genes
+        contig_lengths = genome.contigs
         if not counts:
             raise ReferenceError_(
                 f"no transcript of {gene_model} lies on a contig of {fasta} "
@@ -233,7 +255,7 @@ def import_reference(
 
         sources: dict[str, dict[str, str]] = {
             "gene_model": {"file": Path(gene_model).name, "sha256": file_sha256(Path(gene_model))},
-            "fasta": {"file": Path(fasta).name, "sha256": file_sha256(Path(fasta))},
+            "fasta": {"file": Path(fasta).name, "sha256": genome.source_sha256},
         }
         if dbsnp is not None:
             target = staging / "dbsnp.vcf.gz"
@@ -241,8 +263,11 @@ def import_reference(
             pysam.tabix_index(str(target), preset="vcf", force=True)
             sources["dbsnp"] = {"file": Path(dbsnp).name, "sha256": file_sha256(Path(dbsnp))}
 
+        known = {genome_path: genome.genome_sha256}  # (hashed as it was written)
         file_digests = sorted(
-            f"{path.relative_to(staging)}:{file_sha256(path)}" for path in staging.rglob("*") if path.is_file()
+            f"{path.relative_to(staging)}:{known.get(path) or file_sha256(path)}"
+            for path in staging.rglob("*")
+            if path.is_file()
         )
         manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
@@ -257,10 +282,10 @@ def import_reference(
             "release": release,
             "aliases": {
                 alias: contig
-                for alias, contig in sorted({**alias_to_contig, **extra_aliases}.items())
+                for alias, contig in sorted({**contigs.alias_to_contig, **contigs.extra_aliases}.items())
                 if alias not in contig_aliases(contig)
             },
-            "transcripts_with_exception": exceptions,
+            "transcripts_with_exception": contigs.exceptions,
             "transcript_count": sum(counts.values()),
             "gene_count": len(genes),
             "sources": sources,
@@ -278,7 +303,7 @@ def import_reference(
         transcripts=manifest["transcript_count"],
         genes=len(genes),
         contigs=len(counts),
-        dropped=dropped,
+        dropped=contigs.dropped,
         seconds=time.monotonic() - started,
     )
 

@@ -180,9 +180,10 @@ def _attach_features(transcripts: dict[str, RawTranscript], features: list[Featu
 
 
 def _columns(path: str, line_number: int, line: str) -> list[str]:
-    columns = line.rstrip("\n").split("\t")
+    columns = line.split("\t")
     if len(columns) != 9:
         raise InputFormatError(path, line_number, f"expected 9 tab-separated columns, found {len(columns)}")
+    columns[8] = columns[8].rstrip("\r\n")  # (the line's end is the last column's: only it is copied)
     return columns
 
 
@@ -209,7 +210,7 @@ def read_gtf(path: str | Path) -> Iterator[RawTranscript]:
     ignored: dict[str, int] = {}
     with open_text(path) as handle:
         for line_number, line in enumerate(handle, 1):
-            if line.startswith("#") or not line.strip():
+            if line[0] == "#" or line.isspace():  # (comments, blank lines; no copy of the line)
                 continue
             columns = _columns(path, line_number, line)
             kind = columns[2]
@@ -345,7 +346,7 @@ def read_gff3(path: str | Path) -> Iterator[RawTranscript]:
     current = ""
     with open_text(path) as handle:
         for line_number, line in enumerate(handle, 1):
-            if line.startswith("#") or not line.strip():
+            if line[0] == "#" or line.isspace():  # (comments, blank lines; no copy of the line)
                 if line.startswith("##FASTA"):
                     break
                 continue

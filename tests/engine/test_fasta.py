@@ -101,3 +101,41 @@ def test_an_import_with_a_bad_fasta_says_so_and_leaves_nothing(tmp_path):
     with pytest.raises(ReferenceError_, match="line 3: sequence chr1 appears twice"):
         import_reference(name="x", build="GRCh37", gene_model=model, fasta=bad, destination=tmp_path / "refs" / "x")
     assert list((tmp_path / "refs").iterdir()) == []
+
+
+def test_an_import_builds_the_same_bundle_whatever_order_the_genome_comes_in(tmp_path):
+    """Transcripts are built as their contigs are written: a model whose contigs come in another
+    order than the FASTA's (held until written), or lie on no contig of it (dropped), still gives
+    the transcripts and sequences of an in-order import."""
+    import pickle
+
+    from jobs.annotation.reference import import_reference
+
+    rng = random.Random(20)
+    sequences = {name: "".join(rng.choice("ACGTacgt") for _ in range(3000)) for name in ("c1", "c2", "c3")}
+    lines = []
+    for number, contig in enumerate(["c3", "c1", "cX", "c2"]):
+        for strand in "+-":
+            attributes = f'gene_id "G{number}{strand}"; transcript_id "T{number}{strand}"; gene_name "S{number}";'
+            lines.append(f"{contig}\tt\tgene\t101\t2000\t.\t{strand}\t.\t{attributes}")
+            lines.append(f"{contig}\tt\ttranscript\t101\t2000\t.\t{strand}\t.\t{attributes}")
+            lines.append(f"{contig}\tt\texon\t101\t400\t.\t{strand}\t.\t{attributes}")
+            lines.append(f"{contig}\tt\texon\t1001\t2000\t.\t{strand}\t.\t{attributes}")
+            lines.append(f"{contig}\tt\tCDS\t301\t400\t.\t{strand}\t0\t{attributes}")
+            lines.append(f"{contig}\tt\tCDS\t1001\t1500\t.\t{strand}\t2\t{attributes}")
+    model = tmp_path / "model.gtf"
+    model.write_text("\n".join(lines) + "\n")
+    bundles = {}
+    for label, order in (("in order", ["c1", "c2", "c3"]), ("reversed", ["c3", "c2", "c1"])):
+        genome = tmp_path / f"{label}.fa"
+        genome.write_text("".join(f">{name}\n{sequences[name]}\n" for name in order))
+        report = import_reference(
+            name=label.replace(" ", "-"), build="GRCh37", gene_model=model, fasta=genome,
+            destination=tmp_path / "refs" / label.replace(" ", "-"),
+        )  # fmt: skip
+        assert (report.transcripts, report.dropped, report.contigs) == (6, 2, 3)
+        folder = tmp_path / "refs" / label.replace(" ", "-") / "transcripts"
+        bundles[label] = {path.name: pickle.loads(path.read_bytes()) for path in sorted(folder.iterdir())}
+    assert bundles["in order"] == bundles["reversed"]
+    plus = next(record for record in bundles["reversed"]["c1.pkl"] if record[0] == "T1+")
+    assert plus[8] == (sequences["c1"][100:400] + sequences["c1"][1000:2000]).upper()  # (the spliced cDNA)

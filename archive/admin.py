@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.formats import date_format
+from django.utils.html import format_html_join
 
 from archive import services
 from archive.models import ResultArchive, ResultState
@@ -34,13 +36,26 @@ class ResultArchiveInline(admin.StackedInline):
 admin.site.unregister(Job)
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 @admin.register(Job)
 class JobWithArchiveAdmin(JobAdmin):
-    list_display = [*JobAdmin.list_display, "result_state", "owner_plan"]
+    # what staff look for first; the id, which wraps, last and short
+    list_display = [
+        "input_name", "owner", "status", "result_state", "owner_plan", "submitted_at", "duration", "records",
+        "short_id",
+    ]  # fmt: skip
+    list_display_links = ["input_name"]
     list_filter = ["status", ArchiveStateFilter, "owner__plan", "submitted_at", "reference_name"]
     list_select_related = ["owner", "result_archive"]
     inlines = [ResultArchiveInline]
     actions = ["force_restore", "archive_now", "rerun"]
+    readonly_fields = ["timeline", *JobAdmin.readonly_fields]
+
+    def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return False  # (a job's page is for reading: nothing on it can be saved; the actions change jobs)
 
     @admin.display(description="results")
     def result_state(self, job: Job) -> str:
@@ -51,17 +66,51 @@ class JobWithArchiveAdmin(JobAdmin):
     def owner_plan(self, job: Job) -> str:
         return job.owner.get_plan_display()
 
+    @admin.display(description="duration")
+    def duration(self, job: Job) -> str:
+        if not (job.started_at and job.completed_at):
+            return "—"
+        seconds = round((job.completed_at - job.started_at).total_seconds())
+        return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+    @admin.display(description="id")
+    def short_id(self, job: Job) -> str:
+        return str(job.id)[:8]
+
+    @admin.display(description="timeline")
+    def timeline(self, job: Job) -> str:
+        events = services.job_timeline(job=job)
+        return format_html_join(
+            "", "<div>{} — {}</div>", ((date_format(when, "DATETIME_FORMAT"), what) for when, what in events)
+        ) or "—"  # fmt: skip
+
+    def _record(self, request: HttpRequest, jobs: list[Job], action: str) -> None:
+        """Each staff action in Django's admin log, with who did it (the job's timeline shows it)."""
+        for job in jobs:
+            self.log_change(request, job, action)
+
     @admin.action(description="Force restore archived results (any plan)")
     def force_restore(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-        started = sum(services.restore_request(job=job) for job in queryset)
-        self.message_user(request, f"Restore started for {started} of {queryset.count()} jobs.", messages.INFO)
+        started = [job for job in queryset if services.restore_request(job=job)]
+        self._record(request, started, "Forced a restore of the results")
+        self.message_user(request, f"Restore started for {_of_selected(started, queryset)}.", messages.INFO)
 
     @admin.action(description="Archive results now")
     def archive_now(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-        queued = sum(services.archive_now(job=job) for job in queryset)
-        self.message_user(request, f"Archiving queued for {queued} of {queryset.count()} jobs.", messages.INFO)
+        queued = [job for job in queryset if services.archive_now(job=job)]
+        self._record(request, queued, "Archived the results now")
+        self.message_user(request, f"Archiving queued for {_of_selected(queued, queryset)}.", messages.INFO)
 
     @admin.action(description="Re-run failed jobs")
     def rerun(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-        queued = sum(job_services.job_rerun(job=job) for job in queryset)
-        self.message_user(request, f"{queued} failed jobs queued again.", messages.INFO)
+        queued = [job for job in queryset if job_services.job_rerun(job=job)]
+        self._record(request, queued, "Re-ran the job")
+        self.message_user(request, f"{_count(len(queued), 'failed job', 'failed jobs')} queued again.", messages.INFO)
+
+
+def _of_selected(done: list[Job], selected: QuerySet[Job]) -> str:
+    """ "1 of 3 jobs", "1 job" (when it is all that was selected)."""
+    total = selected.count()
+    if len(done) == total:
+        return _count(total, "job", "jobs")
+    return f"{len(done)} of {_count(total, 'job', 'jobs')}"

@@ -358,3 +358,30 @@ def cold_orphans_sweep() -> int:
     if orphans:
         logger.info("swept %d cold cop(ies) that no record names", len(orphans))
     return len(orphans)
+
+
+def job_timeline(*, job: Job) -> list[tuple[datetime, str]]:
+    """What happened to a job, oldest first: submitted, started, finished, archived, restored,
+    and every staff action from Django's admin log, with who did it."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    events: list[tuple[datetime, str]] = [(job.submitted_at, f"submitted by {job.owner.email}")]
+    if job.started_at:
+        events.append((job.started_at, f"started (attempt {job.attempts})"))
+    if job.completed_at:
+        events.append((job.completed_at, job.get_status_display().lower()))
+    archive = ResultArchive.objects.filter(job=job).first()
+    if archive is not None:
+        if archive.archived_at:
+            events.append((archive.archived_at, "results archived to cold storage"))
+        if archive.restore_requested_at:
+            events.append((archive.restore_requested_at, "restore requested"))
+        if archive.restored_at:
+            times = "once" if archive.restore_count == 1 else f"{archive.restore_count} times"
+            events.append((archive.restored_at, f"results restored (restored {times} in all)"))
+    staff_actions = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Job), object_id=str(job.pk)
+    ).select_related("user")
+    events += [(entry.action_time, f"{entry.get_change_message()} — by {entry.user.email}") for entry in staff_actions]
+    return sorted(events, key=lambda event: event[0])

@@ -326,6 +326,59 @@ def test_staff_archive_now_and_rerun(client, user, completed_job, drain, django_
     assert str(job.id) in page
 
 
+def test_the_staff_console_reads_well_and_records_who_did_what(
+    commit, client, user, completed_job, drain, django_capture_on_commit_callbacks
+):
+    """The job list leads with the file, owner and states (the short id last); a job's page has no
+    Save button; each staff action is in Django's admin log and the job's timeline, with the name
+    of the staff member; the messages count one job as one."""
+    import re
+
+    from django.contrib.admin.models import LogEntry
+
+    from accounts.models import User
+
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        clock.tick(RETENTION + 1)
+        drain("archive_worker")
+        staff = User.objects.create_superuser("staff@example.org", "a-long-staff-password-1")
+        client.force_login(staff)
+        listing = client.get(reverse("admin:jobs_job_changelist")).content.decode()
+        headers = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', listing)
+        assert headers == [
+            "input_name", "owner", "status", "result_state", "owner_plan", "submitted_at", "duration", "records",
+            "short_id",
+        ]  # fmt: skip
+        assert f">{str(job.id)[:8]}<" in listing
+        with commit():
+            response = client.post(
+                reverse("admin:jobs_job_changelist"),
+                {"action": "force_restore", "_selected_action": [str(job.id)]},
+                follow=True,
+            )
+        assert "Restore started for 1 job." in response.content.decode()
+        entry = LogEntry.objects.get(object_id=str(job.id))
+        assert (entry.user, entry.get_change_message()) == (staff, "Forced a restore of the results")
+        drain("restore_worker")
+        clock.tick(THAW + 1)
+        drain("thaw_worker")
+        page = client.get(reverse("admin:jobs_job_change", args=[job.id])).content.decode()
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
+    timeline = page[page.index("timeline") :]
+    for event in (
+        f"submitted by {user.email}", "started (attempt 1)", "completed", "results archived to cold storage",
+        "Forced a restore of the results — by staff@example.org", "results restored (restored once in all)",
+    ):  # fmt: skip
+        assert event in timeline, event
+    Job.objects.filter(id=job.id).update(status=JobStatus.FAILED, error_message="x")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:jobs_job_changelist"), {"action": "rerun", "_selected_action": [str(job.id)]}, follow=True
+        )
+    assert "1 failed job queued again." in response.content.decode()
+
+
 def test_deleting_a_job_deletes_its_cold_copy(signed_in_client, completed_job, drain):
     with freeze_time(timezone.now()) as clock:
         job = completed_job()

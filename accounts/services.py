@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.dispatch import Signal
 from django.utils import timezone
@@ -54,3 +55,40 @@ def plan_upgrade(*, user: User, payment_reference: str = "") -> bool:
 def plan_cancel(*, user: User) -> bool:
     """Return ``user`` to the free plan; sends ``plan_downgraded`` within the change. False if already free."""
     return _plan_change(user=user, to_plan=Plan.FREE, event=plan_downgraded)
+
+
+# The staff role: inspect jobs, results, users and sources in the admin, and run the job actions
+# (force restore, archive now, re-run). Superusers also change and delete, and redrive queues.
+STAFF_GROUP = "GAS staff"
+STAFF_PERMISSIONS = (
+    ("jobs", "view_job"), ("jobs", "view_annotationsource"), ("jobs", "view_regionset"),
+    ("archive", "view_resultarchive"), ("accounts", "view_user"), ("accounts", "view_planchange"),
+)  # fmt: skip
+
+
+def staff_group() -> Group:
+    """The staff role's group, with exactly its permissions (made or brought up to date)."""
+    group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
+    wanted = [
+        Permission.objects.get(content_type__app_label=app, codename=codename) for app, codename in STAFF_PERMISSIONS
+    ]
+    group.permissions.set(wanted)
+    return group
+
+
+def staff_grant(*, user: User) -> None:
+    """Give ``user`` the staff role: the admin, read-only, and the job actions."""
+    with transaction.atomic():
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+        user.groups.add(staff_group())
+    logger.info("user %s: staff role granted", user.pk)
+
+
+def staff_revoke(*, user: User) -> None:
+    """Take the staff role from ``user`` (a superuser stays one: use the admin for that)."""
+    with transaction.atomic():
+        user.is_staff = user.is_superuser
+        user.save(update_fields=["is_staff"])
+        user.groups.remove(*Group.objects.filter(name=STAFF_GROUP))
+    logger.info("user %s: staff role revoked", user.pk)

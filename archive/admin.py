@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.formats import date_format
 from django.utils.html import format_html_join
 
 from archive import services
 from archive.models import ResultArchive, ResultState
+from gas_site.queues import QueueError, queues
 from jobs import services as job_services
 from jobs.admin import JobAdmin
 from jobs.models import Job
+
+logger = logging.getLogger(__name__)
 
 
 class ArchiveStateFilter(admin.SimpleListFilter):
@@ -53,6 +63,35 @@ class JobWithArchiveAdmin(JobAdmin):
     inlines = [ResultArchiveInline]
     actions = ["force_restore", "archive_now", "rerun"]
     readonly_fields = ["timeline", *JobAdmin.readonly_fields]
+
+    def get_urls(self) -> list[Any]:
+        queues_page = path("queues/", self.admin_site.admin_view(self.queues_view), name="jobs_job_queues")
+        return [queues_page, *super().get_urls()]
+
+    def queues_view(self, request: HttpRequest) -> HttpResponse:
+        """Every queue's depth and dead letters; superusers may redrive them."""
+        can_redrive = request.user.is_superuser
+        if request.method == "POST":
+            alias = request.POST.get("redrive", "")
+            if not can_redrive:
+                raise PermissionDenied
+            if alias not in queues.aliases():
+                self.message_user(request, f"No queue called {alias!r}.", messages.ERROR)
+            else:
+                moved = queues[alias].redrive_dead_letters()
+                logger.info("%s redrove %d dead letter(s) of queue %s", request.user.email, moved, alias)
+                sent_back = _count(moved, "message", "messages")
+                self.message_user(request, f"Queue {alias}: {sent_back} sent back.", messages.INFO)
+            return redirect("admin:jobs_job_queues")
+        rows = []
+        for alias in queues.aliases():
+            queue = queues[alias]
+            try:
+                rows.append({"alias": alias, "name": queue.name, "depth": queue.depth()})
+            except QueueError as exc:
+                rows.append({"alias": alias, "name": queue.name, "error": str(exc)})
+        context = {**self.admin_site.each_context(request), "title": "Queues", "rows": rows, "can_redrive": can_redrive}
+        return TemplateResponse(request, "admin/queues.html", context)
 
     def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
         return False  # (a job's page is for reading: nothing on it can be saved; the actions change jobs)

@@ -160,3 +160,36 @@ def test_admin_is_for_staff_only(client, user):
     client.force_login(staff)
     page = client.get(reverse("admin:accounts_user_changelist"))
     assert page.status_code == 200 and "ada@example.org" in page.content.decode()
+
+
+def test_the_staff_role_reads_and_acts_on_jobs_but_changes_nothing_else(client, user, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from jobs.models import Job
+
+    job = Job.objects.create(owner=user, input_name="ok.vcf", input_key="inputs/x")
+    client.force_login(user)
+    assert client.get(reverse("admin:jobs_job_changelist")).status_code == 302  # (to the admin's sign-in)
+    call_command("staff", "grant", user.email.upper())
+    assert "has the staff role" in capsys.readouterr().out
+    user.refresh_from_db()
+    assert user.is_staff and user.groups.filter(name=services.STAFF_GROUP).exists()
+
+    client.force_login(user)
+    listing = client.get(reverse("admin:jobs_job_changelist"))
+    assert listing.status_code == 200 and 'value="force_restore"' in listing.content.decode()
+    assert client.get(reverse("admin:jobs_job_change", args=[job.id])).status_code == 200
+    assert client.get(reverse("admin:accounts_user_changelist")).status_code == 200
+    change = client.post(reverse("admin:accounts_user_change", args=[user.pk]), {"email": "x@example.org"})
+    assert change.status_code == 403
+    assert client.get(reverse("admin:auth_group_changelist")).status_code == 403
+    call_command("staff", "list")
+    assert f"{user.email:<40}staff" in capsys.readouterr().out
+
+    call_command("staff", "revoke", user.email)
+    user.refresh_from_db()
+    assert not user.is_staff and not user.groups.exists()
+    assert client.get(reverse("admin:jobs_job_changelist")).status_code == 302
+    with pytest.raises(CommandError, match=r"no user with the e-mail address nobody@example\.org"):
+        call_command("staff", "grant", "nobody@example.org")

@@ -463,3 +463,29 @@ def test_full_cycle_on_s3_glacier_with_sqs_and_a_long_retention(
         drain("archive_worker")  # the follow-up the thaw queued
         assert "Contents" not in s3.list_objects_v2(Bucket="gas-cold")  # the cold copy is gone
         assert mail.outbox[-1].subject == "[GAS] Your results for ok.vcf are available again"
+
+
+def test_queues_and_dead_letters_in_the_admin_redriven_by_a_superuser(client, db):
+    from django.contrib.auth.models import Permission
+
+    from accounts.models import User
+
+    queue = queues["jobs"]
+    queue.send({"job_id": "poison"})
+    [message] = queue.receive()
+    queue.dead_letter(message)
+    staff = User.objects.create_user("staff@example.org", "a-long-staff-password-1", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_job"))
+    client.force_login(staff)
+    assert "Queues and dead letters" in client.get(reverse("admin:jobs_job_changelist")).content.decode()
+    page = client.get(reverse("admin:jobs_job_queues")).content.decode()
+    assert "<td>jobs</td>" in page and "Only superusers can redrive" in page and "Redrive 1" not in page
+    assert client.post(reverse("admin:jobs_job_queues"), {"redrive": "jobs"}).status_code == 403
+    assert queue.depth().dead_letter == 1
+
+    root = User.objects.create_superuser("root@example.org", "a-long-staff-password-1")
+    client.force_login(root)
+    assert "Redrive 1" in client.get(reverse("admin:jobs_job_queues")).content.decode()
+    response = client.post(reverse("admin:jobs_job_queues"), {"redrive": "jobs"}, follow=True)
+    assert "Queue jobs: 1 message sent back." in response.content.decode()
+    assert (queue.depth().dead_letter, queue.depth().visible) == (0, 1)

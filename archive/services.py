@@ -31,7 +31,7 @@ from gas_site.faults import fault_point
 from gas_site.queues.base import MAX_DELAY_SECONDS
 from jobs.models import Job, JobStatus
 from jobs.services import job_url, results_storage
-from jobs.tables import table_drop, table_store
+from jobs.tables import table_drop, table_key, table_store
 
 logger = logging.getLogger(__name__)
 
@@ -271,14 +271,18 @@ def thaw_process(*, job_id: uuid.UUID, checks: int = 0) -> str:
             hot.delete(saved)
             raise ArchiveIntegrityError(f"job {job.id}: the restored file does not match the archived one")
     archive_id = record.archive_id
-    table_key = ""
-    try:  # the browser's table, built again from the restored result and recorded with the thaw
-        table_key = table_store(job=job)
-    except Exception:  # (not a reason to keep the result cold: the first look builds it then)
-        logger.exception("job %s: the variant table could not be built after the restore", job.id)
+    # the browser's table, built again from the restored result: its key recorded first (a file
+    # no job names is swept at once), while the restore is still in progress (a thaw that lost a
+    # race records nothing)
+    key = table_key(job)
+    if Job.objects.filter(pk=job.pk, result_archive__state=ResultState.RESTORING).update(table_key=key):
+        try:
+            saved = table_store(job=job)
+            if saved != key:
+                Job.objects.filter(pk=job.pk).update(table_key=saved)
+        except Exception:  # (not a reason to keep the result cold: the first look builds it then)
+            logger.exception("job %s: the variant table could not be built after the restore", job.id)
     with transaction.atomic():
-        if table_key:
-            Job.objects.filter(pk=job.pk).update(table_key=table_key)
         # (the plan under the owner's lock: a downgrade racing with the thaw still gets its window)
         due = None if _owner_is_premium_locked(job) else _retention_end(timezone.now())
         if not ResultArchive.objects.filter(pk=record.pk, state=ResultState.RESTORING).update(

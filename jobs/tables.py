@@ -20,7 +20,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
 
 from jobs.downloads import ResultNotAvailable, result_unavailable_reason
 from jobs.models import Job, JobStatus
@@ -35,21 +34,31 @@ def table_name(job: Job) -> str:
     return f"{stem}.variants.parquet"
 
 
+def table_key(job: Job) -> str:
+    """Where the job's table is kept: beside its result."""
+    return f"{job.result_key.rsplit('/', 1)[0]}/{table_name(job)}"
+
+
 def table_build(*, job: Job) -> str:
-    """Build the job's table from its stored result, store it and record it; returns the key."""
-    key = table_store(job=job)
-    with transaction.atomic():
-        if not Job.objects.filter(id=job.id, status=JobStatus.COMPLETED).update(table_key=key):
-            results_storage().delete(key)  # (the job went meanwhile)
-            raise ResultNotAvailable("This job no longer exists.")
+    """Build the job's table from its stored result, record it and store it; returns the key.
+    The key is recorded before the file is stored (the storage sweep deletes at once a result file
+    no job names: a table stored first could be swept before it is recorded)."""
+    key = table_key(job)
+    if job.table_key != key and not Job.objects.filter(id=job.id, status=JobStatus.COMPLETED).update(table_key=key):
+        raise ResultNotAvailable("This job no longer exists.")
     job.table_key = key
-    logger.info("job %s: variant table built (%s)", job.id, key)
-    return key
+    saved = table_store(job=job)
+    if saved != key:  # (the storage chose another name)
+        Job.objects.filter(id=job.id).update(table_key=saved)
+        job.table_key = saved
+    logger.info("job %s: variant table built (%s)", job.id, saved)
+    return saved
 
 
 def table_store(*, job: Job) -> str:
-    """Build the job's table from its stored result and store it beside the result, replacing
-    any earlier copy there (the caller records the key); returns the key."""
+    """Build the job's table from its stored result and store it at table_key(job), replacing any
+    earlier copy there (the caller records the key, before: see table_build); returns the name
+    the storage gave it."""
     storage = results_storage()
     with tempfile.TemporaryDirectory(prefix="gas-table-") as scratch:
         local = Path(scratch) / "result.vcf.gz"
@@ -58,7 +67,7 @@ def table_store(*, job: Job) -> str:
                 target.write(block)
         built = Path(scratch) / "variants.parquet"
         write_table(local, built)
-        wanted = f"{job.result_key.rsplit('/', 1)[0]}/{table_name(job)}"
+        wanted = table_key(job)
         if storage.exists(wanted):
             storage.delete(wanted)
         with open(built, "rb") as handle:

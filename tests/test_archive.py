@@ -489,3 +489,33 @@ def test_queues_and_dead_letters_in_the_admin_redriven_by_a_superuser(client, db
     response = client.post(reverse("admin:jobs_job_queues"), {"redrive": "jobs"}, follow=True)
     assert "Queue jobs: 1 message sent back." in response.content.decode()
     assert (queue.depth().dead_letter, queue.depth().visible) == (0, 1)
+
+
+def test_a_sweep_while_the_thaw_builds_the_table_keeps_it(commit, client, user, completed_job, drain, monkeypatch):
+    """The storage sweep deletes at once a result file no finished job names; the thaw records its
+    table before storing it, so a sweep right after the store (the chaos suite's race) keeps it."""
+    from archive import services as archive_services
+    from jobs.housekeeping import files_sweep
+
+    stored = archive_services.table_store
+
+    def store_then_sweep(*, job):
+        key = stored(job=job)
+        files_sweep(grace_seconds=0)  # (a worker's sweep between the store and the thaw's commit)
+        return key
+
+    monkeypatch.setattr(archive_services, "table_store", store_then_sweep)
+    with freeze_time(timezone.now()) as clock:
+        job = completed_job()
+        clock.tick(RETENTION + 1)
+        drain("archive_worker")
+        job.refresh_from_db()
+        assert job.table_key == ""  # (let go with the hot copy)
+        with commit():
+            archive_services.restore_request(job=job)
+        drain("restore_worker")
+        clock.tick(THAW + 1)
+        drain("thaw_worker")
+    job.refresh_from_db()
+    assert state(job) == ResultState.AVAILABLE and job.table_key
+    assert storages["results"].exists(job.table_key)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html_join
 
@@ -20,6 +21,7 @@ from archive.models import ResultArchive, ResultState
 from gas_site.queues import QueueError, queues
 from jobs import services as job_services
 from jobs.admin import JobAdmin
+from jobs.downloads import ResultNotAvailable, download_response
 from jobs.models import Job
 
 logger = logging.getLogger(__name__)
@@ -62,11 +64,39 @@ class JobWithArchiveAdmin(JobAdmin):
     list_select_related = ["owner", "result_archive"]
     inlines = [ResultArchiveInline]
     actions = ["force_restore", "archive_now", "rerun"]
-    readonly_fields = ["timeline", *JobAdmin.readonly_fields]
+    readonly_fields = ["files", "timeline", *JobAdmin.readonly_fields]
 
     def get_urls(self) -> list[Any]:
         queues_page = path("queues/", self.admin_site.admin_view(self.queues_view), name="jobs_job_queues")
-        return [queues_page, *super().get_urls()]
+        file_page = path(
+            "<uuid:job_id>/file/<str:kind>/", self.admin_site.admin_view(self.file_view), name="jobs_job_file"
+        )
+        return [queues_page, file_page, *super().get_urls()]
+
+    def file_view(self, request: HttpRequest, job_id: uuid.UUID, kind: str) -> HttpResponse:
+        """A job's log, summary or result for staff (any owner's): the log and summary shown in the browser."""
+        job = get_object_or_404(Job.objects.select_related("result_archive"), id=job_id)
+        if not self.has_view_permission(request, job):
+            raise PermissionDenied
+        try:
+            return download_response(job, kind, inline=kind != "result")
+        except ResultNotAvailable as exc:
+            self.message_user(request, str(exc), messages.WARNING)
+            return redirect("admin:jobs_job_change", job_id)
+
+    @admin.display(description="files")
+    def files(self, job: Job) -> str:
+        links = [
+            (reverse("admin:jobs_job_file", args=[job.id, kind]), label)
+            for kind, label, key in (
+                ("log", "log", job.log_key),
+                ("summary", "summary (JSON)", job.summary_key),
+                ("result", "result VCF", job.result_key),
+            )
+            if key
+        ]
+        links.append((reverse("admin:accounts_user_change", args=[job.owner_id]), f"owner {job.owner.email}"))
+        return format_html_join(" · ", '<a href="{}">{}</a>', links)
 
     def queues_view(self, request: HttpRequest) -> HttpResponse:
         """Every queue's depth and dead letters; superusers may redrive them."""

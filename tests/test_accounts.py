@@ -171,6 +171,7 @@ def test_the_staff_role_reads_and_acts_on_jobs_but_changes_nothing_else(client, 
     job = Job.objects.create(owner=user, input_name="ok.vcf", input_key="inputs/x")
     client.force_login(user)
     assert client.get(reverse("admin:jobs_job_changelist")).status_code == 302  # (to the admin's sign-in)
+    assert client.get(reverse("admin:jobs_job_file", args=[job.id, "log"])).status_code == 302
     call_command("staff", "grant", user.email.upper())
     assert "has the staff role" in capsys.readouterr().out
     user.refresh_from_db()
@@ -180,6 +181,7 @@ def test_the_staff_role_reads_and_acts_on_jobs_but_changes_nothing_else(client, 
     listing = client.get(reverse("admin:jobs_job_changelist"))
     assert listing.status_code == 200 and 'value="force_restore"' in listing.content.decode()
     assert client.get(reverse("admin:jobs_job_change", args=[job.id])).status_code == 200
+    assert client.get(reverse("admin:jobs_job_file", args=[job.id, "log"])).status_code == 404  # (none yet)
     assert client.get(reverse("admin:accounts_user_changelist")).status_code == 200
     change = client.post(reverse("admin:accounts_user_change", args=[user.pk]), {"email": "x@example.org"})
     assert change.status_code == 403

@@ -365,6 +365,12 @@ def test_the_staff_console_reads_well_and_records_who_did_what(
         drain("thaw_worker")
         page = client.get(reverse("admin:jobs_job_change", args=[job.id])).content.decode()
     assert 'name="_save"' not in page and 'name="_continue"' not in page
+    for kind, expected in (("log", b"Total variants"), ("summary", b"{"), ("result", b"\x1f\x8b")):
+        link = reverse("admin:jobs_job_file", args=[job.id, kind])
+        assert f'href="{link}"' in page
+        response = client.get(link)
+        assert response.status_code == 200 and expected in b"".join(response.streaming_content), kind
+    assert f'href="{reverse("admin:accounts_user_change", args=[user.pk])}">owner {user.email}' in page
     timeline = page[page.index("timeline") :]
     for event in (
         f"submitted by {user.email}", "started (attempt 1)", "completed", "results archived to cold storage",

@@ -1,6 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from accounts import services
 from accounts.models import PlanChange, User
 
 
@@ -27,6 +30,23 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    actions = ["upgrade", "back_to_free"]
+
+    def _changed(self, request: HttpRequest, users: list[User], plan: str) -> None:
+        for user in users:
+            self.log_change(request, user, f"Changed the plan to {plan}")  # (the admin log: who, when)
+        count = f"{len(users)} user{'' if len(users) == 1 else 's'}"
+        self.message_user(request, f"{count} moved to {plan}.", messages.INFO)
+
+    @admin.action(description="Upgrade to premium (their archived results come back)", permissions=["change"])
+    def upgrade(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        reference = f"staff:{request.user.email}"
+        changed = [user for user in queryset if services.plan_upgrade(user=user, payment_reference=reference)]
+        self._changed(request, changed, "premium")
+
+    @admin.action(description="Back to the free plan", permissions=["change"])
+    def back_to_free(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._changed(request, [user for user in queryset if services.plan_cancel(user=user)], "free")
 
 
 @admin.register(PlanChange)

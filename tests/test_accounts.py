@@ -195,3 +195,29 @@ def test_the_staff_role_reads_and_acts_on_jobs_but_changes_nothing_else(client, 
     assert client.get(reverse("admin:jobs_job_changelist")).status_code == 302
     with pytest.raises(CommandError, match=r"no user with the e-mail address nobody@example\.org"):
         call_command("staff", "grant", "nobody@example.org")
+
+
+def test_a_superuser_changes_a_plan_in_the_admin_and_the_admin_log_says_who(
+    client, user, django_capture_on_commit_callbacks
+):
+    from django.contrib.admin.models import LogEntry
+
+    root = User.objects.create_superuser("root@example.org", "x-very-long-password-1")
+    client.force_login(root)
+    changelist = reverse("admin:accounts_user_changelist")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(changelist, {"action": "upgrade", "_selected_action": [user.pk]}, follow=True)
+    assert "1 user moved to premium." in response.content.decode()
+    user.refresh_from_db()
+    assert user.plan == Plan.PREMIUM
+    assert PlanChange.objects.get(user=user).payment_reference == "staff:root@example.org"
+    entry = LogEntry.objects.get(object_id=str(user.pk))
+    assert (entry.user, entry.get_change_message()) == (root, "Changed the plan to premium")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(changelist, {"action": "back_to_free", "_selected_action": [user.pk]})
+    user.refresh_from_db()
+    assert user.plan == Plan.FREE
+
+    services.staff_grant(user=User.objects.create_user("staff@example.org", "x-very-long-password-2"))
+    client.force_login(User.objects.get(email="staff@example.org"))
+    assert 'value="upgrade"' not in client.get(changelist).content.decode()  # (superusers only)

@@ -282,15 +282,21 @@ def test_downgrade_archives_again_after_a_new_window(commit, user, completed_job
         assert state(job) == ResultState.ARCHIVED
 
 
-def test_staff_force_restore_for_a_free_user(commit, client, user, completed_job, drain):
+def _archived_and_staff_signed_in(clock, client, completed_job, drain, email: str = "root@example.org"):
+    """A completed job whose result went to cold storage, and a superuser signed in."""
     from accounts.models import User
 
+    job = completed_job()
+    clock.tick(RETENTION + 1)
+    drain("archive_worker")
+    staff = User.objects.create_superuser(email, "a-long-staff-password-1")
+    client.force_login(staff)
+    return job, staff
+
+
+def test_staff_force_restore_for_a_free_user(commit, client, user, completed_job, drain):
     with freeze_time(timezone.now()) as clock:
-        job = completed_job()
-        clock.tick(RETENTION + 1)
-        drain("archive_worker")
-        staff = User.objects.create_superuser("root@example.org", "a-long-staff-password-1")
-        client.force_login(staff)
+        job, _ = _archived_and_staff_signed_in(clock, client, completed_job, drain)
         with commit():
             response = client.post(
                 reverse("admin:jobs_job_changelist"), {"action": "force_restore", "_selected_action": [str(job.id)]}
@@ -336,14 +342,8 @@ def test_the_staff_console_reads_well_and_records_who_did_what(
 
     from django.contrib.admin.models import LogEntry
 
-    from accounts.models import User
-
     with freeze_time(timezone.now()) as clock:
-        job = completed_job()
-        clock.tick(RETENTION + 1)
-        drain("archive_worker")
-        staff = User.objects.create_superuser("staff@example.org", "a-long-staff-password-1")
-        client.force_login(staff)
+        job, staff = _archived_and_staff_signed_in(clock, client, completed_job, drain, "staff@example.org")
         listing = client.get(reverse("admin:jobs_job_changelist")).content.decode()
         headers = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', listing)
         assert headers == [

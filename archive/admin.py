@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.formats import date_format
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 
 from archive import services
 from archive.models import ResultArchive, ResultState
@@ -48,6 +48,13 @@ class ResultArchiveInline(admin.StackedInline):
 admin.site.unregister(Job)
 
 
+def _shortened(text: str, most: int) -> str:
+    """``text`` cut to ``most`` characters with an ellipsis, whole in its tooltip (the list fits 1280 px)."""
+    if len(text) <= most:
+        return text
+    return format_html('<span title="{}">{}…</span>', text, text[: most - 1])
+
+
 def _count(number: int, one: str, many: str) -> str:
     return f"{number} {one if number == 1 else many}"
 
@@ -56,15 +63,18 @@ def _count(number: int, one: str, many: str) -> str:
 class JobWithArchiveAdmin(JobAdmin):
     # what staff look for first; the id, which wraps, last and short
     list_display = [
-        "input_name", "owner", "status", "result_state", "owner_plan", "submitted_at", "duration", "records",
+        "file", "owner_email", "status", "result_state", "owner_plan", "submitted_at", "duration", "records",
         "short_id",
     ]  # fmt: skip
-    list_display_links = ["input_name"]
+    list_display_links = ["file"]
     list_filter = ["status", ArchiveStateFilter, "owner__plan", "submitted_at", "reference_name"]
     list_select_related = ["owner", "result_archive"]
     inlines = [ResultArchiveInline]
     actions = ["force_restore", "archive_now", "rerun"]
     readonly_fields = ["files", "timeline", *JobAdmin.readonly_fields]
+
+    class Media:
+        css = {"all": ["css/admin-jobs.css"]}
 
     def get_urls(self) -> list[Any]:
         queues_page = path("queues/", self.admin_site.admin_view(self.queues_view), name="jobs_job_queues")
@@ -126,6 +136,14 @@ class JobWithArchiveAdmin(JobAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
         return False  # (a job's page is for reading: nothing on it can be saved; the actions change jobs)
 
+    @admin.display(description="file", ordering="input_name")
+    def file(self, job: Job) -> str:
+        return _shortened(job.input_name, 24)
+
+    @admin.display(description="owner", ordering="owner__email")
+    def owner_email(self, job: Job) -> str:
+        return _shortened(job.owner.email, 20)
+
     @admin.display(description="results")
     def result_state(self, job: Job) -> str:
         archive = getattr(job, "result_archive", None)
@@ -140,7 +158,7 @@ class JobWithArchiveAdmin(JobAdmin):
         if not (job.started_at and job.completed_at):
             return "—"
         seconds = round((job.completed_at - job.started_at).total_seconds())
-        return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+        return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
     @admin.display(description="id")
     def short_id(self, job: Job) -> str:

@@ -5,6 +5,9 @@ from accounts import views as account_views
 from jobs import views as job_views
 from jobs.api import api
 
+admin.site.site_header = admin.site.site_title = "GAS staff console"
+admin.site.enable_nav_sidebar = False  # (the job list's columns need the width at 1280 px)
+
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("profile", account_views.profile, name="profile"),

@@ -347,7 +347,7 @@ def test_the_staff_console_reads_well_and_records_who_did_what(
         listing = client.get(reverse("admin:jobs_job_changelist")).content.decode()
         headers = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', listing)
         assert headers == [
-            "input_name", "owner", "status", "result_state", "owner_plan", "submitted_at", "duration", "records",
+            "file", "owner_email", "status", "result_state", "owner_plan", "submitted_at", "duration", "records",
             "short_id",
         ]  # fmt: skip
         assert f">{str(job.id)[:8]}<" in listing

@@ -375,7 +375,6 @@ def import_reference(
         finally:
             progress.close()
         counts, genes = contigs.counts, contigs.genes
-        contig_lengths = genome.contigs
         if not counts:
             raise ReferenceError_(
                 f"no transcript of {gene_model} lies on a contig of {fasta} "
@@ -405,7 +404,7 @@ def import_reference(
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "engine_version": ENGINE_VERSION,
             "source_name": source_name or Path(gene_model).name,
-            "contigs": {contig: contig_lengths[contig] for contig in contig_lengths},
+            "contigs": dict(genome.contigs),
             "annotated_contigs": sorted(counts),
             "provider": provider,
             "release": release,

@@ -49,8 +49,14 @@ run: install demo-reference
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
 
+# The sign-in tests' OpenID provider (oidc-provider, from the npm registry; needs Node.js and npm).
+OIDC_PROVIDER := tests/oidc_provider
+$(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package.json $(OIDC_PROVIDER)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --loglevel=error \
+	  && touch $@; else echo "WARNING: npm not found: the sign-in tests need Node.js and npm (apt-get install nodejs npm)"; fi
+
 # Runs the whole suite on SQLite; again on PostgreSQL when GAS_TEST_POSTGRES_URL is set (CI sets it).
-test: install
+test: install $(OIDC_PROVIDER)/node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 	@if [ -n "$$GAS_TEST_POSTGRES_URL" ]; then \
@@ -69,4 +75,4 @@ bench: install
 	$(BIN)/python benchmarks/annotate.py
 
 clean:
-	rm -rf $(VENV) var build jobs/annotation/*.so ./*__mypyc*.so
+	rm -rf $(VENV) var build jobs/annotation/*.so ./*__mypyc*.so $(OIDC_PROVIDER)/node_modules

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount, SocialLogin
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.dispatch import Signal
+from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Plan, PlanChange, User
@@ -92,3 +97,79 @@ def staff_revoke(*, user: User) -> None:
         user.save(update_fields=["is_staff"])
         user.groups.remove(*Group.objects.filter(name=STAFF_GROUP))
     logger.info("user %s: staff role revoked", user.pk)
+
+
+# --- Identities: the providers a user signs in with ------------------------------------------
+
+
+class IdentityError(Exception):
+    """An identity change refused; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class LinkedIdentity:
+    id: int
+    provider: str
+    label: str  # the provider's username (a Globus ID), else the e-mail it shared, else its subject
+    linked_at: datetime
+    last_login: datetime | None
+    also: tuple[str, ...]  # other identities the provider groups with it (Globus's identity_set)
+
+
+def _identity_claims(account: SocialAccount) -> dict[str, Any]:
+    data = account.extra_data or {}
+    return data.get("userinfo") or data.get("id_token") or data
+
+
+def identity_label(account: SocialAccount) -> str:
+    claims = _identity_claims(account)
+    return str(claims.get("preferred_username") or claims.get("email") or account.uid)
+
+
+def linked_identities(*, user: User) -> list[LinkedIdentity]:
+    identities = []
+    for account in user.socialaccount_set.order_by("date_joined", "pk"):
+        claims = _identity_claims(account)
+        label = identity_label(account)
+        also = tuple(
+            str(entry.get("username") or entry.get("email") or entry.get("sub"))
+            for entry in claims.get("identity_set") or []
+            if isinstance(entry, dict) and str(entry.get("username") or entry.get("email") or "") != label
+        )
+        try:
+            provider = account.get_provider().name
+        except Exception:
+            provider = account.provider
+        identities.append(LinkedIdentity(account.pk, provider, label, account.date_joined, account.last_login, also))
+    return identities
+
+
+def sign_in_ways(*, user: User) -> int:
+    return int(user.has_usable_password()) + user.socialaccount_set.count()
+
+
+def identity_unlink(*, user: User, account_id: int) -> LinkedIdentity:
+    """Remove one of ``user``'s identities, while another way to sign in remains."""
+    identity = next((i for i in linked_identities(user=user) if i.id == account_id), None)
+    if identity is None:
+        raise IdentityError("That identity is not linked to your account.")
+    if sign_in_ways(user=user) < 2:
+        raise IdentityError(
+            f"{identity.provider} ({identity.label}) is your only way to sign in: set a password or link "
+            "another identity first."
+        )
+    SocialAccount.objects.filter(pk=account_id, user=user).delete()
+    logger.info("user %s: identity %s (%s) unlinked", user.pk, account_id, identity.provider)
+    return identity
+
+
+def identity_link(*, request: HttpRequest, user: User, sociallogin: SocialLogin, email: str) -> None:
+    """Link the identity ``sociallogin`` (whose provider verified ``email``) to ``user``."""
+    account = sociallogin.account
+    if SocialAccount.objects.filter(provider=account.provider, uid=account.uid).exclude(user=user).exists():
+        raise IdentityError("That identity was linked to another account meanwhile; nothing was changed.")
+    with transaction.atomic():
+        sociallogin.connect(request, user)
+        if user.email.lower() == email.lower():
+            EmailAddress.objects.filter(user=user, email__iexact=email).update(verified=True)
+    logger.info("user %s: identity %s linked", user.pk, sociallogin.account.provider)

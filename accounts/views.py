@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts import billing, services
+from accounts import billing, services, sign_in
 from accounts.forms import ConfirmForm, ProfileForm
 from archive.services import storage_usage
 from jobs.forms import RegionSetForm
@@ -51,6 +51,8 @@ def profile(request: HttpRequest) -> HttpResponse:
             "storage": storage_usage(user=request.user),
             "region_sets": request.user.region_sets.all(),
             "region_form": RegionSetForm(),
+            "identities": services.linked_identities(user=request.user),
+            "sign_in_ways": services.sign_in_ways(user=request.user),
         },
     )
 
@@ -98,3 +100,46 @@ def unsubscribe(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Premium was cancelled; you are on the free plan.")
         return redirect("profile")
     return render(request, "accounts/unsubscribe.html", {"limits": _limits(), "form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def account_link(request: HttpRequest) -> HttpResponse:
+    """An identity whose verified address belongs to an existing account: linked once that account's
+    owner has signed in to it (with its password, or however they sign in), never before."""
+    pending = sign_in.pending_link(request)
+    if pending is None:
+        messages.info(request, "No sign-in is waiting to be linked.")
+        return redirect("home")
+    sociallogin, email = pending
+    provider = sociallogin.provider.name
+    if request.method == "POST":
+        if request.POST.get("action") == "cancel":
+            sign_in.pending_link_drop(request)
+            messages.info(request, f"Nothing was linked: {provider} was not added to any account.")
+            return redirect("home")
+        if request.user.is_authenticated:
+            sign_in.pending_link_drop(request)
+            try:
+                services.identity_link(request=request, user=request.user, sociallogin=sociallogin, email=email)
+            except services.IdentityError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"{provider} is linked: you can now sign in with it.")
+            return redirect("profile")
+    return render(
+        request,
+        "accounts/link_identity.html",
+        {"provider": provider, "email": email, "label": services.identity_label(sociallogin.account)},
+    )
+
+
+@login_required
+@require_http_methods(["POST"])
+def identity_remove(request: HttpRequest, account_id: int) -> HttpResponse:
+    try:
+        identity = services.identity_unlink(user=request.user, account_id=account_id)
+    except services.IdentityError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{identity.provider} ({identity.label}) is no longer linked to your account.")
+    return redirect("profile")

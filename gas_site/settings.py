@@ -59,7 +59,6 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     # Both providers are always installed; each appears on the sign-in page only once its
     # client id is configured below.
-    "allauth.socialaccount.providers.globus",
     "allauth.socialaccount.providers.openid_connect",
     "crispy_forms",
     "crispy_bootstrap5",
@@ -155,30 +154,41 @@ SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_STORE_TOKENS = False
-SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {}
-
+# Sign-in providers: each an app of the OpenID Connect provider whose callback verifies the ID token
+# (accounts.oidc). Globus Auth is one (its callback /accounts/oidc/globus/login/callback/), any other
+# OpenID provider (Keycloak, Okta, a campus IdP) the other (/accounts/oidc/oidc/login/callback/).
+_SIGN_IN_APPS: list[dict] = []
 GLOBUS_CLIENT_ID = env_str("GLOBUS_CLIENT_ID")
 if GLOBUS_CLIENT_ID:
-    SOCIALACCOUNT_PROVIDERS["globus"] = {
-        "APPS": [{"client_id": GLOBUS_CLIENT_ID, "secret": env_str("GLOBUS_CLIENT_SECRET", required=True)}],
-        "SCOPE": ["openid", "profile", "email"],
-    }
-
+    _SIGN_IN_APPS.append(
+        {
+            "provider_id": "globus",
+            "name": "Globus",
+            "client_id": GLOBUS_CLIENT_ID,
+            "secret": env_str("GLOBUS_CLIENT_SECRET", required=True),
+            # Globus releases the address of an identity its user signed in with and has no email_verified claim.
+            "settings": {"server_url": env_str("GLOBUS_SERVER_URL", "https://auth.globus.org"), "email_verified": True},
+        }
+    )
 OIDC_SERVER_URL = env_str("OIDC_SERVER_URL")
 if OIDC_SERVER_URL:
-    _oidc_name = env_str("OIDC_PROVIDER_NAME", "OpenID Connect")
-    SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
-        "APPS": [
-            {
-                "provider_id": "oidc",
-                "name": _oidc_name,
-                "client_id": env_str("OIDC_CLIENT_ID", required=True),
-                "secret": env_str("OIDC_CLIENT_SECRET", required=True),
-                "settings": {"server_url": OIDC_SERVER_URL},
-            }
-        ],
+    _SIGN_IN_APPS.append(
+        {
+            "provider_id": "oidc",
+            "name": env_str("OIDC_PROVIDER_NAME", "OpenID Connect"),
+            "client_id": env_str("OIDC_CLIENT_ID", required=True),
+            "secret": env_str("OIDC_CLIENT_SECRET", required=True),
+            "settings": {"server_url": OIDC_SERVER_URL},
+        }
+    )
+SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {
+    "openid_connect": {
+        "provider_class": "accounts.oidc.provider.VerifiedOpenIDConnectProvider",
+        "APPS": _SIGN_IN_APPS,
+        "SCOPE": ["openid", "email", "profile"],
         "OAUTH_PKCE_ENABLED": True,
     }
+}
 
 # --- Plans and limits -----------------------------------------------------------------
 GAS_FREE_RETENTION_SECONDS = env_int("GAS_FREE_RETENTION_SECONDS", 300, minimum=0)

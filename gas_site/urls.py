@@ -29,6 +29,8 @@ urlpatterns = [
     path("profile/regions/<int:region_set_id>/delete", job_views.region_delete, name="region_delete"),
     path("profile/tokens/<int:token_id>/revoke", job_views.token_revoke, name="token_revoke"),
     path("api/v1/", api.urls),
+    path("accounts/link", account_views.account_link, name="account_link"),
+    path("profile/identities/<int:account_id>/remove", account_views.identity_remove, name="identity_remove"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

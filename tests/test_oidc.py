@@ -1,142 +1,77 @@
-"""Sign-in through a generic OpenID Connect provider, against a real local test double.
-
-The double is an HTTP server on 127.0.0.1 that serves discovery, token and userinfo
-endpoints the way Keycloak or Globus do; allauth talks to it over real HTTP.
-"""
+"""ID-token checks (accounts.oidc.id_token), with keys made here: each way a token can be wrong is
+refused with its own reason. The whole sign-in, against a real OpenID provider in a real browser,
+is tests/browser/test_sign_in.py."""
 
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+import time
 
+import jwt
 import pytest
-from django.urls import reverse
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from accounts.models import User
+from accounts.oidc.id_token import SignInRefused, verify_id_token
 
-pytestmark = pytest.mark.django_db
-
-CLIENT_ID = "gas-test-client"
-CLIENT_SECRET = "gas-test-secret"
+ISSUER = "https://idp.example.org"
+CLIENT = "gas-client"
 
 
-class FakeProvider:
-    def __init__(self) -> None:
-        self.token_requests: list[dict[str, list[str]]] = []
-        self.userinfo = {
-            "sub": "user-123",
-            "email": "oidc.user@example.org",
-            "email_verified": True,
-            "name": "Rosalind Franklin",
-        }
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _json(self, payload: dict, status: int = 200) -> None:
-                body = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self) -> None:
-                path = urlparse(self.path).path
-                if path == "/.well-known/openid-configuration":
-                    base = provider.url
-                    self._json(
-                        {
-                            "issuer": base,
-                            "authorization_endpoint": f"{base}/authorize",
-                            "token_endpoint": f"{base}/token",
-                            "userinfo_endpoint": f"{base}/userinfo",
-                            "jwks_uri": f"{base}/jwks",
-                            "token_endpoint_auth_methods_supported": ["client_secret_post"],
-                        }
-                    )
-                elif path == "/userinfo":
-                    if self.headers.get("Authorization") != "Bearer access-token-xyz":
-                        self._json({"error": "invalid_token"}, 401)
-                    else:
-                        self._json(provider.userinfo)
-                else:
-                    self._json({"error": "not found"}, 404)
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                form = parse_qs(self.rfile.read(length).decode())
-                provider.token_requests.append(form)
-                if form.get("client_secret") != [CLIENT_SECRET] or form.get("code") != ["auth-code-1"]:
-                    self._json({"error": "invalid_grant"}, 400)
-                    return
-                self._json({"access_token": "access-token-xyz", "token_type": "Bearer", "expires_in": 300})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> FakeProvider:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def _key(kid: str):
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+    return private, {**public, "kid": kid, "use": "sig", "alg": "RS256"}
 
 
-@pytest.fixture
-def oidc_provider(settings) -> Iterator[FakeProvider]:
-    with FakeProvider() as provider:
-        settings.SOCIALACCOUNT_PROVIDERS = {
-            "openid_connect": {
-                "APPS": [
-                    {
-                        "provider_id": "oidc",
-                        "name": "Lab SSO",
-                        "client_id": CLIENT_ID,
-                        "secret": CLIENT_SECRET,
-                        "settings": {"server_url": provider.url},
-                    }
-                ],
-                "OAUTH_PKCE_ENABLED": True,
-            }
-        }
-        yield provider
+PRIVATE, PUBLIC = _key("k1")
+OTHER_PRIVATE, _ = _key("k1")  # (same kid, another key)
 
 
-def test_login_page_offers_the_configured_provider(client, oidc_provider):
-    html = client.get(reverse("account_login")).content.decode()
-    assert "Lab SSO" in html
+def _token(private=PRIVATE, kid="k1", alg="RS256", **overrides) -> str:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "sub": "user-1", "aud": CLIENT, "iat": now, "exp": now + 300, "nonce": "n-1"}
+    claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode(claims, private, algorithm=alg, headers={"kid": kid})
 
 
-def test_oidc_sign_in_creates_a_user_from_userinfo(client, oidc_provider):
-    login_url = reverse("openid_connect_login", kwargs={"provider_id": "oidc"})
-    response = client.post(login_url)
-    assert response.status_code == 302
-    authorize = urlparse(response["Location"])
-    assert f"{authorize.scheme}://{authorize.netloc}{authorize.path}" == f"{oidc_provider.url}/authorize"
-    query = parse_qs(authorize.query)
-    assert query["client_id"] == [CLIENT_ID]
-    assert "code_challenge" in query  # PKCE
-    callback = urlparse(query["redirect_uri"][0]).path
-
-    response = client.get(callback, {"code": "auth-code-1", "state": query["state"][0]}, follow=True)
-    assert response.status_code == 200
-    user = User.objects.get(email="oidc.user@example.org")
-    assert user.full_name == "Rosalind Franklin"
-    assert response.context["user"] == user
-    assert oidc_provider.token_requests[0]["code_verifier"]
+def _verify(token: str, nonce: str | None = "n-1", jwks=None) -> dict:
+    return verify_id_token(
+        token=token, jwks=jwks or {"keys": [PUBLIC]}, issuer=ISSUER, client_id=CLIENT, nonce=nonce,
+        provider_name="Lab SSO",
+    )  # fmt: skip
 
 
-def test_oidc_callback_with_a_bad_code_does_not_sign_in(client, oidc_provider):
-    response = client.post(reverse("openid_connect_login", kwargs={"provider_id": "oidc"}))
-    query = parse_qs(urlparse(response["Location"]).query)
-    callback = urlparse(query["redirect_uri"][0]).path
-    response = client.get(callback, {"code": "stolen", "state": query["state"][0]})
-    assert not User.objects.filter(email="oidc.user@example.org").exists()
-    assert "_auth_user_id" not in client.session
+def test_a_good_token_gives_its_claims():
+    assert _verify(_token())["sub"] == "user-1"
+
+
+@pytest.mark.parametrize(
+    ("token", "nonce", "reason"),
+    [
+        (lambda: _token(exp=int(time.time()) - 600, iat=int(time.time()) - 900), "n-1", "id_token_expired"),
+        (lambda: _token(private=OTHER_PRIVATE), "n-1", "id_token_signature"),
+        (lambda: _token(kid="k2"), "n-1", "id_token_unknown_key"),
+        (lambda: _token(aud="someone-else"), "n-1", "id_token_audience"),
+        (lambda: _token(aud=[CLIENT, "someone-else"], azp="someone-else"), "n-1", "id_token_audience"),
+        (lambda: _token(iss="https://evil.example.org"), "n-1", "id_token_issuer"),
+        (lambda: _token(), "another-nonce", "id_token_nonce"),
+        (lambda: _token(), None, "id_token_nonce"),  # (no sign-in of this browser's waits for it)
+        (lambda: _token(nonce=None), "n-1", "id_token_nonce"),
+        (lambda: _token(iat=None), "n-1", "id_token_invalid"),
+        (lambda: "not.a.jwt", "n-1", "id_token_malformed"),
+        (lambda: jwt.encode({"iss": ISSUER}, "a-shared-secret-of-thirty-two-bytes!", algorithm="HS256", headers={"kid": "k1"}), "n-1",
+         "id_token_algorithm"),
+        (lambda: jwt.encode({"iss": ISSUER}, None, algorithm="none"), "n-1", "id_token_algorithm"),
+    ],
+)  # fmt: skip
+def test_each_wrong_token_is_refused_with_its_reason(token, nonce, reason):
+    with pytest.raises(SignInRefused) as refused:
+        _verify(token(), nonce=nonce)
+    assert refused.value.reason == reason
+    assert "Lab SSO" in refused.value.message or reason == "id_token_issuer"
+
+
+def test_a_rotated_key_is_found_by_its_kid():
+    new_private, new_public = _key("k2")
+    assert _verify(_token(private=new_private, kid="k2"), jwks={"keys": [new_public, PUBLIC]})["sub"] == "user-1"

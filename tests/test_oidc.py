@@ -60,8 +60,8 @@ def test_a_good_token_gives_its_claims():
         (lambda: _token(nonce=None), "n-1", "id_token_nonce"),
         (lambda: _token(iat=None), "n-1", "id_token_invalid"),
         (lambda: "not.a.jwt", "n-1", "id_token_malformed"),
-        (lambda: jwt.encode({"iss": ISSUER}, "a-shared-secret-of-thirty-two-bytes!", algorithm="HS256", headers={"kid": "k1"}), "n-1",
-         "id_token_algorithm"),
+        (lambda: jwt.encode({"iss": ISSUER}, "a-shared-secret-of-thirty-two-bytes!", algorithm="HS256",
+                            headers={"kid": "k1"}), "n-1", "id_token_algorithm"),
         (lambda: jwt.encode({"iss": ISSUER}, None, algorithm="none"), "n-1", "id_token_algorithm"),
     ],
 )  # fmt: skip

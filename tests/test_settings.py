@@ -98,13 +98,16 @@ def test_aws_settings_select_the_aws_backends(tmp_path):
         "OIDC_CLIENT_ID": "gas",
         "OIDC_CLIENT_SECRET": "s",
         "OIDC_PROVIDER_NAME": "Lab SSO",
+        "GLOBUS_CLIENT_ID": "globus-client",
+        "GLOBUS_CLIENT_SECRET": "g",
     }
     code = (
         "from django.conf import settings as s;"
         "print(s.STORAGES['results']['BACKEND'], s.STORAGES['results']['OPTIONS']['bucket_name']);"
         "print(s.GAS_QUEUES['jobs']['BACKEND'], s.GAS_QUEUES['jobs']['NAME']);"
         "print(s.GAS_COLD_STORAGE['default']['OPTIONS']['storage_class'], s.EMAIL_BACKEND);"
-        "print(s.SOCIALACCOUNT_PROVIDERS['openid_connect']['APPS'][0]['name'])"
+        "print([(a['provider_id'], a['name'], a['settings']['server_url'])"
+        " for a in s.SOCIALACCOUNT_PROVIDERS['openid_connect']['APPS']])"
     )
     result = _manage("shell", "--no-imports", "-c", code, env=env, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -112,7 +115,7 @@ def test_aws_settings_select_the_aws_backends(tmp_path):
         "gas_site.storage.GasS3Storage out-b",
         "gas_site.queues.sqs.SQSQueue lab-job-requests",
         "DEEP_ARCHIVE django_ses.SESBackend",
-        "Lab SSO",
+        "[('globus', 'Globus', 'https://auth.globus.org'), ('oidc', 'Lab SSO', 'https://login.example.org/realms/lab')]",
     ]
 
 

@@ -45,8 +45,8 @@ def provider(openid_provider, settings) -> Iterator[OpenIDProvider]:
         "openid_connect": {
             **app,
             "APPS": [
-                {"provider_id": "oidc", "name": "Lab SSO", "client_id": LAB["client_id"], "secret": LAB["client_secret"],
-                 "settings": {"server_url": openid_provider.issuer}},
+                {"provider_id": "oidc", "name": "Lab SSO", "client_id": LAB["client_id"],
+                 "secret": LAB["client_secret"], "settings": {"server_url": openid_provider.issuer}},
                 {"provider_id": "globus", "name": "Globus", "client_id": GLOBUS["client_id"],
                  "secret": GLOBUS["client_secret"],
                  "settings": {"server_url": openid_provider.issuer, "email_verified": True,
@@ -78,8 +78,8 @@ def at_provider(browser, provider: OpenIDProvider, login: str, *, consent: bool 
 
 
 def refusal(browser) -> tuple[str, str]:
-    element = find_testid(browser, "sign-in-refused")
-    return element.get_attribute("data-reason"), browser.find_element(By.CSS_SELECTOR, '[data-testid="refusal-message"]').text
+    reason = find_testid(browser, "sign-in-refused").get_attribute("data-reason")
+    return reason, browser.find_element(By.CSS_SELECTOR, '[data-testid="refusal-message"]').text
 
 
 def signed_in_as(browser, base: str) -> str:

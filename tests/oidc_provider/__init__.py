@@ -42,7 +42,7 @@ class OpenIDProvider:
         self._folder = tempfile.TemporaryDirectory(prefix="gas-oidc-")
         config = Path(self._folder.name) / "config.json"
         config.write_text(json.dumps({"port": 0, "clients": clients}))
-        self._log = open(Path(self._folder.name) / "provider.log", "w+")  # noqa: SIM115 (closed in stop())
+        self._log = open(Path(self._folder.name) / "provider.log", "w+")
         self._process = subprocess.Popen(
             [NODE, str(HERE / "server.js"), str(config)],
             stdout=subprocess.PIPE, stderr=self._log, text=True, cwd=HERE,

@@ -9,8 +9,9 @@ from accounts.models import PlanChange, User
 
 class PlanChangeInline(admin.TabularInline):
     model = PlanChange
+    fk_name = "user"
     extra = 0
-    readonly_fields = ["from_plan", "to_plan", "changed_at", "payment_reference"]
+    readonly_fields = ["from_plan", "to_plan", "changed_at", "payment_reference", "changed_by"]
     can_delete = False
 
 
@@ -41,17 +42,20 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description="Upgrade to premium (their archived results come back)", permissions=["change"])
     def upgrade(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         reference = f"staff:{request.user.email}"
-        changed = [user for user in queryset if services.plan_upgrade(user=user, payment_reference=reference)]
+        changed = [
+            user for user in queryset if services.plan_upgrade(user=user, payment_reference=reference, by=request.user)
+        ]
         self._changed(request, changed, "premium")
 
     @admin.action(description="Back to the free plan", permissions=["change"])
     def back_to_free(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        self._changed(request, [user for user in queryset if services.plan_cancel(user=user)], "free")
+        changed = [user for user in queryset if services.plan_cancel(user=user, by=request.user)]
+        self._changed(request, changed, "free")
 
 
 @admin.register(PlanChange)
 class PlanChangeAdmin(admin.ModelAdmin):
-    list_display = ["user", "from_plan", "to_plan", "changed_at", "payment_reference"]
+    list_display = ["user", "from_plan", "to_plan", "changed_at", "payment_reference", "changed_by"]
     list_filter = ["to_plan"]
     search_fields = ["user__email"]
     date_hierarchy = "changed_at"

@@ -73,6 +73,8 @@ class PlanChange(models.Model):
     to_plan = models.CharField(max_length=16, choices=Plan.choices)
     changed_at = models.DateTimeField(default=timezone.now)
     payment_reference = models.CharField(max_length=200, blank=True)
+    # the staff member who made the change in the staff console; empty when the user made it
+    changed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-changed_at", "-pk"]

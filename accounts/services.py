@@ -28,7 +28,9 @@ def profile_update(*, user: User, full_name: str, institution: str) -> User:
     return user
 
 
-def _plan_change(*, user: User, to_plan: Plan, event: Signal, payment_reference: str = "") -> bool:
+def _plan_change(
+    *, user: User, to_plan: Plan, event: Signal, payment_reference: str = "", by: User | None = None
+) -> bool:
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if locked.plan == to_plan:
@@ -40,6 +42,7 @@ def _plan_change(*, user: User, to_plan: Plan, event: Signal, payment_reference:
             to_plan=to_plan,
             changed_at=changed_at,
             payment_reference=payment_reference,
+            changed_by=by,
         )
         locked.plan = to_plan
         locked.plan_changed_at = changed_at
@@ -52,14 +55,18 @@ def _plan_change(*, user: User, to_plan: Plan, event: Signal, payment_reference:
     return True
 
 
-def plan_upgrade(*, user: User, payment_reference: str = "") -> bool:
-    """Make ``user`` premium; sends ``plan_upgraded`` within the change. False if already premium."""
-    return _plan_change(user=user, to_plan=Plan.PREMIUM, event=plan_upgraded, payment_reference=payment_reference)
+def plan_upgrade(*, user: User, payment_reference: str = "", by: User | None = None) -> bool:
+    """Make ``user`` premium (``by`` a staff member, if not the user); sends ``plan_upgraded`` within the
+    change. False if already premium."""
+    return _plan_change(
+        user=user, to_plan=Plan.PREMIUM, event=plan_upgraded, payment_reference=payment_reference, by=by
+    )
 
 
-def plan_cancel(*, user: User) -> bool:
-    """Return ``user`` to the free plan; sends ``plan_downgraded`` within the change. False if already free."""
-    return _plan_change(user=user, to_plan=Plan.FREE, event=plan_downgraded)
+def plan_cancel(*, user: User, by: User | None = None) -> bool:
+    """Return ``user`` to the free plan (``by`` a staff member, if not the user); sends ``plan_downgraded``
+    within the change. False if already free."""
+    return _plan_change(user=user, to_plan=Plan.FREE, event=plan_downgraded, by=by)
 
 
 # The staff role: inspect jobs, results, users and sources in the admin, and run the job actions

@@ -20,6 +20,7 @@ from archive import services
 from archive.models import ResultArchive, ResultState
 from gas_site.queues import QueueError, queues
 from jobs import services as job_services
+from jobs import views as job_views
 from jobs.admin import JobAdmin
 from jobs.downloads import ResultNotAvailable, download_response
 from jobs.models import Job
@@ -81,7 +82,17 @@ class JobWithArchiveAdmin(JobAdmin):
         file_page = path(
             "<uuid:job_id>/file/<str:kind>/", self.admin_site.admin_view(self.file_view), name="jobs_job_file"
         )
-        return [queues_page, file_page, *super().get_urls()]
+        owner_page = path(
+            "<uuid:job_id>/as-owner/", self.admin_site.admin_view(self.owner_view), name="jobs_job_owner_view"
+        )
+        return [queues_page, file_page, owner_page, *super().get_urls()]
+
+    def owner_view(self, request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+        """The job's page as its owner sees it (summary, charts, QC, warnings), for staff, without its forms."""
+        job = get_object_or_404(Job.objects.select_related("owner", "result_archive"), id=job_id)
+        if not self.has_view_permission(request, job):
+            raise PermissionDenied
+        return job_views.job_page(request, job=job, staff_preview=True)
 
     def file_view(self, request: HttpRequest, job_id: uuid.UUID, kind: str) -> HttpResponse:
         """A job's log, summary or result for staff (any owner's): the log and summary shown in the browser."""
@@ -105,6 +116,7 @@ class JobWithArchiveAdmin(JobAdmin):
             )
             if key
         ]
+        links.append((reverse("admin:jobs_job_owner_view", args=[job.id]), "the owner's view"))
         links.append((reverse("admin:accounts_user_change", args=[job.owner_id]), f"owner {job.owner.email}"))
         return format_html_join(" · ", '<a href="{}">{}</a>', links)
 

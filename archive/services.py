@@ -365,8 +365,8 @@ def cold_orphans_sweep() -> int:
 
 
 def job_timeline(*, job: Job) -> list[tuple[datetime, str]]:
-    """What happened to a job, oldest first: submitted, started, finished, archived, restored,
-    and every staff action from Django's admin log, with who did it."""
+    """What happened to a job, oldest first: submitted, started, finished, archived, restored, its
+    owner's plan changes since, and every staff action from Django's admin log, with who did it."""
     from django.contrib.admin.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
 
@@ -384,6 +384,9 @@ def job_timeline(*, job: Job) -> list[tuple[datetime, str]]:
         if archive.restored_at:
             times = "once" if archive.restore_count == 1 else f"{archive.restore_count} times"
             events.append((archive.restored_at, f"results restored (restored {times} in all)"))
+    for change in job.owner.plan_changes.filter(changed_at__gte=job.submitted_at).select_related("changed_by"):
+        who = f"by {change.changed_by.email} (staff)" if change.changed_by else "by the owner"
+        events.append((change.changed_at, f"owner's plan: {change.from_plan} → {change.to_plan} — {who}"))
     staff_actions = LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Job), object_id=str(job.pk)
     ).select_related("user")

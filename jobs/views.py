@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from jobs import browser, direct_uploads, services, sources, tables
 from jobs.downloads import ResultNotAvailable, download_response, result_unavailable_reason
 from jobs.forms import AnnotateForm, RegionSetForm, TokenForm
+from jobs.models import Job
 from jobs.references import reference_summary
 from jobs.selectors import job_of, jobs_of
 from jobs.variants import TableError, parse_filter
@@ -105,7 +106,11 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = job_of(request.user, job_id)
+    return job_page(request, job=job_of(request.user, job_id))
+
+
+def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> HttpResponse:
+    """A job's page as its owner sees it (``staff_preview``: shown to staff, without its forms)."""
     unavailable = result_unavailable_reason(job)
     summary = None
     if job.status == "COMPLETED":
@@ -133,6 +138,7 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
             "archive": getattr(job, "result_archive", None),
             "unavailable": unavailable,
             "reference": reference_summary(job.reference_name),
+            "staff_preview": staff_preview,
         },
     )
 

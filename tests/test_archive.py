@@ -385,6 +385,31 @@ def test_the_staff_console_reads_well_and_records_who_did_what(
     assert "1 failed job queued again." in response.content.decode()
 
 
+def test_staff_see_the_owners_view_and_plan_changes_on_the_timeline(
+    client, user, completed_job, django_capture_on_commit_callbacks
+):
+    from accounts.models import User
+    from accounts.services import plan_cancel
+
+    job = completed_job()
+    client.force_login(user)  # (not staff: the admin's sign-in)
+    assert client.get(reverse("admin:jobs_job_owner_view", args=[job.id])).status_code == 302
+    staff = User.objects.create_superuser("root@example.org", "a-long-staff-password-1")
+    client.force_login(staff)
+    assert client.get(reverse("job_detail", args=[job.id])).status_code == 404  # (the owner's own page stays theirs)
+    preview = client.get(reverse("admin:jobs_job_owner_view", args=[job.id])).content.decode()
+    assert f"the page {user.email} sees" in preview
+    assert job.input_name in preview and "Delete job" not in preview and 'data-testid="staff-preview"' in preview
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:accounts_user_changelist"), {"action": "upgrade", "_selected_action": [user.pk]})
+        plan_cancel(user=user)
+    page = client.get(reverse("admin:jobs_job_change", args=[job.id])).content.decode()
+    assert f'href="{reverse("admin:jobs_job_owner_view", args=[job.id])}">the owner&#x27;s view' in page
+    timeline = page[page.index("timeline") :]
+    assert "owner&#x27;s plan: free → premium — by root@example.org (staff)" in timeline
+    assert "owner&#x27;s plan: premium → free — by the owner" in timeline
+
+
 def test_deleting_a_job_deletes_its_cold_copy(signed_in_client, completed_job, drain):
     with freeze_time(timezone.now()) as clock:
         job = completed_job()

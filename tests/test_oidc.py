@@ -75,3 +75,40 @@ def test_each_wrong_token_is_refused_with_its_reason(token, nonce, reason):
 def test_a_rotated_key_is_found_by_its_kid():
     new_private, new_public = _key("k2")
     assert _verify(_token(private=new_private, kid="k2"), jwks={"keys": [new_public, PUBLIC]})["sub"] == "user-1"
+
+
+@pytest.mark.parametrize(
+    ("query", "exception", "reason", "status", "words"),
+    [
+        ({"error": "access_denied"}, None, "cancelled", 200, "You declined"),
+        ({"error": "temporarily_unavailable", "error_description": "down for maintenance"}, None, "provider_error",
+         401, "Lab SSO answered: temporarily_unavailable: down for maintenance."),
+        ({"code": "c"}, "unreachable", "unreachable", 502, "GAS could not reach Lab SSO (connection refused)"),
+        ({"code": "c"}, "code", "code_refused", 401, "refused to exchange the sign-in code (invalid_grant)"),
+        ({"code": "c"}, "id_token", "id_token_nonce", 401, "its nonce differs"),
+        ({"code": "c", "state": "forged"}, "no state", "state_mismatch", 400, "altered, used twice"),
+    ],
+)  # fmt: skip
+@pytest.mark.django_db
+def test_each_authentication_error_has_a_page_that_says_what_happened(rf, query, exception, reason, status, words):
+    from allauth.socialaccount.providers.base.constants import AuthError
+    from allauth.socialaccount.providers.oauth2.client import OAuth2Error
+    from django.contrib.auth.models import AnonymousUser
+    from requests import ConnectionError as RequestsConnectionError
+
+    from accounts import sign_in
+
+    request = rf.get("/accounts/oidc/oidc/login/callback/", query)
+    request.user = AnonymousUser()
+    error = AuthError.CANCELLED if query.get("error") == "access_denied" else AuthError.UNKNOWN
+    raised = {
+        "unreachable": RequestsConnectionError("connection refused"),
+        "code": OAuth2Error("invalid_grant"),
+        "id_token": SignInRefused("id_token_nonce", "Lab SSO's ID token ... (its nonce differs)."),
+    }.get(exception)
+    response = sign_in.authentication_error(
+        request, provider_name="Lab SSO", error=error, exception=raised, state_found=exception != "no state"
+    )
+    html = response.content.decode()
+    assert response.status_code == status
+    assert f'data-reason="{reason}"' in html and words in html.replace("&#x27;", "'")

@@ -259,3 +259,45 @@ def test_a_verified_address_of_an_existing_account_is_linked_once_its_owner_sign
     click(browser.find_element(By.CSS_SELECTOR, '[data-testid="identity"] button'))
     wait(browser).until(lambda d: "is no longer linked" in d.page_source)
     assert not SocialAccount.objects.exists()
+
+
+def test_a_signed_in_user_links_globus_from_the_profile_and_an_identity_is_never_shared(browser, live_server, provider):
+    base = live_server.url
+    User.objects.create_user("lise@example.org", PASSWORD)
+    provider.account("lmeitner", password=PROVIDER_PASSWORD, email="lise.meitner@globus.example.org",
+                     preferred_username="lmeitner@globusid.org", organization="KWI")  # fmt: skip
+    browser.get(f"{base}/accounts/login/")
+    browser.find_element(By.NAME, "login").send_keys("lise@example.org")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    click(browser.find_element(By.CSS_SELECTOR, "main form [type=submit]"))
+    wait(browser).until(lambda d: "/accounts/login" not in d.current_url)
+    browser.get(f"{base}/profile")
+    click(browser.find_element(By.XPATH, "//button[normalize-space()='Link Globus']"))
+    at_provider(browser, provider, "lmeitner")
+    wait(browser).until(lambda d: d.current_url.startswith(f"{base}/profile"))
+    identity = find_testid(browser, "identity").text
+    assert "Globus" in identity and "lmeitner@globusid.org" in identity and "Remove" in identity
+    assert SocialAccount.objects.get().user.email == "lise@example.org"
+
+    # Another GAS user signed in to the same browser cannot take that Globus identity.
+    sign_out(browser, base)
+    User.objects.create_user("otto@example.org", PASSWORD)
+    browser.get(f"{base}/accounts/login/")
+    browser.find_element(By.NAME, "login").send_keys("otto@example.org")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    click(browser.find_element(By.CSS_SELECTOR, "main form [type=submit]"))
+    wait(browser).until(lambda d: "/accounts/login" not in d.current_url)
+    browser.get(f"{base}/profile")
+    click(browser.find_element(By.XPATH, "//button[normalize-space()='Link Globus']"))
+    wait(browser).until(lambda d: d.current_url.startswith(base) and "/accounts/oidc/" not in d.current_url)
+    assert "already connected to a different account" in browser.page_source
+    assert SocialAccount.objects.get().user.email == "lise@example.org"
+
+
+def test_an_identity_without_an_address_is_refused(browser, live_server, provider):
+    provider.account("anon", password=PROVIDER_PASSWORD, name="No Mail")
+    start_sign_in(browser, live_server.url, "Lab SSO")
+    at_provider(browser, provider, "anon")
+    reason, message = refusal(browser)
+    assert reason == "email_missing" and "did not tell GAS your e-mail address" in message
+    assert not User.objects.exists() and not SocialAccount.objects.exists()

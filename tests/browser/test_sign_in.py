@@ -77,6 +77,19 @@ def at_provider(browser, provider: OpenIDProvider, login: str, *, consent: bool 
     click(browser.find_element(By.ID, "allow" if consent else "deny"))
 
 
+def back_at_gas(browser, base: str) -> None:
+    wait(browser).until(lambda d: d.current_url.startswith(base) and "/accounts/oidc/" not in d.current_url)
+
+
+def new_account_through(browser, base: str, provider: OpenIDProvider, button: str, login: str, email: str) -> User:
+    """Sign in through ``button`` as the provider's ``login``: back at GAS, signed in to a new account."""
+    start_sign_in(browser, base, button)
+    at_provider(browser, provider, login)
+    back_at_gas(browser, base)
+    assert signed_in_as(browser, base) == email
+    return User.objects.get(email=email)
+
+
 def refusal(browser) -> tuple[str, str]:
     reason = find_testid(browser, "sign-in-refused").get_attribute("data-reason")
     return reason, browser.find_element(By.CSS_SELECTOR, '[data-testid="refusal-message"]').text
@@ -88,6 +101,14 @@ def signed_in_as(browser, base: str) -> str:
     if "/login" in browser.current_url:
         return ""
     return browser.find_element(By.CSS_SELECTOR, "main dl dd").text.split(" ")[0]
+
+
+def sign_in_with_password(browser, page: str, email: str) -> None:
+    browser.get(page)
+    browser.find_element(By.NAME, "login").send_keys(email)
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    click(browser.find_element(By.CSS_SELECTOR, "main form [type=submit]"))
+    wait(browser).until(lambda d: "/accounts/login" not in d.current_url)
 
 
 def sign_out(browser, base: str) -> None:
@@ -104,11 +125,7 @@ def test_sign_in_through_the_provider_fills_the_profile_and_comes_back_to_the_sa
         "rfranklin", password=PROVIDER_PASSWORD, email="rosalind@kcl.example.org", email_verified=True,
         name="Rosalind Franklin", organization="King's College London",
     )  # fmt: skip
-    start_sign_in(browser, base, "Lab SSO")
-    at_provider(browser, provider, "rfranklin")
-    wait(browser).until(lambda d: d.current_url.startswith(base) and "/accounts/oidc/" not in d.current_url)
-    assert signed_in_as(browser, base) == "rosalind@kcl.example.org"
-    user = User.objects.get(email="rosalind@kcl.example.org")
+    user = new_account_through(browser, base, provider, "Lab SSO", "rfranklin", "rosalind@kcl.example.org")
     assert (user.full_name, user.institution) == ("Rosalind Franklin", "King's College London")
     assert browser.find_element(By.ID, "id_institution").get_attribute("value") == "King's College London"
     identities = [e.text for e in browser.find_elements(By.CSS_SELECTOR, '[data-testid="identity"]')]
@@ -118,7 +135,7 @@ def test_sign_in_through_the_provider_fills_the_profile_and_comes_back_to_the_sa
     sign_out(browser, base)
     assert signed_in_as(browser, base) == ""
     start_sign_in(browser, base, "Lab SSO")  # (the provider remembers the session and the consent)
-    wait(browser).until(lambda d: d.current_url.startswith(base) and "/accounts/oidc/" not in d.current_url)
+    back_at_gas(browser, base)
     assert signed_in_as(browser, base) == "rosalind@kcl.example.org"
     assert User.objects.count() == 1 and SocialAccount.objects.filter(user=user).count() == 1
 
@@ -132,7 +149,7 @@ def test_sign_in_through_the_provider_fills_the_profile_and_comes_back_to_the_sa
                         or (d.current_url.startswith(base) and "/accounts/" not in d.current_url))  # fmt: skip
     if browser.find_elements(By.ID, "login"):  # (a provider restarted with new keys may ask again)
         at_provider(browser, provider, "rfranklin")
-    wait(browser).until(lambda d: d.current_url.startswith(base) and "/accounts/oidc/" not in d.current_url)
+    back_at_gas(browser, base)
     assert signed_in_as(browser, base) == "rosalind@kcl.example.org"
 
 
@@ -211,11 +228,9 @@ def test_globus_shaped_claims_fill_the_profile(browser, live_server, provider):
         ],
     )  # fmt: skip
     base = live_server.url
-    start_sign_in(browser, base, "Globus")
-    at_provider(browser, provider, "0b5e4a2c-8f0e-4d8e-9a39-4c1b8f2d7e11")
-    wait(browser).until(lambda d: d.current_url.startswith(base) and "/accounts/oidc/" not in d.current_url)
-    assert signed_in_as(browser, base) == "barbara@cornell.example.edu"
-    user = User.objects.get(email="barbara@cornell.example.edu")
+    user = new_account_through(
+        browser, base, provider, "Globus", "0b5e4a2c-8f0e-4d8e-9a39-4c1b8f2d7e11", "barbara@cornell.example.edu"
+    )
     assert (user.full_name, user.institution) == ("Barbara McClintock", "Cornell University")
     account = SocialAccount.objects.get(user=user)
     assert (account.provider, account.uid) == ("globus", "0b5e4a2c-8f0e-4d8e-9a39-4c1b8f2d7e11")
@@ -237,10 +252,8 @@ def test_a_verified_address_of_an_existing_account_is_linked_once_its_owner_sign
     assert signed_in_as(browser, base) == ""
 
     browser.get(f"{base}/accounts/link")  # (the offer waits in this browser's session)
-    click(find_testid(browser, "link-identity").find_element(By.ID, "sign-in-to-link"))
-    browser.find_element(By.NAME, "login").send_keys("gertrude@example.org")
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    click(browser.find_element(By.CSS_SELECTOR, "main form [type=submit]"))
+    sign_in_page = find_testid(browser, "link-identity").find_element(By.ID, "sign-in-to-link").get_attribute("href")
+    sign_in_with_password(browser, sign_in_page, "gertrude@example.org")
     click(wait(browser).until(lambda d: d.find_element(By.ID, "link-identity")))
     wait(browser).until(lambda d: "/profile" in d.current_url)
     assert "Lab SSO is linked" in browser.page_source
@@ -251,7 +264,7 @@ def test_a_verified_address_of_an_existing_account_is_linked_once_its_owner_sign
 
     sign_out(browser, base)
     start_sign_in(browser, base, "Lab SSO")
-    wait(browser).until(lambda d: d.current_url.startswith(base) and "/accounts/oidc/" not in d.current_url)
+    back_at_gas(browser, base)
     assert signed_in_as(browser, base) == "gertrude@example.org"
 
     # Two ways in now: the identity can be removed from the profile, and the password still works.
@@ -266,11 +279,7 @@ def test_a_signed_in_user_links_globus_from_the_profile_and_an_identity_is_never
     User.objects.create_user("lise@example.org", PASSWORD)
     provider.account("lmeitner", password=PROVIDER_PASSWORD, email="lise.meitner@globus.example.org",
                      preferred_username="lmeitner@globusid.org", organization="KWI")  # fmt: skip
-    browser.get(f"{base}/accounts/login/")
-    browser.find_element(By.NAME, "login").send_keys("lise@example.org")
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    click(browser.find_element(By.CSS_SELECTOR, "main form [type=submit]"))
-    wait(browser).until(lambda d: "/accounts/login" not in d.current_url)
+    sign_in_with_password(browser, f"{base}/accounts/login/", "lise@example.org")
     browser.get(f"{base}/profile")
     click(browser.find_element(By.XPATH, "//button[normalize-space()='Link Globus']"))
     at_provider(browser, provider, "lmeitner")
@@ -282,14 +291,10 @@ def test_a_signed_in_user_links_globus_from_the_profile_and_an_identity_is_never
     # Another GAS user signed in to the same browser cannot take that Globus identity.
     sign_out(browser, base)
     User.objects.create_user("otto@example.org", PASSWORD)
-    browser.get(f"{base}/accounts/login/")
-    browser.find_element(By.NAME, "login").send_keys("otto@example.org")
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    click(browser.find_element(By.CSS_SELECTOR, "main form [type=submit]"))
-    wait(browser).until(lambda d: "/accounts/login" not in d.current_url)
+    sign_in_with_password(browser, f"{base}/accounts/login/", "otto@example.org")
     browser.get(f"{base}/profile")
     click(browser.find_element(By.XPATH, "//button[normalize-space()='Link Globus']"))
-    wait(browser).until(lambda d: d.current_url.startswith(base) and "/accounts/oidc/" not in d.current_url)
+    back_at_gas(browser, base)
     assert "already connected to a different account" in browser.page_source
     assert SocialAccount.objects.get().user.email == "lise@example.org"
 

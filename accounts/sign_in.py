@@ -36,8 +36,8 @@ _REASONS: dict[str, tuple[str, str]] = {
     "email_unverified": (
         "Your e-mail address is not verified",
         "{provider} says it has not verified {email}, so GAS cannot sign you in with it (an unverified "
-        "address could be anyone's). Verify the address at {provider}, or sign up here with it and confirm "
-        "it by the mail GAS sends.",
+        "address could be anyone's). Verify the address at {provider} and sign in again, or use GAS's own "
+        "e-mail sign-in.",
     ),
     "provider_error": ("{provider} refused the sign-in", "{provider} answered: {detail}."),
     "unreachable": ("{provider} could not be reached", "GAS could not reach {provider} ({detail}). Try again shortly."),

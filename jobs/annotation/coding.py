@@ -231,17 +231,17 @@ def coding_terms(tr: Transcript, allele: Allele, m: Mapping, alt_tx: str) -> int
     )
     codon_pair = codons_defined and not frameshift
     ref_codon, alt_codon = (m.ref_codon or "").replace("-", ""), (m.alt_codon or "").replace("-", "")
-    start_retained = (
-        os_
-        and (
-            (not indel and edited_start is not None and edited_start[utr5_len : utr5_len + 3] == "ATG")
-            # (an indel: the CDS unchanged at the end of the edited sequence, or ATG still at its start)
-            or (
-                indel
-                and edited_start is not None
-                and (not start_altered or edited_start[utr5_len : utr5_len + 3] == "ATG")
-            )
-        )
+    # (the 5'UTR kept and ATG right after it; never so for a transcript without a 5'UTR)
+    utr5_then_atg = (
+        edited_start is not None
+        and utr5_len > 0
+        and edited_start[:utr5_len] == utr5
+        and edited_start[utr5_len : utr5_len + 3] == "ATG"
+    )
+    start_retained = os_ and (
+        (not indel and edited_start is not None and edited_start[utr5_len : utr5_len + 3] == "ATG")
+        # (an indel: the CDS unchanged at the end of the edited sequence, or ATG still after the 5'UTR)
+        or (indel and edited_start is not None and (not start_altered or utr5_then_atg))
     )
     inframe_insertion = False
     if la > lr and codon_pair and len(alt_codon) > len(ref_codon) and R is not None and A is not None:
@@ -260,15 +260,7 @@ def coding_terms(tr: Transcript, allele: Allele, m: Mapping, alt_tx: str) -> int
                 r, a = r[:-1], a[:-1]
             inframe_deletion = not a and len(r) % 3 == 0
     start_lost = os_ and (
-        (
-            start_altered
-            and not (inframe_insertion or inframe_deletion)
-            and not (
-                edited_start is not None
-                and edited_start[:utr5_len] == utr5
-                and edited_start[utr5_len : utr5_len + 3] == "ATG"
-            )
-        )
+        (start_altered and not (inframe_insertion or inframe_deletion) and not utr5_then_atg)
         or inv_start_altered
         or (
             R is not None

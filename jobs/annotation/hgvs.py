@@ -102,7 +102,8 @@ def hgvs_notations(
         s, e, moved, shift = _shift(allele, tr, genome)
     else:
         s, e, moved, shift = s0, e0, "", 0
-    if (e < tr.start or s > tr.end) if insertion else (s < tr.start or e > tr.end):
+    # (an insertion shifted to just past the transcript's last base still duplicates the bases before it)
+    if (e < tr.start - 1 or s > tr.end + 1) if insertion else (s < tr.start or e > tr.end):
         return None
     ref_g = "" if insertion else genome.get(s, e)
     alt_g = moved if insertion else ("" if deletion else allele.alt)

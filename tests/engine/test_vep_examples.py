@@ -94,3 +94,38 @@ def test_non_coding_splice_donor_snv(demo_reference, tmp_path):
         "C|splice_donor_variant&non_coding_transcript_variant|HIGH|ITPA|ITPA|Transcript|ITPA-T1|processed_transcript|"
         "|4/6|ITPA-T1:n.330+1G>C|||||||||1||||chr20.sorted.gtf.gz||"
     )
+
+
+def test_a_duplication_shifted_to_the_transcripts_last_base(demo_reference, tmp_path):
+    """Shifted 3' (down the minus strand) to just past the transcript's last base, the insertion
+    still duplicates the base before it: VEP writes the dup and its offset."""
+    entries = annotate_records(demo_reference, tmp_path, [("20", 480571, "T", "TT")])
+    assert entry_for(entries, "CSNK2A1-T8") == (
+        "T|inframe_insertion&stop_retained_variant|MODERATE|CSNK2A1|CSNK2A1|Transcript|CSNK2A1-T8|protein_coding|"
+        "4/4||CSNK2A1-T8:c.224dup||577-578|220-221|74|K/KX|aaa/aAaa|||-1||||chr20.sorted.gtf.gz|-4|"
+    )
+
+
+def test_start_retained_needs_the_5utr_kept_and_a_5utr_at_all(demo_reference, tmp_path):
+    """An indel at the start codon retains it only if the edited sequence still reads 5'UTR then
+    ATG: not without a 5'UTR (NSFL1C-T8, ELMO2-T9), not when a deletion eats the UTR's end (NDRG3)."""
+    entries = annotate_records(
+        demo_reference, tmp_path,
+        [("20", 1447468, "A", "ACCA"), ("20", 35350135, "CCATG", "C"), ("20", 45023120, "A", "ACA"),
+         ("20", 3218217, "ACATG", "GTTCATC")],
+    )  # fmt: skip
+    expected = {
+        "NSFL1C-T8": "CCA|inframe_insertion|MODERATE|NSFL1C|NSFL1C|Transcript|NSFL1C-T8|protein_coding|1/9||"
+        "NSFL1C-T8:c.2_4dup|.1:p.Met1_Ala2insVal|1-2|1-2|1|M/MV|atg/aTGGtg|||-1||||chr20.sorted.gtf.gz|-3|",
+        "NSFL1C-T2": "CCA|inframe_insertion&start_retained_variant|MODERATE|NSFL1C|NSFL1C|Transcript|NSFL1C-T2|"
+        "protein_coding|1/8||NSFL1C-T2:c.2_4dup|.1:p.Met1_Ala2insVal|5-6|1-2|1|M/MV|atg/aTGGtg|||-1||||"
+        "chr20.sorted.gtf.gz|-3|",
+        "NDRG3-T1": "-|start_lost&5_prime_UTR_variant|HIGH|NDRG3|NDRG3|Transcript|NDRG3-T1|protein_coding|2/17||"
+        "NDRG3-T1:c.-1_3del||57-60|?-3|?-1|||||-1||||chr20.sorted.gtf.gz||",
+        "ELMO2-T9": "CA|frameshift_variant&start_lost|HIGH|ELMO2|ELMO2|Transcript|ELMO2-T9|protein_coding|1/20||"
+        "ELMO2-T9:c.2_3dup|.1:p.Pro2_?1|1-2|1-2|1|M/MX|atg/aTGtg|||-1||||chr20.sorted.gtf.gz|-2|",
+        "SLC4A11-T7": "GTTCATC|start_retained_variant&5_prime_UTR_variant|LOW|SLC4A11|SLC4A11|Transcript|SLC4A11-T7|"
+        "protein_coding|2/5||SLC4A11-T7:c.-1_4delinsGATGAAC||180-184|?-4|?-2|||||-1||||chr20.sorted.gtf.gz||",
+    }
+    for feature, entry in expected.items():
+        assert entry_for(entries, feature) == entry, feature

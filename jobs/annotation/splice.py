@@ -22,9 +22,12 @@ def intron_effects(tr: Transcript, allele: Allele, s: int, e: int, lo: int, hi: 
     """Splice and intron terms (EV BaseTranscriptVariationAllele intron_effects) and the INTRON text.
 
     As VEP: each differing region of the allele (``Allele.regions``: an MNV or delins is tested
-    base run by base run, not as one span) is tested against the introns near the allele; flags
-    accumulate, but splice_region keeps the value of the last (region, boundary intron) pair
-    examined, unless a donor or acceptor site was hit by then."""
+    base run by base run, not as one span) is tested against the introns VEP looked up once with
+    the allele's span: those it overlaps with 3 bases either side (intron_variant and the
+    polypyrimidine tract), and those whose boundary zone (3 exon and 7 intron bases at either
+    end) it overlaps (splice sites, 5th base, donor region, splice_region). Flags accumulate,
+    but splice_region keeps the value of the last (region, boundary intron) pair examined,
+    unless a donor or acceptor site was hit by then."""
     plus = tr.strand == 1
     widen = 12 if tr.has_frameshift_intron else 0
     introns = tr.introns
@@ -43,16 +46,16 @@ def intron_effects(tr: Transcript, allele: Allele, s: int, e: int, lo: int, hi: 
             if hi >= i_s - 3 and lo <= i_e + 3:  # an intron near the allele
                 if ov(r_s, r_e, i_s + 2, i_e - 2) or (r_ins and (r_s == i_s + 2 or r_e == i_e - 2)):
                     intronic = True
-            if not ((hi >= i_s - 3 and lo <= i_s + 16) or (hi >= i_e - 16 and lo <= i_e + 3)):
+                ppt_f = ppt_f or ov(m_lo, m_hi, i_e - 16, i_e - 2)
+                ppt_r = ppt_r or ov(m_lo, m_hi, i_s + 2, i_s + 16)
+            if not ((hi >= i_s - 3 and lo <= i_s + 7) or (hi >= i_e - 7 and lo <= i_e + 3)):
                 continue  # (not a boundary intron)
             start_site = start_site or ov(r_s, r_e, i_s, i_s + 1)
             end_site = end_site or ov(r_s, r_e, i_e - 1, i_e)
             fifth_f = fifth_f or ov(r_s, r_e, i_s + 4, i_s + 4)
             region_f = region_f or ov(r_s, r_e, i_s + 2, i_s + 5)
-            ppt_f = ppt_f or ov(m_lo, m_hi, i_e - 16, i_e - 2)
             fifth_r = fifth_r or ov(r_s, r_e, i_e - 4, i_e - 4)
             region_r = region_r or ov(r_s, r_e, i_e - 5, i_e - 2)
-            ppt_r = ppt_r or ov(m_lo, m_hi, i_s + 2, i_s + 16)
             if not (start_site or end_site):
                 region = _splice_region_overlap(r_s, r_e, i_s, i_e, r_ins)
     donor, acceptor = (start_site, end_site) if plus else (end_site, start_site)

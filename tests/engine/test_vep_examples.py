@@ -129,3 +129,26 @@ def test_start_retained_needs_the_5utr_kept_and_a_5utr_at_all(demo_reference, tm
     }
     for feature, entry in expected.items():
         assert entry_for(entries, feature) == entry, feature
+
+
+def test_splice_zones_looked_up_as_vep_does(demo_reference, tmp_path):
+    """VEP finds the introns once with the allele's span: the polypyrimidine tract among those it
+    overlaps (c.156-12), splice_region only among those whose 3+7-base boundary zone it reaches:
+    a delins at +10/+11 whose extra bases reach +8 is intronic only, and one at -10/-9 whose extra
+    base reaches -8 is in the tract but not the splice region."""
+    entries = annotate_records(
+        demo_reference, tmp_path,
+        [("20", 2446477, "T", "C"), ("20", 31785994, "TC", "CGT"), ("20", 55749976, "CA", "TAGGC")],
+    )  # fmt: skip
+    assert entry_for(entries, "SNRPB-T1") == (
+        "C|splice_polypyrimidine_tract_variant&intron_variant|LOW|SNRPB|SNRPB|Transcript|SNRPB-T1|protein_coding||"
+        "2/6|SNRPB-T1:c.156-12A>G|||||||||-1||||chr20.sorted.gtf.gz||"
+    )
+    assert entry_for(entries, "BPIFA4P-T1") == (
+        "CGT|splice_polypyrimidine_tract_variant&intron_variant&non_coding_transcript_variant|LOW|BPIFA4P|BPIFA4P|"
+        "Transcript|BPIFA4P-T1|pseudogene||1/1|BPIFA4P-T1:n.58-10_58-9delinsCGT|||||||||1||||chr20.sorted.gtf.gz||"
+    )
+    assert entry_for(entries, "BMP7-T1") == (
+        "TAGGC|intron_variant|MODIFIER|BMP7|BMP7|Transcript|BMP7-T1|protein_coding||5/6|"
+        "BMP7-T1:c.1035+10_1035+11delinsGCCTA|||||||||-1||||chr20.sorted.gtf.gz||"
+    )

@@ -152,3 +152,18 @@ def test_splice_zones_looked_up_as_vep_does(demo_reference, tmp_path):
         "TAGGC|intron_variant|MODIFIER|BMP7|BMP7|Transcript|BMP7-T1|protein_coding||5/6|"
         "BMP7-T1:c.1035+10_1035+11delinsGCCTA|||||||||-1||||chr20.sorted.gtf.gz||"
     )
+
+
+def test_one_residue_inserted_inside_the_stop_codon_retains_it(demo_reference, tmp_path):
+    """``*/W*`` inside the real stop codon is stop_retained (APMAP-T3); the same change on a
+    transcript whose CDS ends incomplete, where that TGA is no final stop, is not (APMAP-T1)."""
+    entries = annotate_records(demo_reference, tmp_path, [("20", 24944637, "T", "TCAC")])
+    assert entry_for(entries, "APMAP-T3") == (
+        "CAC|inframe_insertion&stop_retained_variant|MODERATE|APMAP|APMAP|Transcript|APMAP-T3|protein_coding|8/8||"
+        "APMAP-T3:c.867_869dup|.1:p.Arg289_Ter290insTrp|905-906|869-870|290|*/W*|tga/tgGTGa|||-1||||"
+        "chr20.sorted.gtf.gz||"
+    )
+    assert entry_for(entries, "APMAP-T1") == (
+        "CAC|inframe_insertion|MODERATE|APMAP|APMAP|Transcript|APMAP-T1|protein_coding|10/10||APMAP-T1:c.1038_1040dup|"
+        ".1:p.Arg346_Ter347insTrp|1040-1041|1040-1041|347|*/W*|tga/tgGTGa|||-1||||chr20.sorted.gtf.gz||"
+    )

@@ -215,11 +215,17 @@ def coding_terms(tr: Transcript, allele: Allele, m: Mapping, alt_tx: str) -> int
         stop_retained = False
     elif A:
         assert R is not None
-        stop_retained = not (R == "X" and A == "X") and (
-            (R == A[0] and "*" in A)
-            or (A[0] == "*" and m.tl_start is not None and m.tl_start > len(tr.protein))
-            or ("*" in R and "*" in A and R.index("*") == A.index("*"))
-            or _kept_stop_insertion(tr, m, la, insertion, cds_len, R, A)
+        stop_retained = (
+            not (R == "X" and A == "X")
+            and (
+                (R == A[0] and "*" in A)
+                or (A[0] == "*" and m.tl_start is not None and m.tl_start > len(tr.protein))
+                or ("*" in R and "*" in A and R.index("*") == A.index("*"))
+                or _kept_stop_insertion(tr, m, la, insertion, cds_len, R, A)
+                # (an MNV from the last whole codon into an incomplete last one that changes only the
+                # latter: VEP reads that X as a stop and calls it retained)
+                or (not indel and len(R) > 1 and R[-1] == "X" and len(A) == len(R) and A[:-1] == R[:-1])
+            )
         )
     else:
         stop_retained = indel and ot_ and not stop_altered

@@ -167,3 +167,27 @@ def test_one_residue_inserted_inside_the_stop_codon_retains_it(demo_reference, t
         "CAC|inframe_insertion|MODERATE|APMAP|APMAP|Transcript|APMAP-T1|protein_coding|10/10||APMAP-T1:c.1038_1040dup|"
         ".1:p.Arg346_Ter347insTrp|1040-1041|1040-1041|347|*/W*|tga/tgGTGa|||-1||||chr20.sorted.gtf.gz||"
     )
+
+
+def test_an_mnv_into_an_incomplete_last_codon_changing_only_it_is_stop_retained(demo_reference, tmp_path):
+    """VEP reads the X of an incomplete last codon as a stop: an MNV from the last whole codon that
+    changes only the X is stop_retained (SYCP2-T9, RALGAPA2-T3); one that changes the whole codon
+    too is missense (FAM217B-T4)."""
+    entries = annotate_records(
+        demo_reference, tmp_path,
+        [("20", 20453449, "TA", "GG"), ("20", 58494592, "CA", "GG"), ("20", 58519139, "AC", "CA")],
+    )  # fmt: skip
+    assert entry_for(entries, "SYCP2-T9") == (
+        "GG|stop_retained_variant|LOW|SYCP2|SYCP2|Transcript|SYCP2-T9|protein_coding|5/5||SYCP2-T9:c.354_355delinsCC|"
+        ".1:p.AspTer118%3D|487-488|354-355|118-119|DX|gaTG/gaCC|||-1||||chr20.sorted.gtf.gz||"
+    )
+    assert entry_for(entries, "RALGAPA2-T3") == (
+        "GG|stop_retained_variant|LOW|RALGAPA2|RALGAPA2|Transcript|RALGAPA2-T3|protein_coding|6/6||"
+        "RALGAPA2-T3:c.750_751delinsCC|.1:p.Ter251Gln|750-751|750-751|250-251|CX/CQ|tgTAa/tgCCag|||-1||||"
+        "chr20.sorted.gtf.gz||"
+    )
+    assert entry_for(entries, "FAM217B-T4") == (
+        "CA|missense_variant&coding_sequence_variant|MODERATE|FAM217B|FAM217B|Transcript|FAM217B-T4|protein_coding|"
+        "3/3||FAM217B-T4:c.141_142delinsCA|.1:p.Lys47Asn|417-418|141-142|47-48|KX/NX|aaACt/aaCAt|||1||||"
+        "chr20.sorted.gtf.gz||"
+    )

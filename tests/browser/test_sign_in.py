@@ -188,11 +188,17 @@ def test_a_tampered_state_is_refused_and_the_untouched_answer_then_still_signs_i
 
 @pytest.mark.parametrize(
     ("spoil", "reason", "words"),
-    [("expired", "id_token_expired", "had expired"), ("foreign-key", "id_token_signature", "valid signature")],
+    [
+        ("expired", "id_token_expired", "had expired"),
+        ("foreign-key", "id_token_signature", "valid signature"),
+        ("previous-key", "id_token_unknown_key", "a key it does not publish"),
+    ],
 )
 def test_a_bad_id_token_is_refused(browser, live_server, provider, spoil, reason, words):
     login = f"spoiled-{spoil}"
     provider.account(login, password=PROVIDER_PASSWORD, email=f"{login}@example.org", email_verified=True)
+    if spoil == "previous-key":
+        provider.rotate_keys()  # (then sign with the key it just retired)
     provider.spoil_id_tokens(spoil)
     start_sign_in(browser, live_server.url, "Lab SSO")
     at_provider(browser, provider, login)

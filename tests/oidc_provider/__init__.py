@@ -66,7 +66,8 @@ class OpenIDProvider:
         return self._control("rotate-keys")["kid"]
 
     def spoil_id_tokens(self, mode: str | None) -> None:
-        """``expired``, ``foreign-key`` (same kid, another key) or None (honest tokens again)."""
+        """``expired``, ``foreign-key`` (same kid, another key), ``previous-key`` (the key from before
+        the last rotation, no longer published) or None (honest tokens again)."""
         self._control("id-token", mode=mode)
 
     def hold_answers(self, hold: bool) -> None:

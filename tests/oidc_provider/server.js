@@ -10,7 +10,8 @@
 //   /_test/hold-answer {hold}                 show the answer for GAS (the redirect to its callback) as a
 //                                             link (#answer) instead of following it, for a test to alter
 //   /_test/id-token {mode}                    re-sign the token endpoint's ID tokens: "expired" (real key,
-//                                             exp in the past), "foreign-key" (same kid, another key), or null
+//                                             exp in the past), "foreign-key" (same kid, another key),
+//                                             "previous-key" (the key before the last rotation), or null
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -22,6 +23,7 @@ const accounts = new Map();
 let idTokenMode = null;
 let holdAnswer = false;
 let signingKey = null; // the private JWK the provider signs with
+let previousKey = null; // the one before the last rotation (no longer published)
 let provider = null;
 let issuer = null;
 
@@ -100,10 +102,12 @@ async function resign(token) {
     claims.iat = now - 1800;
     claims.exp = now - 900;
   } else if (idTokenMode === 'foreign-key') {
-    key = await newSigningKey();
+    key = { ...(await newSigningKey()), kid: header.kid };
+  } else if (idTokenMode === 'previous-key' && previousKey) {
+    key = previousKey;
   }
   const privateKey = await jose.importJWK(key, 'RS256');
-  return new jose.SignJWT(claims).setProtectedHeader({ alg: header.alg, kid: header.kid, typ: header.typ })
+  return new jose.SignJWT(claims).setProtectedHeader({ alg: header.alg, kid: key.kid, typ: header.typ })
     .sign(privateKey);
 }
 
@@ -161,6 +165,7 @@ async function control(req, res, path) {
   if (path === '/_test/account') {
     accounts.set(body.id, { password: body.password, claims: body.claims || {} });
   } else if (path === '/_test/rotate-keys') {
+    previousKey = signingKey;
     signingKey = await newSigningKey();
     provider = buildProvider();
   } else if (path === '/_test/hold-answer') {

@@ -144,17 +144,21 @@ def _kept_stop_insertion(
     tr: Transcript, m: Mapping, la: int, insertion: bool, cds_len: int, ref_pep: str, alt_pep: str
 ) -> bool:
     """VEP 115 calls an insertion in the last sense codon or just before the stop codon
-    stop_retained when it shifts the frame or adds at most two codons, and one inside the stop
-    codon when it adds a single residue before the stop (``*/W*``); where the CDS has no stop
-    codon (an incomplete end), a frameshifting insertion inside the last whole codon that keeps its
-    residue first. (Measured on the dev truth set; the predicate that does this is not in the VEP
-    code we could read.)"""
+    stop_retained when it shifts the frame or adds at most two codons (inside the last sense
+    codon, only keeping that residue first); one inside the stop codon when it adds a single
+    residue before the stop (``*/W*``); where the CDS has no stop codon (an incomplete end), a
+    frameshifting insertion inside the last whole codon that keeps its residue first. (Measured on
+    the dev truth set; the predicate that does this is not in the VEP code we could read.)"""
     if not insertion or m.cds_end is None or m.tl_start is None:
         return False
     if cds_len % 3 == 0 and translate(tr.cds[cds_len - 3 :], tr.codon_table) == "*":
         if m.cds_end > cds_len - 3:  # inside the stop codon: one residue before the kept stop
             return ref_pep == "*" and len(alt_pep) == 2 and alt_pep[1] == "*" and alt_pep[0] != "*"
-        return m.tl_start >= len(tr.protein) and (la % 3 != 0 or la <= 6)
+        return (
+            m.tl_start >= len(tr.protein)
+            and (la % 3 != 0 or la <= 6)
+            and (not ref_pep or alt_pep.startswith(ref_pep))  # (inside the last codon: its residue kept first)
+        )
     last_whole = cds_len // 3
     return m.tl_start == last_whole and la % 3 != 0 and bool(ref_pep) and alt_pep.startswith(ref_pep)
 

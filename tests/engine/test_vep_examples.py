@@ -191,3 +191,26 @@ def test_an_mnv_into_an_incomplete_last_codon_changing_only_it_is_stop_retained(
         "3/3||FAM217B-T4:c.141_142delinsCA|.1:p.Lys47Asn|417-418|141-142|47-48|KX/NX|aaACt/aaCAt|||1||||"
         "chr20.sorted.gtf.gz||"
     )
+
+
+def test_an_insertion_in_the_last_sense_codon_retains_the_stop_only_keeping_that_residue(demo_reference, tmp_path):
+    """S/SES keeps the last residue first: stop_retained (PFDN4-T1); C/LX (a frameshift) and
+    H/PGD do not (TGIF2-T7, ANKRD60-T2)."""
+    entries = annotate_records(
+        demo_reference, tmp_path,
+        [("20", 35220019, "T", "TT"), ("20", 52835685, "G", "GTGAAAG"), ("20", 56793555, "T", "TCACCTG")],
+    )  # fmt: skip
+    assert entry_for(entries, "PFDN4-T1") == (
+        "TGAAAG|inframe_insertion&stop_retained_variant|MODERATE|PFDN4|PFDN4|Transcript|PFDN4-T1|protein_coding|4/4||"
+        "PFDN4-T1:c.397_402dup|.1:p.Glu133_Ser134dup|655-656|401-402|134|S/SES|agt/agTGAAAGt|||1||||"
+        "chr20.sorted.gtf.gz|1|"
+    )
+    assert entry_for(entries, "TGIF2-T7") == (
+        "T|frameshift_variant|HIGH|TGIF2|TGIF2|Transcript|TGIF2-T7|protein_coding|2/2||TGIF2-T7:c.103dup|"
+        ".1:p.Cys35LeufsTer13|103-104|103-104|35|C/LX|tgc/tTgc|||1||||chr20.sorted.gtf.gz||"
+    )
+    assert entry_for(entries, "ANKRD60-T2") == (
+        "CACCTG|protein_altering_variant|MODERATE|ANKRD60|ANKRD60|Transcript|ANKRD60-T2|protein_coding|4/4||"
+        "ANKRD60-T2:c.1033_1034insCAGGTG|.1:p.His345delinsProGlyAsp|1033-1034|1033-1034|345|H/PGD|cat/cCAGGTGat|||-1"
+        "||||chr20.sorted.gtf.gz||"
+    )

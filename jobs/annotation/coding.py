@@ -146,8 +146,9 @@ def _kept_stop_insertion(
     """VEP 115 calls an insertion in the last sense codon or just before the stop codon
     stop_retained when it shifts the frame or adds at most two codons (inside the last sense
     codon, only keeping that residue first); one inside the stop codon when it adds a single
-    residue before the stop (``*/W*``); where the CDS has no stop codon (an incomplete end), a
-    frameshifting insertion inside the last whole codon that keeps its residue first. (Measured on
+    residue before the stop (``*/W*``); where the CDS has no stop codon (an incomplete end), an
+    insertion inside the last whole codon that shifts the frame or adds at most two codons, and
+    keeps its residue first. (Measured on
     the dev truth set; the predicate that does this is not in the VEP code we could read.)"""
     if not insertion or m.cds_end is None or m.tl_start is None:
         return False
@@ -160,7 +161,7 @@ def _kept_stop_insertion(
             and (not ref_pep or alt_pep.startswith(ref_pep))  # (inside the last codon: its residue kept first)
         )
     last_whole = cds_len // 3
-    return m.tl_start == last_whole and la % 3 != 0 and bool(ref_pep) and alt_pep.startswith(ref_pep)
+    return m.tl_start == last_whole and (la % 3 != 0 or la <= 6) and bool(ref_pep) and alt_pep.startswith(ref_pep)
 
 
 def coding_terms(tr: Transcript, allele: Allele, m: Mapping, alt_tx: str) -> int:

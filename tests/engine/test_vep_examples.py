@@ -214,3 +214,11 @@ def test_an_insertion_in_the_last_sense_codon_retains_the_stop_only_keeping_that
         "ANKRD60-T2:c.1033_1034insCAGGTG|.1:p.His345delinsProGlyAsp|1033-1034|1033-1034|345|H/PGD|cat/cCAGGTGat|||-1"
         "||||chr20.sorted.gtf.gz||"
     )
+
+
+def test_an_inframe_insertion_in_the_last_whole_codon_of_an_incomplete_cds_retains_it(demo_reference, tmp_path):
+    entries = annotate_records(demo_reference, tmp_path, [("20", 49510735, "G", "GTGA")])
+    assert entry_for(entries, "ADNP-T5") == (
+        "TGA|inframe_insertion&stop_retained_variant|MODERATE|ADNP|ADNP|Transcript|ADNP-T5|protein_coding|5/5||"
+        "ADNP-T5:c.515_516insTCA||770-771|515-516|172|Y/YH|tac/taTCAc|||-1||||chr20.sorted.gtf.gz||"
+    )

@@ -141,18 +141,21 @@ def display_codons(tr: Transcript, mapping: Mapping, lr: int, la: int) -> str:
 
 
 def _kept_stop_insertion(
-    tr: Transcript, m: Mapping, la: int, insertion: bool, cds_len: int, ref_pep: str, alt_pep: str
+    tr: Transcript, m: Mapping, la: int, lr: int, insertion: bool, cds_len: int, ref_pep: str, alt_pep: str
 ) -> bool:
     """VEP 115 calls an insertion in the last sense codon or just before the stop codon
     stop_retained when it shifts the frame or adds at most two codons (inside the last sense
     codon, only keeping that residue first); one inside the stop codon when it adds a single
     residue before the stop (``*/W*``); where the CDS has no stop codon (an incomplete end), an
-    insertion inside the last whole codon that shifts the frame or adds at most two codons, and
-    keeps its residue first. (Measured on
-    the dev truth set; the predicate that does this is not in the VEP code we could read.)"""
-    if not insertion or m.cds_end is None or m.tl_start is None:
+    allele that lengthens the last whole codon (an insertion, or a longer ALT left untrimmed in a
+    multi-allelic record) when it shifts the frame or adds at most two codons, and keeps its
+    residue first. (Measured on the dev truth set; the predicate that does this is not in the VEP
+    code we could read.)"""
+    if m.cds_end is None or m.tl_start is None or not (insertion or la > lr):
         return False
     if cds_len % 3 == 0 and translate(tr.cds[cds_len - 3 :], tr.codon_table) == "*":
+        if not insertion:
+            return False
         if m.cds_end > cds_len - 3:  # inside the stop codon: one residue before the kept stop
             return ref_pep == "*" and len(alt_pep) == 2 and alt_pep[1] == "*" and alt_pep[0] != "*"
         return (
@@ -160,8 +163,9 @@ def _kept_stop_insertion(
             and (la % 3 != 0 or la <= 6)
             and (not ref_pep or alt_pep.startswith(ref_pep))  # (inside the last codon: its residue kept first)
         )
+    added = la - lr
     last_whole = cds_len // 3
-    return m.tl_start == last_whole and (la % 3 != 0 or la <= 6) and bool(ref_pep) and alt_pep.startswith(ref_pep)
+    return m.tl_start == last_whole and (added % 3 != 0 or added <= 6) and bool(ref_pep) and alt_pep.startswith(ref_pep)
 
 
 def coding_terms(tr: Transcript, allele: Allele, m: Mapping, alt_tx: str) -> int:
@@ -226,7 +230,7 @@ def coding_terms(tr: Transcript, allele: Allele, m: Mapping, alt_tx: str) -> int
                 (R == A[0] and "*" in A)
                 or (A[0] == "*" and m.tl_start is not None and m.tl_start > len(tr.protein))
                 or ("*" in R and "*" in A and R.index("*") == A.index("*"))
-                or _kept_stop_insertion(tr, m, la, insertion, cds_len, R, A)
+                or _kept_stop_insertion(tr, m, la, lr, insertion, cds_len, R, A)
                 # (an MNV from the last whole codon into an incomplete last one that changes only the
                 # latter: VEP reads that X as a stop and calls it retained)
                 or (not indel and len(R) > 1 and R[-1] == "X" and len(A) == len(R) and A[:-1] == R[:-1])

@@ -222,3 +222,13 @@ def test_an_inframe_insertion_in_the_last_whole_codon_of_an_incomplete_cds_retai
         "TGA|inframe_insertion&stop_retained_variant|MODERATE|ADNP|ADNP|Transcript|ADNP-T5|protein_coding|5/5||"
         "ADNP-T5:c.515_516insTCA||770-771|515-516|172|Y/YH|tac/taTCAc|||-1||||chr20.sorted.gtf.gz||"
     )
+
+
+def test_a_longer_untrimmed_alt_in_the_last_codon_of_an_incomplete_cds_retains_it(demo_reference, tmp_path):
+    """C>G,CA: the CA allele stays C/CA (the record is not trimmed), lengthens the last whole codon
+    of a CDS with no stop codon, keeps its Q: inframe_insertion&stop_retained, no HGVSp (TCEA2-T7)."""
+    entries = annotate_records(demo_reference, tmp_path, [("20", 62701986, "C", "G,CA")])
+    assert entry_for([e for e in entries if e[0] == "CA"], "TCEA2-T7") == (
+        "CA|inframe_insertion&stop_retained_variant|MODERATE|TCEA2|TCEA2|Transcript|TCEA2-T7|protein_coding|9/9||"
+        "TCEA2-T7:c.736_737insA||951|736|246|Q/QX|Cag/CAag|||1||||chr20.sorted.gtf.gz||"
+    )

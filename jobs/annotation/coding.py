@@ -147,10 +147,10 @@ def _kept_stop_insertion(
     stop_retained when it shifts the frame or adds at most two codons (inside the last sense
     codon, only keeping that residue first); one inside the stop codon when it adds a single
     residue before the stop (``*/W*``); where the CDS has no stop codon (an incomplete end), an
-    allele that lengthens the last whole codon (an insertion, or a longer ALT left untrimmed in a
-    multi-allelic record) when it shifts the frame or adds at most two codons, and keeps its
-    residue first. (Measured on the dev truth set; the predicate that does this is not in the VEP
-    code we could read.)"""
+    allele that lengthens the CDS at its last whole codon (an insertion there, or a longer ALT left
+    untrimmed in a multi-allelic record whose span reaches it) when it shifts the frame or adds at
+    most two codons, and keeps its residues first. (Measured on the dev truth set; the predicate
+    that does this is not in the VEP code we could read.)"""
     if m.cds_end is None or m.tl_start is None or not (insertion or la > lr):
         return False
     if cds_len % 3 == 0 and translate(tr.cds[cds_len - 3 :], tr.codon_table) == "*":
@@ -165,7 +165,8 @@ def _kept_stop_insertion(
         )
     added = la - lr
     last_whole = cds_len // 3
-    return m.tl_start == last_whole and (added % 3 != 0 or added <= 6) and bool(ref_pep) and alt_pep.startswith(ref_pep)
+    reaches_last = m.tl_start == last_whole or (not insertion and m.tl_end == last_whole)
+    return reaches_last and (added % 3 != 0 or added <= 6) and bool(ref_pep) and alt_pep.startswith(ref_pep)
 
 
 def coding_terms(tr: Transcript, allele: Allele, m: Mapping, alt_tx: str) -> int:

@@ -232,3 +232,12 @@ def test_a_longer_untrimmed_alt_in_the_last_codon_of_an_incomplete_cds_retains_i
         "CA|inframe_insertion&stop_retained_variant|MODERATE|TCEA2|TCEA2|Transcript|TCEA2-T7|protein_coding|9/9||"
         "TCEA2-T7:c.736_737insA||951|736|246|Q/QX|Cag/CAag|||1||||chr20.sorted.gtf.gz||"
     )
+
+
+def test_a_longer_alt_reaching_the_last_whole_codon_of_an_incomplete_cds_retains_it(demo_reference, tmp_path):
+    entries = annotate_records(demo_reference, tmp_path, [("20", 49626589, "GTGCAGG", "G,GG,GGTTGGTGCAGG,GTTATGCAGG")])
+    assert entry_for([e for e in entries if e[0] == "GTTGGTGCAGG"], "KCNG1-T6") == (
+        "GTTGGTGCAGG|inframe_insertion&stop_retained_variant|MODERATE|KCNG1|KCNG1|Transcript|KCNG1-T6|protein_coding|"
+        "3/3||KCNG1-T6:c.286_287insCCAAC||793-798|281-286|94-96|ACT/ACTNX|gCCTGCAcc/gCCTGCACCAACcc|||-1||||"
+        "chr20.sorted.gtf.gz||"
+    )

@@ -18,16 +18,13 @@ from django.shortcuts import redirect
 
 from accounts import sign_in
 from accounts.models import User
-
-
-def _claims(data: dict[str, Any]) -> dict[str, Any]:
-    return data.get("userinfo") or data.get("id_token") or data
+from accounts.services import identity_claims
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def populate_user(self, request: HttpRequest, sociallogin: Any, data: dict[str, Any]) -> User:
         user = super().populate_user(request, sociallogin, data)
-        claims = _claims(sociallogin.account.extra_data)
+        claims = identity_claims(sociallogin.account.extra_data)
         name = data.get("name") or " ".join(filter(None, [data.get("first_name"), data.get("last_name")]))
         if name and not user.full_name:
             user.full_name = name.strip()[:150]
@@ -40,7 +37,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if sociallogin.is_existing or sociallogin.state.get("process") == "connect":
             return  # a known identity, or one a signed-in user is adding
         provider = sociallogin.provider
-        claims = _claims(sociallogin.account.extra_data)
+        claims = identity_claims(sociallogin.account.extra_data)
         email = str(claims.get("email") or "").strip()
         if not email:
             raise ImmediateHttpResponse(sign_in.refusal(request, provider_name=provider.name, reason="email_missing"))

@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from allauth.account.models import EmailAddress
-from allauth.socialaccount.models import SocialAccount, SocialLogin
+from allauth.socialaccount.models import SocialAccount, SocialApp, SocialLogin
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.dispatch import Signal
 from django.http import HttpRequest
@@ -123,20 +124,21 @@ class LinkedIdentity:
     also: tuple[str, ...]  # other identities the provider groups with it (Globus's identity_set)
 
 
-def _identity_claims(account: SocialAccount) -> dict[str, Any]:
-    data = account.extra_data or {}
+def identity_claims(extra_data: dict[str, Any] | None) -> dict[str, Any]:
+    """What an OpenID provider said of an identity: its userinfo, else its ID token's claims."""
+    data = extra_data or {}
     return data.get("userinfo") or data.get("id_token") or data
 
 
 def identity_label(account: SocialAccount) -> str:
-    claims = _identity_claims(account)
+    claims = identity_claims(account.extra_data)
     return str(claims.get("preferred_username") or claims.get("email") or account.uid)
 
 
 def linked_identities(*, user: User) -> list[LinkedIdentity]:
     identities = []
     for account in user.socialaccount_set.order_by("date_joined", "pk"):
-        claims = _identity_claims(account)
+        claims = identity_claims(account.extra_data)
         label = identity_label(account)
         also = tuple(
             str(entry.get("username") or entry.get("email") or entry.get("sub"))
@@ -145,7 +147,7 @@ def linked_identities(*, user: User) -> list[LinkedIdentity]:
         )
         try:
             provider = account.get_provider().name
-        except Exception:
+        except (SocialApp.DoesNotExist, ImproperlyConfigured):  # (an app no longer configured: its id)
             provider = account.provider
         identities.append(LinkedIdentity(account.pk, provider, label, account.date_joined, account.last_login, also))
     return identities

@@ -57,8 +57,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
-    # Both providers are always installed; each appears on the sign-in page only once its
-    # client id is configured below.
+    # Globus and any other OpenID provider are apps of this one provider (see SOCIALACCOUNT_PROVIDERS);
+    # each appears on the sign-in page only once its client id is configured below.
     "allauth.socialaccount.providers.openid_connect",
     "crispy_forms",
     "crispy_bootstrap5",

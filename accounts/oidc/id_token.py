@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import hmac
-import logging
 from typing import Any
 
 import jwt
 import requests
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
-
-logger = logging.getLogger(__name__)
 
 # Asymmetric algorithms only: never "none", never an HMAC keyed with something public.
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")

@@ -140,7 +140,7 @@ def display_codons(tr: Transcript, mapping: Mapping, lr: int, la: int) -> str:
     return f"{styled(ref_codon, lr)}/{styled(alt_codon, la)}"
 
 
-def _kept_stop_insertion(
+def _lengthening_keeps_stop(
     tr: Transcript, m: Mapping, la: int, lr: int, insertion: bool, cds_len: int, ref_pep: str, alt_pep: str
 ) -> bool:
     """VEP 115 calls an insertion in the last sense codon or just before the stop codon
@@ -231,7 +231,7 @@ def coding_terms(tr: Transcript, allele: Allele, m: Mapping, alt_tx: str) -> int
                 (R == A[0] and "*" in A)
                 or (A[0] == "*" and m.tl_start is not None and m.tl_start > len(tr.protein))
                 or ("*" in R and "*" in A and R.index("*") == A.index("*"))
-                or _kept_stop_insertion(tr, m, la, lr, insertion, cds_len, R, A)
+                or _lengthening_keeps_stop(tr, m, la, lr, insertion, cds_len, R, A)
                 # (an MNV from the last whole codon into an incomplete last one that changes only the
                 # latter: VEP reads that X as a stop and calls it retained)
                 or (not indel and len(R) > 1 and R[-1] == "X" and len(A) == len(R) and A[:-1] == R[:-1])

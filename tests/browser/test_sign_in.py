@@ -59,9 +59,9 @@ def provider(openid_provider, settings) -> Iterator[OpenIDProvider]:
     openid_provider.hold_answers(False)
 
 
-def start_sign_in(browser, base: str, button: str, next_path: str | None = None) -> None:
+def start_sign_in(browser, base: str, button: str) -> None:
     """GAS's sign-in page, the provider's button, GAS's 'continue' page (a POST, CSRF-checked)."""
-    browser.get(f"{base}/accounts/login/" + (f"?{urlencode({'next': next_path})}" if next_path else ""))
+    browser.get(f"{base}/accounts/login/")
     click(browser.find_element(By.LINK_TEXT, button))
     wait(browser).until(lambda d: "/accounts/oidc/" in d.current_url)  # (GAS's "continue" page, not the last one)
     click(wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, "main form [type=submit]")))

@@ -220,6 +220,8 @@ GAS_LOADED_REFERENCES = env_int("GAS_LOADED_REFERENCES", 3, minimum=1, maximum=3
 # Variant tables (the browser's) fetched from a remote results store are kept here, up to this size.
 GAS_TABLE_CACHE_DIR = Path(env_str("GAS_TABLE_CACHE_DIR", str(GAS_DATA_DIR / "cache" / "tables"))).resolve()
 GAS_TABLE_CACHE_BYTES = env_int("GAS_TABLE_CACHE_BYTES", 2 * 1024**3, minimum=0)
+# exports one web process streams at once (each holds a thread of it: gas_site/gunicorn_conf.py)
+GAS_EXPORTS_PER_PROCESS = env_int("GAS_EXPORTS_PER_PROCESS", 4, minimum=1)
 # Transcripts each loaded bundle holds at most (least recently used contigs are let go): about 5.5 kB
 # each, so the default (100,000) keeps a worker on a whole-genome model near 650 MB.
 GAS_LOADED_TRANSCRIPTS = env_int("GAS_LOADED_TRANSCRIPTS", 100_000, minimum=1000)

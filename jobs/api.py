@@ -404,13 +404,21 @@ def get_summary(request: HttpRequest, job_id: uuid.UUID):
 
 @api.get(
     "/jobs/{job_id}/export/{fmt}",
-    response={200: None, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={200: None, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut, 503: ErrorOut},
     summary="What the filters show, as TSV (one row per variant x transcript) or a filtered VCF (bgzipped)",
-    description="`fmt`: tsv or vcf. " + _FILTER_DOC,
+    description="`fmt`: tsv or vcf. Streamed as it is produced. 503 with Retry-After when the server is "
+    "streaming as many exports as it allows at once. " + _FILTER_DOC,
 )
 def get_export(request: HttpRequest, job_id: uuid.UUID, fmt: str) -> HttpResponse:
     job = job_of(request.auth, job_id)
     return _results_call(lambda: browser.export_response(job=job, params=_filter_params(request), fmt=fmt))
+
+
+@api.exception_handler(browser.ExportsBusy)
+def _exports_busy(request: HttpRequest, exc: browser.ExportsBusy) -> HttpResponse:
+    response = api.create_response(request, {"detail": str(exc)}, status=503)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(ratelimit.RateLimited)

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
-from django.http import FileResponse, QueryDict
+from django.http import QueryDict, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
 from jobs.annotation.terms import TERMS
 from jobs.models import Job
@@ -29,7 +30,8 @@ from jobs.variants import (
     Cursor,
     TableError,
     VariantFilter,
-    filtered_vcf,
+    bgzf_stream,
+    filtered_records,
     parse_filter,
 )
 
@@ -196,30 +198,86 @@ EXPORTS = {
 }
 
 
-def export_response(*, job: Job, params: dict[str, Any], fmt: str) -> FileResponse:
-    """What the filter shows as a file: TSV (one row per variant x transcript entry) or a
-    filtered VCF (the result's header, the matching records whole, bgzipped)."""
+def export_response(*, job: Job, params: dict[str, Any], fmt: str) -> StreamingHttpResponse:
+    """What the filter shows as a file, streamed as it is produced: TSV (one row per variant x
+    transcript entry) or a filtered VCF (the result's header, the matching records whole,
+    bgzipped). The first bytes leave at once and memory stays bounded whatever the job's size; a
+    web worker serves it from one of its threads (gunicorn.conf.py) while the others answer."""
     if fmt not in EXPORTS:
         raise TableError(f"format {fmt!r}: expected tsv or vcf")
     table = table_for(job)
     filt = parse_filter(params)
     content_type, suffix = EXPORTS[fmt]
-    with tempfile.TemporaryDirectory(prefix="gas-export-") as scratch:
-        target = Path(scratch) / f"export{suffix}"
-        if fmt == "tsv":
-            table.export_tsv(filt, target)
-        else:
-            local = Path(scratch) / "result.vcf.gz"
-            with results_storage().open(job.result_key, "rb") as source, open(local, "wb") as copy:
-                for block in iter(lambda: source.read(1 << 20), b""):
-                    copy.write(block)
-            filtered_vcf(local, table.records(filt), target)
-        handle = open(target, "rb")
-        os.unlink(target)
+    slot = _ExportSlot.take()
+    if fmt == "tsv":
+        body: Iterator[bytes] = table.tsv_lines(filt)
+    else:
+        body = bgzf_stream(_filtered_vcf(job, table.records(filt)))
     stem = job.result_name.removesuffix(".vcf.gz").removesuffix(".annot") or "result"
-    response = FileResponse(handle, as_attachment=True, filename=f"{stem}{suffix}", content_type=content_type)
+    response = StreamingHttpResponse(slot.holding(body), content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(True, f"{stem}{suffix}")
     response["Cache-Control"] = "private, no-store"
+    response["X-Accel-Buffering"] = "no"  # (a proxy passes it on as it comes)
     return response
+
+
+class ExportsBusy(Exception):
+    """Every export slot of this web process is streaming; the message says when to try again."""
+
+    retry_after = 30
+
+
+class _ExportSlot:
+    """One of the GAS_EXPORTS_PER_PROCESS exports this process streams at once, held from the
+    request until its response is closed (sent whole, or the client went away)."""
+
+    _lock = threading.Lock()
+    _busy = 0
+
+    def __init__(self) -> None:
+        self._held = True
+
+    @classmethod
+    def take(cls) -> _ExportSlot:
+        with cls._lock:
+            if cls._busy >= settings.GAS_EXPORTS_PER_PROCESS:
+                wait = ExportsBusy.retry_after
+                raise ExportsBusy(f"{cls._busy} exports are being downloaded from this server; try again in {wait} s.")
+            cls._busy += 1
+        return cls()
+
+    def release(self) -> None:
+        with self._lock:
+            if self._held:
+                self._held = False
+                type(self)._busy -= 1
+
+    def holding(self, body: Iterator[bytes]) -> _Holding:
+        return _Holding(body, self)
+
+
+class _Holding:
+    """An export's body that gives its slot back when the response closes (Django closes it,
+    sent or not; a body never started would not run a generator's ``finally``)."""
+
+    def __init__(self, body: Iterator[bytes], slot: _ExportSlot) -> None:
+        self.body, self.slot = body, slot
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.body
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.slot.release()
+
+
+def _filtered_vcf(job: Job, records: Iterator[int]) -> Iterator[bytes]:
+    with results_storage().open(job.result_key, "rb") as result:
+        yield from filtered_records(result, records)
 
 
 FILTER_CHOICES = {

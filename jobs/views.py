@@ -304,6 +304,11 @@ def job_export(request: HttpRequest, job_id: str, fmt: str) -> HttpResponse:
     job = job_of(request.user, job_id)
     try:
         return browser.export_response(job=job, params=browser.filter_params(request.GET), fmt=fmt)
+    except browser.ExportsBusy as exc:
+        page = {"code": 503, "title": "Exports are busy", "message": str(exc)}
+        busy = render(request, "_error.html", page, status=503)
+        busy["Retry-After"] = str(exc.retry_after)
+        return busy
     except ResultNotAvailable as exc:
         return _table_unavailable(request, job, exc)
     except TableError as exc:

@@ -16,11 +16,13 @@ browser shows it rather than hiding it. No Django here.
 - ``schema``: the columns, ranks and classes;
 - ``writer``: the table from an annotated VCF;
 - ``filters``: URL parameters to filters and SQL, and the paging cursors;
-- ``queries``: pages, counts, genes, summary and exports.
+- ``queries``: pages, counts, genes, summary and the exports' rows;
+- ``exports``: the exports streamed (BGZF blocks, a filtered VCF).
 """
 
+from jobs.variants.exports import bgzf_stream, filtered_records
 from jobs.variants.filters import Cursor, Region, VariantFilter, parse_filter, parse_region
-from jobs.variants.queries import GENE_SORTS, SORTS, VariantTable, filtered_vcf
+from jobs.variants.queries import GENE_SORTS, SORTS, VariantTable
 from jobs.variants.schema import (
     IMPACTS,
     PAGE_FIELDS,
@@ -33,6 +35,6 @@ from jobs.variants.writer import write_table
 
 __all__ = [
     "GENE_SORTS", "IMPACTS", "PAGE_FIELDS", "SORTS", "VARIANT_CLASSES", "Cursor", "Region", "TableError",
-    "VariantFilter", "VariantTable", "filtered_vcf", "parse_filter", "parse_region", "term_of_rank", "variant_class",
-    "write_table",
+    "VariantFilter", "VariantTable", "bgzf_stream", "filtered_records", "parse_filter", "parse_region",
+    "term_of_rank", "variant_class", "write_table",
 ]  # fmt: skip

@@ -5,8 +5,9 @@ the gene roll-up, the summary and the exports."""
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,17 @@ from jobs.variants.schema import (
     IMPACTS,
     VARIANT_CLASSES,
     TableError,
-    open_vcf,
     term_of_rank,
 )
 
 logger = logging.getLogger(__name__)
+
+# the table's columns an export names, with their names there; CSQ fields follow under their own
+EXPORT_BASE_COLUMNS = {
+    "chrom": "CHROM", "pos": "POS", "id": "ID", "ref": "REF", "alt": "ALT", "variant_class": "VARIANT_CLASS",
+}  # fmt: skip
+# rows an export reads from the table at a time
+EXPORT_BATCH_ROWS = 20_000
 
 SORTS = {
     "position": "v, eno",
@@ -53,7 +60,9 @@ def _database() -> duckdb.DuckDBPyConnection:
     global _DATABASE
     with _DATABASE_LOCK:
         if _DATABASE is None:
-            _DATABASE = duckdb.connect(config={"threads": 2, "memory_limit": "512MB"})
+            # (spills go to the system's temporary folder, not to .tmp/ in whatever the working directory is)
+            spill = Path(tempfile.gettempdir()) / "gas-duckdb"
+            _DATABASE = duckdb.connect(config={"threads": 2, "memory_limit": "512MB", "temp_directory": str(spill)})
         return _DATABASE
 
 
@@ -257,20 +266,36 @@ class VariantTable:
             "coding": {"coding": coding[0], "non-coding": coding[1] - coding[0]},
         }
 
-    def records(self, filt: VariantFilter) -> list[int]:
-        """The VCF record numbers (0-based data lines) of the variants the filter shows."""
+    def records(self, filt: VariantFilter, *, batch_rows: int = EXPORT_BATCH_ROWS) -> Iterator[int]:
+        """The VCF record numbers (0-based data lines) of the variants the filter shows, ascending,
+        streamed (the table is in the VCF's order: no sort, nothing held but a batch)."""
         where, params = where_clause(filt, entries=True)
-        return [
-            row[0] for row in self._run(f"SELECT DISTINCT rec FROM t WHERE {where} ORDER BY rec", params).fetchall()
-        ]
+        last = -1
+        for batch in self._stream(f"SELECT rec FROM t WHERE {where}", params, batch_rows):
+            for rec in batch.column(0).to_numpy():
+                if rec != last:
+                    last = int(rec)
+                    yield last
 
-    def export_tsv(self, filt: VariantFilter, target: Path) -> None:
-        """One row per variant x transcript entry the filter matches, with named columns."""
+    def tsv_lines(self, filt: VariantFilter, *, batch_rows: int = EXPORT_BATCH_ROWS) -> Iterator[bytes]:
+        """One row per variant x transcript entry the filter matches, with named columns, as UTF-8
+        text: the header line, then the rows a batch at a time, in the table's (the VCF's) order."""
         where, params = where_clause(filt, entries=True)
-        csq = ", ".join(quoted(name) for name in self.csq_columns)
-        sql = (f"SELECT chrom AS CHROM, pos AS POS, id AS ID, ref AS REF, alt AS ALT, variant_class AS VARIANT_CLASS, "
-               f"{csq} FROM t WHERE {where} ORDER BY v, eno")  # fmt: skip
-        self._run(f"COPY ({sql}) TO '{sql_path(target)}' (HEADER, DELIMITER '\t', QUOTE '')", params)
+        names = [*EXPORT_BASE_COLUMNS.values(), *self.csq_columns]
+        values = [*EXPORT_BASE_COLUMNS, *self.csq_columns]
+        line = " || chr(9) || ".join(f"coalesce(CAST({quoted(name)} AS VARCHAR), '')" for name in values)
+        yield ("\t".join(names) + "\n").encode()
+        for batch in self._stream(f"SELECT {line} || chr(10) FROM t WHERE {where}", params, batch_rows):
+            yield "".join(batch.column(0).to_pylist()).encode()
+
+    def _stream(self, sql: str, params: Sequence[Any], batch_rows: int) -> Iterator[Any]:
+        """The rows of ``sql`` as Arrow record batches, produced as they are read (DuckDB's relation
+        API streams; a DB-API result would be materialised first)."""
+        connection = self._connect()
+        try:
+            yield from connection.sql(sql, params=list(params)).to_arrow_reader(batch_rows)
+        finally:
+            connection.close()
 
 
 def quoted(name: str) -> str:
@@ -280,27 +305,3 @@ def quoted(name: str) -> str:
 
 def sql_path(path: Path) -> str:
     return str(path).replace("'", "''")  # (a string literal: the paths are the service's own)
-
-
-def filtered_vcf(source: Path, records: Iterable[int], target: Path) -> int:
-    """Write the header of ``source`` and its records numbered in ``records`` (sorted) to
-    ``target`` (bgzipped); returns the number written."""
-    import pysam
-
-    wanted: Iterator[int] = iter(records)
-    next_wanted = next(wanted, None)
-    written = 0
-    with open_vcf(source) as handle, pysam.BGZFile(str(target), "wb") as out:
-        rec = -1
-        for line in handle:
-            if line.startswith("#"):
-                out.write(line.encode())
-                continue
-            rec += 1
-            if next_wanted is None:
-                break
-            if rec == next_wanted:
-                out.write(line.encode())
-                written += 1
-                next_wanted = next(wanted, None)
-    return written

@@ -1,0 +1,71 @@
+"""Make a large completed job in the database and storages the environment names, for tests and
+benchmarks that drive a real web server: a synthetic VCF (benchmarks/synthetic.py, labelled
+synthetic in its header) on the demo reference, annotated by the engine, its result and variant
+table stored as a worker stores them. Prints JSON: job id, owner, API token, records, entries.
+
+    python tests/big_job.py --records 340000 [--email big@example.org]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gas_site.settings")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=340_000)
+    parser.add_argument("--email", default="big-job@example.org")
+    options = parser.parse_args()
+
+    import django
+
+    django.setup()
+    import pyarrow.parquet as pq
+    from django.core.files import File
+    from django.utils import timezone
+
+    from accounts.models import User
+    from benchmarks.synthetic import generate
+    from jobs import services, tables
+    from jobs.annotation.engine import annotate_vcf
+    from jobs.models import Job, JobStatus
+    from jobs.references import load_reference
+    from jobs.variants import write_table
+
+    reference = load_reference()
+    user, _ = User.objects.get_or_create(email=options.email)
+    _, token = services.api_token_create(user=user, name="big job")
+    with tempfile.TemporaryDirectory(prefix="gas-big-job-") as scratch:
+        source, result, table = (Path(scratch) / name for name in ("big.vcf.gz", "big.annot.vcf.gz", "t.parquet"))
+        generate(reference, options.records, source)
+        stats = annotate_vcf(source, result, reference, processes=2).stats
+        write_table(result, table)
+        entries = pq.ParquetFile(table).metadata.num_rows
+        job = Job.objects.create(
+            owner=user, input_name="big.vcf.gz", input_key="-", reference_name=reference.name,
+            status=JobStatus.COMPLETED, completed_at=timezone.now(), progress=1.0, records=stats.records,
+            alleles=stats.alleles,
+        )  # fmt: skip
+        storage = services.results_storage()
+        with open(result, "rb") as handle:
+            job.result_key = storage.save(f"{user.pk}/{job.id}/big.annot.vcf.gz", File(handle, name="big.annot.vcf.gz"))
+        job.result_size = result.stat().st_size
+        job.save()
+        job.table_key = tables.table_key(job)
+        job.save()
+        with open(table, "rb") as handle:
+            storage.save(job.table_key, File(handle, name=tables.table_name(job)))
+    print(json.dumps({"job": str(job.id), "token": token, "records": stats.records, "entries": entries}))
+
+
+if __name__ == "__main__":
+    main()

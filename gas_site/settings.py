@@ -230,6 +230,13 @@ GAS_SOURCE_DIR = Path(env_str("GAS_SOURCE_DIR", str(GAS_DATA_DIR / "sources"))).
 # A user's own BED regions (a gene panel): the largest file and the most lines one may hold.
 GAS_MAX_REGIONS_BYTES = env_int("GAS_MAX_REGIONS_BYTES", 10 * 1024 * 1024, minimum=1)
 GAS_MAX_REGIONS = env_int("GAS_MAX_REGIONS", 200_000, minimum=1)
+# a region file after decompression: bytes, lines of any kind, a line's bytes, a name's characters,
+# and regions overlapping one base (the most one variant reports)
+GAS_MAX_REGIONS_DECOMPRESSED_BYTES = env_int("GAS_MAX_REGIONS_DECOMPRESSED_BYTES", 64 * 1024 * 1024, minimum=1)
+GAS_MAX_REGIONS_LINES = env_int("GAS_MAX_REGIONS_LINES", 250_000, minimum=1)
+GAS_MAX_REGIONS_LINE_BYTES = env_int("GAS_MAX_REGIONS_LINE_BYTES", 64 * 1024, minimum=64)
+GAS_MAX_REGION_NAME = env_int("GAS_MAX_REGION_NAME", 255, minimum=1)
+GAS_MAX_REGIONS_PER_POSITION = env_int("GAS_MAX_REGIONS_PER_POSITION", 64, minimum=1)
 # Worker processes one annotation job uses (the reading and writing process comes on top).
 GAS_ANNOTATION_PROCESSES = env_int("GAS_ANNOTATION_PROCESSES", 1, minimum=1, maximum=64)
 # dbSNP ids go to CSQ Existing_variation; with this on, into the VCF ID column as well.

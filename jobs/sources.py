@@ -31,7 +31,7 @@ from accounts.models import User
 from jobs.annotation.custom import CustomSpec, open_source
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import Reference, contig_aliases, file_sha256
-from jobs.annotation.source_files import file_format, indexed_copy, read_bed, write_indexed_bed
+from jobs.annotation.source_files import BedLimits, file_format, indexed_copy, read_bed, write_indexed_bed
 from jobs.models import AnnotationSource, Job, MatchType, RegionSet
 from jobs.references import installed_references, load_reference
 
@@ -215,7 +215,7 @@ def region_set_create(*, owner: User, upload: UploadedFile | IO[bytes], name: st
     handle = getattr(upload, "file", upload)
     handle.seek(0)
     try:
-        regions = read_bed(handle, name=file_name, max_regions=settings.GAS_MAX_REGIONS)
+        regions = read_bed(handle, name=file_name, limits=bed_limits(contig_lengths=_known_contig_lengths()))
     except AnnotationError as exc:
         raise SourceError(str(exc)) from exc
     contigs = sorted({region.contig for region in regions})
@@ -233,6 +233,28 @@ def region_set_create(*, owner: User, upload: UploadedFile | IO[bytes], name: st
         owner=owner, name=(name or file_name)[:100], file_key=key, file_name=file_name[:255],
         size=size if size is not None else 0, regions=len(regions), contigs=contigs, sha256=digest,
     )  # fmt: skip
+
+
+def bed_limits(*, contig_lengths: dict[str, int] | None = None) -> BedLimits:
+    """What a user's region file may hold (GAS_MAX_REGIONS*), its ends checked against
+    ``contig_lengths`` (any name of a contig -> its length) where given."""
+    return BedLimits(
+        regions=settings.GAS_MAX_REGIONS, lines=settings.GAS_MAX_REGIONS_LINES,
+        decompressed_bytes=settings.GAS_MAX_REGIONS_DECOMPRESSED_BYTES,
+        line_bytes=settings.GAS_MAX_REGIONS_LINE_BYTES, name_chars=settings.GAS_MAX_REGION_NAME,
+        per_position=settings.GAS_MAX_REGIONS_PER_POSITION, contig_lengths=contig_lengths or {},
+    )  # fmt: skip
+
+
+def _known_contig_lengths() -> dict[str, int]:
+    """Every name of every installed reference's contigs -> the longest of its lengths (a region
+    set serves jobs on any of them)."""
+    lengths: dict[str, int] = {}
+    for bundle in installed_references():
+        for contig, length in bundle.get("contigs", {}).items():
+            for alias in contig_aliases(contig):
+                lengths[alias] = max(lengths.get(alias, 0), int(length))
+    return lengths
 
 
 def _known_contig_names() -> set[str]:
@@ -293,11 +315,12 @@ def _regions_spec(region_set: RegionSet, scratch: Path, reference: Reference) ->
     """The user's regions as an indexed BED in ``scratch``, on the reference's contig names (a file
     may mix ``chr20`` and ``20``); regions on contigs the reference lacks cannot meet a variant."""
     with _inputs().open(region_set.file_key, "rb") as handle:
-        regions = read_bed(handle, name=region_set.file_name, max_regions=settings.GAS_MAX_REGIONS)
+        regions = read_bed(handle, name=region_set.file_name, limits=bed_limits())
     named = []
     for region in regions:
         contig = reference.resolve_contig(region.contig)
-        if contig is not None:
-            named.append(region._replace(contig=contig))
+        length = reference.contig_lengths.get(contig or "", 0)
+        if contig is not None and region.start < length:  # (a set checked against a longer build's contig)
+            named.append(region._replace(contig=contig, end=min(region.end, length)))
     path = write_indexed_bed(named, scratch / "regions.bed")
     return CustomSpec(str(path), REGIONS_SHORT_NAME, (), "bed", "overlap")

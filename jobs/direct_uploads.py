@@ -14,6 +14,7 @@ from django.conf import settings
 from storages.backends.s3 import S3Storage
 
 from accounts.models import User
+from jobs.annotation.bcf import BcfTextFile
 from jobs.models import Job
 from jobs.services import (
     HEADER_READ_LIMIT,
@@ -25,6 +26,7 @@ from jobs.services import (
     job_create_from_stored,
     too_large_message,
     upload_limit,
+    vcf_text,
 )
 
 CONTENT_TYPE = "application/octet-stream"
@@ -88,12 +90,16 @@ def complete(*, user: User, bucket: str, key: str) -> Job:
     try:
         if size > upload_limit(user):
             raise UploadRejected(too_large_message(user, size), status=413)
-        if not name.endswith((".vcf", ".vcf.gz", ".vcf.bgz")):
-            raise UploadRejected(f"{name}: expected a .vcf or .vcf.gz file.")
+        if not name.endswith((".vcf", ".vcf.gz", ".vcf.bgz", ".bcf")):
+            raise UploadRejected(f"{name}: expected a .vcf, .vcf.gz or .bcf file.")
         start = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEADER_READ_LIMIT - 1}")["Body"].read()
-        reference = choose_reference(reference_name=reference_name, handle=io.BytesIO(start), name=name)
-        check_vcf_header(io.BytesIO(start), name=name, reference=reference)
-        check_vcf_start(start, name=name, reference=reference)
+        with vcf_text(io.BytesIO(start), name=name) as text:
+            reference = choose_reference(reference_name=reference_name, handle=text, name=name)
+            text.seek(0)
+            check_vcf_header(text, name=name, reference=reference)
+            text.seek(0)
+            if not isinstance(text, BcfTextFile):  # (a BCF's start is checked by the worker)
+                check_vcf_start(start, name=name, reference=reference)
     except UploadRejected:
         client.delete_object(Bucket=bucket, Key=key)
         raise

@@ -10,8 +10,8 @@ from jobs.services import FLAG_CHOICES, PICK_CHOICES, reference_choices
 class AnnotateForm(forms.Form):
     file = forms.FileField(
         label="VCF file",
-        help_text="A .vcf or .vcf.gz file.",
-        widget=forms.ClearableFileInput(attrs={"accept": ".vcf,.gz,.bgz"}),
+        help_text="A .vcf, .vcf.gz or .bcf file.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".vcf,.gz,.bgz,.bcf"}),
     )
     name = forms.CharField(
         label="Job name", max_length=100, required=False, help_text="Optional: to tell this job from others."

@@ -83,15 +83,28 @@ def source_label(manifest: dict[str, Any]) -> str:
     return " ".join(part for part in (manifest.get("provider", ""), manifest.get("release", "")) if part)
 
 
+# the length htslib and bcftools write for a contig whose length they do not know (INT32_MAX)
+UNKNOWN_CONTIG_LENGTH = 2**31 - 1
+
+
+def declared_length(fields: dict[str, str]) -> int | None:
+    """A ``##contig`` line's length, None where it gives none (or htslib's "unknown", INT32_MAX)."""
+    length = fields.get("length", "")
+    if not length.isdigit() or int(length) >= UNKNOWN_CONTIG_LENGTH:
+        return None
+    return int(length)
+
+
 def header_contigs(lines: list[str]) -> tuple[dict[str, int], str]:
-    """The ``##contig`` lengths and the ``##reference`` line of a VCF header."""
+    """The ``##contig`` lengths (those given) and the ``##reference`` line of a VCF header."""
     contigs: dict[str, int] = {}
     reference_line = ""
     for line in lines:
         if line.startswith("##contig=<"):
             fields = contig_fields(line)
-            if fields.get("ID") and fields.get("length", "").isdigit():
-                contigs[fields["ID"]] = int(fields["length"])
+            length = declared_length(fields)
+            if fields.get("ID") and length is not None:
+                contigs[fields["ID"]] = length
         elif line.startswith("##reference="):
             reference_line = line[len("##reference=") :]
     return contigs, reference_line
@@ -150,11 +163,20 @@ def reference_for_header(lines: list[str]) -> Reference:
             chosen = sorted((b["name"] != default, b["name"]) for same, b in fits if same == best)[0][1]
             return load_reference(chosen)
         build = _named_build(contigs, "")
-        if build:
+        if build:  # (contigs of a build a bundle has, just not these ones: that bundle, which says so per job)
+            of_build = sorted((b["name"] != default, b["name"]) for b in bundles if b["build"].lower() == build.lower())
+            if of_build:  # (a contig of another length there is named by the upload's header check)
+                return load_reference(of_build[0][1])
             raise _not_installed(build, "The file's ##contig lengths are those of", bundles)
-        if any(_fit(bundle, contigs)[1] for bundle in bundles):
+        clashes = [bundle for bundle in bundles if _fit(bundle, contigs)[1]]
+        if clashes:
+            aliases = bundle_aliases(clashes[0])
+            name, length = next((n, l) for n, l in contigs.items() if aliases.get(n) and  # noqa: E741
+                                clashes[0]["contigs"][aliases[n]] != l)  # fmt: skip
+            theirs = clashes[0]["contigs"][aliases[name]]
             raise ReferenceError_(
-                "The file's ##contig lengths match no installed reference (installed: "
+                f"The file's ##contig lengths match no installed reference (contig {name} is {length:,} bp in the "
+                f"file, {theirs:,} bp in {clashes[0]['name']} ({clashes[0]['build']}); installed: "
                 f"{', '.join(b['name'] + ' (' + b['build'] + ')' for b in bundles) or 'none'}): "
                 "is it for another genome build?"
             )

@@ -10,9 +10,11 @@ import hashlib
 import logging
 import os
 import secrets
+import tempfile
 import uuid
 import zlib
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -33,12 +35,20 @@ from gas_site import outbox
 from gas_site.faults import fault_point
 from gas_site.workers import Heartbeat
 from jobs.annotation import ENGINE_VERSION
+from jobs.annotation.bcf import BcfError, BcfTextFile
 from jobs.annotation.engine import AnnotationStats, JobLimits, annotate_vcf
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.flags import FLAG_OPTIONS
-from jobs.annotation.reference import Reference
+from jobs.annotation.reference import Reference, contig_aliases
 from jobs.models import FINISHED_STATUSES, ApiToken, Job, JobStatus, RegionSet
-from jobs.references import contig_fields, installed_references, load_reference, reference_for_header, source_label
+from jobs.references import (
+    contig_fields,
+    declared_length,
+    installed_references,
+    load_reference,
+    reference_for_header,
+    source_label,
+)
 from jobs.scratch import scratch_folder
 from jobs.signals import job_completed
 from jobs.sources import SourceError, chosen_source_names, job_source_specs
@@ -136,10 +146,10 @@ def check_vcf_header(handle: IO[bytes], *, name: str, reference: Reference) -> N
         if line.startswith("##contig=<"):
             fields = contig_fields(line)
             contig = reference.resolve_contig(fields.get("ID", ""))
-            length = fields.get("length", "")
-            if contig and length.isdigit() and int(length) != reference.contig_lengths[contig]:
+            length = declared_length(fields)
+            if contig and length is not None and length != reference.contig_lengths[contig]:
                 raise UploadRejected(
-                    f"{name}, line {number}: contig {fields['ID']} is {int(length):,} bp long in the file but "
+                    f"{name}, line {number}: contig {fields['ID']} is {length:,} bp long in the file but "
                     f"{reference.contig_lengths[contig]:,} bp in {reference.build}: the file is for another genome "
                     f"build than the reference {reference.name}."
                 )
@@ -159,7 +169,9 @@ REF_SAMPLE = 200  # data lines whose REF is compared with the genome at upload
 REF_SAMPLE_MINIMUM = 20  # fewer compared than this: too few to refuse a file on
 
 
-def check_vcf_body(handle: IO[bytes], *, name: str, reference: Reference, max_bytes: int) -> None:
+def check_vcf_body(
+    handle: IO[bytes], *, name: str, reference: Reference, max_bytes: int, read_through: bool = True
+) -> None:
     """What can be known of the data before a job is queued: a gzip file is read through to its end
     (a truncated or damaged one is refused now, not when a worker reaches the break), within the
     plan's decompressed limit and GAS_UPLOAD_SCAN_BYTES (a small bomb must not hold a web process
@@ -186,7 +198,7 @@ def check_vcf_body(handle: IO[bytes], *, name: str, reference: Reference, max_by
                 )
             if len(head) < 4 << 20:
                 head += block
-            elif not compressed:
+            elif not compressed or not read_through:
                 break  # (a plain file cannot be truncated in a way reading would show)
     except (EOFError, gzip.BadGzipFile, OSError, zlib.error) as exc:
         raise UploadRejected(
@@ -244,7 +256,12 @@ def _sha256_and_size(upload: UploadedFile) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-_VCF_SUFFIXES = (".vcf.gz", ".vcf.bgz", ".vcf")
+_VCF_SUFFIXES = (".vcf.gz", ".vcf.bgz", ".vcf", ".bcf")
+
+
+def input_stem(name: str) -> str:
+    """A job's file name without its VCF or BCF suffix (its results are named after it)."""
+    return safe_input_name(name).removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").removesuffix(".bcf")
 
 
 def safe_input_name(raw: str | None) -> str:
@@ -276,20 +293,20 @@ def job_create(
         raise UploadRejected(f"{name} is empty: expected a VCF file.")
     if upload.size is not None and upload.size > upload_limit(owner):
         raise UploadRejected(too_large_message(owner, upload.size), status=413)
-    if not name.endswith((".vcf", ".vcf.gz", ".vcf.bgz")):
-        raise UploadRejected(f"{name}: expected a .vcf or .vcf.gz file.")
-    upload.seek(0)
-    reference = choose_reference(reference_name=reference_name, handle=upload.file, name=name)
+    if not name.endswith(_VCF_SUFFIXES):
+        raise UploadRejected(f"{name}: expected a .vcf, .vcf.gz or .bcf file.")
+    on_disk = getattr(upload, "temporary_file_path", lambda: None)()
+    with vcf_text(upload.file, name=name, path=on_disk) as text:
+        reference = checked_input(
+            text=text, name=name, reference_name=reference_name, max_bytes=job_limits(owner).max_bytes,
+            read_through=text is upload.file,
+        )
     if pick not in dict(PICK_CHOICES):
         raise UploadRejected(f"pick {pick!r}: expected one of {', '.join(mode for mode, _ in PICK_CHOICES if mode)}")
     unknown = [flag for flag in flags if flag not in dict(FLAG_CHOICES)]
     if unknown:
         raise UploadRejected(f"flag {unknown[0]!r}: expected some of {', '.join(flag for flag, _ in FLAG_CHOICES)}")
     chosen = _chosen_sources(owner=owner, reference=reference, source_names=source_names, region_set=region_set)
-    upload.seek(0)
-    check_vcf_header(upload.file, name=name, reference=reference)
-    upload.seek(0)
-    check_vcf_body(upload.file, name=name, reference=reference, max_bytes=job_limits(owner).max_bytes)
     upload.seek(0)
     sha256, size = _sha256_and_size(upload)
     job_id = uuid.uuid4()
@@ -298,6 +315,56 @@ def job_create(
         owner=owner, key=key, name=name, size=size, reference=reference, sha256=sha256, job_id=job_id,
         source_names=chosen, region_set=region_set, title=title, pick=pick, flags=flags,
     )  # fmt: skip
+
+
+def checked_input(
+    *, text: IO[bytes], name: str, reference_name: str | None, max_bytes: int, read_through: bool = True
+) -> Reference:
+    """The reference a VCF goes to (named, else the one its header fits), after the checks made
+    before a job is queued and before the command line annotates: its header, its build, its
+    first REF alleles against the genome and, with ``read_through``, its gzip stream to the end."""
+    text.seek(0)
+    reference = choose_reference(reference_name=reference_name, handle=text, name=name)
+    text.seek(0)
+    check_vcf_header(text, name=name, reference=reference)
+    text.seek(0)
+    check_vcf_body(text, name=name, reference=reference, max_bytes=max_bytes, read_through=read_through)
+    return reference
+
+
+@contextmanager
+def vcf_text(handle: IO[bytes], *, name: str, path: str | None = None) -> Iterator[IO[bytes]]:
+    """A file's bytes as VCF text: ``handle`` itself, or for a BCF file its records as htslib writes
+    them in VCF (read from ``path``, else from a temporary copy, as htslib reads paths)."""
+    handle.seek(0)
+    head = handle.read(18)
+    handle.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(31).decompress(handle.read(64 << 10), 3)
+        except zlib.error:
+            head = b""
+        handle.seek(0)
+    if head[:3] != b"BCF":
+        yield handle
+        return
+    with tempfile.TemporaryDirectory(prefix="gas-bcf-") as scratch:
+        if not path:
+            path = os.path.join(scratch, "upload.bcf")
+            with open(path, "wb") as copy:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    copy.write(block)
+            handle.seek(0)
+        try:
+            text = BcfTextFile(path)
+        except BcfError as exc:
+            raise UploadRejected(f"{name}: {exc}.") from None
+        try:
+            yield text  # type: ignore[misc]
+        except BcfError as exc:
+            raise UploadRejected(f"{name}: {exc}.") from None
+        finally:
+            text.close()
 
 
 PICK_CHOICES = [
@@ -461,7 +528,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
     if not job.input_sha256:  # a direct browser upload: the web server never read the bytes
         Job.objects.filter(id=job.id).update(input_sha256=digest.hexdigest())
     reference = load_reference(job.reference_name)
-    stem = safe_input_name(job.input_name).removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf")
+    stem = input_stem(job.input_name)
     names = {"result": f"{stem}.annot.vcf.gz", "log": f"{stem}.count.log", "summary": f"{stem}.summary.json",
              "table": f"{stem}.variants.parquet"}  # fmt: skip
     output, log, summary = scratch / "result.vcf.gz", scratch / "result.count.log", scratch / "result.summary.json"
@@ -484,6 +551,9 @@ def _annotate(job: Job, scratch: Path) -> Job:
         fill_id=settings.GAS_FILL_ID_COLUMN, customs=customs, pick=job.pick,
         flags=tuple(job.flags),
     )  # fmt: skip
+    nothing = nothing_annotated_message(result.stats, reference=reference)
+    if nothing:
+        raise AnnotationError(f"{job.input_name}: {nothing}.")
     for entry in applied:
         entry["alleles_matched"] = result.stats.custom_matches.get(entry["short_name"], 0)
     write_table(output, table)
@@ -574,6 +644,27 @@ def job_warnings(stats: AnnotationStats, *, build: str = "the reference") -> lis
             "and were passed through without annotation"
         )
     return warnings
+
+
+def nothing_annotated_message(stats: AnnotationStats, *, reference: Reference) -> str | None:
+    """When every record is on contigs the reference lacks: what happened and which installed
+    reference has those contigs (or how to get one); None otherwise."""
+    if not stats.records or sum(stats.uncovered_contigs.values()) < stats.records:
+        return None
+    contigs = sorted(stats.uncovered_contigs)
+    covering = [
+        bundle["name"] for bundle in installed_references()
+        if any(alias in bundle.get("contigs", {}) for contig in contigs for alias in contig_aliases(contig))
+    ]  # fmt: skip
+    advice = (
+        f"reference {' or '.join(covering)} has them: choose it" if covering
+        else "install a reference that has them (manage.py reference available)"
+    )  # fmt: skip
+    return (
+        f"none of the {stats.records:,} records is on a contig of reference {reference.name} ({reference.build}: "
+        f"{', '.join(list(reference.contig_lengths)[:5])}{'…' if len(reference.contig_lengths) > 5 else ''}); "
+        f"the file's contigs are {', '.join(contigs[:10])}{'…' if len(contigs) > 10 else ''}: {advice}"
+    )
 
 
 def attempt_prefix(job: Job) -> str:

@@ -314,8 +314,8 @@ def annotate_vcf(
     """
     started = time.monotonic()
     output = Path(output_path)
-    log = Path(log_path) if log_path else output.with_name(output.name.split(".vcf")[0] + ".count.log")
-    summary = Path(summary_path) if summary_path else output.with_name(output.name.split(".vcf")[0] + ".summary.json")
+    log = Path(log_path) if log_path else output.with_name(output_stem(output.name) + ".count.log")
+    summary = Path(summary_path) if summary_path else output.with_name(output_stem(output.name) + ".summary.json")
     limits = limits or JobLimits()
     if pick and pick not in PICK_MODES:
         raise AnnotationError(f"pick option {pick!r}: expected one of {', '.join(PICK_MODES)}")
@@ -656,6 +656,15 @@ def _annotate_record(
     csq = ",".join(entries)
     columns[7] = csq if columns[7] == "." else f"{columns[7]};{csq}"
     return "\t".join(columns)
+
+
+def output_stem(name: str) -> str:
+    """An output's name without its VCF suffix, for the names of its side files: the whole name
+    is kept (``x.vcf.out.vcf.gz`` -> ``x.vcf.out``), only a final .vcf, .vcf.gz or .vcf.bgz goes."""
+    for suffix in (".vcf.gz", ".vcf.bgz", ".vcf"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def render_count_log(summary: dict[str, Any]) -> str:

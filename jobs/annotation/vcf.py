@@ -14,11 +14,14 @@ import zlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
+from jobs.annotation.bcf import BcfError, is_bcf, open_bcf_text
 from jobs.annotation.errors import InputFormatError, LimitExceeded
 
 _REF = re.compile(r"^[ACGTNacgtn]+$")
 _ALT = re.compile(
-    r"^([ACGTNacgtn]+|\*|<[^<>]+>|[ACGTNacgtn]*[\[\]][^\[\]]+[\[\]][ACGTNacgtn]*|\.[ACGTNacgtn]+|[ACGTNacgtn]+\.)$"
+    # bases; a deleted allele (*); <symbolic>; a breakend, joined (t[p[, t]p], ]p]t, [p[t) or at a telomere
+    # (.[p[, ]p].: VCF 4.1-4.4, section 5.4); a single breakend (t., .t)
+    r"^([ACGTNacgtn]+|\*|<[^<>]+>|([ACGTNacgtn]*|\.)[\[\]][^\[\]]+[\[\]]([ACGTNacgtn]*|\.)|\.[ACGTNacgtn]+|[ACGTNacgtn]+\.)$"
 )
 _ONE_BASE = "ACGTNacgtn"  # (the commonest REF and ALT, checked without a regular expression)
 _REQUIRED_HEADER = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
@@ -111,8 +114,12 @@ class VcfReader:
         self._raw: io.BufferedReader | None = None
         self._header_lines: Generator[str, None, None] | None = None
         self.bytes_total = self.path.stat().st_size
+        self.bcf = is_bcf(self.path)
 
     def _open_binary(self) -> gzip.GzipFile | io.BufferedReader:
+        if self.bcf:  # (BCF: htslib writes each record as its VCF line)
+            self._raw = open_bcf_text(self.path)
+            return self._raw
         self._raw = open(self.path, "rb")
         magic = self._raw.peek(2)[:2]
         return gzip.GzipFile(fileobj=self._raw, mode="rb") if magic == b"\x1f\x8b" else self._raw
@@ -121,9 +128,13 @@ class VcfReader:
         """How much of the file (compressed bytes) has been consumed, 0..1."""
         if self._raw is None or self.bytes_total == 0 or self._raw.closed:
             return 0.0
+        if self.bcf:
+            return self._raw.raw.fraction_read()  # type: ignore[attr-defined, no-any-return]
         return min(1.0, self._raw.tell() / self.bytes_total)
 
     def _input_error(self, exc: Exception, line_number: int) -> InputFormatError:
+        if isinstance(exc, BcfError):
+            return InputFormatError(self.name, line_number, str(exc))
         if isinstance(exc, UnicodeDecodeError):
             return InputFormatError(self.name, line_number, "is not a text VCF (found non-UTF-8 bytes)")
         if isinstance(exc, EOFError):
@@ -158,7 +169,7 @@ class VcfReader:
                 line = raw.decode("utf-8")
                 self.line_number += 1
                 yield line
-        except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error, BcfError) as exc:
             raise self._input_error(exc, self.line_number + 1) from None
         finally:
             if self._raw is not None:
@@ -236,7 +247,7 @@ class VcfReader:
                 if pending > MAX_LINE_BYTES:
                     raise self._too_long(self.line_number + 1)
                 yield self._decoded(b"".join(pieces) + b"\n")
-        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        except (EOFError, gzip.BadGzipFile, zlib.error, BcfError) as exc:
             raise self._input_error(exc, self.line_number + 1) from None
         finally:
             if self._raw is not None:

@@ -12,17 +12,19 @@ from jobs.annotation.custom import CustomSpec
 from jobs.annotation.engine import annotate_vcf
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.flags import FLAG_OPTIONS
-from jobs.references import load_reference
+from jobs.services import UploadRejected, checked_input, job_warnings, nothing_annotated_message, vcf_text
 from jobs.sources import SourceError, registered_specs
 
 
 class Command(BaseCommand):
-    help = "Annotate INPUT (VCF or VCF.gz) with consequences, HGVS and dbSNP ids."
+    help = "Annotate INPUT (VCF, VCF.gz or BCF) with consequences, HGVS and dbSNP ids."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("input", type=Path)
         parser.add_argument("-o", "--output", type=Path, help="Output VCF (.vcf or .vcf.gz; default INPUT.annot.vcf).")
-        parser.add_argument("--reference", help="Installed reference bundle (default: GAS_DEFAULT_REFERENCE).")
+        parser.add_argument(
+            "--reference", help="Installed reference bundle (default: the one the file's header fits, as for a job)."
+        )
         parser.add_argument("--processes", type=int, default=1, help="Worker processes (default 1).")
         parser.add_argument("--quiet", action="store_true", help="No progress on stderr.")
         parser.add_argument(
@@ -74,10 +76,13 @@ class Command(BaseCommand):
         if output is not None and not output.parent.is_dir():
             raise CommandError(f"{output}: the folder {output.parent} does not exist")
         if output is None:
-            stem = input.name.removesuffix(".gz").removesuffix(".vcf")
+            stem = input.name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").removesuffix(".bcf")
             output = input.with_name(f"{stem}.annot.vcf")
         try:
-            bundle = load_reference(reference)
+            with open(input, "rb") as handle, vcf_text(handle, name=input.name, path=str(input)) as text:
+                # (the checks a job's upload gets: header, build, first REF alleles; the reference it fits)
+                bundle = checked_input(text=text, name=input.name, reference_name=reference, max_bytes=1 << 62,
+                                       read_through=False)  # fmt: skip
             shown = [-1]
 
             def progress(fraction: float) -> None:
@@ -93,11 +98,14 @@ class Command(BaseCommand):
                 input, output, bundle, progress=progress, processes=max(1, processes), fill_id=not no_id_column,
                 customs=customs, pick=pick, flags=tuple(flags),
             )  # fmt: skip
-        except (AnnotationError, SourceError, OSError) as exc:
+        except (AnnotationError, SourceError, UploadRejected, OSError) as exc:
             raise CommandError(str(exc)) from exc
         if not quiet:
             sys.stderr.write("\n")
         stats = result.stats
+        nothing = nothing_annotated_message(stats, reference=bundle)
+        for warning in [nothing] if nothing else job_warnings(stats, build=bundle.build):
+            self.stderr.write(f"warning: {warning}")
         self.stdout.write(
             f"{result.output}: {stats.records} records, {stats.alleles} alleles in {stats.seconds:.2f} s; "
             f"log {result.log.name}, summary {result.summary.name}"

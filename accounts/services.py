@@ -75,6 +75,7 @@ def plan_cancel(*, user: User, by: User | None = None) -> bool:
 STAFF_GROUP = "GAS staff"
 STAFF_PERMISSIONS = (
     ("jobs", "view_job"), ("jobs", "view_annotationsource"), ("jobs", "view_regionset"),
+    ("jobs", "restore_job"), ("jobs", "archive_job"), ("jobs", "rerun_job"),
     ("archive", "view_resultarchive"), ("accounts", "view_user"), ("accounts", "view_planchange"),
 )  # fmt: skip
 

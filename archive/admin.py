@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from archive import services
 from archive.models import ResultArchive, ResultState
+from gas_site.admin_actions import confirmation
 from gas_site.queues import QueueError, queues
 from jobs import services as job_services
 from jobs import views as job_views
@@ -71,7 +72,7 @@ class JobWithArchiveAdmin(JobAdmin):
     list_filter = ["status", ArchiveStateFilter, "owner__plan", "submitted_at", "reference_name"]
     list_select_related = ["owner", "result_archive"]
     inlines = [ResultArchiveInline]
-    actions = ["force_restore", "archive_now", "rerun"]
+    actions = ["force_restore", "archive_now", "rerun", "delete_jobs"]
     readonly_fields = ["files", "timeline", *JobAdmin.readonly_fields]
 
     class Media:
@@ -188,19 +189,64 @@ class JobWithArchiveAdmin(JobAdmin):
         for job in jobs:
             self.log_change(request, job, action)
 
-    @admin.action(description="Force restore archived results (any plan)")
+    def has_restore_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("jobs.restore_job")
+
+    def has_archive_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("jobs.archive_job")
+
+    def has_rerun_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("jobs.rerun_job")
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        found = super().get_actions(request)
+        found.pop("delete_selected", None)  # (a bulk delete would leave the jobs' files behind: delete_jobs)
+        return found
+
+    def delete_model(self, request: HttpRequest, obj: Job) -> None:
+        job_services.job_delete(job=obj)
+
+    @admin.action(description="Delete the selected finished jobs and their files", permissions=["delete"])
+    def delete_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> TemplateResponse | None:
+        asking = confirmation(
+            request, self, queryset, action="delete_jobs", title="Delete jobs?",
+            consequence=f"The {_count(queryset.count(), 'job', 'jobs')} below will be deleted with their input and "
+            "result files (jobs still running are left alone). Their owners lose them. This cannot be undone.",
+        )  # fmt: skip
+        if asking is not None:
+            return asking
+        deleted = []
+        for job in queryset:
+            try:
+                job_services.job_delete(job=job)
+            except job_services.JobNotFinished:
+                continue
+            deleted.append(job)
+        self.message_user(request, f"Deleted {_of_selected(deleted, queryset)}.", messages.INFO)
+        return None
+
+    @admin.action(description="Force restore archived results (any plan)", permissions=["restore"])
     def force_restore(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         started = [job for job in queryset if services.restore_request(job=job)]
         self._record(request, started, "Forced a restore of the results")
         self.message_user(request, f"Restore started for {_of_selected(started, queryset)}.", messages.INFO)
 
-    @admin.action(description="Archive results now")
-    def archive_now(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+    @admin.action(description="Archive results now", permissions=["archive"])
+    def archive_now(self, request: HttpRequest, queryset: QuerySet[Job]) -> TemplateResponse | None:
+        asking = confirmation(
+            request, self, queryset, action="archive_now", title="Archive results now?",
+            consequence=f"The results of the {_count(queryset.count(), 'job', 'jobs')} below move to cold storage "
+            "now: their owners can no longer download or browse them, and a free user gets them back only by "
+            "upgrading (or a forced restore, which takes hours on S3 Glacier).",
+        )  # fmt: skip
+        if asking is not None:
+            return asking
         queued = [job for job in queryset if services.archive_now(job=job)]
         self._record(request, queued, "Archived the results now")
         self.message_user(request, f"Archiving queued for {_of_selected(queued, queryset)}.", messages.INFO)
+        return None
 
-    @admin.action(description="Re-run failed jobs")
+    @admin.action(description="Re-run failed jobs", permissions=["rerun"])
     def rerun(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         queued = [job for job in queryset if job_services.job_rerun(job=job)]
         self._record(request, queued, "Re-ran the job")

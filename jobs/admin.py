@@ -7,7 +7,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
+from gas_site.admin_actions import confirmation
 from jobs import sources
 from jobs.models import AnnotationSource, ApiToken, Job, MatchType, RegionSet
 from jobs.services import reference_choices
@@ -101,12 +103,21 @@ class AnnotationSourceAdmin(admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: AnnotationSource) -> None:
         sources.source_remove(name=obj.name)
 
-    @admin.action(description="Remove the selected sources and their files")
-    def remove_sources(self, request: HttpRequest, queryset: QuerySet[AnnotationSource]) -> None:
+    @admin.action(description="Remove the selected sources and their files", permissions=["delete"])
+    def remove_sources(self, request: HttpRequest, queryset: QuerySet[AnnotationSource]) -> TemplateResponse | None:
         names = list(queryset.values_list("name", flat=True))
+        asking = confirmation(
+            request, self, queryset, action="remove_sources", title="Remove annotation sources?",
+            consequence=f"The {len(names)} source(s) below and their files will be removed: the upload form and the "
+            "API will no longer offer them, and jobs submitted with them but not yet run will say they were not "
+            "applied. This cannot be undone.",
+        )  # fmt: skip
+        if asking is not None:
+            return asking
         for name in names:
             sources.source_remove(name=name)
         messages.success(request, f"Removed {len(names)} source(s): {', '.join(names)}.")
+        return None
 
     def get_actions(self, request: HttpRequest) -> dict:
         found = super().get_actions(request)

@@ -69,6 +69,12 @@ class Job(models.Model):
     class Meta:
         ordering = ["-submitted_at"]
         indexes = [models.Index(fields=["owner", "-submitted_at"], name="job_owner_recent_idx")]
+        # the staff console's job actions, each its own permission (the staff role has them, not change)
+        permissions = [
+            ("restore_job", "Can force a restore of a job's archived results"),
+            ("archive_job", "Can archive a job's results now"),
+            ("rerun_job", "Can re-run a failed job"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.input_name} ({self.get_status_display()})"

@@ -319,8 +319,12 @@ def test_staff_archive_now_and_rerun(client, user, completed_job, drain, django_
     job = completed_job()
     staff = User.objects.create_superuser("root@example.org", "a-long-staff-password-1")
     client.force_login(staff)
+    chosen = {"action": "archive_now", "_selected_action": [str(job.id)]}
+    asked = client.post(reverse("admin:jobs_job_changelist"), chosen)
+    assert asked.status_code == 200 and "move to cold storage now" in asked.content.decode()  # (it asks first)
+    assert state(job) == ResultState.AVAILABLE
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("admin:jobs_job_changelist"), {"action": "archive_now", "_selected_action": [str(job.id)]})
+        client.post(reverse("admin:jobs_job_changelist"), {**chosen, "post": "yes"})
     drain("archive_worker")
     assert state(job) == ResultState.ARCHIVED
     Job.objects.filter(id=job.id).update(status=JobStatus.FAILED, error_message="x")

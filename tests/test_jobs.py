@@ -108,7 +108,7 @@ def test_malformed_vcf_fails_the_job_with_the_engine_message(
     "name, content, message",
     [
         ("notes.vcf", b"hello\n", "is not a VCF: line 1 must be ##fileformat=VCFv4.x"),
-        ("data.csv", GOOD_VCF.encode(), "expected a .vcf or .vcf.gz file"),
+        ("data.csv", GOOD_VCF.encode(), "expected a .vcf, .vcf.gz or .bcf file"),
         (
             "hg38.vcf",
             GOOD_VCF.replace("length=63025520", "length=64444167").encode(),

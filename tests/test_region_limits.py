@@ -84,7 +84,8 @@ def test_regions_piled_on_one_base(api):
 def test_an_end_past_the_contig(api):
     data = b"20\t100\t200\ta\nchr20\t5\t99999999999999999999999\tb\n"
     assert refused(api, "far.bed", data) == (
-        "far.bed, line 2: end 99,999,999,999,999,999,999,999 is past the end of chr20 (63,025,520 bases in the reference)"
+        "far.bed, line 2: end 99,999,999,999,999,999,999,999 is past the end of chr20 "
+        "(63,025,520 bases in the reference)"
     )
     at_the_end = post(api, "end.bed", b"20\t63025000\t63025520\tlast\n1\t5\t999999999\tother contig\n")
     assert at_the_end.status_code == 201  # (the last base; a contig no reference has is not checked)

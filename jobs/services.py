@@ -434,6 +434,19 @@ def job_enqueue(*, job: Job) -> None:
     outbox.send("jobs", {"job_id": str(job.id)})
 
 
+def job_requeue_if_pending(*, job_id: uuid.UUID) -> bool:
+    """A fresh request for a job that can still run (PENDING), sent with this check: for a request
+    on its last delivery, which the queue would dead-letter next while its job waits (a failure
+    before the job was claimed: its attempts do not count it, so nothing else would send one)."""
+    with transaction.atomic():
+        job = Job.objects.filter(id=job_id, status=JobStatus.PENDING).first()
+        if job is None:
+            return False
+        job_enqueue(job=job)
+    logger.warning("job %s: its request failed on its last delivery; a fresh request was queued", job_id)
+    return True
+
+
 # -- running -------------------------------------------------------------------------------
 @dataclass
 class ClaimOutcome:

@@ -327,6 +327,35 @@ def test_the_reconciler_requeues_a_stale_job_whose_message_is_gone(
     assert (job.status, job.attempts) == (JobStatus.COMPLETED, 2)
 
 
+def test_a_request_failing_on_its_last_delivery_is_renewed_while_its_job_can_run(
+    signed_in_client, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Issue 25, item 8: a job request that fails before its job is claimed (the database busy, say)
+    is not dead-lettered while the job waits: its last delivery queues a fresh request."""
+    from django.db import OperationalError
+
+    from jobs import services
+
+    upload(signed_in_client, "ok.vcf", GOOD_VCF.encode(), django_capture_on_commit_callbacks)
+    job = the_job()
+    real_claim = services.job_claim
+
+    def busy(**kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(services, "job_claim", busy)
+    max_receives = queues["jobs"].max_receives
+    for _ in range(max_receives):
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command("run_annotator", "--once", "--wait", "0", "--retry-delay", "0")
+    depth = queues["jobs"].depth()
+    assert (depth.dead_letter, depth.visible) == (0, 1) and Job.objects.get(id=job.id).status == JobStatus.PENDING
+    assert QueuedMessage.objects.get(queue_name=queues["jobs"].name).receive_count == 0  # (a fresh request)
+    monkeypatch.setattr(services, "job_claim", real_claim)
+    run("run_annotator", django_capture_on_commit_callbacks)
+    assert Job.objects.get(id=job.id).status == JobStatus.COMPLETED and queues["jobs"].depth().total == 0
+
+
 def test_a_late_worker_cannot_complete_or_touch_the_winners_files(signed_in_client, django_capture_on_commit_callbacks):
     upload(signed_in_client, "ok.vcf", GOOD_VCF.encode(), django_capture_on_commit_callbacks)
     job = the_job()

@@ -66,12 +66,15 @@ def poison() -> int:
 
 
 def duplicate() -> int:
-    """Send again every job request and archive request now on the queues (a duplicate delivery)."""
+    """Send again every job request and archive request now on the queues (a duplicate delivery).
+    Only real requests: a poison body still waiting (``{"job_id": 7}``) is not one, and a copy of it
+    would be one more dead letter than the poison sent."""
     now = timezone.now()
     sent = 0
+    jobs = {str(pk) for pk in Job.objects.values_list("id", flat=True)}
     for alias in ("jobs", "archive"):
         for body in QueuedMessage.objects.filter(queue_name=queues[alias].name).values_list("body", flat=True):
-            if isinstance(body, dict) and "job_id" in body:
+            if isinstance(body, dict) and body.get("job_id") in jobs:
                 QueuedMessage.objects.create(queue_name=queues[alias].name, body=body, sent_at=now, visible_at=now)
                 sent += 1
     return sent

@@ -420,4 +420,6 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
     )
     log(f"fault points fired: {', '.join(fired)}")
     assert set(fired) >= {p for p in FAULT_POINTS if p.startswith("job.")}, f"job fault points fired: {fired}"
-    assert longest < 60, f"longest recovery {longest:.1f} s: {recoveries}"
+    # (60 s on an idle machine; a busy one, CI beside other work, runs everything slower by its load per core)
+    slowdown = max(1.0, os.getloadavg()[1] / (os.cpu_count() or 1))
+    assert longest < 60 * slowdown, f"longest recovery {longest:.1f} s (load {slowdown:.1f} per core): {recoveries}"

@@ -9,7 +9,7 @@ from gas_site.queues import Message
 from gas_site.workers import QueueWorkerCommand, message_job_id
 from jobs.housekeeping import files_sweep, jobs_reconcile
 from jobs.scratch import scratch_sweep
-from jobs.services import job_run
+from jobs.services import job_requeue_if_pending, job_run
 
 
 class Command(QueueWorkerCommand):
@@ -27,4 +27,12 @@ class Command(QueueWorkerCommand):
             self.on_start()
 
     def consume(self, message: Message) -> None:
-        job_run(job_id=message_job_id(message), worker=f"{socket.gethostname()}:{os.getpid()}")
+        job_id = message_job_id(message)
+        try:
+            job_run(job_id=job_id, worker=f"{socket.gethostname()}:{os.getpid()}")
+        except Exception:
+            # the queue dead-letters a request after its last delivery; a job that can still run gets a
+            # fresh one (its attempts, counted at each claim, still bound how often it runs)
+            if message.receive_count >= self.queue.max_receives and job_requeue_if_pending(job_id=job_id):
+                return
+            raise

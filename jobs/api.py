@@ -227,10 +227,26 @@ def delete_regions(request: HttpRequest, region_set_id: int):
     return Status(204, None)
 
 
-@api.get("/jobs", response=list[JobOut], summary="Your jobs, newest first")
-def list_jobs(request: HttpRequest, limit: int = 50, offset: int = 0):
-    limit = max(1, min(limit, 200))
-    return [JobOut.build(job, request) for job in jobs_of(request.auth)[offset : offset + limit]]
+MAX_JOBS_PAGE = 200
+MAX_JOBS_OFFSET = 10**9
+
+
+@api.get(
+    "/jobs", response={200: list[JobOut], 400: ErrorOut}, summary="Your jobs, newest first",
+    description=f"`limit` 1-{MAX_JOBS_PAGE} (default 50), `offset` 0 or more (default 0).",
+)  # fmt: skip
+def list_jobs(request: HttpRequest, limit: str = "50", offset: str = "0"):
+    wanted = _whole_number("limit", limit, 1, MAX_JOBS_PAGE)
+    skip = _whole_number("offset", offset, 0, MAX_JOBS_OFFSET)
+    return [JobOut.build(job, request) for job in jobs_of(request.auth)[skip : skip + wanted]]
+
+
+def _whole_number(name: str, raw: str, least: int, most: int) -> int:
+    """A query parameter as a whole number from ``least`` to ``most``; else a 400 naming it."""
+    text = raw.strip()
+    if not (text.lstrip("-").isdigit() and len(text) <= 12 and least <= int(text) <= most):
+        raise HttpError(400, f"{name} {raw[:40]!r}: expected a whole number from {least} to {most:,}")
+    return int(text)
 
 
 @api.get("/jobs/{job_id}", response={200: JobOut, 404: ErrorOut}, summary="One job")

@@ -21,6 +21,19 @@ class JobStatus(models.TextChoices):
 FINISHED_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED)
 
 
+NAME_LENGTH = 100  # a job's or a region file's name, as the user gives it
+
+
+def name_problem(raw: str, *, what: str = "The name") -> str | None:
+    """What is wrong with a name a user gives (a job's, a region file's), or None: names are kept
+    whole or refused, never cut, and hold no control characters (NUL, line breaks)."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in raw):
+        return f"{what} holds a control character (such as NUL or a line break); use printable text."
+    if len(raw.strip()) > NAME_LENGTH:
+        return f"{what} is {len(raw.strip()):,} characters long; at most {NAME_LENGTH} are kept."
+    return None
+
+
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")

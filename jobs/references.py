@@ -67,9 +67,10 @@ def load_reference(name: str | None = None) -> Reference:
     name = name or settings.GAS_DEFAULT_REFERENCE
     path = reference_dir() / name
     manifest = path / "manifest.json"
-    if not manifest.is_file():
+    # (a name is a folder of the references directory, never a path; no server path in the message)
+    if "/" in name or "\\" in name or name.startswith(".") or "\0" in name or not manifest.is_file():
         known = ", ".join(bundle["name"] for bundle in installed_references()) or "none"
-        raise ReferenceError_(f"reference {name!r} is not installed in {reference_dir()} (installed: {known})")
+        raise ReferenceError_(f"reference {name[:60]!r} is not installed (installed: {known})")
     return _load(str(path), str(manifest.stat().st_mtime_ns))
 
 

@@ -40,7 +40,7 @@ from jobs.annotation.engine import AnnotationStats, JobLimits, annotate_vcf
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.flags import FLAG_OPTIONS
 from jobs.annotation.reference import Reference, contig_aliases
-from jobs.models import FINISHED_STATUSES, ApiToken, Job, JobStatus, RegionSet
+from jobs.models import FINISHED_STATUSES, NAME_LENGTH, ApiToken, Job, JobStatus, RegionSet, name_problem
 from jobs.references import (
     contig_fields,
     declared_length,
@@ -289,6 +289,8 @@ def job_create(
     are the annotation sources to apply (None: the operator's defaults for the reference);
     ``pick`` one of PICK_CHOICES, ``flags`` some of FLAG_CHOICES (VEP's transcript flags)."""
     name = safe_input_name(upload.name or "input.vcf")
+    if problem := name_problem(title, what="The job name"):
+        raise UploadRejected(problem)
     if upload.size is not None and upload.size == 0:
         raise UploadRejected(f"{name} is empty: expected a VCF file.")
     if upload.size is not None and upload.size > upload_limit(owner):
@@ -420,7 +422,7 @@ def job_create_from_stored(
             engine_version=ENGINE_VERSION,
             source_names=list(source_names),
             region_set=region_set,
-            name=title.strip()[:100],
+            name=title.strip()[:NAME_LENGTH],
             pick=pick,
             flags=[flag for flag, _ in FLAG_CHOICES if flag in flags],
         )

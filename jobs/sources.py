@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -26,13 +27,14 @@ from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import get_valid_filename
 
 from accounts.models import User
 from jobs.annotation.custom import CustomSpec, open_source
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import Reference, contig_aliases, file_sha256
 from jobs.annotation.source_files import BedLimits, file_format, indexed_copy, read_bed, write_indexed_bed
-from jobs.models import AnnotationSource, Job, MatchType, RegionSet
+from jobs.models import NAME_LENGTH, AnnotationSource, Job, MatchType, RegionSet, name_problem
 from jobs.references import installed_references, load_reference
 
 logger = logging.getLogger(__name__)
@@ -207,6 +209,9 @@ def _spec(source: AnnotationSource) -> CustomSpec:
 # -- the user's regions ---------------------------------------------------------------------
 def region_set_create(*, owner: User, upload: UploadedFile | IO[bytes], name: str, file_name: str) -> RegionSet:
     """Check a BED upload line by line and keep it for ``owner``'s jobs."""
+    if problem := name_problem(name, what="The region file's name"):
+        raise SourceError(problem)
+    file_name = get_valid_filename(os.path.basename(file_name.replace("\\", "/"))) or "regions.bed"
     size = getattr(upload, "size", None)
     if size is not None and size > settings.GAS_MAX_REGIONS_BYTES:
         raise SourceError(
@@ -230,7 +235,7 @@ def region_set_create(*, owner: User, upload: UploadedFile | IO[bytes], name: st
     handle.seek(0)
     key = _inputs().save(f"{owner.pk}/regions/{digest[:16]}.bed", File(handle, name="regions.bed"))
     return RegionSet.objects.create(
-        owner=owner, name=(name or file_name)[:100], file_key=key, file_name=file_name[:255],
+        owner=owner, name=(name.strip() or file_name)[:NAME_LENGTH], file_key=key, file_name=file_name[:255],
         size=size if size is not None else 0, regions=len(regions), contigs=contigs, sha256=digest,
     )  # fmt: skip
 

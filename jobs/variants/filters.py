@@ -82,6 +82,8 @@ def parse_region(text: str) -> Region:
         if match["end"]
         else (start if match["start"] and match["end"] is None else 0)
     )
+    if match["start"] is not None and (start < 1 or (match["end"] and end < 1)):
+        raise TableError(f"region {text!r}: positions count from 1 (chromosome:start-end, or start- for to the end)")
     if end and start > end:
         raise TableError(f"region {text!r}: the start ({start}) is after the end ({end})")
     return Region(match["chrom"], start, end)
@@ -116,12 +118,24 @@ def parse_filter(params: Mapping[str, Any]) -> VariantFilter:
         impacts=impacts,
         genes=tuple(_values(params, "gene"))[:200],
         biotypes=tuple(_values(params, "biotype")),
-        regions=tuple(parse_region(value) for value in _values(params, "region", r"[;\s]+")[:50]),
+        regions=_regions(params),
         variant_classes=classes,
         in_dbsnp=None if not dbsnp_text else dbsnp_text in ("yes", "true"),
         text=text,
         per_variant=show == "variant",
     )
+
+
+def _regions(params: Mapping[str, Any]) -> tuple[Region, ...]:
+    """The region filter's regions (separated by ``;`` or spaces, at most 50); a value given that
+    holds none (``;;;``) is an error, not "no filter"."""
+    values = _values(params, "region", r"[;\s]+")
+    raw = params.get("region") or ""
+    if not values and any(str(item).strip() for item in (raw if isinstance(raw, list | tuple) else [raw])):
+        raise TableError(f"region {str(raw)[:40]!r}: expected chromosome:start-end (for example 20:1000000-2000000)")
+    if len(values) > 50:
+        raise TableError(f"region: at most 50 regions, found {len(values)}")
+    return tuple(parse_region(value) for value in values)
 
 
 def _chrom_names(name: str) -> list[str]:

@@ -14,9 +14,11 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
+from jobs.annotation.terms import TERMS
 from jobs.variants.filters import Cursor, VariantFilter, where_clause
 from jobs.variants.schema import (
     BASE_COLUMNS,
+    CODING,
     FORMAT_VERSION,
     IMPACTS,
     VARIANT_CLASSES,
@@ -30,6 +32,7 @@ logger = logging.getLogger(__name__)
 EXPORT_BASE_COLUMNS = {
     "chrom": "CHROM", "pos": "POS", "id": "ID", "ref": "REF", "alt": "ALT", "variant_class": "VARIANT_CLASS",
 }  # fmt: skip
+CODING_RANKS = frozenset(TERMS[term][0] for term in CODING)
 # rows an export reads from the table at a time
 EXPORT_BATCH_ROWS = 20_000
 
@@ -252,10 +255,8 @@ class VariantTable:
         impacts = dict(self._run("SELECT impact_rank, count(*) FROM t WHERE worst GROUP BY impact_rank").fetchall())
         classes = dict(self._run("SELECT variant_class, count(*) FROM t WHERE worst GROUP BY variant_class").fetchall())
         chroms = self._run("SELECT chrom, count(*) FROM t WHERE worst GROUP BY chrom ORDER BY min(v)").fetchall()
-        coding = self._run(
-            "SELECT count(*) FILTER (WHERE c), count(*) FROM (SELECT bool_or(coding) AS c FROM t GROUP BY v)"
-        ).fetchone()
-        assert coding is not None
+        # coding: the most severe consequence is a coding term, as the count log counts its "coding" region
+        coding = (sum(count for rank, count in by_rank if rank in CODING_RANKS), sum(count for _, count in by_rank))
         return {
             "variants": coding[1],
             "most_severe_consequence": {term_of_rank(rank): count for rank, count in by_rank},

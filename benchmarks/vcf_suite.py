@@ -7,10 +7,13 @@ user would, classed as the suite's README asks (../shared/data/vcf-suite/README.
   crashed    any other exception (a traceback)
   hung       still running after --timeout seconds
 
-    python benchmarks/vcf_suite.py ../shared/data/vcf-suite [--timeout 120] [--show refused]
+    python benchmarks/vcf_suite.py ../shared/data/vcf-suite [--timeout 120] [--show refused] [--api]
 
 Each file runs in a child process of its own (a hang is cut off there); prints a line per file
-that is not annotated, and the counts per class.
+that is not annotated, and the counts per class. With ``--api`` the files go through the API
+instead, one job each, to a site this script starts (gunicorn and one annotator on a scratch
+database, a premium user): refused is a 4xx at upload or a job that failed with its message;
+crashed a 5xx or an internal error.
 """
 
 from __future__ import annotations
@@ -88,17 +91,108 @@ def sweep(folder: Path, timeout: float) -> list[tuple[str, str, str]]:
     return results
 
 
+def sweep_api(folder: Path, timeout: float) -> list[tuple[str, str, str]]:
+    import socket
+    import subprocess
+    import time
+
+    import requests
+
+    files = sorted(p for p in folder.iterdir() if p.name.endswith(SUFFIXES))
+    results = []
+    with tempfile.TemporaryDirectory(prefix="gas-sweep-api-") as scratch:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("GAS_", "DJANGO_", "DATABASE_"))},
+            "GAS_DATA_DIR": scratch, "GAS_API_RATE_PER_MINUTE": "0", "GAS_LOG_LEVEL": "WARNING",
+            "GAS_REFERENCE_DIR": os.environ.get("GAS_REFERENCE_DIR", str(ROOT / "var" / "references")),
+        }  # fmt: skip
+        python = sys.executable
+        subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+        make_user = (
+            "from accounts.models import User; from accounts.services import plan_upgrade; "
+            "from jobs.services import api_token_create; u = User.objects.create_user('sweep@example.org'); "
+            "plan_upgrade(user=u, payment_reference='sweep'); print(api_token_create(user=u, name='sweep')[1])"
+        )
+        token = subprocess.run([python, "manage.py", "shell", "-c", make_user], cwd=ROOT, env=env, check=True,
+                               capture_output=True, text=True).stdout.strip().splitlines()[-1]  # fmt: skip
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        site = f"http://127.0.0.1:{port}"
+        logs = open(Path(scratch) / "processes.log", "w")
+        processes = [
+            subprocess.Popen([str(Path(python).parent / "gunicorn"), "-c", "python:gas_site.gunicorn_conf",
+                              "gas_site.wsgi", "--bind", f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=logs,
+                             stderr=subprocess.STDOUT),
+            subprocess.Popen([python, "manage.py", "run_annotator", "--wait", "1"], cwd=ROOT, env=env, stdout=logs,
+                             stderr=subprocess.STDOUT),
+        ]  # fmt: skip
+        auth = {"Authorization": f"Bearer {token}"}
+        try:
+            for _ in range(120):
+                try:
+                    if requests.get(f"{site}/healthz", timeout=2).ok:
+                        break
+                except requests.RequestException:
+                    pass
+                time.sleep(0.5)
+            for path in files:
+                results.append((path.name, *_through_api(site, auth, path, timeout)))
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(timeout=30)
+    return results
+
+
+def _through_api(site: str, auth: dict[str, str], path: Path, timeout: float) -> tuple[str, str]:
+    import time
+
+    import requests
+
+    with open(path, "rb") as handle:
+        answer = requests.post(f"{site}/api/v1/jobs", headers=auth, files={"file": (path.name, handle)}, timeout=120)
+    if answer.status_code >= 500:
+        return "crashed", f"HTTP {answer.status_code} at upload"
+    if answer.status_code != 201:
+        try:
+            return "refused", f"HTTP {answer.status_code}: {answer.json()['detail']}"
+        except ValueError:
+            return "crashed", f"HTTP {answer.status_code}, not JSON"
+    job_id = answer.json()["id"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = requests.get(f"{site}/api/v1/jobs/{job_id}", headers=auth, timeout=60).json()
+        if job["status"] == "FAILED":
+            internal = "internal error" in (job.get("error") or job.get("error_message") or "")
+            return ("crashed" if internal else "refused"), f"job failed: {job.get('error') or job.get('error_message')}"
+        if job["status"] == "COMPLETED":
+            result = requests.get(f"{site}/api/v1/jobs/{job_id}/result", headers=auth, timeout=120)
+            with tempfile.NamedTemporaryFile(suffix=".vcf.gz") as copy:
+                copy.write(result.content)
+                copy.flush()
+                expected, got = records_in(path), records_in(Path(copy.name))
+            if expected is None and got is None:
+                return "annotated", "passed through: htslib reads neither the input nor the output"
+            if got is None or (expected is not None and got != expected):
+                return "lost", f"{expected} records in, {got} out"
+            return "annotated", f"{got} records"
+        time.sleep(0.3)
+    return "hung", f"not finished after {timeout:.0f} s"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("folder", type=Path)
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--show", default="refused,lost,crashed,hung", help="classes to list file by file")
     parser.add_argument("--json", type=Path, help="write every file's outcome here")
+    parser.add_argument("--api", action="store_true", help="through the API of a site this script starts")
     options = parser.parse_args()
     import django
 
     django.setup()  # (once: each file's child process is forked from this one, and loads the reference itself)
-    results = sweep(options.folder, options.timeout)
+    results = sweep_api(options.folder, options.timeout) if options.api else sweep(options.folder, options.timeout)
     shown = set(options.show.split(","))
     for name, kind, detail in results:
         if kind in shown:

@@ -3,7 +3,10 @@ benchmarks that drive a real web server: a synthetic VCF (benchmarks/synthetic.p
 synthetic in its header) on the demo reference, annotated by the engine, its result and variant
 table stored as a worker stores them. Prints JSON: job id, owner, API token, records, entries.
 
-    python tests/big_job.py --records 340000 [--email big@example.org]
+    python tests/big_job.py --records 340000 [--email big@example.org] [--password P] [--more-jobs 9999]
+
+``--more-jobs`` adds that many more completed jobs to the same owner (bulk-created rows naming the
+same files), for a job list of a realistic length; ``--password`` lets the owner sign in.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=340_000)
     parser.add_argument("--email", default="big-job@example.org")
+    parser.add_argument("--password", default="")
+    parser.add_argument("--more-jobs", type=int, default=0)
     options = parser.parse_args()
 
     import django
@@ -43,6 +48,9 @@ def main() -> None:
 
     reference = load_reference()
     user, _ = User.objects.get_or_create(email=options.email)
+    if options.password:
+        user.set_password(options.password)
+        user.save()
     _, token = services.api_token_create(user=user, name="big job")
     with tempfile.TemporaryDirectory(prefix="gas-big-job-") as scratch:
         source, result, table = (Path(scratch) / name for name in ("big.vcf.gz", "big.annot.vcf.gz", "t.parquet"))
@@ -64,6 +72,15 @@ def main() -> None:
         job.save()
         with open(table, "rb") as handle:
             storage.save(job.table_key, File(handle, name=tables.table_name(job)))
+    if options.more_jobs:
+        copies = [
+            Job(owner=user, input_name=f"copy{n}.vcf.gz", input_key="-", reference_name=reference.name,
+                status=JobStatus.COMPLETED, completed_at=timezone.now(), progress=1.0, records=stats.records,
+                alleles=stats.alleles, result_key=job.result_key, summary_key=job.summary_key,
+                table_key=job.table_key, result_size=job.result_size)
+            for n in range(options.more_jobs)
+        ]  # fmt: skip
+        Job.objects.bulk_create(copies, batch_size=1000)
     print(json.dumps({"job": str(job.id), "token": token, "records": stats.records, "entries": entries}))
 
 

@@ -4,11 +4,12 @@ variants (synthetic, tests/big_job.py), ``--clients`` signed-in clients browsing
 pages and variant pages while ``--exporters`` of them download exports (TSV and VCF, whole).
 
     python benchmarks/web_load.py [--records 1000000] [--jobs 10000] [--clients 50] [--exporters 5]
-                                  [--seconds 60] [--work DIR]
+                                  [--seconds 60] [--think 2] [--work DIR]
 
 Prints p50/p95/p99 per route (ms), requests and errors, exports finished and their sizes, gunicorn
-WORKER TIMEOUTs, and the web workers' peak memory (RSS, polled every 0.5 s). The clients run as
-threads of this process on the same machine as the server: their own CPU use is in the figures.
+WORKER TIMEOUTs, and the web workers' peak memory (RSS, polled every 0.5 s). The browsing clients
+run as threads of this process, the exporters as curl processes, on the same machine as the server.
+GAS_LOAD_DEBUG=1 prints each page that took over a second, with when it started.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--exporters", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--think", type=float, default=2.0,
+                        help="a browsing client's mean pause between pages (uniform 0.5x-1.5x; 0: none)")  # fmt: skip
     parser.add_argument("--work", type=Path)
     options = parser.parse_args()
     work = options.work or Path(tempfile.mkdtemp(prefix="gas-web-load-"))
@@ -106,7 +109,8 @@ def main() -> None:
     log_path = work / "web.log"
     server = subprocess.Popen(
         [str(Path(python).parent / "gunicorn"), "-c", "python:gas_site.gunicorn_conf", "gas_site.wsgi",
-         "--bind", f"127.0.0.1:{port}", "--access-logfile", str(work / "access.log")],
+         "--bind", f"127.0.0.1:{port}", "--access-logfile", str(work / "access.log"),
+         "--access-logformat", '%(t)s %(p)s "%(r)s" %(s)s %(B)s %(D)s'],
         cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
@@ -155,25 +159,32 @@ def run(site: str, job: dict, options: argparse.Namespace, master: int, log_path
                 ok = False
             with lock:
                 timings[route].append(time.monotonic() - started)
+                if time.monotonic() - started > 1 and os.environ.get("GAS_LOAD_DEBUG"):
+                    print(f"slow {route} at {started:.1f} took {time.monotonic() - started:.2f}", flush=True)
                 if not ok:
                     errors[route] += 1
+            if options.think:
+                stop.wait(rng.uniform(0.5, 1.5) * options.think)  # (a person reads the page)
 
     def export(session: requests.Session, seed: int) -> None:
+        """Downloads by curl, a process of its own: the exporters' reading costs this process nothing,
+        so the browsing clients' timings are the server's."""
         rng = random.Random(seed)
+        cookie = "; ".join(f"{name}={value}" for name, value in session.cookies.items())
         while not stop.is_set():
             fmt = rng.choice(["tsv", "vcf"])
-            started = time.monotonic()
-            size = 0
-            try:
-                with session.get(f"{site}/annotations/{big}/export/{fmt}", stream=True, timeout=120) as answer:
-                    ok = answer.status_code == 200
-                    for chunk in answer.iter_content(1 << 16):
-                        size += len(chunk)
-            except requests.RequestException:
-                ok = False
+            done = subprocess.run(
+                ["curl", "-s", "-o", "/dev/null", "-b", cookie, "-w", "%{http_code} %{size_download} %{time_total}",
+                 "--max-time", "300", f"{site}/annotations/{big}/export/{fmt}"],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            status, size, seconds = [*done.stdout.split(), "0", "0", "0"][:3]
             with lock:
-                if ok:
-                    exports.append((fmt, size, time.monotonic() - started))
+                if status == "200":
+                    exports.append((fmt, int(size), float(seconds)))
+                elif status == "503":  # (that process streams as many as it allows: try again later)
+                    errors[f"export {fmt} busy"] += 1
+                    stop.wait(5)
                 else:
                     errors[f"export {fmt}"] += 1
 
@@ -185,12 +196,17 @@ def run(site: str, job: dict, options: argparse.Namespace, master: int, log_path
     first = sign_in(site, "load@example.org")
     listing = first.get(f"{site}/annotations?page=2", timeout=60).text
     job_ids.extend(re.findall(r'/annotations/([0-9a-f-]{36})"', listing))
-    sessions = [sign_in(site, "load@example.org") for _ in range(options.clients)]
+    sessions = []
+    for _ in range(options.clients):  # (one sign-in shared: allauth limits sign-ins per address and minute)
+        session = requests.Session()
+        session.cookies.update(first.cookies)
+        sessions.append(session)
     threads = [threading.Thread(target=watch, daemon=True)]
     for number, session in enumerate(sessions):
         worker = export if number < options.exporters else browse
         threads.append(threading.Thread(target=worker, args=(session, number), daemon=True))
-    print(f"{options.clients} clients ({options.exporters} downloading exports) for {options.seconds:.0f} s; "
+    print(f"{options.clients} clients ({options.exporters} downloading exports, the others pausing "
+          f"{options.think:.1f} s on average between pages) for {options.seconds:.0f} s; "
           f"load average before {os.getloadavg()[0]:.2f}")  # fmt: skip
     for thread in threads:
         thread.start()
@@ -212,7 +228,8 @@ def run(site: str, job: dict, options: argparse.Namespace, master: int, log_path
         if done:
             size = statistics.median(s for s, _ in done) / 1e6
             seconds = statistics.median(t for _, t in done)
-            print(f"export {fmt}: {len(done)} finished, {errors[f'export {fmt}']} failed, {size:.0f} MB each, "
+            print(f"export {fmt}: {len(done)} finished, {errors[f'export {fmt}']} failed, "
+                  f"{errors[f'export {fmt} busy']} told to come back (503), {size:.0f} MB each, "
                   f"median {seconds:.1f} s")  # fmt: skip
     timeouts = log_path.read_text().count("WORKER TIMEOUT")
     print(f"gunicorn WORKER TIMEOUTs: {timeouts}; web workers' peak memory {peak[0] / 1e6:.0f} MB (RSS, all workers)")

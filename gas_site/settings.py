@@ -223,6 +223,8 @@ GAS_TABLE_CACHE_DIR = Path(env_str("GAS_TABLE_CACHE_DIR", str(GAS_DATA_DIR / "ca
 GAS_TABLE_CACHE_BYTES = env_int("GAS_TABLE_CACHE_BYTES", 2 * 1024**3, minimum=0)
 # exports one web process streams at once (each holds a thread of it: gas_site/gunicorn_conf.py)
 GAS_EXPORTS_PER_PROCESS = env_int("GAS_EXPORTS_PER_PROCESS", 4, minimum=1)
+# the text all exports of one web process produce per second, together (0: no limit)
+GAS_EXPORT_BYTES_PER_SECOND = env_int("GAS_EXPORT_BYTES_PER_SECOND", 24 * 1024 * 1024, minimum=0)
 # Transcripts each loaded bundle holds at most (least recently used contigs are let go): about 5.5 kB
 # each, so the default (100,000) keeps a worker on a whole-genome model near 650 MB.
 GAS_LOADED_TRANSCRIPTS = env_int("GAS_LOADED_TRANSCRIPTS", 100_000, minimum=1000)

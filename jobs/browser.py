@@ -6,10 +6,13 @@ Pages and API routes alike go through these selectors; each takes the owner's jo
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +33,7 @@ from jobs.variants import (
     Cursor,
     TableError,
     VariantFilter,
+    VariantTable,
     bgzf_stream,
     filtered_records,
     parse_filter,
@@ -73,8 +77,9 @@ def variant_page(
     sort = str(params.get("sort") or "position")
     limit = _bounded_int(params.get("limit"), default_limit, 1, MAX_LIMIT, "limit")
     cursor = Cursor.parse(str(params.get("cursor") or "0"))
-    rows = table.page(filt, sort=sort, cursor=cursor, limit=limit, fields=fields)
-    count = table.count(filt)
+    rows = _remembered(job, ("page", repr(filt), sort, str(cursor), limit, fields),
+                       lambda: table.page(filt, sort=sort, cursor=cursor, limit=limit, fields=fields))  # fmt: skip
+    count = variant_count(job=job, table=table, filt=filt)
     build = job_build(job)
     for row in rows:
         row["links"] = variant_links(row, build)
@@ -89,6 +94,27 @@ def variant_page(
         back = max(0, offset - limit)
         previous_cursor = str(Cursor(back, before=rows[0]["v"]) if keyset and back else Cursor(back))
     return VariantPage(filt, rows, count, offset, limit, sort, next_cursor, previous_cursor)
+
+
+def variant_count(*, job: Job, table: VariantTable, filt: VariantFilter) -> int:
+    """How many variants the filter shows (the browser's live count)."""
+    return _remembered(job, ("count", repr(filt)), lambda: table.count(filt))
+
+
+# answers kept per web process (the default cache): a completed job's table never changes under its
+# key (a rebuilt table gets its key anew), so a page or count asked again is not computed again
+ANSWER_SECONDS = 600
+
+
+def _remembered(job: Job, question: tuple[Any, ...], answer: Callable[[], Any]) -> Any:
+    digest = hashlib.sha256(json.dumps([job.table_key, question], sort_keys=True, default=str).encode()).hexdigest()
+    key = f"gas:answer:{job.id}:{digest[:32]}"
+    found = cache.get(key)
+    if found is None:
+        found = answer()
+        cache.set(key, copy.deepcopy(found), ANSWER_SECONDS)
+        return found
+    return copy.deepcopy(found)  # (the caller adds links to its rows)
 
 
 def _bounded_int(value: Any, default: int, low: int, high: int, name: str) -> int:
@@ -210,9 +236,9 @@ def export_response(*, job: Job, params: dict[str, Any], fmt: str) -> StreamingH
     content_type, suffix = EXPORTS[fmt]
     slot = _ExportSlot.take()
     if fmt == "tsv":
-        body: Iterator[bytes] = table.tsv_lines(filt)
+        body: Iterator[bytes] = _paced(table.tsv_lines(filt))
     else:
-        body = bgzf_stream(_filtered_vcf(job, table.records(filt)))
+        body = bgzf_stream(_paced(_filtered_vcf(job, table.records(filt))))
     stem = job.result_name.removesuffix(".vcf.gz").removesuffix(".annot") or "result"
     response = StreamingHttpResponse(slot.holding(body), content_type=content_type)
     response["Content-Disposition"] = content_disposition_header(True, f"{stem}{suffix}")
@@ -273,6 +299,34 @@ class _Holding:
                 close()
         finally:
             self.slot.release()
+
+
+class _ExportPace:
+    """The text all of this process's exports produce, at most GAS_EXPORT_BYTES_PER_SECOND together
+    (half a second's worth may come at once): making a large export costs CPU, and pages served by
+    the same processes must not wait behind it."""
+
+    _lock = threading.Lock()
+    _free_at = 0.0  # (monotonic time when what was produced so far is paid for)
+    burst_seconds = 0.5
+
+    @classmethod
+    def spend(cls, size: int) -> None:
+        rate = settings.GAS_EXPORT_BYTES_PER_SECOND
+        if not rate:
+            return
+        with cls._lock:
+            now = time.monotonic()
+            cls._free_at = max(cls._free_at, now - cls.burst_seconds) + size / rate
+            wait = cls._free_at - now - cls.burst_seconds
+        if wait > 0:
+            time.sleep(wait)
+
+
+def _paced(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        _ExportPace.spend(len(chunk))
 
 
 def _filtered_vcf(job: Job, records: Iterator[int]) -> Iterator[bytes]:

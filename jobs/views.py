@@ -279,7 +279,7 @@ def job_variant_count(request: HttpRequest, job_id: str) -> HttpResponse:
     job = job_of(request.user, job_id)
     try:
         table = tables.table_for(job)
-        count = table.count(parse_filter(browser.filter_params(request.GET)))
+        count = browser.variant_count(job=job, table=table, filt=parse_filter(browser.filter_params(request.GET)))
     except (ResultNotAvailable, TableError) as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse({"count": count})

@@ -34,17 +34,12 @@ def main() -> None:
     import django
 
     django.setup()
-    import pyarrow.parquet as pq
-    from django.core.files import File
     from django.utils import timezone
 
     from accounts.models import User
-    from benchmarks.synthetic import generate
-    from jobs import services, tables
-    from jobs.annotation.engine import annotate_vcf
+    from jobs import services
     from jobs.models import Job, JobStatus
     from jobs.references import load_reference
-    from jobs.variants import write_table
 
     reference = load_reference()
     user, _ = User.objects.get_or_create(email=options.email)
@@ -52,36 +47,53 @@ def main() -> None:
         user.set_password(options.password)
         user.save()
     _, token = services.api_token_create(user=user, name="big job")
+    job, stats, entries = _completed_job(user, reference, options.records, "big")
+    if options.more_jobs:  # (a long list of small jobs: one small job's files, named by many rows)
+        small, small_stats, _ = _completed_job(user, reference, 200, "small")
+        copies = [
+            Job(owner=user, input_name=f"copy{n}.vcf.gz", input_key="-", reference_name=reference.name,
+                status=JobStatus.COMPLETED, completed_at=timezone.now(), progress=1.0, records=small_stats.records,
+                alleles=small_stats.alleles, result_key=small.result_key, table_key=small.table_key,
+                result_size=small.result_size)
+            for n in range(options.more_jobs - 1)
+        ]  # fmt: skip
+        Job.objects.bulk_create(copies, batch_size=1000)
+    print(json.dumps({"job": str(job.id), "token": token, "records": stats.records, "entries": entries}))
+
+
+def _completed_job(user, reference, records: int, stem: str):
+    """A completed job of ``records`` synthetic records: its result and variant table stored."""
+    import pyarrow.parquet as pq
+    from django.core.files import File
+    from django.utils import timezone
+
+    from benchmarks.synthetic import generate
+    from jobs import services, tables
+    from jobs.annotation.engine import annotate_vcf
+    from jobs.models import Job, JobStatus
+    from jobs.variants import write_table
+
     with tempfile.TemporaryDirectory(prefix="gas-big-job-") as scratch:
-        source, result, table = (Path(scratch) / name for name in ("big.vcf.gz", "big.annot.vcf.gz", "t.parquet"))
-        generate(reference, options.records, source)
+        names = (f"{stem}.vcf.gz", f"{stem}.annot.vcf.gz", "t.parquet")
+        source, result, table = (Path(scratch) / name for name in names)
+        generate(reference, records, source)
         stats = annotate_vcf(source, result, reference, processes=2).stats
         write_table(result, table)
         entries = pq.ParquetFile(table).metadata.num_rows
         job = Job.objects.create(
-            owner=user, input_name="big.vcf.gz", input_key="-", reference_name=reference.name,
+            owner=user, input_name=f"{stem}.vcf.gz", input_key="-", reference_name=reference.name,
             status=JobStatus.COMPLETED, completed_at=timezone.now(), progress=1.0, records=stats.records,
             alleles=stats.alleles,
         )  # fmt: skip
         storage = services.results_storage()
         with open(result, "rb") as handle:
-            job.result_key = storage.save(f"{user.pk}/{job.id}/big.annot.vcf.gz", File(handle, name="big.annot.vcf.gz"))
+            job.result_key = storage.save(f"{user.pk}/{job.id}/{result.name}", File(handle, name=result.name))
         job.result_size = result.stat().st_size
-        job.save()
         job.table_key = tables.table_key(job)
         job.save()
         with open(table, "rb") as handle:
             storage.save(job.table_key, File(handle, name=tables.table_name(job)))
-    if options.more_jobs:
-        copies = [
-            Job(owner=user, input_name=f"copy{n}.vcf.gz", input_key="-", reference_name=reference.name,
-                status=JobStatus.COMPLETED, completed_at=timezone.now(), progress=1.0, records=stats.records,
-                alleles=stats.alleles, result_key=job.result_key, summary_key=job.summary_key,
-                table_key=job.table_key, result_size=job.result_size)
-            for n in range(options.more_jobs)
-        ]  # fmt: skip
-        Job.objects.bulk_create(copies, batch_size=1000)
-    print(json.dumps({"job": str(job.id), "token": token, "records": stats.records, "entries": entries}))
+    return job, stats, entries
 
 
 if __name__ == "__main__":

@@ -51,13 +51,16 @@ def test_bgzf_stream_is_bgzip_readable_in_whole_blocks(tmp_path):
 
 def test_filtered_records_stop_after_the_last_wanted():
     text = "##fileformat=VCFv4.2\n#CHROM\tPOS\n" + "".join(f"20\t{n}\n" for n in range(1, 11))
-    source = io.BytesIO(gzip.compress(text.encode()))
-    assert b"".join(filtered_records(source, [0, 3, 9])).decode().splitlines() == [
-        "##fileformat=VCFv4.2", "#CHROM\tPOS", "20\t1", "20\t4", "20\t10",
-    ]  # fmt: skip
-    assert list(filtered_records(io.BytesIO(gzip.compress(text.encode())), [])) == [
-        b"##fileformat=VCFv4.2\n", b"#CHROM\tPOS\n",
-    ]  # fmt: skip
+
+    def picked(records, *, block=1 << 20, body=text):
+        return b"".join(filtered_records(io.BytesIO(gzip.compress(body.encode())), records, block=block)).decode()
+
+    assert picked([0, 3, 9]).splitlines() == ["##fileformat=VCFv4.2", "#CHROM\tPOS", "20\t1", "20\t4", "20\t10"]
+    for block in (1, 3, 7, 64):  # (lines cut across blocks anywhere)
+        assert picked([0, 3, 9], block=block) == picked([0, 3, 9])
+        assert picked(range(10), block=block) == text
+    assert picked([]) == "##fileformat=VCFv4.2\n#CHROM\tPOS\n"
+    assert picked([9], body=text.rstrip("\n"), block=5).splitlines()[-1] == "20\t10"  # (no final newline)
 
 
 def test_streamed_tsv_is_what_duckdb_writes(annotated, tmp_path):  # noqa: F811
@@ -83,8 +86,11 @@ def test_streamed_tsv_is_what_duckdb_writes(annotated, tmp_path):  # noqa: F811
 
 
 @pytest.fixture
-def one_export_at_a_time(settings):
+def one_export_at_a_time(settings, monkeypatch):
+    from jobs.browser import _ExportSlot
+
     settings.GAS_EXPORTS_PER_PROCESS = 1
+    monkeypatch.setattr(_ExportSlot, "_busy", 0)  # (earlier tests' responses were never closed, as a server would)
 
 
 def test_exports_beyond_the_limit_wait_their_turn(annotated, signed_in_client, one_export_at_a_time):  # noqa: F811

@@ -45,20 +45,40 @@ def _blocks(data: bytes) -> bytes:
     return b"".join(bgzf_block(data[at : at + BGZF_BLOCK_INPUT]) for at in range(0, len(data), BGZF_BLOCK_INPUT))
 
 
-def filtered_records(result: IO[bytes], records: Iterable[int]) -> Iterator[bytes]:
+def filtered_records(result: IO[bytes], records: Iterable[int], *, block: int = 1 << 20) -> Iterator[bytes]:
     """The header of a (gzipped) VCF and its records numbered in ``records`` (0-based data lines,
-    ascending), as text; it stops reading after the last one wanted."""
+    ascending), as text a block at a time; it stops reading after the last one wanted. Lines are
+    split by bytes operations, a block at a time: Python touches a line only to count it."""
     wanted = iter(records)
     next_wanted = next(wanted, None)
-    number = -1
+    number = -1  # (the last data line seen)
+    pending = b""
+    in_header = True
     with gzip.GzipFile(fileobj=result) as text:
-        for line in text:
-            if line.startswith(b"#"):
-                yield line
-                continue
-            if next_wanted is None:
+        while True:
+            chunk = text.read(block)
+            if not chunk:
+                break
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            out: list[bytes] = []
+            for line in lines:
+                if in_header and line.startswith(b"#"):
+                    out.append(line)
+                    continue
+                in_header = False
+                if next_wanted is None:
+                    break
+                number += 1
+                if number == next_wanted:
+                    out.append(line)
+                    next_wanted = next(wanted, None)
+            if out:
+                yield b"\n".join(out) + b"\n"
+            if next_wanted is None and not in_header:
                 return
-            number += 1
-            if number == next_wanted:
-                yield line
-                next_wanted = next(wanted, None)
+    if pending and next_wanted is not None:  # (a last line without its newline)
+        if in_header and pending.startswith(b"#"):
+            yield pending + b"\n"
+        elif number + 1 == next_wanted:
+            yield pending + b"\n"

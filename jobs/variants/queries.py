@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobs.annotation.terms import TERMS
@@ -287,7 +289,7 @@ class VariantTable:
         line = " || chr(9) || ".join(f"coalesce(CAST({quoted(name)} AS VARCHAR), '')" for name in values)
         yield ("\t".join(names) + "\n").encode()
         for batch in self._stream(f"SELECT {line} || chr(10) FROM t WHERE {where}", params, batch_rows):
-            yield "".join(batch.column(0).to_pylist()).encode()
+            yield joined_text(batch.column(0))
 
     def _stream(self, sql: str, params: Sequence[Any], batch_rows: int) -> Iterator[Any]:
         """The rows of ``sql`` as Arrow record batches, produced as they are read (DuckDB's relation
@@ -297,6 +299,22 @@ class VariantTable:
             yield from connection.sql(sql, params=list(params)).to_arrow_reader(batch_rows)
         finally:
             connection.close()
+
+
+def joined_text(column: pa.Array) -> bytes:
+    """A string column's values end to end, as UTF-8 bytes: straight from its data buffer (one copy,
+    no Python object per row, the GIL held only for the copy); none of the values may be null."""
+    if column.null_count:
+        raise ValueError("a text column to join holds nulls")
+    if isinstance(column, pa.ChunkedArray):
+        return b"".join(joined_text(chunk) for chunk in column.chunks)
+    if pa.types.is_string_view(column.type):
+        column = column.cast(pa.large_string())
+    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
+    offsets = np.frombuffer(column.buffers()[1], dtype=width)[column.offset : column.offset + len(column) + 1]
+    if not len(column):
+        return b""
+    return column.buffers()[2].to_pybytes()[int(offsets[0]) : int(offsets[-1])]
 
 
 def quoted(name: str) -> str:

@@ -231,6 +231,17 @@ def run(site: str, job: dict, options: argparse.Namespace, master: int, log_path
             print(f"export {fmt}: {len(done)} finished, {errors[f'export {fmt}']} failed, "
                   f"{errors[f'export {fmt} busy']} told to come back (503), {size:.0f} MB each, "
                   f"median {seconds:.1f} s")  # fmt: skip
+    served = defaultdict(list)  # (the server's own time per page, from gunicorn's access log: no queueing)
+    for line in (log_path.parent / "access.log").read_text().splitlines():
+        found = re.search(r'"GET (\S+) HTTP[^"]*" (\d+) \S+ (\d+)$', line)
+        if found and "/export/" not in found.group(1) and "/annotations" in found.group(1):
+            path = found.group(1)
+            route = ("variant count" if "/variants/count" in path else "variant page" if "/variants" in path
+                     else "job list" if path.startswith("/annotations?") else "job page")  # fmt: skip
+            served[route].append(int(found.group(3)) / 1e6)
+    print("server time (gunicorn's access log, from parsed request to last byte) p50/p95/p99 ms: " + "; ".join(
+        f"{route} {1000 * percentile(v, 0.5):.0f}/{1000 * percentile(v, 0.95):.0f}/{1000 * percentile(v, 0.99):.0f}"
+        for route, v in served.items()))  # fmt: skip
     timeouts = log_path.read_text().count("WORKER TIMEOUT")
     print(f"gunicorn WORKER TIMEOUTs: {timeouts}; web workers' peak memory {peak[0] / 1e6:.0f} MB (RSS, all workers)")
 

@@ -92,11 +92,9 @@ def sweep(folder: Path, timeout: float) -> list[tuple[str, str, str]]:
 
 
 def sweep_api(folder: Path, timeout: float) -> list[tuple[str, str, str]]:
-    import socket
     import subprocess
-    import time
 
-    import requests
+    from benchmarks.serving import free_port, wait_until_up
 
     files = sorted(p for p in folder.iterdir() if p.name.endswith(SUFFIXES))
     results = []
@@ -115,9 +113,7 @@ def sweep_api(folder: Path, timeout: float) -> list[tuple[str, str, str]]:
         )
         token = subprocess.run([python, "manage.py", "shell", "-c", make_user], cwd=ROOT, env=env, check=True,
                                capture_output=True, text=True).stdout.strip().splitlines()[-1]  # fmt: skip
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         site = f"http://127.0.0.1:{port}"
         logs = open(Path(scratch) / "processes.log", "w")
         processes = [
@@ -129,13 +125,7 @@ def sweep_api(folder: Path, timeout: float) -> list[tuple[str, str, str]]:
         ]  # fmt: skip
         auth = {"Authorization": f"Bearer {token}"}
         try:
-            for _ in range(120):
-                try:
-                    if requests.get(f"{site}/healthz", timeout=2).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                time.sleep(0.5)
+            wait_until_up(site)
             for path in files:
                 results.append((path.name, *_through_api(site, auth, path, timeout)))
         finally:

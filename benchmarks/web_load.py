@@ -21,7 +21,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,14 +32,11 @@ from pathlib import Path
 
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.serving import free_port, wait_until_up
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "a-long-load-password-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -88,7 +84,8 @@ def main() -> None:
     work = options.work or Path(tempfile.mkdtemp(prefix="gas-web-load-"))
     work.mkdir(parents=True, exist_ok=True)
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("GAS_", "DJANGO_", "DATABASE_"))},
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GAS_", "DJANGO_", "DATABASE_"))
+           or k.startswith(("GAS_WEB_", "GAS_EXPORT"))},  # (the web server's own settings pass through)
         "GAS_DATA_DIR": str(work / "data"), "GAS_API_RATE_PER_MINUTE": "0", "GAS_LOG_LEVEL": "WARNING",
         "GAS_REFERENCE_DIR": os.environ.get("GAS_REFERENCE_DIR", str(ROOT / "var" / "references")),
     }  # fmt: skip
@@ -114,13 +111,7 @@ def main() -> None:
         cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        for _ in range(120):
-            try:
-                if requests.get(f"{site}/healthz", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
+        wait_until_up(site)
         run(site, job, options, server.pid, log_path)
     finally:
         server.send_signal(signal.SIGTERM)

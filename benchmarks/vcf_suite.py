@@ -2,7 +2,8 @@
 user would, classed as the suite's README asks (../shared/data/vcf-suite/README.md):
 
   annotated  exit 0, the output read back by htslib (pysam), as many records out as in
-  refused    a CommandError naming the file (and line) and what was expected
+  refused    a CommandError naming the file (and line) and what was expected; "not for this reference"
+             when it says the file is for another build or other contigs than those installed
   lost       exit 0 but records lost, or the output unreadable where the input was readable
   crashed    any other exception (a traceback)
   hung       still running after --timeout seconds
@@ -171,6 +172,18 @@ def _through_api(site: str, auth: dict[str, str], path: Path, timeout: float) ->
     return "hung", f"not finished after {timeout:.0f} s"
 
 
+# refusals that say the file is for another build or other contigs than the installed references
+# (a valid file GAS cannot annotate here), told apart from refusals of invalid input
+NOT_HERE = ("reference is installed here", "none of the", "match no installed reference", "lies past the end of contig",
+            "bp long in the file but")  # fmt: skip
+
+
+def outcome(kind: str, detail: str) -> str:
+    if kind == "refused" and any(phrase in detail for phrase in NOT_HERE):
+        return "not for this reference"
+    return kind
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("folder", type=Path)
@@ -178,18 +191,22 @@ def main() -> None:
     parser.add_argument("--show", default="refused,lost,crashed,hung", help="classes to list file by file")
     parser.add_argument("--json", type=Path, help="write every file's outcome here")
     parser.add_argument("--api", action="store_true", help="through the API of a site this script starts")
+    parser.add_argument("--from-json", type=Path, help="print the summary of an earlier run's --json")
     options = parser.parse_args()
-    import django
+    if options.from_json:
+        results = [tuple(row) for row in json.loads(options.from_json.read_text())]
+    else:
+        import django
 
-    django.setup()  # (once: each file's child process is forked from this one, and loads the reference itself)
-    results = sweep_api(options.folder, options.timeout) if options.api else sweep(options.folder, options.timeout)
+        django.setup()  # (once: each file's child process is forked from this one, and loads the reference itself)
+        results = sweep_api(options.folder, options.timeout) if options.api else sweep(options.folder, options.timeout)
     shown = set(options.show.split(","))
     for name, kind, detail in results:
         if kind in shown:
-            print(f"{kind:<9} {name}: {detail.strip().splitlines()[-1] if detail.strip() else ''}")
-    counts = Counter(kind for _, kind, _ in results)
-    print(f"\n{len(results)} files: " + ", ".join(f"{counts[k]} {k}" for k in
-                                               ("annotated", "refused", "lost", "crashed", "hung")))  # fmt: skip
+            print(f"{outcome(kind, detail):<9} {name}: {detail.strip().splitlines()[-1] if detail.strip() else ''}")
+    counts = Counter(outcome(kind, detail) for _, kind, detail in results)
+    classes = ("annotated", "refused", "not for this reference", "lost", "crashed", "hung")
+    print(f"\n{len(results)} files: " + ", ".join(f"{counts[k]} {k}" for k in classes))
     if options.json:
         options.json.write_text(json.dumps(results, indent=1))
 

@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think", type=float, default=2.0,
                         help="a browsing client's mean pause between pages (uniform 0.5x-1.5x; 0: none)")  # fmt: skip
+    parser.add_argument("--export-formats", default="tsv,vcf", help="what the exporters download, in turn at random")
     parser.add_argument("--work", type=Path)
     options = parser.parse_args()
     work = options.work or Path(tempfile.mkdtemp(prefix="gas-web-load-"))
@@ -163,7 +164,7 @@ def run(site: str, job: dict, options: argparse.Namespace, master: int, log_path
         rng = random.Random(seed)
         cookie = "; ".join(f"{name}={value}" for name, value in session.cookies.items())
         while not stop.is_set():
-            fmt = rng.choice(["tsv", "vcf"])
+            fmt = rng.choice(options.export_formats.split(","))
             done = subprocess.run(
                 ["curl", "-s", "-o", "/dev/null", "-b", cookie, "-w", "%{http_code} %{size_download} %{time_total}",
                  "--max-time", "300", f"{site}/annotations/{big}/export/{fmt}"],
@@ -181,8 +182,11 @@ def run(site: str, job: dict, options: argparse.Namespace, master: int, log_path
 
     def watch() -> None:
         while not stop.is_set():
+            began = time.monotonic()
             peak[0] = max(peak[0], rss_of_children(master))
             time.sleep(0.5)
+            if time.monotonic() - began > 1 and os.environ.get("GAS_LOAD_DEBUG"):
+                print(f"this process stalled at {began:.1f} for {time.monotonic() - began - 0.5:.2f} s", flush=True)
 
     first = sign_in(site, "load@example.org")
     listing = first.get(f"{site}/annotations?page=2", timeout=60).text

@@ -55,20 +55,25 @@ GENE_SORTS = {
 }
 
 
-_DATABASE: duckdb.DuckDBPyConnection | None = None
+_DATABASES: dict[str, duckdb.DuckDBPyConnection] = {}
 
 _DATABASE_LOCK = threading.Lock()
 
+# pages and counts use both cores for a short query; exports, long and paced, stream on one thread
+# of a database of their own, so that one starting never takes the machine from the pages
+_THREADS = {"pages": 2, "exports": 1}
 
-def _database() -> duckdb.DuckDBPyConnection:
-    """This process's DuckDB (in memory; it only reads the tables' files), made on first use."""
-    global _DATABASE
+
+def _database(purpose: str = "pages") -> duckdb.DuckDBPyConnection:
+    """This process's DuckDB for ``purpose`` (in memory; it only reads the tables' files), made on first use."""
     with _DATABASE_LOCK:
-        if _DATABASE is None:
+        if purpose not in _DATABASES:
             # (spills go to the system's temporary folder, not to .tmp/ in whatever the working directory is)
             spill = Path(tempfile.gettempdir()) / "gas-duckdb"
-            _DATABASE = duckdb.connect(config={"threads": 2, "memory_limit": "512MB", "temp_directory": str(spill)})
-        return _DATABASE
+            _DATABASES[purpose] = duckdb.connect(
+                config={"threads": _THREADS[purpose], "memory_limit": "512MB", "temp_directory": str(spill)}
+            )
+        return _DATABASES[purpose]
 
 
 class VariantTable:
@@ -82,8 +87,8 @@ class VariantTable:
         self.csq_columns = [name for name in schema.names if name not in BASE_COLUMNS]
         self._variants: int | None = None
 
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        connection = _database().cursor()  # (a cursor per call: one database, its caches shared)
+    def _connect(self, purpose: str = "pages") -> duckdb.DuckDBPyConnection:
+        connection = _database(purpose).cursor()  # (a cursor per call: one database, its caches shared)
         connection.execute(f"CREATE TEMP VIEW t AS SELECT * FROM read_parquet('{sql_path(self.path)}')")
         return connection
 
@@ -294,7 +299,7 @@ class VariantTable:
     def _stream(self, sql: str, params: Sequence[Any], batch_rows: int) -> Iterator[Any]:
         """The rows of ``sql`` as Arrow record batches, produced as they are read (DuckDB's relation
         API streams; a DB-API result would be materialised first)."""
-        connection = self._connect()
+        connection = self._connect("exports")
         try:
             yield from connection.sql(sql, params=list(params)).to_arrow_reader(batch_rows)
         finally:

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import File, Form, NinjaAPI, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from ninja.files import UploadedFile
@@ -435,6 +436,19 @@ def _exports_busy(request: HttpRequest, exc: browser.ExportsBusy) -> HttpRespons
     response = api.create_response(request, {"detail": str(exc)}, status=503)
     response["Retry-After"] = str(exc.retry_after)
     return response
+
+
+@api.exception_handler(MultiPartParserError)
+def _unreadable_form(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    """Django refuses a multipart part whose headers pass 1 KiB (a file name of about 950 characters or
+    more): answered in JSON, as every API error is, saying what to change."""
+    detail = (
+        "The upload could not be read: a form part's headers are longer than 1,024 bytes (is the file name "
+        "longer than about 900 characters? rename the file)"
+        if "header size" in str(exc)
+        else f"The upload could not be read as multipart/form-data ({exc})"
+    )
+    return api.create_response(request, {"detail": detail}, status=400)
 
 
 @api.exception_handler(ratelimit.RateLimited)

@@ -237,17 +237,9 @@ MAX_JOBS_OFFSET = 10**9
     description=f"`limit` 1-{MAX_JOBS_PAGE} (default 50), `offset` 0 or more (default 0).",
 )  # fmt: skip
 def list_jobs(request: HttpRequest, limit: str = "50", offset: str = "0"):
-    wanted = _whole_number("limit", limit, 1, MAX_JOBS_PAGE)
-    skip = _whole_number("offset", offset, 0, MAX_JOBS_OFFSET)
+    wanted = _results_call(lambda: browser.bounded_int(limit, 50, 1, MAX_JOBS_PAGE, "limit"))
+    skip = _results_call(lambda: browser.bounded_int(offset, 0, 0, MAX_JOBS_OFFSET, "offset"))
     return [JobOut.build(job, request) for job in jobs_of(request.auth)[skip : skip + wanted]]
-
-
-def _whole_number(name: str, raw: str, least: int, most: int) -> int:
-    """A query parameter as a whole number from ``least`` to ``most``; else a 400 naming it."""
-    text = raw.strip()
-    if not (text.lstrip("-").isdigit() and len(text) <= 12 and least <= int(text) <= most):
-        raise HttpError(400, f"{name} {raw[:40]!r}: expected a whole number from {least} to {most:,}")
-    return int(text)
 
 
 @api.get("/jobs/{job_id}", response={200: JobOut, 404: ErrorOut}, summary="One job")
@@ -433,9 +425,7 @@ def get_export(request: HttpRequest, job_id: uuid.UUID, fmt: str) -> HttpRespons
 
 @api.exception_handler(browser.ExportsBusy)
 def _exports_busy(request: HttpRequest, exc: browser.ExportsBusy) -> HttpResponse:
-    response = api.create_response(request, {"detail": str(exc)}, status=503)
-    response["Retry-After"] = str(exc.retry_after)
-    return response
+    return _try_again_later(request, exc, status=503)
 
 
 @api.exception_handler(MultiPartParserError)
@@ -453,7 +443,14 @@ def _unreadable_form(request: HttpRequest, exc: MultiPartParserError) -> HttpRes
 
 @api.exception_handler(ratelimit.RateLimited)
 def _rate_limited(request: HttpRequest, exc: ratelimit.RateLimited) -> HttpResponse:
-    response = api.create_response(request, {"detail": str(exc)}, status=429)
+    return _try_again_later(request, exc, status=429)
+
+
+def _try_again_later(
+    request: HttpRequest, exc: ratelimit.RateLimited | browser.ExportsBusy, *, status: int
+) -> HttpResponse:
+    """A refusal that passes (too many requests, exports busy): its message, and Retry-After."""
+    response = api.create_response(request, {"detail": str(exc)}, status=status)
     response["Retry-After"] = str(exc.retry_after)
     return response
 

@@ -6,7 +6,6 @@ Pages and API routes alike go through these selectors; each takes the owner's jo
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -75,7 +74,7 @@ def variant_page(
     table = table_for(job)
     filt = parse_filter(params)
     sort = str(params.get("sort") or "position")
-    limit = _bounded_int(params.get("limit"), default_limit, 1, MAX_LIMIT, "limit")
+    limit = bounded_int(params.get("limit"), default_limit, 1, MAX_LIMIT, "limit")
     cursor = Cursor.parse(str(params.get("cursor") or "0"))
     rows = _remembered(job, ("page", repr(filt), sort, str(cursor), limit, fields),
                        lambda: table.page(filt, sort=sort, cursor=cursor, limit=limit, fields=fields))  # fmt: skip
@@ -109,23 +108,24 @@ ANSWER_SECONDS = 600
 def _remembered(job: Job, question: tuple[Any, ...], answer: Callable[[], Any]) -> Any:
     digest = hashlib.sha256(json.dumps([job.table_key, question], sort_keys=True, default=str).encode()).hexdigest()
     key = f"gas:answer:{job.id}:{digest[:32]}"
-    found = cache.get(key)
+    found = cache.get(key)  # (a copy: the cache keeps answers pickled, and the caller adds links to rows)
     if found is None:
         found = answer()
-        cache.set(key, copy.deepcopy(found), ANSWER_SECONDS)
-        return found
-    return copy.deepcopy(found)  # (the caller adds links to its rows)
+        cache.set(key, found, ANSWER_SECONDS)
+    return found
 
 
-def _bounded_int(value: Any, default: int, low: int, high: int, name: str) -> int:
+def bounded_int(value: Any, default: int, low: int, high: int, name: str) -> int:
+    """A parameter as a whole number from ``low`` to ``high`` (``default`` when not given); a
+    TableError names it otherwise."""
     if value in (None, ""):
         return default
     try:
         number = int(value)
-    except (TypeError, ValueError) as exc:
-        raise TableError(f"{name} {value!r}: expected a whole number") from exc
-    if not low <= number <= high:
-        raise TableError(f"{name} {number}: expected {low} to {high}")
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not low <= number <= high:
+        raise TableError(f"{name} {str(value)[:40]!r}: expected a whole number from {low:,} to {high:,}")
     return number
 
 
@@ -157,8 +157,8 @@ def gene_page(*, job: Job, params: dict[str, Any]) -> dict[str, Any]:
     table = table_for(job)
     filt = parse_filter(params)
     sort = str(params.get("sort") or "variants")
-    limit = _bounded_int(params.get("limit"), 100, 1, MAX_LIMIT, "limit")
-    offset = _bounded_int(params.get("cursor") or params.get("offset"), 0, 0, 10**9, "cursor")
+    limit = bounded_int(params.get("limit"), 100, 1, MAX_LIMIT, "limit")
+    offset = bounded_int(params.get("cursor") or params.get("offset"), 0, 0, 10**9, "cursor")
     return {
         "filter": filt,
         "genes": table.genes(filt, sort=sort, limit=limit, offset=offset),

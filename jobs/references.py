@@ -172,8 +172,8 @@ def reference_for_header(lines: list[str]) -> Reference:
         clashes = [bundle for bundle in bundles if _fit(bundle, contigs)[1]]
         if clashes:
             aliases = bundle_aliases(clashes[0])
-            name, length = next((n, l) for n, l in contigs.items() if aliases.get(n) and  # noqa: E741
-                                clashes[0]["contigs"][aliases[n]] != l)  # fmt: skip
+            name, length = next((contig, size) for contig, size in contigs.items()
+                                if aliases.get(contig) and clashes[0]["contigs"][aliases[contig]] != size)  # fmt: skip
             theirs = clashes[0]["contigs"][aliases[name]]
             raise ReferenceError_(
                 f"The file's ##contig lengths match no installed reference (contig {name} is {length:,} bp in the "

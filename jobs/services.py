@@ -35,7 +35,7 @@ from gas_site import outbox
 from gas_site.faults import fault_point
 from gas_site.workers import Heartbeat
 from jobs.annotation import ENGINE_VERSION
-from jobs.annotation.bcf import BcfError, BcfTextFile
+from jobs.annotation.bcf import BcfError, BcfTextFile, holds_bcf
 from jobs.annotation.engine import AnnotationStats, JobLimits, annotate_vcf
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.flags import FLAG_OPTIONS
@@ -338,16 +338,7 @@ def checked_input(
 def vcf_text(handle: IO[bytes], *, name: str, path: str | None = None) -> Iterator[IO[bytes]]:
     """A file's bytes as VCF text: ``handle`` itself, or for a BCF file its records as htslib writes
     them in VCF (read from ``path``, else from a temporary copy, as htslib reads paths)."""
-    handle.seek(0)
-    head = handle.read(18)
-    handle.seek(0)
-    if head[:2] == b"\x1f\x8b":
-        try:
-            head = zlib.decompressobj(31).decompress(handle.read(64 << 10), 3)
-        except zlib.error:
-            head = b""
-        handle.seek(0)
-    if head[:3] != b"BCF":
+    if not holds_bcf(handle):
         yield handle
         return
     with tempfile.TemporaryDirectory(prefix="gas-bcf-") as scratch:

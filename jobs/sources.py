@@ -219,12 +219,12 @@ def region_set_create(*, owner: User, upload: UploadedFile | IO[bytes], name: st
         )
     handle = getattr(upload, "file", upload)
     handle.seek(0)
+    known = _known_contig_lengths()
     try:
-        regions = read_bed(handle, name=file_name, limits=bed_limits(contig_lengths=_known_contig_lengths()))
+        regions = read_bed(handle, name=file_name, limits=bed_limits(contig_lengths=known))
     except AnnotationError as exc:
         raise SourceError(str(exc)) from exc
     contigs = sorted({region.contig for region in regions})
-    known = _known_contig_names()
     if not any(contig in known for contig in contigs):
         raise SourceError(
             f"{file_name}: none of its contigs ({', '.join(contigs[:8])}) is in an installed reference "
@@ -260,14 +260,6 @@ def _known_contig_lengths() -> dict[str, int]:
             for alias in contig_aliases(contig):
                 lengths[alias] = max(lengths.get(alias, 0), int(length))
     return lengths
-
-
-def _known_contig_names() -> set[str]:
-    names: set[str] = set()
-    for bundle in installed_references():
-        for contig in bundle.get("contigs", {}):
-            names.update(contig_aliases(contig))
-    return names
 
 
 def region_set_delete(*, owner: User, region_set_id: int) -> bool:

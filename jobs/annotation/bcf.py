@@ -8,7 +8,7 @@ import gzip
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pysam
 
@@ -16,13 +16,20 @@ import pysam
 def is_bcf(path: str | Path) -> bool:
     """Whether ``path`` is BCF (its text starts ``BCF``, after BGZF decompression when compressed)."""
     with open(path, "rb") as handle:
-        head = handle.read(18)
+        return holds_bcf(handle)
+
+
+def holds_bcf(handle: IO[bytes]) -> bool:
+    """Whether a seekable file holds BCF; it is left at its start."""
+    handle.seek(0)
+    head = handle.read(3)
+    handle.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = gzip.GzipFile(fileobj=handle).read(3)
+        except (OSError, EOFError):
+            head = b""
         handle.seek(0)
-        if head[:2] == b"\x1f\x8b":
-            try:
-                head = gzip.GzipFile(fileobj=handle).read(3)
-            except (OSError, EOFError):
-                return False
     return head[:3] == b"BCF"
 
 

@@ -263,7 +263,7 @@ class _Writer:
 
 # the empty block that ends a bgzip file (SAM specification, 4.1.2); BGZF blocks written one file
 # after another read as one file, so parts compressed apart are joined without it but for the last
-_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 
 def _write_part(path: Path, text: str, *, compressed: bool) -> None:
@@ -276,7 +276,7 @@ def _read_part(path: Path, *, compressed: bool) -> bytes:
     """A part's bytes, ready to append (a bgzip part without its end-of-file block); the file goes."""
     data = path.read_bytes()
     path.unlink()
-    return data[: -len(_BGZF_EOF)] if compressed and data.endswith(_BGZF_EOF) else data
+    return data[: -len(BGZF_EOF)] if compressed and data.endswith(BGZF_EOF) else data
 
 
 def annotate_vcf(
@@ -526,7 +526,7 @@ def _annotate_in_parallel(
             write_finished(limit)
         write_finished(0)
         if compressed:
-            out.write(_BGZF_EOF)
+            out.write(BGZF_EOF)
 
 
 def _annotate_record(

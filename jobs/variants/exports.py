@@ -10,8 +10,8 @@ import zlib
 from collections.abc import Iterable, Iterator
 from typing import IO
 
-# the empty block that ends a BGZF file (SAM specification, 4.1.2)
-BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+from jobs.annotation.engine import BGZF_EOF
+
 # input bytes per BGZF block: what bgzip puts in one, so its compressed form always fits in 64 KiB
 BGZF_BLOCK_INPUT = 0xFF00
 # bytes gathered before blocks are compressed and sent (a few blocks per write to the client)

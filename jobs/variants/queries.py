@@ -311,15 +311,12 @@ def joined_text(column: pa.Array) -> bytes:
     no Python object per row, the GIL held only for the copy); none of the values may be null."""
     if column.null_count:
         raise ValueError("a text column to join holds nulls")
-    if isinstance(column, pa.ChunkedArray):
-        return b"".join(joined_text(chunk) for chunk in column.chunks)
-    if pa.types.is_string_view(column.type):
-        column = column.cast(pa.large_string())
-    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
-    offsets = np.frombuffer(column.buffers()[1], dtype=width)[column.offset : column.offset + len(column) + 1]
     if not len(column):
         return b""
-    return column.buffers()[2].to_pybytes()[int(offsets[0]) : int(offsets[-1])]
+    width = np.int64 if pa.types.is_large_string(column.type) else np.int32
+    offsets = np.frombuffer(column.buffers()[1], dtype=width)[column.offset : column.offset + len(column) + 1]
+    start, end = int(offsets[0]), int(offsets[-1])
+    return column.buffers()[2].slice(start, end - start).to_pybytes()
 
 
 def quoted(name: str) -> str:

@@ -20,11 +20,11 @@ from archive import services
 from archive.models import ResultArchive, ResultState
 from gas_site.admin_actions import confirmation
 from gas_site.queues import QueueError, queues
-from jobs import services as job_services
 from jobs import views as job_views
 from jobs.admin import JobAdmin
-from jobs.downloads import ResultNotAvailable, download_response
 from jobs.models import Job
+from jobs.results.downloads import ResultNotAvailable, download_response
+from jobs.services import lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ class JobWithArchiveAdmin(JobAdmin):
         return found
 
     def delete_model(self, request: HttpRequest, obj: Job) -> None:
-        job_services.job_delete(job=obj)
+        lifecycle.job_delete(job=obj)
 
     @admin.action(description="Delete the selected finished jobs and their files", permissions=["delete"])
     def delete_jobs(self, request: HttpRequest, queryset: QuerySet[Job]) -> TemplateResponse | None:
@@ -218,8 +218,8 @@ class JobWithArchiveAdmin(JobAdmin):
         deleted = []
         for job in queryset:
             try:
-                job_services.job_delete(job=job)
-            except job_services.JobNotFinished:
+                lifecycle.job_delete(job=job)
+            except lifecycle.JobNotFinished:
                 continue
             deleted.append(job)
         self.message_user(request, f"Deleted {_of_selected(deleted, queryset)}.", messages.INFO)
@@ -248,7 +248,7 @@ class JobWithArchiveAdmin(JobAdmin):
 
     @admin.action(description="Re-run failed jobs", permissions=["rerun"])
     def rerun(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
-        queued = [job for job in queryset if job_services.job_rerun(job=job)]
+        queued = [job for job in queryset if lifecycle.job_rerun(job=job)]
         self._record(request, queued, "Re-ran the job")
         self.message_user(request, f"{_count(len(queued), 'failed job', 'failed jobs')} queued again.", messages.INFO)
 

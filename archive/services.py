@@ -30,8 +30,9 @@ from gas_site.coldstorage import EXPEDITED, ColdStorageError, RestoreState, cold
 from gas_site.faults import fault_point
 from gas_site.queues.base import MAX_DELAY_SECONDS
 from jobs.models import Job, JobStatus
-from jobs.services import job_url, results_storage
-from jobs.tables import table_drop, table_key, table_store
+from jobs.results.tables import table_drop, table_key, table_store
+from jobs.services.lifecycle import job_url
+from jobs.storage import results_storage
 
 logger = logging.getLogger(__name__)
 

@@ -53,7 +53,9 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def time_queries(table_path: Path, repeat: int) -> dict[str, list[float]]:
-    from jobs.variants import PAGE_FIELDS, Cursor, VariantTable, parse_filter
+    from jobs.results.filters import Cursor, parse_filter
+    from jobs.results.queries import VariantTable
+    from jobs.results.schema import PAGE_FIELDS
 
     table = VariantTable(table_path)
     timings: dict[str, list[float]] = {}
@@ -108,8 +110,8 @@ import django
 django.setup()
 import boto3
 from django.core.files import File
-from jobs.services import results_storage
-from jobs import tables
+from jobs.results import tables
+from jobs.storage import results_storage
 table_file, repeat = sys.argv[2], int(sys.argv[3])
 boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_bucket(Bucket=os.environ["GAS_RESULTS_BUCKET"])
 storage = results_storage()
@@ -164,7 +166,9 @@ def main() -> None:
     from benchmarks.synthetic import generate
     from jobs.annotation.engine import annotate_vcf
     from jobs.annotation.reference import Reference
-    from jobs.variants import VariantTable, parse_filter, write_table
+    from jobs.results.filters import parse_filter
+    from jobs.results.queries import VariantTable
+    from jobs.results.writer import write_table
 
     scratch = None if options.work else tempfile.TemporaryDirectory()
     work = options.work or Path(scratch.name)  # type: ignore[union-attr]

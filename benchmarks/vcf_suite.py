@@ -109,7 +109,7 @@ def sweep_api(folder: Path, timeout: float) -> list[tuple[str, str, str]]:
         subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
         make_user = (
             "from accounts.models import User; from accounts.services import plan_upgrade; "
-            "from jobs.services import api_token_create; u = User.objects.create_user('sweep@example.org'); "
+            "from jobs.services.tokens import api_token_create; u = User.objects.create_user('sweep@example.org'); "
             "plan_upgrade(user=u, payment_reference='sweep'); print(api_token_create(user=u, name='sweep')[1])"
         )
         token = subprocess.run([python, "manage.py", "shell", "-c", make_user], cwd=ROOT, env=env, check=True,

@@ -81,7 +81,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "jobs.uploads.UploadLimitMiddleware",
+    "jobs.middleware.UploadLimitMiddleware",
 ]
 
 ROOT_URLCONF = "gas_site.urls"

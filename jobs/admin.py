@@ -10,9 +10,9 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from gas_site.admin_actions import confirmation
-from jobs import sources
 from jobs.models import AnnotationSource, ApiToken, Job, MatchType, RegionSet
-from jobs.services import reference_choices
+from jobs.references.bundles import reference_choices
+from jobs.sources import registry
 
 
 @admin.register(Job)
@@ -59,13 +59,13 @@ class SourceAddForm(forms.ModelForm):
             return
         data = self.cleaned_data
         try:
-            self.registered = sources.source_register(
+            self.registered = registry.source_register(
                 name=data["name"], reference_name=data["reference_name"], path=Path(data["server_path"]),
                 match_type=data["match_type"], short_name=data.get("short_name") or "",
                 fields=[field.strip() for field in data.get("fields_text", "").split(",") if field.strip()],
                 default=data.get("default", False), description=data.get("description", ""),
             )  # fmt: skip
-        except sources.SourceError as exc:
+        except registry.SourceError as exc:
             self.add_error(None, str(exc))
 
 
@@ -101,7 +101,7 @@ class AnnotationSourceAdmin(admin.ModelAdmin):
         messages.info(request, f"{registered.name}: version {registered.version}, {len(registered.contigs)} contigs.")
 
     def delete_model(self, request: HttpRequest, obj: AnnotationSource) -> None:
-        sources.source_remove(name=obj.name)
+        registry.source_remove(name=obj.name)
 
     @admin.action(description="Remove the selected sources and their files", permissions=["delete"])
     def remove_sources(self, request: HttpRequest, queryset: QuerySet[AnnotationSource]) -> TemplateResponse | None:
@@ -115,7 +115,7 @@ class AnnotationSourceAdmin(admin.ModelAdmin):
         if asking is not None:
             return asking
         for name in names:
-            sources.source_remove(name=name)
+            registry.source_remove(name=name)
         messages.success(request, f"Removed {len(names)} source(s): {', '.join(names)}.")
         return None
 

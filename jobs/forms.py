@@ -4,7 +4,8 @@ from django import forms
 
 from accounts.models import User
 from jobs.models import AnnotationSource, RegionSet
-from jobs.services import FLAG_CHOICES, PICK_CHOICES, reference_choices
+from jobs.references.bundles import reference_choices
+from jobs.services.options import FLAG_CHOICES, PICK_CHOICES
 
 
 class AnnotateForm(forms.Form):

@@ -13,13 +13,18 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from jobs import browser, direct_uploads, services, sources, tables
-from jobs.downloads import ResultNotAvailable, download_response, result_unavailable_reason
+from jobs import storage
 from jobs.forms import AnnotateForm, RegionSetForm, TokenForm
 from jobs.models import Job
-from jobs.references import reference_summary
-from jobs.selectors import job_of, jobs_of
-from jobs.variants import TableError, parse_filter
+from jobs.references import bundles
+from jobs.references.bundles import reference_summary
+from jobs.results import browser, exports, tables
+from jobs.results.downloads import ResultNotAvailable, download_response, result_unavailable_reason
+from jobs.results.filters import parse_filter
+from jobs.results.schema import TableError
+from jobs.services import direct_uploads, lifecycle, tokens, uploads
+from jobs.services.selectors import job_of, jobs_of
+from jobs.sources import regions, registry
 
 PAGE_SIZE = 20
 logger = logging.getLogger(__name__)
@@ -34,8 +39,8 @@ def annotate(request: HttpRequest) -> HttpResponse:
 
 @csrf_protect
 def _annotate(request: HttpRequest) -> HttpResponse:
-    limit = services.upload_limit(request.user)
-    page = {"limit": limit, "installed": services.reference_summaries()}
+    limit = uploads.upload_limit(request.user)
+    page = {"limit": limit, "installed": bundles.reference_summaries()}
     if direct_uploads.enabled() and request.method == "GET":
         post = direct_uploads.presigned_post(
             user=request.user, redirect_url=request.build_absolute_uri(reverse("annotate_complete"))
@@ -43,27 +48,27 @@ def _annotate(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "jobs/annotate_direct.html",
-            {**page, "post": post, "references": services.reference_choices()},
+            {**page, "post": post, "references": bundles.reference_choices()},
         )
     if request.method == "POST":
         form = AnnotateForm(request.POST, request.FILES, user=request.user)
         if getattr(request, "upload_too_large", False):
             form = AnnotateForm(user=request.user)
-            messages.error(request, services.too_large_message(request.user))
+            messages.error(request, uploads.too_large_message(request.user))
             return render(request, "jobs/annotate.html", {**page, "form": form}, status=413)
         if form.is_valid():
             data = form.cleaned_data
             region_set = data["regions"]
             try:
                 if data["regions_file"]:
-                    region_set = sources.region_set_create(
+                    region_set = regions.region_set_create(
                         owner=request.user, upload=data["regions_file"], name="", file_name=data["regions_file"].name
                     )
-            except sources.SourceError as exc:
+            except registry.SourceError as exc:
                 form.add_error("regions_file", str(exc))
                 return render(request, "jobs/annotate.html", {**page, "form": form}, status=400)
             try:
-                job = services.job_create(
+                job = lifecycle.job_create(
                     owner=request.user,
                     upload=data["file"],
                     reference_name=data["reference"] or None,
@@ -73,7 +78,7 @@ def _annotate(request: HttpRequest) -> HttpResponse:
                     pick=data["pick"],
                     flags=data["flags"],
                 )
-            except services.UploadRejected as exc:
+            except uploads.UploadRejected as exc:
                 form.add_error("file", exc.message)
                 return render(request, "jobs/annotate.html", {**page, "form": form}, status=exc.status)
             messages.success(request, f"{job.title} was uploaded and queued for annotation.")
@@ -90,7 +95,7 @@ def annotate_complete(request: HttpRequest) -> HttpResponse:
         job = direct_uploads.complete(
             user=request.user, bucket=request.GET.get("bucket", ""), key=request.GET.get("key", "")
         )
-    except services.UploadRejected as exc:
+    except uploads.UploadRejected as exc:
         messages.error(request, exc.message)
         return redirect("annotate")
     messages.success(request, f"{job.input_name} was uploaded and queued for annotation.")
@@ -153,7 +158,7 @@ def job_log(request: HttpRequest, job_id: str) -> HttpResponse:
     job = job_of(request.user, job_id)
     text = ""
     if job.log_key:
-        with services.results_storage().open(job.log_key, "rb") as handle:
+        with storage.results_storage().open(job.log_key, "rb") as handle:
             text = handle.read().decode("utf-8", errors="replace")
     return render(request, "jobs/log.html", {"job": job, "log": text})
 
@@ -173,8 +178,8 @@ def job_download(request: HttpRequest, job_id: str, kind: str) -> HttpResponse:
 def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
     job = job_of(request.user, job_id)
     try:
-        services.job_delete(job=job)
-    except services.JobNotFinished as exc:
+        lifecycle.job_delete(job=job)
+    except lifecycle.JobNotFinished as exc:
         messages.error(request, str(exc))
         return redirect("job_detail", job_id=job.id)
     messages.success(request, f"The job for {job.input_name} and its files were deleted.")
@@ -186,7 +191,7 @@ def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
 def token_create(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST)
     if form.is_valid():
-        _, raw = services.api_token_create(user=request.user, name=form.cleaned_data["name"])
+        _, raw = tokens.api_token_create(user=request.user, name=form.cleaned_data["name"])
         request.session["new_api_token"] = raw
         messages.success(request, "Your new API token is shown below, once: copy it now.")
     else:
@@ -197,7 +202,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
-    if services.api_token_revoke(user=request.user, token_id=token_id):
+    if tokens.api_token_revoke(user=request.user, token_id=token_id):
         messages.success(request, "The token was revoked.")
     return redirect("profile")
 
@@ -211,10 +216,10 @@ def region_create(request: HttpRequest) -> HttpResponse:
         return redirect("profile")
     upload = form.cleaned_data["file"]
     try:
-        region_set = sources.region_set_create(
+        region_set = regions.region_set_create(
             owner=request.user, upload=upload, name=form.cleaned_data["name"], file_name=upload.name
         )
-    except sources.SourceError as exc:
+    except registry.SourceError as exc:
         messages.error(request, f"The region file was not saved: {exc}")
     else:
         messages.success(request, f"{region_set.name}: {region_set.regions} regions saved for your jobs.")
@@ -224,7 +229,7 @@ def region_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def region_delete(request: HttpRequest, region_set_id: int) -> HttpResponse:
-    if sources.region_set_delete(owner=request.user, region_set_id=region_set_id):
+    if regions.region_set_delete(owner=request.user, region_set_id=region_set_id):
         messages.success(request, "The region file was deleted.")
     return redirect("profile")
 
@@ -303,8 +308,8 @@ def job_genes(request: HttpRequest, job_id: str) -> HttpResponse:
 def job_export(request: HttpRequest, job_id: str, fmt: str) -> HttpResponse:
     job = job_of(request.user, job_id)
     try:
-        return browser.export_response(job=job, params=browser.filter_params(request.GET), fmt=fmt)
-    except browser.ExportsBusy as exc:
+        return exports.export_response(job=job, params=browser.filter_params(request.GET), fmt=fmt)
+    except exports.ExportsBusy as exc:
         page = {"code": 503, "title": "Exports are busy", "message": str(exc)}
         busy = render(request, "_error.html", page, status=503)
         busy["Retry-After"] = str(exc.retry_after)

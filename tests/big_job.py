@@ -37,16 +37,16 @@ def main() -> None:
     from django.utils import timezone
 
     from accounts.models import User
-    from jobs import services
     from jobs.models import Job, JobStatus
-    from jobs.references import load_reference
+    from jobs.references.bundles import load_reference
+    from jobs.services import tokens
 
     reference = load_reference()
     user, _ = User.objects.get_or_create(email=options.email)
     if options.password:
         user.set_password(options.password)
         user.save()
-    _, token = services.api_token_create(user=user, name="big job")
+    _, token = tokens.api_token_create(user=user, name="big job")
     job, stats, entries = _completed_job(user, reference, options.records, "big")
     if options.more_jobs:  # (a long list of small jobs: one small job's files, named by many rows)
         small, small_stats, _ = _completed_job(user, reference, 200, "small")
@@ -68,10 +68,11 @@ def _completed_job(user, reference, records: int, stem: str):
     from django.utils import timezone
 
     from benchmarks.synthetic import generate
-    from jobs import services, tables
+    from jobs import storage
     from jobs.annotation.engine import annotate_vcf
     from jobs.models import Job, JobStatus
-    from jobs.variants import write_table
+    from jobs.results import tables
+    from jobs.results.writer import write_table
 
     with tempfile.TemporaryDirectory(prefix="gas-big-job-") as scratch:
         names = (f"{stem}.vcf.gz", f"{stem}.annot.vcf.gz", "t.parquet")
@@ -85,7 +86,7 @@ def _completed_job(user, reference, records: int, stem: str):
             status=JobStatus.COMPLETED, completed_at=timezone.now(), progress=1.0, records=stats.records,
             alleles=stats.alleles,
         )  # fmt: skip
-        storage = services.results_storage()
+        storage = storage.results_storage()
         with open(result, "rb") as handle:
             job.result_key = storage.save(f"{user.pk}/{job.id}/{result.name}", File(handle, name=result.name))
         job.result_size = result.stat().st_size

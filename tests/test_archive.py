@@ -530,7 +530,7 @@ def test_a_sweep_while_the_thaw_builds_the_table_keeps_it(commit, client, user, 
     """The storage sweep deletes at once a result file no finished job names; the thaw records its
     table before storing it, so a sweep right after the store (the chaos suite's race) keeps it."""
     from archive import services as archive_services
-    from jobs.housekeeping import files_sweep
+    from jobs.services.housekeeping import files_sweep
 
     stored = archive_services.table_store
 

@@ -17,8 +17,8 @@ from django.core.management import CommandError, call_command
 
 from jobs.annotation.engine import annotate_vcf
 from jobs.annotation.reference import Reference, list_references
-from jobs.catalogue import CATALOGUE, CatalogueError, install
-from jobs.fetch import expected_checksum, file_checksum, mirrored
+from jobs.references.catalogue import CATALOGUE, CatalogueError, install
+from jobs.references.fetch import expected_checksum, file_checksum, mirrored
 from tests.conftest import DEMO
 from tests.engine.conftest import csq_entries, write_vcf
 from tests.mirror import Mirror

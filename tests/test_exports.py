@@ -14,9 +14,12 @@ from django.core.signals import request_finished
 from django.db import close_old_connections
 from django.urls import reverse
 
-from jobs import services, tables
-from jobs.variants import VariantTable, bgzf_stream, filtered_records, parse_filter
-from jobs.variants.exports import BGZF_BLOCK_INPUT, BGZF_EOF
+from jobs.annotation.engine import BGZF_EOF
+from jobs.results import tables
+from jobs.results.bgzf import BGZF_BLOCK_INPUT, bgzf_stream, filtered_records
+from jobs.results.filters import parse_filter
+from jobs.results.queries import VariantTable
+from jobs.services import tokens
 from tests.test_jobs import job_settings  # noqa: F401 - the same settings fixture
 from tests.test_variant_browser import annotated  # noqa: F401 - the same upload-and-annotate fixture
 
@@ -71,8 +74,8 @@ def test_streamed_tsv_is_what_duckdb_writes(annotated, tmp_path):  # noqa: F811
     for params in ({}, {"impact": "HIGH,MODERATE"}, {"gene": "NOPE"}):
         filt = parse_filter(params)
         streamed = b"".join(table.tsv_lines(filt, batch_rows=1000))
-        from jobs.variants.filters import where_clause
-        from jobs.variants.queries import quoted, sql_path
+        from jobs.results.filters import where_clause
+        from jobs.results.queries import quoted, sql_path
 
         where, values = where_clause(filt, entries=True)
         csq = ", ".join(quoted(name) for name in table.csq_columns)
@@ -87,7 +90,7 @@ def test_streamed_tsv_is_what_duckdb_writes(annotated, tmp_path):  # noqa: F811
 
 @pytest.fixture
 def one_export_at_a_time(settings, monkeypatch):
-    from jobs.browser import _ExportSlot
+    from jobs.results.exports import _ExportSlot
 
     settings.GAS_EXPORTS_PER_PROCESS = 1
     monkeypatch.setattr(_ExportSlot, "_busy", 0)  # (earlier tests' responses were never closed, as a server would)
@@ -102,7 +105,7 @@ def test_exports_beyond_the_limit_wait_their_turn(annotated, signed_in_client, o
     busy = signed_in_client.get(reverse("job_export", args=[job.id, "vcf"]))
     assert busy.status_code == 503 and busy["Retry-After"] == "30"
     assert "exports are being downloaded" in busy.content.decode()
-    _, raw = services.api_token_create(user=job.owner, name="t")
+    _, raw = tokens.api_token_create(user=job.owner, name="t")
     api = signed_in_client.get(f"/api/v1/jobs/{job.id}/export/tsv", HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert api.status_code == 503 and api["Retry-After"] == "30" and "try again in 30 s" in api.json()["detail"]
     assert b"".join(chunks).count(b"\n") > 1000  # (sent whole: the slot is free again)

@@ -17,8 +17,8 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from gas_site.queues import queues
-from jobs import services
 from jobs.models import Job, JobStatus
+from jobs.services import lifecycle, running
 
 DATA = Path(__file__).resolve().parent / "data"
 SYNTHETIC = DATA / "synthetic_chr20_10k.vcf.gz"
@@ -150,7 +150,7 @@ def test_a_duplicate_message_does_not_run_the_job_twice(
 ):
     upload(signed_in_client, "ok.vcf", GOOD_VCF.encode(), django_capture_on_commit_callbacks)
     job = Job.objects.get()
-    services.job_enqueue(job=job)  # the same request delivered twice
+    lifecycle.job_enqueue(job=job)  # the same request delivered twice
     run_worker()
     job.refresh_from_db()
     finished = job.completed_at
@@ -167,7 +167,7 @@ def test_a_duplicate_message_does_not_run_the_job_twice(
 
 def test_a_crash_mid_job_is_retried(run_worker, signed_in_client, monkeypatch, django_capture_on_commit_callbacks):
     upload(signed_in_client, "ok.vcf", GOOD_VCF.encode(), django_capture_on_commit_callbacks)
-    real = services.annotate_vcf
+    real = running.annotate_vcf
     calls = []
 
     def crash_once(*args, **kwargs):
@@ -176,7 +176,7 @@ def test_a_crash_mid_job_is_retried(run_worker, signed_in_client, monkeypatch, d
             raise RuntimeError("worker lost its disk")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "annotate_vcf", crash_once)
+    monkeypatch.setattr(running, "annotate_vcf", crash_once)
     with freeze_time(timezone.now()) as clock:
         run_worker()
         job = Job.objects.get()
@@ -206,7 +206,7 @@ def test_a_running_job_with_a_live_worker_is_not_taken(signed_in_client, django_
     upload(signed_in_client, "ok.vcf", GOOD_VCF.encode(), django_capture_on_commit_callbacks)
     job = Job.objects.get()
     Job.objects.filter(id=job.id).update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now())
-    outcome = services.job_claim(job_id=job.id, worker="second")
+    outcome = lifecycle.job_claim(job_id=job.id, worker="second")
     assert outcome.job is None and outcome.reason == "already running"
 
 
@@ -219,7 +219,7 @@ def test_the_last_attempt_fails_the_job_with_a_reason(
     def crash(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(services, "annotate_vcf", crash)
+    monkeypatch.setattr(running, "annotate_vcf", crash)
     run_worker()
     job = Job.objects.get()
     assert job.status == JobStatus.FAILED and "internal error" in job.error_message

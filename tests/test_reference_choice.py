@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from jobs.annotation.reference import import_reference
 from jobs.models import Job, JobStatus
-from jobs.references import header_contigs, reference_for_header
+from jobs.references.matching import header_contigs, reference_for_header
 from tests.engine.test_flags import GTF
 
 pytestmark = pytest.mark.django_db

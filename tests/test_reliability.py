@@ -37,13 +37,13 @@ from gas_site import outbox
 from gas_site.coldstorage import cold_storage
 from gas_site.models import OutboxEntry, QueuedMessage
 from gas_site.queues import queues
-from jobs import services
 from jobs.annotation.engine import JobLimits, annotate_vcf
 from jobs.annotation.errors import InputFormatError, LimitExceeded
 from jobs.annotation.vcf import MAX_LINE_BYTES
-from jobs.housekeeping import files_sweep, jobs_reconcile
 from jobs.models import Job, JobStatus
 from jobs.scratch import SCRATCH_PREFIX, scratch_folder, scratch_sweep
+from jobs.services import lifecycle, running, uploads
+from jobs.services.housekeeping import files_sweep, jobs_reconcile
 from tests.conftest import local_cold_store
 from tests.test_api import make_token
 from tests.test_jobs import GOOD_VCF, job_settings, upload  # noqa: F401 - the same settings fixture
@@ -82,11 +82,11 @@ def test_a_300_character_file_name_is_cut_and_the_job_completes(signed_in_client
     response = upload(signed_in_client, name, GOOD_VCF.encode(), django_capture_on_commit_callbacks)
     assert response.status_code == 302
     job = the_job()
-    assert job.input_name == "x" * services.MAX_NAME_STEM + ".vcf"
+    assert job.input_name == "x" * uploads.MAX_NAME_STEM + ".vcf"
     run("run_annotator", django_capture_on_commit_callbacks)
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED, job.error_message
-    assert job.result_name == "x" * services.MAX_NAME_STEM + ".annot.vcf.gz"
+    assert job.result_name == "x" * uploads.MAX_NAME_STEM + ".annot.vcf.gz"
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_a_300_character_file_name_is_cut_and_the_job_completes(signed_in_client
     ],
 )
 def test_safe_input_names(raw, safe):
-    assert services.safe_input_name(raw) == safe
+    assert uploads.safe_input_name(raw) == safe
 
 
 def test_an_output_path_that_cannot_be_created_is_an_error_not_a_crash(tmp_path, demo_reference_dir):
@@ -191,13 +191,13 @@ class EndlessLine(io.RawIOBase):
 
 
 def test_the_upload_check_reads_a_bounded_amount_of_an_endless_line(demo_reference_dir):
-    from jobs.references import load_reference
+    from jobs.references.bundles import load_reference
 
     stream = EndlessLine()
     handle = io.BufferedReader(stream)
-    with pytest.raises(services.UploadRejected, match=r"big.vcf, line 2: the VCF header is longer than 8 MB"):
-        services.check_vcf_header(handle, name="big.vcf", reference=load_reference("demo"))
-    assert stream.served < services.HEADER_READ_LIMIT + 2 * io.DEFAULT_BUFFER_SIZE
+    with pytest.raises(uploads.UploadRejected, match=r"big.vcf, line 2: the VCF header is longer than 8 MB"):
+        uploads.check_vcf_header(handle, name="big.vcf", reference=load_reference("demo"))
+    assert stream.served < uploads.HEADER_READ_LIMIT + 2 * io.DEFAULT_BUFFER_SIZE
 
 
 def test_a_data_line_longer_than_the_cap_fails_with_its_line_number(demo_reference, tmp_path):
@@ -289,10 +289,10 @@ def test_the_wall_clock_limit_stops_an_annotation(demo_reference, tmp_path):
 
 def test_job_limits_follow_the_plan(user, settings):
     settings.GAS_FREE_MAX_RECORDS, settings.GAS_PREMIUM_MAX_RECORDS = 10, 20
-    assert services.job_limits(user).max_records == 10
+    assert lifecycle.job_limits(user).max_records == 10
     plan_upgrade(user=user)
     user.refresh_from_db()
-    assert services.job_limits(user).max_records == 20 and services.job_limits(user).max_seconds > 0
+    assert lifecycle.job_limits(user).max_records == 20 and lifecycle.job_limits(user).max_seconds > 0
 
 
 # -- 5. a killed job is retried in seconds ------------------------------------------------------------
@@ -301,7 +301,7 @@ def test_the_job_queue_visibility_is_derived_from_the_stale_time():
 
     assert live.GAS_QUEUES["jobs"]["OPTIONS"]["visibility_timeout"] == 2 * live.GAS_JOB_STALE_SECONDS
     assert live.GAS_JOB_STALE_SECONDS == 30  # (the default: a killed job runs again within about 30 s)
-    assert services.heartbeat_seconds() * 3 == live.GAS_JOB_STALE_SECONDS
+    assert running.heartbeat_seconds() * 3 == live.GAS_JOB_STALE_SECONDS
 
 
 def test_the_reconciler_requeues_a_stale_job_whose_message_is_gone(
@@ -334,16 +334,14 @@ def test_a_request_failing_on_its_last_delivery_is_renewed_while_its_job_can_run
     is not dead-lettered while the job waits: its last delivery queues a fresh request."""
     from django.db import OperationalError
 
-    from jobs import services
-
     upload(signed_in_client, "ok.vcf", GOOD_VCF.encode(), django_capture_on_commit_callbacks)
     job = the_job()
-    real_claim = services.job_claim
+    real_claim = lifecycle.job_claim
 
     def busy(**kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(services, "job_claim", busy)
+    monkeypatch.setattr(running, "job_claim", busy)
     max_receives = queues["jobs"].max_receives
     for _ in range(max_receives):
         with django_capture_on_commit_callbacks(execute=True):
@@ -351,7 +349,7 @@ def test_a_request_failing_on_its_last_delivery_is_renewed_while_its_job_can_run
     depth = queues["jobs"].depth()
     assert (depth.dead_letter, depth.visible) == (0, 1) and Job.objects.get(id=job.id).status == JobStatus.PENDING
     assert QueuedMessage.objects.get(queue_name=queues["jobs"].name).receive_count == 0  # (a fresh request)
-    monkeypatch.setattr(services, "job_claim", real_claim)
+    monkeypatch.setattr(running, "job_claim", real_claim)
     run("run_annotator", django_capture_on_commit_callbacks)
     assert Job.objects.get(id=job.id).status == JobStatus.COMPLETED and queues["jobs"].depth().total == 0
 
@@ -359,14 +357,14 @@ def test_a_request_failing_on_its_last_delivery_is_renewed_while_its_job_can_run
 def test_a_late_worker_cannot_complete_or_touch_the_winners_files(signed_in_client, django_capture_on_commit_callbacks):
     upload(signed_in_client, "ok.vcf", GOOD_VCF.encode(), django_capture_on_commit_callbacks)
     job = the_job()
-    late = services.job_claim(job_id=job.id, worker="late").job  # claims, then stalls
+    late = lifecycle.job_claim(job_id=job.id, worker="late").job  # claims, then stalls
     Job.objects.filter(id=job.id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     run("run_annotator", django_capture_on_commit_callbacks)  # the winner reclaims and completes
     job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED and job.attempt_token != late.attempt_token
     winner = [job.result_key, job.log_key, job.summary_key]
     with django_capture_on_commit_callbacks(execute=True), scratch_folder() as scratch:
-        services._annotate(late, scratch)  # the late worker finishes its own run
+        running._annotate(late, scratch)  # the late worker finishes its own run
     job.refresh_from_db()
     assert [job.result_key, job.log_key, job.summary_key] == winner
     assert all(storages["results"].exists(key) for key in winner)
@@ -563,17 +561,17 @@ def test_an_empty_file_is_refused_with_400_on_the_form(signed_in_client, django_
 
 
 def test_a_non_utf8_byte_is_reported_with_its_line(demo_reference, tmp_path, signed_in_client):
-    from jobs.references import load_reference
+    from jobs.references.bundles import load_reference
 
     content = (HEADER + "20\t71381\t.\tA\tT\t.\t.\t.\n").encode() + b"20\t71382\t.\tA\tT\t.\t.\tX=\xff\n"
-    services.check_vcf_header(io.BytesIO(content), name="u.vcf", reference=load_reference("demo"))  # header fine
+    uploads.check_vcf_header(io.BytesIO(content), name="u.vcf", reference=load_reference("demo"))  # header fine
     source = tmp_path / "u.vcf"
     source.write_bytes(content)
     with pytest.raises(InputFormatError, match=r"u.vcf, line 4: is not a text VCF"):
         annotate_vcf(source, tmp_path / "out.vcf", demo_reference)
     header = b"##fileformat=VCFv4.2\n##x=\xfe\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-    with pytest.raises(services.UploadRejected, match=r"v.vcf, line 2: not text"):
-        services.check_vcf_header(io.BytesIO(header), name="v.vcf", reference=load_reference("demo"))
+    with pytest.raises(uploads.UploadRejected, match=r"v.vcf, line 2: not text"):
+        uploads.check_vcf_header(io.BytesIO(header), name="v.vcf", reference=load_reference("demo"))
 
 
 def test_a_position_past_the_contig_end_is_named_as_such(demo_reference, tmp_path):
@@ -604,7 +602,7 @@ def test_api_requests_are_limited_per_user(signed_in_client, settings):
 
 # -- a completed job that annotated less than it was given says so (issue 10) --------------------
 def test_warnings_on_the_page_in_the_mail_and_in_the_api(signed_in_client, django_capture_on_commit_callbacks):
-    from jobs.references import load_reference
+    from jobs.references.bundles import load_reference
 
     content = GOOD_VCF + (
         "1\t1000\t.\tA\tG\t50\tPASS\t.\n20\t10256079\t.\tN\tA\t50\tPASS\t.\n"

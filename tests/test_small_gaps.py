@@ -35,7 +35,8 @@ def test_job_list_paging_out_of_range_is_a_400_in_json(api, query):
 
 
 def test_regions_that_mean_nothing_are_refused(api):
-    from jobs.variants import TableError, parse_filter
+    from jobs.results.filters import parse_filter
+    from jobs.results.schema import TableError
 
     for region in ("20:1-0", "20:0-0", "20:0-100", ";;;", " ; "):
         with pytest.raises(TableError):

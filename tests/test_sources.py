@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 
 from jobs.models import AnnotationSource, Job, JobStatus, RegionSet
-from jobs.sources import source_dir
+from jobs.sources.registry import source_dir
 from tests.test_api import make_token
 from tests.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
 
@@ -350,7 +350,7 @@ def test_regions_through_the_api(signed_in_client):
 def test_region_files_survive_the_storage_sweep(signed_in_client, user):
     from django.core.files.storage import storages
 
-    from jobs.housekeeping import files_sweep
+    from jobs.services.housekeeping import files_sweep
 
     signed_in_client.post(reverse("region_create"), {"file": SimpleUploadedFile("p.bed", PANEL.encode())})
     region_set = RegionSet.objects.get(owner=user)

@@ -20,9 +20,12 @@ from freezegun import freeze_time
 from accounts.services import plan_upgrade
 from archive import services as archive_services
 from archive.models import ResultArchive, ResultState
-from jobs import services
 from jobs.models import Job, JobStatus
-from jobs.variants import TableError, VariantTable, parse_filter, parse_region, variant_class, write_table
+from jobs.results.filters import parse_filter, parse_region
+from jobs.results.queries import VariantTable
+from jobs.results.schema import TableError, variant_class
+from jobs.results.writer import write_table
+from jobs.services import tokens
 from tests.test_jobs import SYNTHETIC, job_settings  # noqa: F401 - the same settings fixture
 
 pytestmark = pytest.mark.django_db
@@ -212,7 +215,7 @@ def test_summary_charts_and_qc_on_the_page_and_in_the_api(signed_in_client, anno
         assert f'data-testid="chart-{chart}"' in page
     assert 'data-testid="qc"' in page and reverse("job_variants", args=[job.id]) in page
 
-    _, raw = services.api_token_create(user=user, name="t")
+    _, raw = tokens.api_token_create(user=user, name="t")
     auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
     summary = signed_in_client.get(f"/api/v1/jobs/{job.id}/summary", **auth).json()
     charts = summary["charts"]

@@ -16,8 +16,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from archive.models import ResultArchive, ResultState
 from archive.services import archive_now
 from jobs.models import Job, JobStatus
-from jobs.tables import table_for
-from jobs.variants import parse_filter
+from jobs.results.filters import parse_filter
+from jobs.results.tables import table_for
 from tests.conftest import local_cold_store
 from tests.test_jobs import SYNTHETIC, job_settings  # noqa: F401 - the same settings fixture
 

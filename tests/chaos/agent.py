@@ -34,8 +34,8 @@ from archive.models import ResultArchive, ResultState  # noqa: E402
 from gas_site.coldstorage import cold_storage  # noqa: E402
 from gas_site.models import OutboxEntry, QueuedMessage  # noqa: E402
 from gas_site.queues import queues  # noqa: E402
-from jobs import services  # noqa: E402
 from jobs.models import Job, JobStatus  # noqa: E402
+from jobs.services import lifecycle  # noqa: E402
 
 ALIASES = ("jobs", "archive", "restore", "thaw")
 POISON = [Value(None, JSONField()), 42, "job", ["job_id"], True, {"job_id": 7}, {"job_id": "not-a-uuid"}, {}]
@@ -52,7 +52,7 @@ def users(count: int) -> list[str]:
 
 def submit(email: str, path: str, name: str) -> str:
     upload = SimpleUploadedFile(name, Path(path).read_bytes())
-    return str(services.job_create(owner=User.objects.get(email=email), upload=upload).id)
+    return str(lifecycle.job_create(owner=User.objects.get(email=email), upload=upload).id)
 
 
 def poison() -> int:

@@ -12,8 +12,9 @@ from jobs.annotation.custom import CustomSpec
 from jobs.annotation.engine import annotate_vcf
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.flags import FLAG_OPTIONS
-from jobs.services import UploadRejected, checked_input, job_warnings, nothing_annotated_message, vcf_text
-from jobs.sources import SourceError, registered_specs
+from jobs.services.running import job_warnings, nothing_annotated_message
+from jobs.services.uploads import UploadRejected, checked_input, vcf_text
+from jobs.sources.registry import SourceError, registered_specs
 
 
 class Command(BaseCommand):

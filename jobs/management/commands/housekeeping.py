@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from archive.services import cold_orphans_sweep
 from gas_site import outbox
-from jobs.housekeeping import files_sweep, jobs_reconcile
 from jobs.scratch import scratch_sweep
+from jobs.services.housekeeping import files_sweep, jobs_reconcile
 
 
 class Command(BaseCommand):

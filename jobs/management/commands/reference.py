@@ -12,11 +12,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from jobs import catalogue
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import ImportReport, import_reference, list_references
-from jobs.fetch import human_size
-from jobs.references import source_label
+from jobs.references import catalogue
+from jobs.references.bundles import source_label
+from jobs.references.fetch import human_size
 
 
 def _disk_size(path: Path) -> int:

@@ -7,9 +7,10 @@ import socket
 
 from gas_site.queues import Message
 from gas_site.workers import QueueWorkerCommand, message_job_id
-from jobs.housekeeping import files_sweep, jobs_reconcile
 from jobs.scratch import scratch_sweep
-from jobs.services import job_requeue_if_pending, job_run
+from jobs.services.housekeeping import files_sweep, jobs_reconcile
+from jobs.services.lifecycle import job_requeue_if_pending
+from jobs.services.running import job_run
 
 
 class Command(QueueWorkerCommand):

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template.defaultfilters import filesizeformat
 
 from jobs.models import AnnotationSource
-from jobs.sources import SourceError, source_register, source_remove
+from jobs.sources.registry import SourceError, source_register, source_remove
 
 
 class Command(BaseCommand):

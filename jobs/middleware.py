@@ -14,7 +14,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from accounts.models import User
-from jobs.services import api_token_authenticate, too_large_message, upload_limit
+from jobs.services.tokens import api_token_authenticate
+from jobs.services.uploads import too_large_message, upload_limit
 
 UPLOAD_PATHS = ("/annotate", "/api/v1/jobs")
 MULTIPART_SLACK = 64 * 1024  # form fields and multipart boundaries around the file

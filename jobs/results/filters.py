@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.annotation.terms import TERMS
-from jobs.variants.schema import IMPACTS, VARIANT_CLASSES, TableError
+from jobs.results.schema import IMPACTS, VARIANT_CLASSES, TableError
 
 _RS = re.compile(r"^rs\d+$")
 

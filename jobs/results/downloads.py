@@ -6,7 +6,7 @@ from django.core.files.storage import FileSystemStorage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 
 from jobs.models import Job
-from jobs.services import results_storage
+from jobs.storage import results_storage
 
 CONTENT_TYPES = {"result": "application/gzip", "log": "text/plain; charset=utf-8", "summary": "application/json"}
 

@@ -23,7 +23,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.models import Job, JobStatus, RegionSet
-from jobs.services import inputs_storage, job_enqueue, results_storage
+from jobs.services.lifecycle import job_enqueue
+from jobs.storage import inputs_storage, results_storage
 
 logger = logging.getLogger(__name__)
 

@@ -16,18 +16,18 @@ from storages.backends.s3 import S3Storage
 from accounts.models import User
 from jobs.annotation.bcf import BcfTextFile
 from jobs.models import Job
-from jobs.services import (
+from jobs.services.lifecycle import job_create_from_stored
+from jobs.services.uploads import (
     HEADER_READ_LIMIT,
     UploadRejected,
     check_vcf_header,
     check_vcf_start,
     choose_reference,
-    inputs_storage,
-    job_create_from_stored,
     too_large_message,
     upload_limit,
     vcf_text,
 )
+from jobs.storage import inputs_storage
 
 CONTENT_TYPE = "application/octet-stream"
 SSE = "AES256"

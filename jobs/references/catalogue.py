@@ -2,7 +2,7 @@
 providers' official files, the checksum listing each is checked against after download, its
 size and licence.
 
-Installing downloads into ``GAS_REFERENCE_DIR/.downloads/NAME`` (resumable, see jobs.downloads),
+Installing downloads into ``GAS_REFERENCE_DIR/.downloads/NAME`` (resumable, see jobs.references.fetch),
 checks every file against the provider's CHECKSUMS / MD5SUMS / md5checksums.txt, then builds the
 bundle in a temporary folder that is moved into place only when complete (import_reference), so
 an interrupted install never leaves a bundle that looks installed. ``mirror`` (or
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.annotation.reference import ImportReport, import_reference
-from jobs.fetch import DownloadError, download, expected_checksum, fetch_text, file_checksum, mirrored
+from jobs.references.fetch import DownloadError, download, expected_checksum, fetch_text, file_checksum, mirrored
 
 logger = logging.getLogger(__name__)
 

@@ -1,19 +1,16 @@
-"""Where reference bundles live for this installation, loading them (a bounded, least recently
-used set per process), and choosing the one a VCF is for."""
+"""Choosing the reference a VCF is for: its ##contig lengths and ##reference line against the
+installed bundles (and the builds' own chromosome lengths, to name the build a file is for)."""
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 from jobs.annotation.errors import ReferenceError_
-from jobs.annotation.reference import Reference, bundle_aliases, list_references
+from jobs.annotation.reference import Reference, bundle_aliases
+from jobs.references.bundles import installed_references, load_reference
 
 # Chromosome lengths that tell the builds apart (the primary assemblies' own figures)
 BUILD_LENGTHS: dict[str, dict[str, int]] = {
@@ -36,52 +33,9 @@ _BUILD_WORDS = (
 )
 
 
-def reference_dir() -> Path:
-    return Path(settings.GAS_REFERENCE_DIR)
-
-
-def installed_references() -> list[dict]:
-    return list_references(reference_dir())
-
-
-_loaded: OrderedDict[tuple[str, str], Reference] = OrderedDict()
-_loaded_lock = threading.Lock()
-
-
-def _load(path: str, manifest_mtime: str) -> Reference:
-    """The bundle at ``path``, kept among the GAS_LOADED_REFERENCES most recently used (a worker
-    annotating jobs on several references holds a few, not all). The manifest's mtime is part of
-    the key: a bundle imported again is loaded again."""
-    key = (path, manifest_mtime)
-    with _loaded_lock:
-        reference = _loaded.pop(key, None)
-        if reference is None:
-            reference = Reference(path, max_transcripts=settings.GAS_LOADED_TRANSCRIPTS)
-        _loaded[key] = reference
-        while len(_loaded) > settings.GAS_LOADED_REFERENCES:
-            _loaded.popitem(last=False)
-        return reference
-
-
-def load_reference(name: str | None = None) -> Reference:
-    name = name or settings.GAS_DEFAULT_REFERENCE
-    path = reference_dir() / name
-    manifest = path / "manifest.json"
-    # (a name is a folder of the references directory, never a path; no server path in the message)
-    if "/" in name or "\\" in name or name.startswith(".") or "\0" in name or not manifest.is_file():
-        known = ", ".join(bundle["name"] for bundle in installed_references()) or "none"
-        raise ReferenceError_(f"reference {name[:60]!r} is not installed (installed: {known})")
-    return _load(str(path), str(manifest.stat().st_mtime_ns))
-
-
 def contig_fields(line: str) -> dict[str, str]:
     """The fields of a ``##contig=<ID=20,length=63025520,...>`` header line."""
     return dict(part.split("=", 1) for part in line[len("##contig=<") : -1].split(",") if "=" in part)
-
-
-def source_label(manifest: dict[str, Any]) -> str:
-    """Who made a bundle's gene model and its release ("Ensembl 115"), or "" when not recorded."""
-    return " ".join(part for part in (manifest.get("provider", ""), manifest.get("release", "")) if part)
 
 
 # the length htslib and bcftools write for a contig whose length they do not know (INT32_MAX)
@@ -137,7 +91,7 @@ def _named_build(contigs: dict[str, int], reference_line: str) -> str:
 
 
 def _not_installed(build: str, evidence: str, bundles: list[dict[str, Any]]) -> ReferenceError_:
-    from jobs.catalogue import entries_for_build  # (the catalogue: only for this message)
+    from jobs.references.catalogue import entries_for_build  # (the catalogue: only for this message)
 
     installed = ", ".join(f"{b['name']} ({b['build']})" for b in bundles) or "none"
     names = [entry.name for entry in entries_for_build(build)]
@@ -188,12 +142,3 @@ def reference_for_header(lines: list[str]) -> Reference:
             return load_reference(of_build[0][1])
         raise _not_installed(build, "The file's ##reference line names", bundles)
     return load_reference(None)
-
-
-def reference_summary(name: str) -> dict[str, Any] | None:
-    """The installed bundle ``name``'s build, provider and release, for a job's page."""
-    manifest = reference_dir() / name / "manifest.json"
-    try:
-        return json.loads(manifest.read_text())
-    except (OSError, ValueError):
-        return None

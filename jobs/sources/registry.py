@@ -1,5 +1,4 @@
-"""Annotation sources: the operator's registry (``manage.py source``, the admin) and the user's
-own BED regions, and what a job applies of them.
+"""The operator's registry of annotation sources (``manage.py source``, the admin).
 
 A registered source is a bgzipped, tabix-indexed VCF or BED for one reference, kept under
 GAS_SOURCE_DIR (one folder per version, named by its checksum) and applied as VEP's --custom.
@@ -10,38 +9,30 @@ for are in its header. Each job records the version of every source it applied.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import re
 import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pysam
 from django.conf import settings
-from django.core.files import File
-from django.core.files.storage import Storage
-from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import get_valid_filename
 
-from accounts.models import User
 from jobs.annotation.custom import CustomSpec, open_source
 from jobs.annotation.errors import AnnotationError
-from jobs.annotation.reference import Reference, contig_aliases, file_sha256
-from jobs.annotation.source_files import BedLimits, file_format, indexed_copy, read_bed, write_indexed_bed
-from jobs.models import NAME_LENGTH, AnnotationSource, Job, MatchType, RegionSet, name_problem
-from jobs.references import installed_references, load_reference
+from jobs.annotation.reference import Reference, file_sha256
+from jobs.annotation.source_files import file_format, indexed_copy
+from jobs.models import AnnotationSource, MatchType
+from jobs.references.bundles import load_reference
 
 logger = logging.getLogger(__name__)
-
-REGIONS_SHORT_NAME = "REGIONS"  # the CSQ field of a job's own regions
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,49}$")
 _SHORT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,49}$")
+REGIONS_SHORT_NAME = "REGIONS"  # the CSQ field of a job's own regions (reserved)
 
 
 class SourceError(Exception):
@@ -50,13 +41,6 @@ class SourceError(Exception):
 
 def source_dir() -> Path:
     return Path(settings.GAS_SOURCE_DIR)
-
-
-def _inputs() -> Storage:
-    """The inputs storage, where users' region files are kept beside their uploads."""
-    from jobs.services import inputs_storage  # (here: jobs.services imports this module)
-
-    return inputs_storage()
 
 
 # -- the registry ---------------------------------------------------------------------------
@@ -196,128 +180,11 @@ def registered_specs(*, reference_name: str, names: Sequence[str]) -> list[Custo
     """The specs of registered sources ``names`` (for ``manage.py annotate --source``)."""
     chosen = chosen_source_names(reference_name=reference_name, names=names)
     by_name = {source.name: source for source in AnnotationSource.objects.filter(name__in=chosen)}
-    return [_spec(by_name[name]) for name in chosen]
+    return [source_spec(by_name[name]) for name in chosen]
 
 
-def _spec(source: AnnotationSource) -> CustomSpec:
+def source_spec(source: AnnotationSource) -> CustomSpec:
     path = source_dir() / source.path
     if not path.is_file():
         raise RuntimeError(f"source {source.name}: {path} is missing here (copy GAS_SOURCE_DIR to every worker)")
     return CustomSpec(str(path), source.short_name, tuple(source.fields), source.format, source.match_type)
-
-
-# -- the user's regions ---------------------------------------------------------------------
-def region_set_create(*, owner: User, upload: UploadedFile | IO[bytes], name: str, file_name: str) -> RegionSet:
-    """Check a BED upload line by line and keep it for ``owner``'s jobs."""
-    if problem := name_problem(name, what="The region file's name"):
-        raise SourceError(problem)
-    file_name = get_valid_filename(os.path.basename(file_name.replace("\\", "/"))) or "regions.bed"
-    size = getattr(upload, "size", None)
-    if size is not None and size > settings.GAS_MAX_REGIONS_BYTES:
-        raise SourceError(
-            f"{file_name} is {size:,} bytes; a region file may be up to {settings.GAS_MAX_REGIONS_BYTES:,} bytes"
-        )
-    handle = getattr(upload, "file", upload)
-    handle.seek(0)
-    known = _known_contig_lengths()
-    try:
-        regions = read_bed(handle, name=file_name, limits=bed_limits(contig_lengths=known))
-    except AnnotationError as exc:
-        raise SourceError(str(exc)) from exc
-    contigs = sorted({region.contig for region in regions})
-    if not any(contig in known for contig in contigs):
-        raise SourceError(
-            f"{file_name}: none of its contigs ({', '.join(contigs[:8])}) is in an installed reference "
-            f"(they have {', '.join(sorted(known)[:8])}…)"
-        )
-    handle.seek(0)
-    digest = hashlib.sha256(handle.read()).hexdigest()
-    handle.seek(0)
-    key = _inputs().save(f"{owner.pk}/regions/{digest[:16]}.bed", File(handle, name="regions.bed"))
-    return RegionSet.objects.create(
-        owner=owner, name=(name.strip() or file_name)[:NAME_LENGTH], file_key=key, file_name=file_name[:255],
-        size=size if size is not None else 0, regions=len(regions), contigs=contigs, sha256=digest,
-    )  # fmt: skip
-
-
-def bed_limits(*, contig_lengths: dict[str, int] | None = None) -> BedLimits:
-    """What a user's region file may hold (GAS_MAX_REGIONS*), its ends checked against
-    ``contig_lengths`` (any name of a contig -> its length) where given."""
-    return BedLimits(
-        regions=settings.GAS_MAX_REGIONS, lines=settings.GAS_MAX_REGIONS_LINES,
-        decompressed_bytes=settings.GAS_MAX_REGIONS_DECOMPRESSED_BYTES,
-        line_bytes=settings.GAS_MAX_REGIONS_LINE_BYTES, name_chars=settings.GAS_MAX_REGION_NAME,
-        per_position=settings.GAS_MAX_REGIONS_PER_POSITION, contig_lengths=contig_lengths or {},
-    )  # fmt: skip
-
-
-def _known_contig_lengths() -> dict[str, int]:
-    """Every name of every installed reference's contigs -> the longest of its lengths (a region
-    set serves jobs on any of them)."""
-    lengths: dict[str, int] = {}
-    for bundle in installed_references():
-        for contig, length in bundle.get("contigs", {}).items():
-            for alias in contig_aliases(contig):
-                lengths[alias] = max(lengths.get(alias, 0), int(length))
-    return lengths
-
-
-def region_set_delete(*, owner: User, region_set_id: int) -> bool:
-    region_set = RegionSet.objects.filter(owner=owner, id=region_set_id).first()
-    if region_set is None:
-        return False
-    region_set.delete()
-    if not RegionSet.objects.filter(file_key=region_set.file_key).exists():
-        _inputs().delete(region_set.file_key)
-    return True
-
-
-# -- applying them to a job -----------------------------------------------------------------
-def job_source_specs(
-    *, job: Job, scratch: Path, reference: Reference
-) -> tuple[list[CustomSpec], list[dict[str, Any]], list[str]]:
-    """The specs a job runs with, their provenance, and warnings for any source gone since the
-    job was submitted. A registered source whose file is missing on this worker is an error of
-    the installation, not of the job: it raises, and the job is retried (on another worker)."""
-    specs: list[CustomSpec] = []
-    provenance: list[dict[str, Any]] = []
-    warnings: list[str] = []
-    registered = {source.name: source for source in AnnotationSource.objects.filter(name__in=job.source_names)}
-    for name in job.source_names:
-        source = registered.get(name)
-        if source is None:
-            warnings.append(f"the annotation source {name} was removed after the job was submitted and was not applied")
-            continue
-        specs.append(_spec(source))
-        provenance.append({
-            "name": source.name, "short_name": source.short_name, "type": source.match_type,
-            "format": source.format, "fields": list(source.fields), "file": source.file_name,
-            "sha256": source.sha256, "registered_at": source.registered_at.isoformat(),
-        })  # fmt: skip
-    if job.region_set_id is not None:
-        region_set = RegionSet.objects.filter(id=job.region_set_id).first()
-        if region_set is None:
-            warnings.append("your region file was deleted after the job was submitted and was not applied")
-        else:
-            specs.append(_regions_spec(region_set, scratch, reference))
-            provenance.append({
-                "name": region_set.name, "short_name": REGIONS_SHORT_NAME, "type": "overlap", "format": "bed",
-                "fields": [], "file": region_set.file_name, "sha256": region_set.sha256,
-                "registered_at": region_set.uploaded_at.isoformat(), "user_regions": True,
-            })  # fmt: skip
-    return specs, provenance, warnings
-
-
-def _regions_spec(region_set: RegionSet, scratch: Path, reference: Reference) -> CustomSpec:
-    """The user's regions as an indexed BED in ``scratch``, on the reference's contig names (a file
-    may mix ``chr20`` and ``20``); regions on contigs the reference lacks cannot meet a variant."""
-    with _inputs().open(region_set.file_key, "rb") as handle:
-        regions = read_bed(handle, name=region_set.file_name, limits=bed_limits())
-    named = []
-    for region in regions:
-        contig = reference.resolve_contig(region.contig)
-        length = reference.contig_lengths.get(contig or "", 0)
-        if contig is not None and region.start < length:  # (a set checked against a longer build's contig)
-            named.append(region._replace(contig=contig, end=min(region.end, length)))
-    path = write_indexed_bed(named, scratch / "regions.bed")
-    return CustomSpec(str(path), REGIONS_SHORT_NAME, (), "bed", "overlap")

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from jobs.variants.schema import (
+from jobs.results.schema import (
     CODING,
     IMPACTS,
     ROW_GROUP,

@@ -17,16 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobs.annotation.terms import TERMS
-from jobs.variants.filters import Cursor, VariantFilter, where_clause
-from jobs.variants.schema import (
-    BASE_COLUMNS,
-    CODING,
-    FORMAT_VERSION,
-    IMPACTS,
-    VARIANT_CLASSES,
-    TableError,
-    term_of_rank,
-)
+from jobs.results.filters import Cursor, VariantFilter, where_clause
+from jobs.results.schema import BASE_COLUMNS, CODING, FORMAT_VERSION, IMPACTS, VARIANT_CLASSES, TableError, term_of_rank
 
 logger = logging.getLogger(__name__)
 

@@ -21,10 +21,11 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 
-from jobs.downloads import ResultNotAvailable, result_unavailable_reason
 from jobs.models import Job, JobStatus
-from jobs.services import results_storage
-from jobs.variants import VariantTable, write_table
+from jobs.results.downloads import ResultNotAvailable, result_unavailable_reason
+from jobs.results.queries import VariantTable
+from jobs.results.writer import write_table
+from jobs.storage import results_storage
 
 logger = logging.getLogger(__name__)
 

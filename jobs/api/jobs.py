@@ -1,0 +1,158 @@
+"""Jobs: submit a VCF or BCF file, list and read your jobs, fetch their result and log, delete them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.http import HttpRequest, HttpResponse
+from ninja import File, Form, Router, Schema, Status
+from ninja.errors import HttpError
+from ninja.files import UploadedFile
+
+from jobs.api.common import ErrorOut, results_call
+from jobs.models import Job, RegionSet
+from jobs.results import browser
+from jobs.results.downloads import ResultNotAvailable, download_response
+from jobs.services import lifecycle, uploads
+from jobs.services.selectors import job_of, jobs_of
+
+router = Router()
+
+
+class JobOut(Schema):
+    id: uuid.UUID
+    input_name: str
+    name: str
+    pick: str
+    flags: list[str]
+    status: str
+    progress: float
+    reference: str
+    submitted_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    records: int | None
+    alleles: int | None
+    records_in_dbsnp: int | None
+    consequence_counts: dict[str, int]
+    error_message: str
+    warnings: list[str]
+    source_names: list[str]
+    regions: int | None
+    sources: list[dict]
+    result_state: str | None
+    result_url: str | None
+    log_url: str | None
+    variants_url: str | None
+    summary_url: str | None
+
+    @staticmethod
+    def build(job: Job, request: HttpRequest) -> dict:
+        base = f"/api/v1/jobs/{job.id}"
+        return {
+            "id": job.id,
+            "input_name": job.input_name,
+            "name": job.name,
+            "pick": job.pick,
+            "flags": job.flags,
+            "status": job.status,
+            "progress": 1.0 if job.status == "COMPLETED" else round(job.progress, 3),
+            "reference": job.reference_name,
+            "submitted_at": job.submitted_at,
+            "started_at": job.started_at,
+            "completed_at": job.completed_at,
+            "records": job.records,
+            "alleles": job.alleles,
+            "records_in_dbsnp": job.records_in_dbsnp,
+            "consequence_counts": job.consequence_counts,
+            "error_message": job.error_message,
+            "warnings": job.warnings if job.status == "COMPLETED" else [],
+            "source_names": job.source_names,
+            "regions": job.region_set_id,
+            "sources": job.sources,
+            "result_state": job.result_archive.state if hasattr(job, "result_archive") else None,
+            "result_url": request.build_absolute_uri(f"{base}/result") if job.result_key else None,
+            "log_url": request.build_absolute_uri(f"{base}/log") if job.log_key else None,
+            "variants_url": request.build_absolute_uri(f"{base}/variants") if job.result_key else None,
+            "summary_url": request.build_absolute_uri(f"{base}/summary") if job.result_key else None,
+        }
+
+
+@router.post("/jobs", response={201: JobOut, 400: ErrorOut, 413: ErrorOut, 429: ErrorOut}, summary="Submit a VCF file")
+def create_job(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    reference: Form[str] = "",
+    sources: Form[str | None] = None,
+    regions: Form[int | None] = None,
+    name: Form[str] = "",
+    pick: Form[str] = "",
+    flags: Form[str] = "",
+):
+    """``sources``: registered annotation sources to apply, comma-separated (GET /sources lists
+    them; left out: the operator's defaults; empty: none). ``regions``: one of your region files
+    (GET /regions), reported in CSQ field REGIONS. ``pick``: one of VEP's pick options
+    (pick, flag_pick, pick_allele, flag_pick_allele, per_gene); left out: every entry. ``flags``:
+    VEP's transcript flags to add, comma-separated (canonical, mane, tsl, appris, ccds, protein)."""
+    if getattr(request, "upload_too_large", False):
+        return Status(413, {"detail": uploads.too_large_message(request.auth)})
+    region_set = None
+    if regions is not None:
+        region_set = RegionSet.objects.filter(owner=request.auth, id=regions).first()
+        if region_set is None:
+            return Status(400, {"detail": f"You have no region file {regions} (GET /api/v1/regions lists yours)."})
+    names = None if sources is None else [part.strip() for part in sources.split(",") if part.strip()]
+    try:
+        job = lifecycle.job_create(
+            owner=request.auth, upload=file, reference_name=reference or None, source_names=names,
+            region_set=region_set, title=name, pick=pick,
+            flags=[part.strip() for part in flags.split(",") if part.strip()],
+        )  # fmt: skip
+    except uploads.UploadRejected as exc:
+        return Status(exc.status, {"detail": exc.message})
+    return Status(201, JobOut.build(job, request))
+
+
+MAX_JOBS_PAGE = 200
+MAX_JOBS_OFFSET = 10**9
+
+
+@router.get(
+    "/jobs", response={200: list[JobOut], 400: ErrorOut}, summary="Your jobs, newest first",
+    description=f"`limit` 1-{MAX_JOBS_PAGE} (default 50), `offset` 0 or more (default 0).",
+)  # fmt: skip
+def list_jobs(request: HttpRequest, limit: str = "50", offset: str = "0"):
+    wanted = results_call(lambda: browser.bounded_int(limit, 50, 1, MAX_JOBS_PAGE, "limit"))
+    skip = results_call(lambda: browser.bounded_int(offset, 0, 0, MAX_JOBS_OFFSET, "offset"))
+    return [JobOut.build(job, request) for job in jobs_of(request.auth)[skip : skip + wanted]]
+
+
+@router.get("/jobs/{job_id}", response={200: JobOut, 404: ErrorOut}, summary="One job")
+def get_job(request: HttpRequest, job_id: uuid.UUID):
+    return JobOut.build(job_of(request.auth, job_id), request)
+
+
+@router.get(
+    "/jobs/{job_id}/result", response={200: None, 302: None, 404: ErrorOut, 409: ErrorOut}, summary="The annotated VCF"
+)
+def get_result(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    try:
+        return download_response(job_of(request.auth, job_id), "result")
+    except ResultNotAvailable as exc:
+        raise HttpError(409, str(exc)) from exc
+
+
+@router.get("/jobs/{job_id}/log", response={200: None, 302: None, 404: ErrorOut}, summary="The count log")
+def get_log(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    return download_response(job_of(request.auth, job_id), "log", inline=True)
+
+
+@router.delete("/jobs/{job_id}", response={204: None, 404: ErrorOut, 409: ErrorOut}, summary="Delete a finished job")
+def delete_job(request: HttpRequest, job_id: uuid.UUID):
+    job = job_of(request.auth, job_id)
+    try:
+        lifecycle.job_delete(job=job)
+    except lifecycle.JobNotFinished as exc:
+        raise HttpError(409, str(exc)) from exc
+    return Status(204, None)

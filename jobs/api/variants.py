@@ -1,0 +1,143 @@
+"""A finished job's results: its variants and genes filtered, sorted and paged, its summary, its exports."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Router, Schema
+
+from jobs.api.common import FILTER_DOC, ErrorOut, filter_params_of, results_call
+from jobs.results import browser, exports, tables
+from jobs.services.selectors import job_of
+
+router = Router()
+
+
+# -- the results: variants, genes, summary, exports --------------------------------------------
+class EntryOut(Schema):
+    """One CSQ entry (a transcript, or the intergenic entry): every CSQ field under its VEP name."""
+
+    fields: dict[str, str]
+
+
+class VariantOut(Schema):
+    chrom: str
+    pos: int
+    id: str
+    ref: str
+    alt: str
+    variant_class: str
+    consequence: str
+    impact: str
+    symbol: str
+    gene: str
+    feature: str
+    biotype: str
+    hgvsc: str
+    hgvsp: str
+    existing_variation: str
+    in_dbsnp: bool
+    entries: list[dict[str, str]]
+
+
+class VariantsOut(Schema):
+    count: int
+    next_cursor: str | None
+    variants: list[VariantOut]
+
+
+class GeneOut(Schema):
+    gene: str
+    symbol: str
+    variants: int
+    worst_consequence: str
+    high: int
+    moderate: int
+    low: int
+    modifier: int
+
+
+class GenesOut(Schema):
+    count: int
+    next_cursor: str | None
+    genes: list[GeneOut]
+
+
+def _variant_out(row: dict, csq_columns: list[str]) -> dict:
+    fields = {name: str(row.get(name) or "") for name in csq_columns}
+    return {
+        "chrom": row["chrom"], "pos": row["pos"], "id": row["id"], "ref": row["ref"], "alt": row["alt"],
+        "variant_class": row["variant_class"], "consequence": fields.get("Consequence", ""),
+        "impact": fields.get("IMPACT", ""), "symbol": fields.get("SYMBOL", ""), "gene": fields.get("Gene", ""),
+        "feature": fields.get("Feature", ""), "biotype": fields.get("BIOTYPE", ""), "hgvsc": fields.get("HGVSc", ""),
+        "hgvsp": fields.get("HGVSp", ""), "existing_variation": fields.get("Existing_variation", ""),
+        "in_dbsnp": row["in_dbsnp"],
+        "entries": [{name: str(entry.get(name) or "") for name in csq_columns} for entry in row.get("entries", [row])],
+    }  # fmt: skip
+
+
+@router.get(
+    "/jobs/{job_id}/variants",
+    response={200: VariantsOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="The job's variants, filtered, sorted and paged",
+    description=FILTER_DOC + " `sort`: position, -position, severity, -severity, gene, -gene. "
+    "`limit` (1-1000, default 100) and `cursor` (the previous page's next_cursor) page through them.",
+)
+def get_variants(
+    request: HttpRequest, job_id: uuid.UUID, consequence: str = "", impact: str = "", gene: str = "",
+    biotype: str = "", region: str = "", dbsnp: str = "", q: str = "", show: str = "variant",
+    sort: str = "position", limit: int = 100, cursor: str = "",
+):  # fmt: skip
+    job = job_of(request.auth, job_id)
+    page = results_call(
+        lambda: browser.variant_page(job=job, params=filter_params_of(request), default_limit=100, fields=None)
+    )
+    columns = tables.table_for(job).csq_columns
+    return {
+        "count": page.count,
+        "next_cursor": page.next_cursor,
+        "variants": [_variant_out(row, columns) for row in page.rows],
+    }
+
+
+@router.get(
+    "/jobs/{job_id}/genes",
+    response={200: GenesOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Per gene: its matching variants, worst consequence and counts by impact",
+    description=FILTER_DOC + " `sort`: variants, symbol, severity, high.",
+)
+def get_genes(
+    request: HttpRequest, job_id: uuid.UUID, consequence: str = "", impact: str = "", region: str = "",
+    sort: str = "variants", limit: int = 100, cursor: str = "",
+):  # fmt: skip
+    job = job_of(request.auth, job_id)
+    result = results_call(lambda: browser.gene_page(job=job, params=filter_params_of(request)))
+    following = result["offset"] + result["limit"]
+    return {
+        "count": result["count"],
+        "next_cursor": str(following) if following < result["count"] else None,
+        "genes": result["genes"],
+    }
+
+
+@router.get(
+    "/jobs/{job_id}/summary",
+    response={200: dict, 404: ErrorOut, 409: ErrorOut},
+    summary="Counts by most severe consequence, impact, variant class, chromosome, coding; the input QC",
+)
+def get_summary(request: HttpRequest, job_id: uuid.UUID):
+    job = job_of(request.auth, job_id)
+    return results_call(lambda: browser.job_summary(job=job))
+
+
+@router.get(
+    "/jobs/{job_id}/export/{fmt}",
+    response={200: None, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut, 503: ErrorOut},
+    summary="What the filters show, as TSV (one row per variant x transcript) or a filtered VCF (bgzipped)",
+    description="`fmt`: tsv or vcf. Streamed as it is produced. 503 with Retry-After when the server is "
+    "streaming as many exports as it allows at once. " + FILTER_DOC,
+)
+def get_export(request: HttpRequest, job_id: uuid.UUID, fmt: str) -> HttpResponse:
+    job = job_of(request.auth, job_id)
+    return results_call(lambda: exports.export_response(job=job, params=filter_params_of(request), fmt=fmt))

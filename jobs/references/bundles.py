@@ -1,0 +1,86 @@
+"""Where reference bundles live for this installation, loading them (a bounded, least recently
+used set per process), and choosing the one a VCF is for."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from jobs.annotation.errors import ReferenceError_
+from jobs.annotation.reference import Reference, list_references
+
+
+def reference_dir() -> Path:
+    return Path(settings.GAS_REFERENCE_DIR)
+
+
+def installed_references() -> list[dict]:
+    return list_references(reference_dir())
+
+
+_loaded: OrderedDict[tuple[str, str], Reference] = OrderedDict()
+_loaded_lock = threading.Lock()
+
+
+def _load(path: str, manifest_mtime: str) -> Reference:
+    """The bundle at ``path``, kept among the GAS_LOADED_REFERENCES most recently used (a worker
+    annotating jobs on several references holds a few, not all). The manifest's mtime is part of
+    the key: a bundle imported again is loaded again."""
+    key = (path, manifest_mtime)
+    with _loaded_lock:
+        reference = _loaded.pop(key, None)
+        if reference is None:
+            reference = Reference(path, max_transcripts=settings.GAS_LOADED_TRANSCRIPTS)
+        _loaded[key] = reference
+        while len(_loaded) > settings.GAS_LOADED_REFERENCES:
+            _loaded.popitem(last=False)
+        return reference
+
+
+def load_reference(name: str | None = None) -> Reference:
+    name = name or settings.GAS_DEFAULT_REFERENCE
+    path = reference_dir() / name
+    manifest = path / "manifest.json"
+    # (a name is a folder of the references directory, never a path; no server path in the message)
+    if "/" in name or "\\" in name or name.startswith(".") or "\0" in name or not manifest.is_file():
+        known = ", ".join(bundle["name"] for bundle in installed_references()) or "none"
+        raise ReferenceError_(f"reference {name[:60]!r} is not installed (installed: {known})")
+    return _load(str(path), str(manifest.stat().st_mtime_ns))
+
+
+def source_label(manifest: dict[str, Any]) -> str:
+    """Who made a bundle's gene model and its release ("Ensembl 115"), or "" when not recorded."""
+    return " ".join(part for part in (manifest.get("provider", ""), manifest.get("release", "")) if part)
+
+
+def reference_summary(name: str) -> dict[str, Any] | None:
+    """The installed bundle ``name``'s build, provider and release, for a job's page."""
+    manifest = reference_dir() / name / "manifest.json"
+    try:
+        return json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def reference_choices() -> list[tuple[str, str]]:
+    """The upload form's choices: detection first, then each installed bundle."""
+    choices = [("", "detect from the file's header (##contig lengths, ##reference)")]
+    for bundle in installed_references():
+        source = source_label(bundle)
+        choices.append((bundle["name"], f"{bundle['name']} ({bundle['build']}{', ' + source if source else ''})"))
+    return choices
+
+
+def reference_summaries() -> list[dict[str, str]]:
+    """What each installed reference covers, in words for the upload page."""
+    found = []
+    for bundle in installed_references():
+        contigs = bundle.get("annotated_contigs", [])
+        shown = ", ".join(contigs[:25]) + (f" and {len(contigs) - 25} more" if len(contigs) > 25 else "")
+        found.append({"name": bundle["name"], "build": bundle["build"], "contigs": shown or "none"})
+    return found

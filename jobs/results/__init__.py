@@ -1,0 +1,24 @@
+"""A job's results as researchers read them: the variant table, the browser's selectors, exports, downloads.
+Imports: jobs.references, the engine, models, jobs.storage; the table modules import no Django.
+
+The variant table is a job's annotations as a columnar file beside its VCF, for the variant browser,
+the gene view, the summary and the filtered exports (pages and API alike).
+
+Why Parquet written with pyarrow and queried with DuckDB: the annotated VCF holds one text line per
+record with every transcript's entry packed in CSQ, so a filtered page would parse the whole file.
+The table holds one row per CSQ entry (variant x transcript), in the VCF's order, with each CSQ
+field a column: a query reads only the columns it names, and a range of variants or a region only
+the row groups whose statistics can match. DuckDB runs those queries straight on the file (no
+import, no server, the same on every storage backend once the file is local), with SQL for the
+per-variant "most severe matching entry", the gene roll-up and the exports.
+
+Here a *variant* is one ALT allele of a record (as VEP reports them); a record VEP does not
+annotate (a contig the reference lacks, an ALT it skips) is one row with no consequence, so the
+browser shows it rather than hiding it.
+
+The table (no Django): ``schema`` the columns, ranks and classes; ``writer`` the table from an
+annotated VCF; ``filters`` URL parameters to filters and SQL, and the paging cursors; ``queries``
+pages, counts, genes, summary and the exports' rows; ``bgzf`` BGZF blocks and a filtered VCF.
+On the results storage: ``tables`` a job's table, built, stored and cached; ``browser`` the pages'
+selectors; ``exports`` the streamed exports; ``downloads`` the stored files.
+"""

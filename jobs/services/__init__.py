@@ -1,0 +1,12 @@
+"""Job services: the one place where jobs are checked, created, run, finished and deleted, tokens issued.
+Imports: jobs.references, jobs.sources, jobs.results, the engine, models, gas_site plumbing; never an interface.
+
+- ``uploads``: what an upload must pass before it becomes a job; safe names;
+- ``direct_uploads``: browser uploads straight to S3 (AWS mode);
+- ``lifecycle``: create, queue, claim, fail, finish, rerun, delete, the owner's mail;
+- ``running``: one job on an annotator, and the warnings it carries;
+- ``options``: pick modes and transcript flags; ``tokens``: API tokens;
+- ``selectors``: the owner's jobs; ``housekeeping``: the reconciler and the storage sweeps.
+
+Views, the API, admin actions, management commands and workers are thin interfaces to these.
+"""

@@ -169,179 +169,237 @@ def _lengthening_keeps_stop(
     return reaches_last and (added % 3 != 0 or added <= 6) and bool(ref_pep) and alt_pep.startswith(ref_pep)
 
 
-def coding_terms(tr: Transcript, allele: Allele, m: Mapping, alt_tx: str) -> int:
-    """EV Utils/VariationEffect.pm coding predicates, as refined for VEP 115 (see module docs)."""
-    ccs, cce = tr.ccs, tr.cce
-    assert ccs is not None and cce is not None
-    cds_len = cce - ccs + 1
-    la, lr = len(allele.alt), len(allele.ref)
-    insertion = allele.start == allele.end + 1
-    indel = la != lr
-    cdna_s, cdna_e = m.cdna_start, m.cdna_end
-    both_cdna = cdna_s is not None and cdna_e is not None
-    unambiguous = is_acgt(allele.alt) or not allele.alt
+class CodingChange:
+    """What VEP's coding predicates read of one allele on one transcript, worked out once: the
+    peptides when both codons are known (``ref_pep``/``alt_pep``, None otherwise), whether the
+    allele touches the start or stop codon, and the sequence around each edited by the allele."""
 
+    def __init__(self, tr: Transcript, allele: Allele, m: Mapping, alt_tx: str) -> None:
+        ccs, cce = tr.ccs, tr.cce
+        assert ccs is not None and cce is not None
+        self.tr, self.m = tr, m
+        self.cds_len = cce - ccs + 1
+        self.la, self.lr = len(allele.alt), len(allele.ref)
+        self.insertion = allele.start == allele.end + 1
+        self.indel = self.la != self.lr
+        self.unambiguous = is_acgt(allele.alt) or not allele.alt
+        self.within_cds = _within_cds(tr, allele, m, self.cds_len, self.insertion)
+        fully_in_cds = m.cds_start is not None and m.cds_end is not None and (
+            self.insertion or m.cds_end - m.cds_start + 1 == self.lr
+        )
+        self.codons_defined = m.ref_codon is not None and m.alt_codon is not None
+        self.ref_pep_all = (m.ref_pep or "").replace("-", "")
+        self.alt_pep_all = (m.alt_pep or "").replace("-", "")
+        pair = self.codons_defined and fully_in_cds and self.unambiguous
+        self.ref_pep: str | None = self.ref_pep_all if pair else None
+        self.alt_pep: str | None = self.alt_pep_all if pair else None
+        self.ref_codon = (m.ref_codon or "").replace("-", "")
+        self.alt_codon = (m.alt_codon or "").replace("-", "")
+        self.partial_codon = m.tl_start is not None and 0 < self.cds_len - (m.tl_start * 3 - 3) < 3
+        both_cdna = m.cdna_start is not None and m.cdna_end is not None
+        self.at_start_codon = both_cdna and ov(m.cdna_start, m.cdna_end, ccs, ccs + 2)  # type: ignore[arg-type]
+        self.at_stop_codon = both_cdna and ov(m.cdna_start, m.cdna_end, cce - 2, cce)  # type: ignore[arg-type]
+        self.utr5_len = len(tr.utr5)
+        self.edited_start = _edited_start(tr, m, alt_tx) if self.unambiguous and self.at_start_codon else None
+        self.stop_altered = (
+            self.unambiguous and self.at_stop_codon and self.indel and m.cds_start is not None
+            and _edited_stop_altered(tr, m, alt_tx)
+        )  # fmt: skip
+
+    def start_altered(self) -> bool:
+        """An indel that changes the CDS at the end of the edited start region."""
+        edited, cds = self.edited_start, self.tr.cds
+        return edited is not None and self.indel and (len(edited) < len(cds) or cds != edited[-len(cds) :])
+
+    def start_codon_after_utr5(self) -> str:
+        """The three bases after the 5'UTR in the edited start region ("" when there is none)."""
+        edited = self.edited_start
+        return edited[self.utr5_len : self.utr5_len + 3] if edited is not None else ""
+
+    def utr5_then_atg(self) -> bool:
+        """The 5'UTR kept and ATG right after it; never so for a transcript without a 5'UTR."""
+        edited = self.edited_start
+        return (
+            edited is not None and self.utr5_len > 0 and edited[: self.utr5_len] == self.tr.utr5_vep
+            and self.start_codon_after_utr5() == "ATG"
+        )  # fmt: skip
+
+
+def _within_cds(tr: Transcript, allele: Allele, m: Mapping, cds_len: int, insertion: bool) -> bool:
     if insertion:
-        within_cds = (
-            cdna_s is not None and cdna_e is not None and (cdna_e - ccs + 1) > 0 and (cdna_s - ccs + 1) <= cds_len
-        )
-        fully_in_cds = m.cds_start is not None and m.cds_end is not None
-    else:
-        lo, hi = allele.start, allele.end
-        cs, ce = tr.coding_start, tr.coding_end
-        assert cs is not None and ce is not None
-        within_cds = any(max(lo, x_s, cs) <= min(hi, x_e, ce) for x_s, x_e in tr.exons)
-        fully_in_cds = m.cds_start is not None and m.cds_end is not None and m.cds_end - m.cds_start + 1 == lr
-    codons_defined = m.ref_codon is not None and m.alt_codon is not None
-    pair = codons_defined and fully_in_cds and unambiguous
-    ref_pep = (m.ref_pep or "").replace("-", "")
-    alt_pep = (m.alt_pep or "").replace("-", "")
-    R, A = (ref_pep, alt_pep) if pair else (None, None)
+        ccs = tr.ccs
+        assert ccs is not None
+        cdna_s, cdna_e = m.cdna_start, m.cdna_end
+        return cdna_s is not None and cdna_e is not None and (cdna_e - ccs + 1) > 0 and (cdna_s - ccs + 1) <= cds_len
+    lo, hi = allele.start, allele.end
+    cs, ce = tr.coding_start, tr.coding_end
+    assert cs is not None and ce is not None
+    return any(max(lo, x_s, cs) <= min(hi, x_e, ce) for x_s, x_e in tr.exons)
 
-    partial = m.tl_start is not None and 0 < cds_len - (m.tl_start * 3 - 3) < 3
-    os_ = both_cdna and ov(cdna_s, cdna_e, ccs, ccs + 2)  # type: ignore[arg-type]
-    ot_ = both_cdna and ov(cdna_s, cdna_e, cce - 2, cce)  # type: ignore[arg-type]
 
-    edited_start = None
-    # (VEP's 5'UTR here, like its 3'UTR, is read from the mirrored region on the minus strand)
-    utr5 = tr.utr5_vep
-    if both_cdna and unambiguous and os_:
-        seq = utr5 + tr.cds
-        edited_start = seq[: cdna_s - 1] + alt_tx + seq[cdna_s - 1 + (cdna_e - cdna_s + 1) :]  # type: ignore[operator]
-    utr5_len = len(tr.utr5)
-    start_altered = False
-    if edited_start is not None and indel:
-        start_altered = len(edited_start) < len(tr.cds) or tr.cds != edited_start[-len(tr.cds) :]
-    inv_start_altered = edited_start is not None and utr5_len > 0 and edited_start[utr5_len : utr5_len + 3] != "ATG"
-    stop_altered = False
-    if both_cdna and unambiguous and ot_ and indel and m.cds_start is not None:
-        # (VEP's 3'UTR here is the mirrored one on the minus strand, as for HGVSp counts)
-        seq = tr.cds + tr.utr3_vep
-        edited = seq[: m.cds_start - 1] + alt_tx + seq[m.cds_start - 1 + (cdna_e - cdna_s + 1) :]  # type: ignore[operator]
-        stop_altered = len(edited) < len(tr.cds) or translate(edited[len(tr.cds) - 3 : len(tr.cds)]) != "*"
+def _edited_start(tr: Transcript, m: Mapping, alt_tx: str) -> str:
+    """The 5'UTR and CDS with the allele in place. (VEP's 5'UTR here, like its 3'UTR, is read from
+    the mirrored region on the minus strand.)"""
+    cdna_s, cdna_e = m.cdna_start, m.cdna_end
+    assert cdna_s is not None and cdna_e is not None
+    seq = tr.utr5_vep + tr.cds
+    return seq[: cdna_s - 1] + alt_tx + seq[cdna_s - 1 + (cdna_e - cdna_s + 1) :]
 
-    stop_lost = ("*" in R and "*" not in A) if R is not None and A is not None else stop_altered
-    if partial or stop_lost:
-        stop_retained = False
-    elif A:
-        assert R is not None
-        stop_retained = (
-            not (R == "X" and A == "X")
-            and (
-                (R == A[0] and "*" in A)
-                or (A[0] == "*" and m.tl_start is not None and m.tl_start > len(tr.protein))
-                or ("*" in R and "*" in A and R.index("*") == A.index("*"))
-                or _lengthening_keeps_stop(tr, m, la, lr, insertion, cds_len, R, A)
-                # (an MNV from the last whole codon into an incomplete last one that changes only the
-                # latter: VEP reads that X as a stop and calls it retained)
-                or (not indel and len(R) > 1 and R[-1] == "X" and len(A) == len(R) and A[:-1] == R[:-1])
-            )
-        )
-    else:
-        stop_retained = indel and ot_ and not stop_altered
-    stop_gained = not stop_retained and R is not None and A is not None and "*" in A and "*" not in R
-    frameshift = (
-        indel
-        and not partial
-        and not stop_retained
-        and m.cds_start is not None
-        and m.cds_end is not None
-        and abs(la - (m.cds_end - m.cds_start + 1)) % 3 != 0
+
+def _edited_stop_altered(tr: Transcript, m: Mapping, alt_tx: str) -> bool:
+    """The CDS and 3'UTR with the allele in place no longer end the CDS with a stop codon. (VEP's
+    3'UTR here is the mirrored one on the minus strand, as for HGVSp counts.)"""
+    cdna_s, cdna_e, cds_s = m.cdna_start, m.cdna_end, m.cds_start
+    assert cdna_s is not None and cdna_e is not None and cds_s is not None
+    seq = tr.cds + tr.utr3_vep
+    edited = seq[: cds_s - 1] + alt_tx + seq[cds_s - 1 + (cdna_e - cdna_s + 1) :]
+    return len(edited) < len(tr.cds) or translate(edited[len(tr.cds) - 3 : len(tr.cds)]) != "*"
+
+
+# -- one predicate per term (EV Utils/VariationEffect.pm), each given the terms it depends on ----
+def stop_lost(c: CodingChange) -> bool:
+    ref, alt = c.ref_pep, c.alt_pep
+    if ref is not None and alt is not None:
+        return "*" in ref and "*" not in alt
+    return c.stop_altered
+
+
+def stop_retained(c: CodingChange, lost: bool) -> bool:
+    ref, alt, m = c.ref_pep, c.alt_pep, c.m
+    if c.partial_codon or lost:
+        return False
+    if not alt:
+        return c.indel and c.at_stop_codon and not c.stop_altered
+    assert ref is not None
+    return not (ref == "X" and alt == "X") and (
+        (ref == alt[0] and "*" in alt)
+        or (alt[0] == "*" and m.tl_start is not None and m.tl_start > len(c.tr.protein))
+        or ("*" in ref and "*" in alt and ref.index("*") == alt.index("*"))
+        or _lengthening_keeps_stop(c.tr, m, c.la, c.lr, c.insertion, c.cds_len, ref, alt)
+        # (an MNV from the last whole codon into an incomplete last one that changes only the
+        # latter: VEP reads that X as a stop and calls it retained)
+        or (not c.indel and len(ref) > 1 and ref[-1] == "X" and len(alt) == len(ref) and alt[:-1] == ref[:-1])
     )
-    codon_pair = codons_defined and not frameshift
-    ref_codon, alt_codon = (m.ref_codon or "").replace("-", ""), (m.alt_codon or "").replace("-", "")
-    # (the 5'UTR kept and ATG right after it; never so for a transcript without a 5'UTR)
-    utr5_then_atg = (
-        edited_start is not None
-        and utr5_len > 0
-        and edited_start[:utr5_len] == utr5
-        and edited_start[utr5_len : utr5_len + 3] == "ATG"
-    )
-    start_retained = os_ and (
-        (not indel and edited_start is not None and edited_start[utr5_len : utr5_len + 3] == "ATG")
-        # (an indel: the CDS unchanged at the end of the edited sequence, or ATG still after the 5'UTR)
-        or (indel and edited_start is not None and (not start_altered or utr5_then_atg))
-    )
-    inframe_insertion = False
-    if la > lr and codon_pair and len(alt_codon) > len(ref_codon) and R is not None and A is not None:
-        if not (start_retained and A.endswith(R)):
-            cut = AFTER_STOP.sub("*", A)
-            inframe_insertion = cut.startswith(R) or cut.endswith(R)
-    inframe_deletion = False
-    if not partial and codon_pair and len(alt_codon) < len(ref_codon):
-        if ref_codon.startswith(alt_codon) or ref_codon.endswith(alt_codon):
-            inframe_deletion = True
-        else:
-            r, a = ref_codon, alt_codon
-            while r and a and r[0] == a[0]:
-                r, a = r[1:], a[1:]
-            while r and a and r[-1] == a[-1]:
-                r, a = r[:-1], a[:-1]
-            inframe_deletion = not a and len(r) % 3 == 0
-    start_lost = os_ and (
-        (start_altered and not (inframe_insertion or inframe_deletion) and not utr5_then_atg)
-        or inv_start_altered
+
+
+def stop_gained(c: CodingChange, retained: bool) -> bool:
+    ref, alt = c.ref_pep, c.alt_pep
+    return not retained and ref is not None and alt is not None and "*" in alt and "*" not in ref
+
+
+def frameshift(c: CodingChange, retained: bool) -> bool:
+    m = c.m
+    return (
+        c.indel and not c.partial_codon and not retained and m.cds_start is not None and m.cds_end is not None
+        and abs(c.la - (m.cds_end - m.cds_start + 1)) % 3 != 0
+    )  # fmt: skip
+
+
+def start_retained(c: CodingChange) -> bool:
+    if not c.at_start_codon or c.edited_start is None:
+        return False
+    if not c.indel:
+        return c.start_codon_after_utr5() == "ATG"
+    # (an indel: the CDS unchanged at the end of the edited sequence, or ATG still after the 5'UTR)
+    return not c.start_altered() or c.utr5_then_atg()
+
+
+def inframe_insertion(c: CodingChange, shifted: bool, start_kept: bool) -> bool:
+    ref, alt = c.ref_pep, c.alt_pep
+    if not (c.la > c.lr and c.codons_defined and not shifted and len(c.alt_codon) > len(c.ref_codon)):
+        return False
+    if ref is None or alt is None or (start_kept and alt.endswith(ref)):
+        return False
+    cut = AFTER_STOP.sub("*", alt)
+    return cut.startswith(ref) or cut.endswith(ref)
+
+
+def inframe_deletion(c: CodingChange, shifted: bool) -> bool:
+    r, a = c.ref_codon, c.alt_codon
+    if c.partial_codon or not c.codons_defined or shifted or len(a) >= len(r):
+        return False
+    if r.startswith(a) or r.endswith(a):
+        return True
+    while r and a and r[0] == a[0]:
+        r, a = r[1:], a[1:]
+    while r and a and r[-1] == a[-1]:
+        r, a = r[:-1], a[:-1]
+    return not a and len(r) % 3 == 0
+
+
+def start_lost(c: CodingChange, inframe: bool) -> bool:
+    if not c.at_start_codon:
+        return False
+    ref, alt = c.ref_pep, c.alt_pep
+    return (
+        (c.start_altered() and not inframe and not c.utr5_then_atg())
+        or (c.edited_start is not None and c.utr5_len > 0 and c.start_codon_after_utr5() != "ATG")
         or (
-            R is not None
-            and A is not None
-            and bool(R)
-            and bool(A)
-            and A != "X"
-            and m.tl_start == 1
-            and not A.startswith(R)
-            and not A.endswith(R)
-        )
-    )
-    if start_lost:
-        inframe_insertion = False
-    missense = (
-        R is not None
-        and A is not None
-        and R != A
-        and len(R) == len(A)
-        and not (start_lost or stop_lost or stop_gained or partial or stop_retained or frameshift)
-    )
-    protein_altering = (
-        R is not None
-        and A is not None
-        and len(R) != len(A)
-        and not R.startswith("*")
-        and not A.startswith("*")
-        and not A.startswith(R)
-        and not A.endswith(R)
-        and not (inframe_deletion or start_lost or frameshift)
-    )
-    synonymous = (
-        bool(R)
-        and A == R
-        and not stop_retained
-        and not start_retained
-        and "X" not in (R or "")
-        and "X" not in (A or "")
-    )
-    coding_unknown = (
-        within_cds
-        and (m.alt_pep is None or R is None or "X" in ref_pep or "X" in alt_pep)
-        and not (
-            frameshift or inframe_deletion or protein_altering or start_lost or start_retained or stop_lost
-            or stop_retained
+            bool(ref) and bool(alt) and alt != "X" and c.m.tl_start == 1
+            and not alt.startswith(ref) and not alt.endswith(ref)  # type: ignore[union-attr, arg-type]
         )
     )  # fmt: skip
+
+
+def missense(c: CodingChange, other_change: bool) -> bool:
+    ref, alt = c.ref_pep, c.alt_pep
+    return ref is not None and alt is not None and ref != alt and len(ref) == len(alt) and not other_change
+
+
+def protein_altering(c: CodingChange, other_change: bool) -> bool:
+    ref, alt = c.ref_pep, c.alt_pep
+    return (
+        ref is not None and alt is not None and len(ref) != len(alt)
+        and not ref.startswith("*") and not alt.startswith("*") and not alt.startswith(ref) and not alt.endswith(ref)
+        and not other_change
+    )  # fmt: skip
+
+
+def synonymous(c: CodingChange, retained: bool, start_kept: bool) -> bool:
+    ref, alt = c.ref_pep, c.alt_pep
+    return (
+        bool(ref) and alt == ref and not retained and not start_kept
+        and "X" not in (ref or "") and "X" not in (alt or "")
+    )  # fmt: skip
+
+
+def coding_unknown(c: CodingChange, known_change: bool) -> bool:
+    """coding_sequence_variant: within the CDS, with no peptide to tell what changed."""
+    return (
+        c.within_cds and not known_change
+        and (c.m.alt_pep is None or c.ref_pep is None or "X" in c.ref_pep_all or "X" in c.alt_pep_all)
+    )  # fmt: skip
+
+
+def coding_terms(tr: Transcript, allele: Allele, m: Mapping, alt_tx: str) -> int:
+    """EV Utils/VariationEffect.pm coding predicates, as refined for VEP 115 (see module docs)."""
+    c = CodingChange(tr, allele, m, alt_tx)
+    lost = stop_lost(c)
+    retained = stop_retained(c, lost)
+    gained = stop_gained(c, retained)
+    shifted = frameshift(c, retained)
+    start_kept = start_retained(c)
+    inserted = inframe_insertion(c, shifted, start_kept)
+    deleted = inframe_deletion(c, shifted)
+    start_gone = start_lost(c, inserted or deleted)
+    inserted = inserted and not start_gone
+    altering = protein_altering(c, deleted or start_gone or shifted)
+    known = shifted or deleted or altering or start_gone or start_kept or lost or retained
     mask = 0
     for bit, flag in (
-        (STOP_GAINED, stop_gained),
-        (FRAMESHIFT, frameshift),
-        (STOP_LOST, stop_lost),
-        (START_LOST, start_lost),
-        (INFRAME_INSERTION, inframe_insertion),
-        (INFRAME_DELETION, inframe_deletion),
-        (MISSENSE, missense),
-        (PROTEIN_ALTERING, protein_altering),
-        (INCOMPLETE_TERMINAL_CODON, partial and within_cds),
-        (START_RETAINED, start_retained),
-        (STOP_RETAINED, stop_retained),
-        (SYNONYMOUS, synonymous),
-        (CODING_SEQUENCE, coding_unknown),
+        (STOP_GAINED, gained),
+        (FRAMESHIFT, shifted),
+        (STOP_LOST, lost),
+        (START_LOST, start_gone),
+        (INFRAME_INSERTION, inserted),
+        (INFRAME_DELETION, deleted),
+        (MISSENSE, missense(c, start_gone or lost or gained or c.partial_codon or retained or shifted)),
+        (PROTEIN_ALTERING, altering),
+        (INCOMPLETE_TERMINAL_CODON, c.partial_codon and c.within_cds),
+        (START_RETAINED, start_kept),
+        (STOP_RETAINED, retained),
+        (SYNONYMOUS, synonymous(c, retained, start_kept)),
+        (CODING_SEQUENCE, coding_unknown(c, known)),
     ):
         if flag:
             mask |= bit

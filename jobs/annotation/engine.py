@@ -22,7 +22,7 @@ from jobs.annotation.custom import CustomSource, CustomSpec, open_source
 from jobs.annotation.errors import AnnotationError, InputFormatError, LimitExceeded
 from jobs.annotation.flags import FLAGS_AFTER, flag_columns, flag_values, insert_after
 from jobs.annotation.pick import PICK_AFTER, PICK_MODES, PickKey, pick_key, picked, with_pick
-from jobs.annotation.reference import Reference
+from jobs.annotation.reference import ContigBases, ContigIndex, DbSnp, Reference
 from jobs.annotation.sv import StructuralAllele, annotate_structural, structural_alleles
 from jobs.annotation.terms import CSQ_FIELDS, Consequence
 from jobs.annotation.vcf import Allele, VcfReader, VcfRecord, parse_data_line, process_alleles
@@ -548,6 +548,46 @@ def _annotate_record(
     if contig is None:
         stats.uncovered_contigs[record.chrom] += 1
         return "\t".join(columns)
+    _check_within_contig(record, reference, contig, name)
+    alts = record.alts
+    alleles = process_alleles(record.pos, record.ref, alts)
+    structural: list[StructuralAllele] = []
+    if len(alleles) < len(alts):  # (rare: a record without ALT, or alleles that get no annotation)
+        structural = _structural_targets(record, len(alleles), stats)
+    ref_upper = record.ref.upper()
+    genome = reference.bases(contig)
+    _compare_ref(record, genome.get(record.pos, record.pos + len(ref_upper) - 1), ref_upper, stats)
+    if reference.dbsnp is not None:
+        _existing_variation(record, reference.dbsnp, contig, ref_upper, alleles, stats, fill_id)
+    if not alleles and not structural:
+        return "\t".join(columns)
+
+    index = reference.index(contig)
+    entries: list[str] = []
+    keys: list[PickKey] = []  # (with a pick option: each entry's pick key)
+    genes: list[str] = []
+    targets: list[Allele | StructuralAllele] = [*alleles, *structural]
+    for allele_index, target in enumerate(targets):
+        first_entry = len(entries)
+        best = _allele_entries(
+            target, allele_index, index, genome, source, flag_cols, pick, entries, keys, genes, stats
+        )
+        stats.most_severe[best.severe] += 1
+        stats.impact[best.impact] += 1
+        stats.regions[REGION_OF_TERM.get(best.severe, "other")] += 1
+        if sources:  # the same values on every entry of the allele, before the last (GTF) field
+            text = _custom_values(target, contig, sources, stats)
+            for at in range(first_entry, len(entries)):
+                entries[at] += text
+    if pick:
+        entries = _picked_entries(pick, keys, genes, entries)
+    entries[0] = "CSQ=" + entries[0]  # (cheaper than prefixing the joined entries)
+    csq = ",".join(entries)
+    columns[7] = csq if columns[7] == "." else f"{columns[7]};{csq}"
+    return "\t".join(columns)
+
+
+def _check_within_contig(record: VcfRecord, reference: Reference, contig: str, name: str) -> None:
     length = reference.contig_lengths[contig]
     if record.pos + len(record.ref) - 1 > length:
         raise InputFormatError(
@@ -555,20 +595,23 @@ def _annotate_record(
             f"{record.chrom}:{record.pos} (REF {len(record.ref)} bp) lies past the end of contig {record.chrom}, "
             f"which is {length:,} bp long in {reference.build}: is the file for another genome build?",
         )  # fmt: skip
+
+
+def _structural_targets(record: VcfRecord, sequence_alleles: int, stats: AnnotationStats) -> list[StructuralAllele]:
+    """The record's structural ALT alleles that get entries; the others counted (and the refused
+    ones shown) as not annotated or skipped."""
     alts = record.alts
-    alleles = process_alleles(record.pos, record.ref, alts)
-    structural: list[StructuralAllele] = []
-    if len(alleles) < len(alts):  # (rare: a record without ALT, or alleles that get no annotation)
-        if len(alts) == 1 and alts[0] == ".":
-            stats.records_without_alt += 1
-        structural, refused = structural_alleles(record.pos, alts, columns[7])
-        stats.sv_not_annotated += len(refused)
-        for reason in refused[: SV_EXAMPLES - len(stats.sv_examples)]:
-            stats.sv_examples.append(f"line {record.line_number}: {record.chrom}:{record.pos} {reason}")
-        stats.alleles_skipped += len(alts) - alts.count(".") - len(alleles) - len(structural) - len(refused)
-    ref_upper = record.ref.upper()
-    genome = reference.bases(contig)
-    genome_ref = genome.get(record.pos, record.pos + len(ref_upper) - 1)
+    if len(alts) == 1 and alts[0] == ".":
+        stats.records_without_alt += 1
+    structural, refused = structural_alleles(record.pos, alts, record.columns[7])
+    stats.sv_not_annotated += len(refused)
+    for reason in refused[: SV_EXAMPLES - len(stats.sv_examples)]:
+        stats.sv_examples.append(f"line {record.line_number}: {record.chrom}:{record.pos} {reason}")
+    stats.alleles_skipped += len(alts) - alts.count(".") - sequence_alleles - len(structural) - len(refused)
+    return structural
+
+
+def _compare_ref(record: VcfRecord, genome_ref: str, ref_upper: str, stats: AnnotationStats) -> None:
     if genome_ref != ref_upper and "N" not in ref_upper:
         stats.ref_mismatches += 1
         if len(stats.ref_mismatch_examples) < 10:
@@ -576,86 +619,92 @@ def _annotate_record(
                 f"line {record.line_number}: {record.chrom}:{record.pos} REF {record.ref} "
                 f"but the genome has {genome_ref or '-'}"
             )
-    if reference.dbsnp is not None:
-        ids: list[str] = []
-        for alt_number, alt in enumerate(record.alts, 1):
-            found = reference.dbsnp.ids(contig, record.pos, ref_upper, alt.upper())
-            if found:  # as VEP's --check_existing: the known variants with this allele, in CSQ
-                for allele in alleles:
-                    if allele.alt_index == alt_number:
-                        allele.existing = "&".join(found)
-            for rs in found:
-                if rs not in ids:
-                    ids.append(rs)
-        if ids:
-            stats.records_in_dbsnp += 1
-            if fill_id:
-                existing = [] if columns[2] == "." else columns[2].split(";")
-                columns[2] = ";".join(existing + [rs for rs in ids if rs not in existing])
-    if not alleles and not structural:
-        return "\t".join(columns)
 
-    index = reference.index(contig)
+
+def _existing_variation(
+    record: VcfRecord, dbsnp: DbSnp, contig: str, ref_upper: str, alleles: list[Allele], stats: AnnotationStats,
+    fill_id: bool,
+) -> None:
+    """As VEP's --check_existing: the known variants with each allele, in its CSQ; with ``fill_id``
+    the ids of every ALT in the ID column too, after any the file had."""
+    columns = record.columns
+    ids: list[str] = []
+    for alt_number, alt in enumerate(record.alts, 1):
+        found = dbsnp.ids(contig, record.pos, ref_upper, alt.upper())
+        if found:
+            for allele in alleles:
+                if allele.alt_index == alt_number:
+                    allele.existing = "&".join(found)
+        for rs in found:
+            if rs not in ids:
+                ids.append(rs)
+    if ids:
+        stats.records_in_dbsnp += 1
+        if fill_id:
+            existing = [] if columns[2] == "." else columns[2].split(";")
+            columns[2] = ";".join(existing + [rs for rs in ids if rs not in existing])
+
+
+def _allele_entries(
+    target: Allele | StructuralAllele, allele_index: int, index: ContigIndex, genome: ContigBases, source: str,
+    flag_cols: tuple[str, ...], pick: str, entries: list[str], keys: list[PickKey], genes: list[str],
+    stats: AnnotationStats,
+) -> Consequence:
+    """One allele's entries (a transcript each, else the intergenic one) added to ``entries`` (and
+    with a pick option their keys and genes); its most severe consequence returned."""
     combinations = stats.consequence_combinations
-    entries: list[str] = []
-    keys: list[PickKey] = []  # (with a pick option: each entry's pick key)
-    genes: list[str] = []
-    targets: list[Allele | StructuralAllele] = [*alleles, *structural]
-    for allele_index, target in enumerate(targets):
-        stats.alleles += 1
-        best: Consequence | None = None
-        first_entry = len(entries)
-        for transcript in index.near(target.start, target.end):
-            if isinstance(target, Allele):
-                consequence, entry = annotate_transcript(target, transcript, genome, source)
-            else:
-                consequence, entry = annotate_structural(target, transcript, source)
-            if consequence is None:
-                continue
-            if flag_cols:
-                entry = insert_after(entry, FLAGS_AFTER, flag_values(transcript, flag_cols))
-            entries.append(entry)
-            if pick:
-                keys.append(pick_key(transcript, consequence.rank, allele_index))
-                genes.append(transcript.gene_id)
-            combinations[consequence.text] = combinations.get(consequence.text, 0) + 1
-            if best is None or consequence.rank < best.rank:
-                best = consequence
-        if best is None:
-            best, entry = intergenic_entry(target.label, target.existing if isinstance(target, Allele) else "")
-            if flag_cols:
-                entry = insert_after(entry, FLAGS_AFTER, flag_values(None, flag_cols))
-            entries.append(entry)
-            if pick:
-                keys.append(pick_key(None, best.rank, allele_index))
-                genes.append("")
-            combinations[best.text] = combinations.get(best.text, 0) + 1
-        stats.most_severe[best.severe] += 1
-        stats.impact[best.impact] += 1
-        stats.regions[REGION_OF_TERM.get(best.severe, "other")] += 1
-        if sources:  # the same values on every entry of the allele, before the last (GTF) field
-            values: list[str] = []
-            for custom in sources:
-                if isinstance(target, Allele):
-                    found = custom.values(contig, target.start, target.end, target.ref, target.alt)
-                else:
-                    found = custom.span_values(contig, target.start, target.end)
-                if found[0]:
-                    stats.custom_matches[custom.spec.short_name] += 1
-                values += found
-            text = "|".join(values) + "|"
-            for at in range(first_entry, len(entries)):
-                entries[at] += text
-    if pick:
-        chosen = picked(pick, keys, genes)
-        if pick.startswith("flag_"):
-            entries = [with_pick(entry, at in chosen) for at, entry in enumerate(entries)]
-        else:  # (the others are left out, as VEP's --pick, --pick_allele and --per_gene do)
-            entries = [entry for at, entry in enumerate(entries) if at in chosen]
-    entries[0] = "CSQ=" + entries[0]  # (cheaper than prefixing the joined entries)
-    csq = ",".join(entries)
-    columns[7] = csq if columns[7] == "." else f"{columns[7]};{csq}"
-    return "\t".join(columns)
+    stats.alleles += 1
+    best: Consequence | None = None
+    for transcript in index.near(target.start, target.end):
+        if isinstance(target, Allele):
+            consequence, entry = annotate_transcript(target, transcript, genome, source)
+        else:
+            consequence, entry = annotate_structural(target, transcript, source)
+        if consequence is None:
+            continue
+        if flag_cols:
+            entry = insert_after(entry, FLAGS_AFTER, flag_values(transcript, flag_cols))
+        entries.append(entry)
+        if pick:
+            keys.append(pick_key(transcript, consequence.rank, allele_index))
+            genes.append(transcript.gene_id)
+        combinations[consequence.text] = combinations.get(consequence.text, 0) + 1
+        if best is None or consequence.rank < best.rank:
+            best = consequence
+    if best is None:
+        best, entry = intergenic_entry(target.label, target.existing if isinstance(target, Allele) else "")
+        if flag_cols:
+            entry = insert_after(entry, FLAGS_AFTER, flag_values(None, flag_cols))
+        entries.append(entry)
+        if pick:
+            keys.append(pick_key(None, best.rank, allele_index))
+            genes.append("")
+        combinations[best.text] = combinations.get(best.text, 0) + 1
+    return best
+
+
+def _custom_values(
+    target: Allele | StructuralAllele, contig: str, sources: Sequence[CustomSource], stats: AnnotationStats
+) -> str:
+    """The custom sources' fields of one allele, as appended to each of its entries."""
+    values: list[str] = []
+    for custom in sources:
+        if isinstance(target, Allele):
+            found = custom.values(contig, target.start, target.end, target.ref, target.alt)
+        else:
+            found = custom.span_values(contig, target.start, target.end)
+        if found[0]:
+            stats.custom_matches[custom.spec.short_name] += 1
+        values += found
+    return "|".join(values) + "|"
+
+
+def _picked_entries(pick: str, keys: list[PickKey], genes: list[str], entries: list[str]) -> list[str]:
+    chosen = picked(pick, keys, genes)
+    if pick.startswith("flag_"):
+        return [with_pick(entry, at in chosen) for at, entry in enumerate(entries)]
+    # (the others are left out, as VEP's --pick, --pick_allele and --per_gene do)
+    return [entry for at, entry in enumerate(entries) if at in chosen]
 
 
 def output_stem(name: str) -> str:

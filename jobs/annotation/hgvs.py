@@ -85,19 +85,8 @@ def hgvs_notations(
     # place lies inside, as VEP)
     if not inside and not ((insertion or deletion) and allele.shiftable and tr.has_cds and coding):
         return None
-    plus = tr.strand == 1
-    prefix = tr.hgvs_prefix
     if s0 == e0 and len(allele.alt) == 1:  # a substitution of one base, the commonest case
-        ref_g = genome.get(s0, s0)
-        if allele.alt == ref_g:
-            return None
-        where = _hgvs_position(tr, s0)
-        if where is None:
-            return None
-        hgvsp = (_hgvs_protein(tr, mapping, mask) or "") if tr.has_cds and coding else ""
-        if plus:
-            return f"{prefix}{where}{ref_g}>{allele.alt}", hgvsp, 0
-        return f"{prefix}{where}{revcomp(ref_g)}>{revcomp(allele.alt)}", hgvsp, 0
+        return _base_substitution(tr, allele, genome, mask, coding, mapping)
     if (insertion or deletion) and allele.shiftable:
         s, e, moved, shift = _shift(allele, tr, genome)
     else:
@@ -109,6 +98,45 @@ def hgvs_notations(
     alt_g = moved if insertion else ("" if deletion else allele.alt)
     if not insertion and alt_g == ref_g:
         return None
+    text = _hgvsc_change(tr, genome, s, e, insertion, ref_g, alt_g) if inside else None
+    hgvsp = ""
+    if tr.has_cds and coding:
+        # (VEP quirk: on the minus strand, an insertion shifted further than its own length reaches
+        # the protein unrotated at the shifted place)
+        inserted = alt_g
+        if insertion:
+            inserted = allele.alt if tr.strand != 1 and shift > len(allele.alt) else moved
+        if (s, e, inserted) != (s0, e0, allele.alt):
+            inserted_tx = inserted if tr.strand == 1 else revcomp(inserted)
+            mapping = Mapping(tr, s, e, insertion, inserted_tx)
+        hgvsp = _hgvs_protein(tr, mapping, mask) or ""
+    if text is None and not hgvsp:
+        return None
+    return (f"{tr.hgvs_prefix}{text}" if text is not None else ""), hgvsp, shift
+
+
+def _base_substitution(
+    tr: Transcript, allele: Allele, genome: ContigBases, mask: int, coding: bool, mapping: Mapping
+) -> tuple[str, str, int] | None:
+    """HGVSc and HGVSp of one base substituted for another (``c.123A>G``)."""
+    ref_g = genome.get(allele.start, allele.start)
+    if allele.alt == ref_g:
+        return None
+    where = _hgvs_position(tr, allele.start)
+    if where is None:
+        return None
+    hgvsp = (_hgvs_protein(tr, mapping, mask) or "") if tr.has_cds and coding else ""
+    if tr.strand == 1:
+        return f"{tr.hgvs_prefix}{where}{ref_g}>{allele.alt}", hgvsp, 0
+    return f"{tr.hgvs_prefix}{where}{revcomp(ref_g)}>{revcomp(allele.alt)}", hgvsp, 0
+
+
+def _hgvsc_change(
+    tr: Transcript, genome: ContigBases, s: int, e: int, insertion: bool, ref_g: str, alt_g: str
+) -> str | None:
+    """The HGVSc change (``c.10_12del``, ``c.5dup``, ``c.7_8insT``…) of the (shifted) bases s..e
+    replaced by ``alt_g``, in the transcript's direction; None where a position has no name."""
+    plus = tr.strand == 1
     ref_t = ref_g if plus else revcomp(ref_g)
     alt_t = alt_g if plus else revcomp(alt_g)
     # genomic positions of the changed bases in transcript order, or the insertion's flanks
@@ -117,34 +145,9 @@ def hgvs_notations(
         flank5, flank3 = (e, s) if plus else (s, e)
     else:  # the bases just outside the changed ones, should clipping leave an insertion
         flank5, flank3 = (s - 1, e + 1) if plus else (e + 1, s - 1)
-    kind = ""
-    dup: tuple[int, int] | None = None
-    if not alt_t:
-        kind = "del"
-    elif not ref_t:
-        length = len(alt_t)
-        if plus:
-            next_bases, prev_bases = genome.get(s, s + length - 1), genome.get(e - length + 1, e)
-            next_span, prev_span = (s, s + length - 1), (e - length + 1, e)
-        else:
-            next_bases, prev_bases = revcomp(genome.get(e - length + 1, e)), revcomp(genome.get(s, s + length - 1))
-            next_span, prev_span = (e, e - length + 1), (s + length - 1, s)
-        # (a duplicated copy that would reach outside the transcript is written as an insertion)
-        if next_bases == alt_t and _within(tr, next_span):
-            kind, dup = "dup", next_span
-        elif prev_bases == alt_t and _within(tr, prev_span):
-            kind, dup = "dup", prev_span
-        else:
-            kind = "ins"
-    elif len(ref_t) == len(alt_t):
-        kind = ">" if len(ref_t) == 1 else ("inv" if alt_t == revcomp(ref_t) else "delins")
-    else:
-        kind = "dup" if alt_t == ref_t * 2 else "delins"
-        if kind == "dup":
-            dup = (positions[0], positions[-1])
-    clipped = False
-    if kind not in ("dup", "ins", "del", ">"):
-        clipped = True
+    kind, dup = _change_kind(tr, genome, s, e, ref_t, alt_t, positions)
+    clipped = kind not in ("dup", "ins", "del", ">")
+    if clipped:
         while ref_t and alt_t and ref_t[0] == alt_t[0]:
             ref_t, alt_t = ref_t[1:], alt_t[1:]
             flank5 = positions[0]
@@ -162,40 +165,49 @@ def hgvs_notations(
     if kind == "dup":
         assert dup is not None
         where = _hgvs_range(tr, dup[0], dup[1])
-        text = f"{where}dup" if where else None
-    elif kind == "ins":
+        return f"{where}dup" if where else None
+    if kind == "ins":
         p5, p3 = _hgvs_position(tr, flank5), _hgvs_position(tr, flank3)
         if clipped and p5 and p3 and p3.startswith("*"):
             p5, p3 = p3, p5  # VEP quirk: an insertion clipped out of a longer allele, in the 3'UTR, high-to-low
-        text = f"{p5}_{p3}ins{alt_t}" if p5 and p3 else None
-    else:
-        where = _hgvs_range(tr, positions[0], positions[-1]) if positions else None
-        if where is None:
-            text = None
-        elif kind == ">":
-            text = f"{where}{ref_t}>{alt_t}"
-        elif kind == "del":
-            text = f"{where}del"
-        elif kind == "inv":
-            text = f"{where}inv"
-        else:
-            text = f"{where}delins{alt_t}"
-    hgvsp = ""
-    if tr.has_cds and coding:
-        # (VEP quirk: on the minus strand, an insertion shifted further than its own length reaches
-        # the protein unrotated at the shifted place)
-        inserted = alt_g
-        if insertion:
-            inserted = allele.alt if not plus and shift > len(allele.alt) else moved
-        if (s, e, inserted) != (s0, e0, allele.alt):
-            inserted_tx = inserted if plus else revcomp(inserted)
-            mapping = Mapping(tr, s, e, insertion, inserted_tx)
-        hgvsp = _hgvs_protein(tr, mapping, mask) or ""
-    if not inside:
-        text = None
-    if text is None and not hgvsp:
+        return f"{p5}_{p3}ins{alt_t}" if p5 and p3 else None
+    where = _hgvs_range(tr, positions[0], positions[-1]) if positions else None
+    if where is None:
         return None
-    return (f"{prefix}{text}" if text is not None else ""), hgvsp, shift
+    if kind == ">":
+        return f"{where}{ref_t}>{alt_t}"
+    if kind == "del":
+        return f"{where}del"
+    if kind == "inv":
+        return f"{where}inv"
+    return f"{where}delins{alt_t}"
+
+
+def _change_kind(
+    tr: Transcript, genome: ContigBases, s: int, e: int, ref_t: str, alt_t: str, positions: list[int]
+) -> tuple[str, tuple[int, int] | None]:
+    """del, ins, dup (with the duplicated span), >, inv or delins, before any clipping."""
+    if not alt_t:
+        return "del", None
+    if not ref_t:
+        length = len(alt_t)
+        if tr.strand == 1:
+            next_bases, prev_bases = genome.get(s, s + length - 1), genome.get(e - length + 1, e)
+            next_span, prev_span = (s, s + length - 1), (e - length + 1, e)
+        else:
+            next_bases, prev_bases = revcomp(genome.get(e - length + 1, e)), revcomp(genome.get(s, s + length - 1))
+            next_span, prev_span = (e, e - length + 1), (s + length - 1, s)
+        # (a duplicated copy that would reach outside the transcript is written as an insertion)
+        if next_bases == alt_t and _within(tr, next_span):
+            return "dup", next_span
+        if prev_bases == alt_t and _within(tr, prev_span):
+            return "dup", prev_span
+        return "ins", None
+    if len(ref_t) == len(alt_t):
+        return (">" if len(ref_t) == 1 else ("inv" if alt_t == revcomp(ref_t) else "delins")), None
+    if alt_t == ref_t * 2:
+        return "dup", (positions[0], positions[-1])
+    return "delins", None
 
 
 def _within(tr: Transcript, span: tuple[int, int]) -> bool:

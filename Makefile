@@ -58,6 +58,7 @@ $(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package.json $(OIDC_P
 # Runs the whole suite on SQLite; again on PostgreSQL when GAS_TEST_POSTGRES_URL is set (CI sets it).
 test: install $(OIDC_PROVIDER)/node_modules/.installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
 	@if [ -n "$$GAS_TEST_POSTGRES_URL" ]; then \
 	  echo "== again on PostgreSQL =="; \
@@ -66,6 +67,7 @@ test: install $(OIDC_PROVIDER)/node_modules/.installed
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 check-deploy: install
 	GAS_ENV=production DJANGO_SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \

@@ -99,7 +99,7 @@ print(json.dumps({"jobs_seconds": warm - started, "warm_chr1_job_s": time.monoto
                   "peak_mb": status_mb("VmHWM")}))
 """
 
-# GRCh37's chromosomes (jobs.references.BUILD_LENGTHS, and the mitochondrion), named as GENCODE names them
+# GRCh37's chromosomes (jobs.references.matching.BUILD_LENGTHS, and the mitochondrion), named as GENCODE names them
 GRCH37 = {
     **{f"chr{n}": length for n, length in zip(
         [*map(str, range(1, 23)), "X", "Y"],

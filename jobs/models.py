@@ -61,7 +61,7 @@ class Job(models.Model):
     result_key = models.CharField(max_length=500, blank=True)
     log_key = models.CharField(max_length=500, blank=True)
     summary_key = models.CharField(max_length=500, blank=True)
-    # the variant table (jobs.variants): derived from the result, so archived with it by
+    # the variant table (jobs.results): derived from the result, so archived with it by
     # deletion and built again from the restored result
     table_key = models.CharField("variant table key", max_length=500, blank=True)
     result_size = models.BigIntegerField(null=True, blank=True)

@@ -1,4 +1,4 @@
-"""Job pages: thin interfaces to jobs.services and jobs.selectors."""
+"""Job pages: thin interfaces to jobs.services (and its selectors), jobs.sources and jobs.results."""
 
 from __future__ import annotations
 

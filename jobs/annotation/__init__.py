@@ -3,6 +3,7 @@
 Pure Python with pysam for FASTA/tabix access and no Django import, so it runs the same in
 the worker, in ``manage.py annotate`` and in benchmarks. The rules follow Ensembl VEP 115
 (docs/vep-rules.md in the shared folder, summarised in each module).
+Imports: the standard library and pysam; nothing of Django or of the rest of GAS.
 """
 
 from pathlib import Path

@@ -200,28 +200,23 @@ class CodingChange:
         self.at_start_codon = both_cdna and ov(m.cdna_start, m.cdna_end, ccs, ccs + 2)  # type: ignore[arg-type]
         self.at_stop_codon = both_cdna and ov(m.cdna_start, m.cdna_end, cce - 2, cce)  # type: ignore[arg-type]
         self.utr5_len = len(tr.utr5)
-        self.edited_start = _edited_start(tr, m, alt_tx) if self.unambiguous and self.at_start_codon else None
+        edited = _edited_start(tr, m, alt_tx) if self.unambiguous and self.at_start_codon else None
+        self.edited_start = edited
+        # the three bases after the 5'UTR in the edited start region ("" when there is none)
+        self.start_codon_after_utr5 = edited[self.utr5_len : self.utr5_len + 3] if edited is not None else ""
+        # an indel that changes the CDS at the end of the edited start region
+        cds = tr.cds
+        self.start_altered = (
+            edited is not None and self.indel and (len(edited) < len(cds) or cds != edited[-len(cds) :])
+        )
+        # the 5'UTR kept and ATG right after it; never so for a transcript without a 5'UTR
+        self.utr5_then_atg = (
+            edited is not None and self.utr5_len > 0 and edited[: self.utr5_len] == tr.utr5_vep
+            and self.start_codon_after_utr5 == "ATG"
+        )  # fmt: skip
         self.stop_altered = (
             self.unambiguous and self.at_stop_codon and self.indel and m.cds_start is not None
             and _edited_stop_altered(tr, m, alt_tx)
-        )  # fmt: skip
-
-    def start_altered(self) -> bool:
-        """An indel that changes the CDS at the end of the edited start region."""
-        edited, cds = self.edited_start, self.tr.cds
-        return edited is not None and self.indel and (len(edited) < len(cds) or cds != edited[-len(cds) :])
-
-    def start_codon_after_utr5(self) -> str:
-        """The three bases after the 5'UTR in the edited start region ("" when there is none)."""
-        edited = self.edited_start
-        return edited[self.utr5_len : self.utr5_len + 3] if edited is not None else ""
-
-    def utr5_then_atg(self) -> bool:
-        """The 5'UTR kept and ATG right after it; never so for a transcript without a 5'UTR."""
-        edited = self.edited_start
-        return (
-            edited is not None and self.utr5_len > 0 and edited[: self.utr5_len] == self.tr.utr5_vep
-            and self.start_codon_after_utr5() == "ATG"
         )  # fmt: skip
 
 
@@ -299,9 +294,9 @@ def start_retained(c: CodingChange) -> bool:
     if not c.at_start_codon or c.edited_start is None:
         return False
     if not c.indel:
-        return c.start_codon_after_utr5() == "ATG"
+        return c.start_codon_after_utr5 == "ATG"
     # (an indel: the CDS unchanged at the end of the edited sequence, or ATG still after the 5'UTR)
-    return not c.start_altered() or c.utr5_then_atg()
+    return not c.start_altered or c.utr5_then_atg
 
 
 def inframe_insertion(c: CodingChange, shifted: bool, start_kept: bool) -> bool:
@@ -332,8 +327,8 @@ def start_lost(c: CodingChange, inframe: bool) -> bool:
         return False
     ref, alt = c.ref_pep, c.alt_pep
     return (
-        (c.start_altered() and not inframe and not c.utr5_then_atg())
-        or (c.edited_start is not None and c.utr5_len > 0 and c.start_codon_after_utr5() != "ATG")
+        (c.start_altered and not inframe and not c.utr5_then_atg)
+        or (c.edited_start is not None and c.utr5_len > 0 and c.start_codon_after_utr5 != "ATG")
         or (
             bool(ref) and bool(alt) and alt != "X" and c.m.tl_start == 1
             and not alt.startswith(ref) and not alt.endswith(ref)  # type: ignore[union-attr, arg-type]

@@ -12,8 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from jobs.models import RegionSet
-from tests.test_api import make_token
-from tests.test_jobs import job_settings  # noqa: F401 - the same settings fixture
+from tests.jobs.api.test_api import make_token
+from tests.jobs.services.test_jobs import job_settings  # noqa: F401 - the same settings fixture
 
 pytestmark = pytest.mark.django_db
 

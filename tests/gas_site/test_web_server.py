@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.test_e2e_aws import Cluster, free_port, log, wait_for
+from tests.aws.test_e2e_aws import Cluster, free_port, log, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 WORKER_TIMEOUT = 5  # (gunicorn's --timeout for this test: the slow download outlasts it twice)
 

@@ -21,7 +21,7 @@ from archive.models import ResultArchive, ResultState
 from gas_site.coldstorage import cold_storage
 from gas_site.queues import queues
 from jobs.models import Job, JobStatus
-from tests.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
+from tests.jobs.services.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
 
 pytestmark = pytest.mark.django_db
 RETENTION = 300

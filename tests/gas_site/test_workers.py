@@ -18,7 +18,7 @@ from freezegun import freeze_time
 from gas_site.queues import Message, QueueError, queues
 from gas_site.workers import MessageRejected, QueueWorkerCommand
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 T0 = "2026-03-01 10:00:00"
 
 

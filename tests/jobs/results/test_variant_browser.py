@@ -26,10 +26,10 @@ from jobs.results.queries import VariantTable
 from jobs.results.schema import TableError, variant_class
 from jobs.results.writer import write_table
 from jobs.services import tokens
-from tests.test_jobs import SYNTHETIC, job_settings  # noqa: F401 - the same settings fixture
+from tests.jobs.services.test_jobs import SYNTHETIC, job_settings  # noqa: F401 - the same settings fixture
 
 pytestmark = pytest.mark.django_db
-TRIO = Path(__file__).resolve().parent / "data" / "scout_demo_trio_GRCh37.vcf.gz"
+TRIO = Path(__file__).resolve().parents[2] / "data" / "scout_demo_trio_GRCh37.vcf.gz"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from gas_site.queues import queues
 from jobs.models import Job, JobStatus
 from jobs.services import lifecycle, running
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 SYNTHETIC = DATA / "synthetic_chr20_10k.vcf.gz"
 GOOD_VCF = (
     "##fileformat=VCFv4.2\n##contig=<ID=20,length=63025520>\n"

@@ -16,8 +16,8 @@ from django.urls import reverse
 
 from jobs.models import AnnotationSource, Job, JobStatus, RegionSet
 from jobs.sources.registry import source_dir
-from tests.test_api import make_token
-from tests.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
+from tests.jobs.api.test_api import make_token
+from tests.jobs.services.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
 
 pytestmark = pytest.mark.django_db
 

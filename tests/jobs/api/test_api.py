@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from jobs.models import ApiToken, Job, JobStatus
-from tests.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
+from tests.jobs.services.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
 
 pytestmark = pytest.mark.django_db
 

@@ -277,7 +277,7 @@ def test_database_queue_several_worker_processes_never_share_a_message(settings,
         "import django.conf; from gas_site import settings as s;"
         f"s.GAS_QUEUES = {{'test': {_queue_settings('database', visibility_timeout=600)!r}}};" + CONSUMER
     )
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     processes = [
         subprocess.Popen([sys.executable, "-c", code], cwd=root, env=env, stdout=subprocess.PIPE, text=True)
         for _ in range(3)

@@ -15,8 +15,8 @@ import pytest
 from django.urls import reverse
 
 from jobs.models import Job
-from tests.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
-from tests.test_outcomes import dbsnp_records, vcf
+from tests.jobs.services.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
+from tests.jobs.services.test_outcomes import dbsnp_records, vcf
 
 pytestmark = pytest.mark.django_db
 BUCKET = "gas-direct-inputs"

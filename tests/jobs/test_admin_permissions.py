@@ -12,9 +12,9 @@ from accounts.models import Plan, User
 from accounts.services import staff_grant
 from archive.models import ResultState
 from jobs.models import AnnotationSource, Job, JobStatus
-from tests.test_archive import completed_job, drain, state  # noqa: F401 - the same fixtures
-from tests.test_jobs import job_settings  # noqa: F401 - the same settings fixture
-from tests.test_sources import add, write_source
+from tests.archive.test_archive import completed_job, drain, state  # noqa: F401 - the same fixtures
+from tests.jobs.services.test_jobs import job_settings  # noqa: F401 - the same settings fixture
+from tests.jobs.sources.test_sources import add, write_source
 
 pytestmark = pytest.mark.django_db
 

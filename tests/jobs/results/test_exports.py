@@ -20,8 +20,8 @@ from jobs.results.bgzf import BGZF_BLOCK_INPUT, bgzf_stream, filtered_records
 from jobs.results.filters import parse_filter
 from jobs.results.queries import VariantTable
 from jobs.services import tokens
-from tests.test_jobs import job_settings  # noqa: F401 - the same settings fixture
-from tests.test_variant_browser import annotated  # noqa: F401 - the same upload-and-annotate fixture
+from tests.jobs.results.test_variant_browser import annotated  # noqa: F401 - the same upload-and-annotate fixture
+from tests.jobs.services.test_jobs import job_settings  # noqa: F401 - the same settings fixture
 
 pytestmark = pytest.mark.django_db
 

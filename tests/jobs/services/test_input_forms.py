@@ -16,11 +16,11 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from jobs.models import Job, JobStatus
-from tests.test_api import make_token
-from tests.test_jobs import job_settings  # noqa: F401 - the same settings fixture
+from tests.jobs.api.test_api import make_token
+from tests.jobs.services.test_jobs import job_settings  # noqa: F401 - the same settings fixture
 
 pytestmark = pytest.mark.django_db
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 INDELS = DATA / "vt_chr20_indels.vcf.gz"  # (real: vt's test indels on GRCh37 chr20)
 
 HEADER = "##fileformat=VCFv4.2\n##contig=<ID=20,length=63025520>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"

@@ -16,11 +16,11 @@ from django.urls import reverse
 from accounts.services import plan_upgrade
 from jobs.models import Job, JobStatus
 from tests.conftest import DEMO
-from tests.test_api import make_token
-from tests.test_jobs import job_settings  # noqa: F401 - the same settings fixture
+from tests.jobs.api.test_api import make_token
+from tests.jobs.services.test_jobs import job_settings  # noqa: F401 - the same settings fixture
 
 pytestmark = pytest.mark.django_db
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from gas_site.env import ImproperlyConfiguredEnv, env_bool, env_choice, env_int, env_list, env_str
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_env_int_names_the_variable_on_a_bad_value(monkeypatch):

@@ -23,7 +23,7 @@ from tests.conftest import DEMO
 from tests.engine.conftest import csq_entries, write_vcf
 from tests.mirror import Mirror
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 SLICE = 400_000  # the first 400 kb of chr20: 15 genes
 ENSEMBL = "pub/grch37/release-87"
 NCBI = "genomes/all/GCF/000/001/405/GCF_000001405.25_GRCh37.p13"

@@ -334,42 +334,17 @@ def annotate_vcf(
         reader.read_header()
         watch = _LimitWatch(limits, reader, len(reader.header_lines))
         _refuse_two_previous_csqs(reader)
-        header = [
-            _previous_csq_header(line) if line.startswith("##INFO=<ID=CSQ,") else line
-            for line in reader.header_lines[:-1]
-            if not line.startswith("##GAS=")
-        ]  # (an earlier VEP's ##VEP lines stay: they describe PREVIOUS_CSQ)
-        header_text = "\n".join(
-            [*header, *csq_header(reference, sources, pick=pick, flag_cols=flag_cols), reader.header_lines[-1], ""]
-        )
+        header_text = _output_header(reader, reference, sources, pick, flag_cols)
         if processes > 1:
             _annotate_in_parallel(
                 reader, reference, stats, header_text, partial, compressed, processes, progress, watch, fill_id,
                 tuple(customs), pick, flag_cols,
             )  # fmt: skip
         else:
-            writer = _Writer(partial, compressed=compressed)
-            try:
-                writer.write_block(header_text)
-                for first_line, text in reader.data_chunks(CHUNK_BYTES):
-                    watch.check()
-                    annotated = _annotate_chunk(
-                        first_line,
-                        text,
-                        reader.column_count,
-                        reader.name,
-                        reference,
-                        stats,
-                        fill_id,
-                        sources,
-                        pick,
-                        flag_cols,
-                    )
-                    writer.write_block(annotated)
-                    if progress is not None:
-                        progress(reader.fraction_read())
-            finally:
-                writer.close()
+            _annotate_in_order(
+                reader, reference, stats, header_text, partial, compressed, progress, watch, fill_id, sources, pick,
+                flag_cols,
+            )  # fmt: skip
     except BaseException:
         with contextlib.suppress(OSError):  # (a path too long to create is too long to unlink)
             partial.unlink(missing_ok=True)
@@ -387,6 +362,43 @@ def annotate_vcf(
     if progress is not None:
         progress(1.0)
     return AnnotationResult(output=output, log=log, summary=summary, stats=stats)
+
+
+def _output_header(
+    reader: VcfReader, reference: Reference, sources: Sequence[CustomSource], pick: str, flag_cols: tuple[str, ...]
+) -> str:
+    """The input's header with GAS's CSQ description (an earlier CSQ kept as PREVIOUS_CSQ; an
+    earlier VEP's ##VEP lines stay: they describe it) and the column line."""
+    header = [
+        _previous_csq_header(line) if line.startswith("##INFO=<ID=CSQ,") else line
+        for line in reader.header_lines[:-1]
+        if not line.startswith("##GAS=")
+    ]
+    return "\n".join(
+        [*header, *csq_header(reference, sources, pick=pick, flag_cols=flag_cols), reader.header_lines[-1], ""]
+    )
+
+
+def _annotate_in_order(
+    reader: VcfReader, reference: Reference, stats: AnnotationStats, header_text: str, partial: Path,
+    compressed: bool, progress: ProgressCallback | None, watch: _LimitWatch, fill_id: bool,
+    sources: Sequence[CustomSource], pick: str, flag_cols: tuple[str, ...],
+) -> None:
+    """One process: read, annotate and write a chunk of records at a time."""
+    writer = _Writer(partial, compressed=compressed)
+    try:
+        writer.write_block(header_text)
+        for first_line, text in reader.data_chunks(CHUNK_BYTES):
+            watch.check()
+            annotated = _annotate_chunk(
+                first_line, text, reader.column_count, reader.name, reference, stats, fill_id, sources, pick,
+                flag_cols,
+            )  # fmt: skip
+            writer.write_block(annotated)
+            if progress is not None:
+                progress(reader.fraction_read())
+    finally:
+        writer.close()
 
 
 def _annotate_chunk(

@@ -334,6 +334,42 @@ class ImportReport:
     seconds: float
 
 
+def _write_transcripts_and_genome(
+    staging: Path, genome_path: Path, gene_model: Path, fasta: Path, assembly_report: Path | None
+) -> tuple[_ContigWriter, GenomeFile]:
+    """The bundle's transcripts, a file per contig, and its genome: the genome is written by a
+    process of its own while this one parses the gene model."""
+    folder = staging / "transcripts"
+    folder.mkdir()
+    progress = _GenomeProgress(Path(fasta), genome_path)
+    contigs = _ContigWriter(folder, progress, assembly_report)
+    try:
+        with _cyclic_gc_paused():
+            for raw in read_gene_model(gene_model):
+                contigs.add(raw)
+            genome = contigs.finish()
+    finally:
+        progress.close()
+    return contigs, genome
+
+
+def _contents(contigs: _ContigWriter, genome: GenomeFile) -> dict[str, Any]:
+    """What the manifest says a bundle holds: contigs and their lengths, the annotated ones, the
+    other names of each, the transcripts and genes."""
+    return {
+        "contigs": dict(genome.contigs),
+        "annotated_contigs": sorted(contigs.counts),
+        "aliases": {
+            alias: contig
+            for alias, contig in sorted({**contigs.alias_to_contig, **contigs.extra_aliases}.items())
+            if alias not in contig_aliases(contig)
+        },
+        "transcripts_with_exception": contigs.exceptions,
+        "transcript_count": sum(contigs.counts.values()),
+        "gene_count": len(contigs.genes),
+    }
+
+
 def import_reference(
     *,
     name: str,
@@ -362,18 +398,7 @@ def import_reference(
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=destination.parent))
     try:
         genome_path = staging / "genome.fa"
-        folder = staging / "transcripts"
-        folder.mkdir()
-        # the genome is written by a process of its own while this one parses the gene model
-        progress = _GenomeProgress(Path(fasta), genome_path)
-        contigs = _ContigWriter(folder, progress, assembly_report)
-        try:
-            with _cyclic_gc_paused():
-                for raw in read_gene_model(gene_model):
-                    contigs.add(raw)
-                genome = contigs.finish()
-        finally:
-            progress.close()
+        contigs, genome = _write_transcripts_and_genome(staging, genome_path, gene_model, fasta, assembly_report)
         counts, genes = contigs.counts, contigs.genes
         if not counts:
             raise ReferenceError_(
@@ -397,6 +422,7 @@ def import_reference(
             for path in staging.rglob("*")
             if path.is_file()
         )
+        held = _contents(contigs, genome)
         manifest: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "name": name,
@@ -404,18 +430,11 @@ def import_reference(
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "engine_version": ENGINE_VERSION,
             "source_name": source_name or Path(gene_model).name,
-            "contigs": dict(genome.contigs),
-            "annotated_contigs": sorted(counts),
+            "contigs": held.pop("contigs"),
+            "annotated_contigs": held.pop("annotated_contigs"),
             "provider": provider,
             "release": release,
-            "aliases": {
-                alias: contig
-                for alias, contig in sorted({**contigs.alias_to_contig, **contigs.extra_aliases}.items())
-                if alias not in contig_aliases(contig)
-            },
-            "transcripts_with_exception": contigs.exceptions,
-            "transcript_count": sum(counts.values()),
-            "gene_count": len(genes),
+            **held,  # (the manifest's keys in the order they always had)
             "sources": sources,
             "checksum": _sha256_text("\n".join(file_digests)),
         }

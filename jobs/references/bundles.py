@@ -4,6 +4,7 @@ used set per process), and choosing the one a VCF is for."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from jobs.annotation.errors import ReferenceError_
-from jobs.annotation.reference import Reference, list_references
+from jobs.annotation.reference import ImportReport, Reference, import_reference, list_references
 
 
 def reference_dir() -> Path:
@@ -84,3 +85,29 @@ def reference_summaries() -> list[dict[str, str]]:
         shown = ", ".join(contigs[:25]) + (f" and {len(contigs) - 25} more" if len(contigs) > 25 else "")
         found.append({"name": bundle["name"], "build": bundle["build"], "contigs": shown or "none"})
     return found
+
+
+def reference_import(
+    *, name: str, build: str, gene_model: Path, fasta: Path, dbsnp: Path | None = None,
+    assembly_report: Path | None = None, source_name: str | None = None, release: str = "", provider: str = "",
+) -> ImportReport:
+    """Build the bundle ``name`` from files at hand into the references directory (replacing one of
+    that name only when the new one is complete)."""
+    return import_reference(
+        name=name, build=build, gene_model=gene_model, fasta=fasta, dbsnp=dbsnp, destination=reference_dir() / name,
+        source_name=source_name, assembly_report=assembly_report, release=release, provider=provider,
+    )  # fmt: skip
+
+
+def reference_remove(*, name: str) -> None:
+    """Delete the installed bundle ``name`` (ReferenceError_ when there is none of that name)."""
+    target = reference_dir() / name
+    if "/" in name or name.startswith(".") or not (target / "manifest.json").is_file():
+        known = ", ".join(bundle["name"] for bundle in installed_references()) or "none"
+        raise ReferenceError_(f"no reference {name[:60]!r} is installed (installed: {known})")
+    shutil.rmtree(target)
+
+
+def bundle_disk_size(name: str) -> int:
+    """Bytes on disk of the installed bundle ``name``."""
+    return sum(item.stat().st_size for item in (reference_dir() / name).rglob("*") if item.is_file())

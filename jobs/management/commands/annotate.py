@@ -8,13 +8,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from jobs.annotation.custom import CustomSpec
-from jobs.annotation.engine import annotate_vcf
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.flags import FLAG_OPTIONS
-from jobs.services.running import job_warnings, nothing_annotated_message
-from jobs.services.uploads import UploadRejected, checked_input, vcf_text
-from jobs.sources.registry import SourceError, registered_specs
+from jobs.services.local_files import annotate_local_file, default_output
+from jobs.services.uploads import UploadRejected
+from jobs.sources.registry import SourceError
 
 
 class Command(BaseCommand):
@@ -76,36 +74,27 @@ class Command(BaseCommand):
             raise CommandError(f"{input}: no such file")
         if output is not None and not output.parent.is_dir():
             raise CommandError(f"{output}: the folder {output.parent} does not exist")
-        if output is None:
-            stem = input.name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").removesuffix(".bcf")
-            output = input.with_name(f"{stem}.annot.vcf")
+        shown = [-1]
+
+        def progress(fraction: float) -> None:
+            percent = int(fraction * 100)
+            if not quiet and percent != shown[0]:
+                shown[0] = percent
+                sys.stderr.write(f"\r{percent:3d}%")
+                sys.stderr.flush()
+
         try:
-            with open(input, "rb") as handle, vcf_text(handle, name=input.name, path=str(input)) as text:
-                # (the checks a job's upload gets: header, build, first REF alleles; the reference it fits)
-                bundle = checked_input(text=text, name=input.name, reference_name=reference, max_bytes=1 << 62,
-                                       read_through=False)  # fmt: skip
-            shown = [-1]
-
-            def progress(fraction: float) -> None:
-                percent = int(fraction * 100)
-                if not quiet and percent != shown[0]:
-                    shown[0] = percent
-                    sys.stderr.write(f"\r{percent:3d}%")
-                    sys.stderr.flush()
-
-            customs = registered_specs(reference_name=bundle.name, names=source) if source else []
-            customs += [CustomSpec.parse(text) for text in custom]
-            result = annotate_vcf(
-                input, output, bundle, progress=progress, processes=max(1, processes), fill_id=not no_id_column,
-                customs=customs, pick=pick, flags=tuple(flags),
+            done = annotate_local_file(
+                input_path=input, output_path=output or default_output(input), reference_name=reference,
+                source_names=source, custom_specs=custom, processes=processes, fill_id=not no_id_column, pick=pick,
+                flags=flags, progress=progress,
             )  # fmt: skip
         except (AnnotationError, SourceError, UploadRejected, OSError) as exc:
             raise CommandError(str(exc)) from exc
         if not quiet:
             sys.stderr.write("\n")
-        stats = result.stats
-        nothing = nothing_annotated_message(stats, reference=bundle)
-        for warning in [nothing] if nothing else job_warnings(stats, build=bundle.build):
+        result, stats = done.result, done.result.stats
+        for warning in done.warnings:
             self.stderr.write(f"warning: {warning}")
         self.stdout.write(
             f"{result.output}: {stats.records} records, {stats.alleles} alleles in {stats.seconds:.2f} s; "

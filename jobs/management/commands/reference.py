@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,14 +12,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs.annotation.errors import AnnotationError
-from jobs.annotation.reference import ImportReport, import_reference, list_references
+from jobs.annotation.reference import ImportReport, list_references
 from jobs.references import catalogue
-from jobs.references.bundles import source_label
+from jobs.references.bundles import bundle_disk_size, reference_import, reference_remove, source_label
 from jobs.references.fetch import human_size
-
-
-def _disk_size(path: Path) -> int:
-    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
 
 
 class Command(BaseCommand):
@@ -66,10 +61,10 @@ class Command(BaseCommand):
                     f"{entry.name}{mark}\t{entry.build}\t{entry.provider} {entry.release}\t{sizes}\t{entry.licence}"
                 )
         elif action == "remove":
-            target = root / options["name"]
-            if not (target / "manifest.json").is_file():
-                raise CommandError(f"no reference {options['name']!r} is installed in {root}")
-            shutil.rmtree(target)
+            try:
+                reference_remove(name=options["name"])
+            except AnnotationError as exc:
+                raise CommandError(str(exc)) from exc
             self.stdout.write(f"Removed {options['name']}.")
             if options["name"] == settings.GAS_DEFAULT_REFERENCE:
                 self.stderr.write(f"{options['name']} was GAS_DEFAULT_REFERENCE: set it to an installed reference.")
@@ -87,10 +82,10 @@ class Command(BaseCommand):
             self._installed(report)
         else:
             try:
-                report = import_reference(
+                report = reference_import(
                     name=options["name"], build=options["build"], gene_model=options["gtf"] or options["gff3"],
-                    fasta=options["fasta"], dbsnp=options["dbsnp"], destination=root / options["name"],
-                    source_name=options["source_name"], assembly_report=options["assembly_report"],
+                    fasta=options["fasta"], dbsnp=options["dbsnp"], source_name=options["source_name"],
+                    assembly_report=options["assembly_report"],
                     release=options["release"], provider=options["provider"],
                 )  # fmt: skip
             except AnnotationError as exc:
@@ -107,7 +102,7 @@ class Command(BaseCommand):
                 f"{bundle['name']}\t{bundle['build']}\t{source or bundle['source_name']}\t"
                 f"transcripts={bundle['transcript_count']}\tgenes={bundle['gene_count']}\t"
                 f"contigs={len(bundle.get('annotated_contigs', []))}\t"
-                f"disk={human_size(_disk_size(root / bundle['name']))}\tchecksum={bundle['checksum'][:16]}"
+                f"disk={human_size(bundle_disk_size(bundle['name']))}\tchecksum={bundle['checksum'][:16]}"
             )
 
     def _installed(self, report: ImportReport) -> None:

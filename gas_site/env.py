@@ -9,9 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from django.core.exceptions import ImproperlyConfigured
 
-class ImproperlyConfiguredEnv(RuntimeError):
-    """An environment variable holds a value the service cannot use."""
+
+class ImproperlyConfiguredEnv(ImproperlyConfigured):
+    """An environment variable holds a value the service cannot use (Django's ImproperlyConfigured)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def env_str(name: str, default: str | None = None, *, required: bool = False) -> str:
@@ -23,6 +29,33 @@ def env_str(name: str, default: str | None = None, *, required: bool = False) ->
             return ""
         return default
     return value
+
+
+MAX_SECRET_FILE_BYTES = 64 * 1024
+
+
+def env_secret(name: str, default: str | None = None, *, required: bool = False) -> str:
+    """A secret from ``NAME``, or from the file ``NAME_FILE`` names (Docker secrets, systemd
+    credentials: ``DJANGO_SECRET_KEY_FILE=/run/secrets/django_key``), its final newline dropped.
+    Both set is an error: which one would win is not obvious."""
+    path = os.environ.get(f"{name}_FILE", "")
+    if not path:
+        return env_str(name, default, required=required)
+    if os.environ.get(name):
+        raise ImproperlyConfiguredEnv(f"Environment variables {name} and {name}_FILE are both set: set one.")
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_SECRET_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ImproperlyConfiguredEnv(
+            f"Environment variable {name}_FILE: cannot read the file ({exc.strerror})."
+        ) from None
+    if len(raw) > MAX_SECRET_FILE_BYTES:
+        raise ImproperlyConfiguredEnv(f"Environment variable {name}_FILE: the file is larger than 64 KiB.")
+    value = raw.decode("utf-8", "replace").removesuffix("\n").removesuffix("\r")
+    if not value and required:
+        raise ImproperlyConfiguredEnv(f"Environment variable {name}_FILE names an empty file.")
+    return value or (default or "")
 
 
 def env_choice(name: str, default: str, choices: Iterable[str]) -> str:

@@ -7,6 +7,7 @@ store and mail written to files under ``GAS_DATA_DIR``.
 
 from __future__ import annotations
 
+import zoneinfo
 from pathlib import Path
 
 import dj_database_url
@@ -18,6 +19,7 @@ from gas_site.env import (
     env_choice,
     env_int,
     env_list,
+    env_secret,
     env_str,
 )
 
@@ -34,7 +36,7 @@ if PRODUCTION and DEBUG:
     raise ImproperlyConfiguredEnv("DJANGO_DEBUG must be off when GAS_ENV=production.")
 
 _DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-5b8f0c7e2d"
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", None if PRODUCTION else _DEV_SECRET_KEY, required=PRODUCTION)
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY", None if PRODUCTION else _DEV_SECRET_KEY, required=PRODUCTION)
 if PRODUCTION and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     raise ImproperlyConfiguredEnv("DJANGO_SECRET_KEY must be a random string of at least 50 characters in production.")
 
@@ -110,7 +112,7 @@ _SQLITE_OPTIONS = {
     "timeout": 30,
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
-_database_url = env_str("DATABASE_URL")
+_database_url = env_secret("DATABASE_URL")
 if not _database_url:
     GAS_DATA_DIR.mkdir(parents=True, exist_ok=True)
     _database_url = f"sqlite:///{GAS_DATA_DIR / 'gas.sqlite3'}"
@@ -166,7 +168,7 @@ if GLOBUS_CLIENT_ID:
             "provider_id": "globus",
             "name": "Globus",
             "client_id": GLOBUS_CLIENT_ID,
-            "secret": env_str("GLOBUS_CLIENT_SECRET", required=True),
+            "secret": env_secret("GLOBUS_CLIENT_SECRET", required=True),
             # Globus releases the address of an identity its user signed in with and has no email_verified claim.
             "settings": {"server_url": env_str("GLOBUS_SERVER_URL", "https://auth.globus.org"), "email_verified": True},
         }
@@ -178,7 +180,7 @@ if OIDC_SERVER_URL:
             "provider_id": "oidc",
             "name": env_str("OIDC_PROVIDER_NAME", "OpenID Connect"),
             "client_id": env_str("OIDC_CLIENT_ID", required=True),
-            "secret": env_str("OIDC_CLIENT_SECRET", required=True),
+            "secret": env_secret("OIDC_CLIENT_SECRET", required=True),
             "settings": {"server_url": OIDC_SERVER_URL},
         }
     )
@@ -392,7 +394,7 @@ elif GAS_EMAIL == "smtp":
     EMAIL_HOST = env_str("EMAIL_HOST", required=True)
     EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65535)
     EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+    EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
     EMAIL_TIMEOUT = 30
 else:
@@ -408,6 +410,13 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 LANGUAGE_CODE = "en-us"
 FORMAT_MODULE_PATH = ["gas_site.formats"]  # (one date-time format, with the time zone)
 TIME_ZONE = env_str("GAS_TIME_ZONE", "UTC")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfiguredEnv(
+        f"Environment variable GAS_TIME_ZONE={TIME_ZONE!r} is not an IANA time zone name (such as Europe/London)."
+    ) from None
+LOG_LEVEL = env_choice("GAS_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")).upper()
 USE_I18N = True
 USE_TZ = True
 
@@ -417,7 +426,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"}},
     "filters": {"client_errors": {"()": "gas_site.log_filters.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["client_errors"]}},
-    "root": {"handlers": ["console"], "level": env_str("GAS_LOG_LEVEL", "INFO").upper()},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"botocore": {"level": "WARNING"}, "boto3": {"level": "WARNING"}},
 }
 

@@ -129,3 +129,63 @@ def test_the_suite_runs_on_the_database_that_DATABASE_URL_names():
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA journal_mode")
             assert cursor.fetchone()[0] == "wal"
+
+
+def _names_read() -> set[str]:
+    """Every environment variable the settings and the web server's configuration read."""
+    import ast
+
+    names = set()
+    for path in (ROOT / "gas_site" / "settings.py", ROOT / "gas_site" / "gunicorn_conf.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and (node.func.id.startswith("env_") or node.func.id == "_s3_storage")
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+            ):  # fmt: skip
+                names.add(node.args[0].value)
+    return names
+
+
+def test_the_readme_documents_every_variable_the_settings_read():
+    names = _names_read()
+    assert {"DJANGO_BEHIND_PROXY", "GAS_TIME_ZONE", "GAS_BIND", "GAS_INPUTS_BUCKET"} <= names  # (the walk finds them)
+    readme = (ROOT / "README.md").read_text()
+    missing = sorted(name for name in names if f"`{name}`" not in readme)
+    assert not missing, f"not in the README's Configuration table: {missing}"
+
+
+def test_a_secret_comes_from_the_file_its_name_file_variable_names(monkeypatch, tmp_path):
+    from gas_site.env import env_secret
+
+    secret = tmp_path / "key"
+    secret.write_text("from-a-file\n")
+    monkeypatch.delenv("GAS_S", raising=False)
+    monkeypatch.setenv("GAS_S_FILE", str(secret))
+    assert env_secret("GAS_S", required=True) == "from-a-file"
+    monkeypatch.setenv("GAS_S", "also-set")
+    with pytest.raises(ImproperlyConfiguredEnv, match="GAS_S and GAS_S_FILE are both set"):
+        env_secret("GAS_S")
+    monkeypatch.delenv("GAS_S")
+    monkeypatch.setenv("GAS_S_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ImproperlyConfiguredEnv, match="GAS_S_FILE: cannot read the file") as refused:
+        env_secret("GAS_S")
+    assert str(tmp_path) not in str(refused.value)  # (no path in the message)
+
+
+def test_settings_errors_are_djangos_improperly_configured():
+    from django.core.exceptions import ImproperlyConfigured
+
+    assert issubclass(ImproperlyConfiguredEnv, ImproperlyConfigured)
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("GAS_LOG_LEVEL", "loud", "GAS_LOG_LEVEL='loud' is not one of"),
+    ("GAS_TIME_ZONE", "Mars/Base", "GAS_TIME_ZONE='Mars/Base' is not an IANA time zone"),
+])  # fmt: skip
+def test_a_bad_log_level_or_time_zone_stops_start_up(variable, value, message):
+    env = {**os.environ, variable: value, "DJANGO_SETTINGS_MODULE": "gas_site.settings"}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode != 0 and message in done.stderr

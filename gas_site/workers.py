@@ -9,6 +9,10 @@ rest, the same way for every queue:
   it raises ``MessageRejected``: the message can never succeed and is dead-lettered now;
 - while ``consume`` runs, a heartbeat keeps the message invisible, so a long job is not
   handed to a second worker, while a worker that dies lets it reappear;
+- each worker kind has a deadline (``max_consume_seconds``): past it the heartbeat stops, and
+  ``consume`` is interrupted with ``ConsumeTimedOut`` (a SIGALRM in the main thread), handled
+  as any failure: the message comes back after a back-off and is dead-lettered after
+  ``max_receives``; a job is released for its next attempt (or failed on its last);
 - SIGTERM/SIGINT only set a flag: the message in hand is finished, then the loop stops.
   While the worker is idle in a long poll it stops at once (a message received in that
   instant is not lost: it reappears after its visibility timeout);
@@ -26,7 +30,9 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from abc import ABCMeta, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
@@ -54,6 +60,33 @@ class MessageRejected(Exception):
 
 class _StopWaiting(BaseException):
     """Raised by the signal handler to end an idle long poll at once."""
+
+
+class ConsumeTimedOut(Exception):
+    """``consume`` ran past its worker kind's deadline (``max_consume_seconds``)."""
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise ConsumeTimedOut in the ``with`` block once ``seconds`` have passed (SIGALRM: the
+    main thread only; elsewhere the block runs unbounded and the caller's heartbeat still stops)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: FrameType | None) -> None:
+        raise ConsumeTimedOut(f"stopped after its deadline of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, seconds)  # (an outer timer, e.g. a test's, is put back)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(0.001, outer - (time.monotonic() - started)))
 
 
 class Heartbeat:
@@ -87,11 +120,19 @@ class Heartbeat:
             connections.close_all()
 
 
-class QueueWorkerCommand(BaseCommand):
-    """Subclasses set ``queue_alias`` and implement ``consume``."""
+class QueueWorkerCommand(BaseCommand, metaclass=ABCMeta):
+    """Subclasses set ``queue_alias`` (and ``max_consume_seconds`` when theirs differs) and
+    implement ``consume``."""
 
     queue_alias: str = ""
     housekeeping_seconds: float = HOUSEKEEPING_SECONDS
+
+    @property
+    def max_consume_seconds(self) -> float:
+        """This worker kind's deadline for one message (GAS_WORKER_MAX_CONSUME_SECONDS by default)."""
+        from django.conf import settings
+
+        return float(settings.GAS_WORKER_MAX_CONSUME_SECONDS)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="Handle at most one message, then exit.")
@@ -106,8 +147,10 @@ class QueueWorkerCommand(BaseCommand):
         )
 
     # -- to implement ----------------------------------------------------------------------
+    @abstractmethod
     def consume(self, message: Message) -> None:
-        raise NotImplementedError
+        """Process one message; return to have it deleted, raise to have it retried
+        (``MessageRejected``: dead-lettered at once)."""
 
     def housekeeping(self) -> None:
         """Periodic work between messages; subclasses call super() and add theirs."""
@@ -208,19 +251,26 @@ class QueueWorkerCommand(BaseCommand):
         context = f"{self.worker_name}: message {message.message_id}" + (f" job {job_id}" if job_id else "")
         logger.info("%s: received (receive %s)", context, message.receive_count)
         started = time.monotonic()
-        heartbeat = Heartbeat(  # keeps the message invisible while it is being processed
-            lambda: self.queue.change_visibility(message, timeout_seconds=self.queue.visibility_timeout),
+        limit = self.max_consume_seconds
+        heartbeat = Heartbeat(  # keeps the message invisible while it is being processed, until the deadline
+            lambda: self._keep_invisible(message, until=started + limit),
             interval_seconds=max(1.0, self.queue.visibility_timeout / 3),
             name=f"heartbeat-{message.message_id}",
         )
+        delay = min(self.retry_delay * 2 ** max(0, message.receive_count - 1), MAX_RETRY_DELAY_SECONDS)
         try:
-            with heartbeat:
+            with heartbeat, deadline(limit):
                 self.consume(message)
         except MessageRejected as exc:
             logger.error("%s: rejected, moving to the dead-letter queue: %s", context, exc)
             self._queue_call(self.queue.dead_letter, message)
+        except ConsumeTimedOut as exc:
+            logger.error(
+                "%s: %s (receive %s of %s); retrying in %ss",
+                context, exc, message.receive_count, self.queue.max_receives, delay,
+            )  # fmt: skip
+            self._queue_call(self.queue.change_visibility, message, timeout_seconds=delay)
         except Exception:
-            delay = min(self.retry_delay * 2 ** max(0, message.receive_count - 1), MAX_RETRY_DELAY_SECONDS)
             logger.exception(
                 "%s: failed on receive %s of %s; retrying in %ss",
                 context,
@@ -234,6 +284,10 @@ class QueueWorkerCommand(BaseCommand):
             logger.info("%s: done in %.2fs", context, time.monotonic() - started)
         finally:
             refresh_connections()
+
+    def _keep_invisible(self, message: Message, *, until: float) -> None:
+        if time.monotonic() < until:  # (past the deadline the message may reappear for another worker)
+            self.queue.change_visibility(message, timeout_seconds=self.queue.visibility_timeout)
 
     def _queue_call(self, method: Any, *args: Any, **kwargs: Any) -> None:
         try:

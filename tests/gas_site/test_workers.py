@@ -163,6 +163,51 @@ def test_sigterm_while_idle_stops_a_long_poll_at_once(test_queues):
     assert worker.stopping is True
 
 
+@pytest.mark.django_db
+def test_a_message_stuck_past_its_deadline_is_failed_and_the_next_one_taken(test_queues):
+    """Issue 27: past max_consume_seconds consume is interrupted; the message is retried after the
+    back-off (not deleted, not extended), and the worker takes the next one."""
+
+    class Deadlined(RecordingWorker):
+        max_consume_seconds = 0.5
+
+    def stuck(worker, message):
+        if message.body["job_id"] == "stuck":
+            time.sleep(30)
+
+    test_queues["jobs"].send({"job_id": "stuck"})
+    test_queues["jobs"].send({"job_id": "next"})
+    worker = Deadlined(stuck)
+    handler_before = signal.getsignal(signal.SIGALRM)
+    started = time.monotonic()
+    run_once(worker, "--retry-delay", "60")
+    assert time.monotonic() - started < 10
+    run_once(worker)
+    assert [m.body["job_id"] for m in worker.consumed] == ["stuck", "next"]
+    depth = test_queues["jobs"].depth()
+    assert (depth.in_flight, depth.visible, depth.dead_letter) == (1, 0, 0)  # stuck: hidden for its back-off
+    assert signal.getsignal(signal.SIGALRM) == handler_before  # (and an outer timer, pytest-timeout's, runs on)
+
+
+@pytest.mark.django_db
+def test_past_its_deadline_a_message_is_no_longer_kept_invisible(test_queues, monkeypatch):
+    worker = RecordingWorker()
+    worker.queue = test_queues["jobs"]
+    extended = []
+    monkeypatch.setattr(worker.queue, "change_visibility", lambda message, **kwargs: extended.append(kwargs))
+    worker._keep_invisible(Message("m", {}, "r", 1, "q"), until=time.monotonic() + 60)
+    worker._keep_invisible(Message("m", {}, "r", 1, "q"), until=time.monotonic() - 1)
+    assert len(extended) == 1
+
+
+def test_a_worker_kind_must_implement_consume():
+    class Incomplete(QueueWorkerCommand):
+        queue_alias = "jobs"
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_heartbeat_keeps_a_long_job_invisible(settings):
     settings.GAS_QUEUES = _queue_settings(visibility=3)  # heartbeats every 1 s, each hiding it 3 s more

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
+from django.conf import settings
+
 from gas_site.queues import Message
 from gas_site.workers import QueueWorkerCommand, message_job_id
 from jobs.scratch import scratch_sweep
@@ -12,10 +14,17 @@ from jobs.services.housekeeping import files_sweep, jobs_reconcile
 from jobs.services.lifecycle import job_requeue_if_pending
 from jobs.services.running import job_run
 
+JOB_STORE_SECONDS = 900  # past the engine's own limit: storing the results, the completion
+
 
 class Command(QueueWorkerCommand):
     help = "Consume annotation job requests (queue alias 'jobs') and run them."
     queue_alias = "jobs"
+
+    @property
+    def max_consume_seconds(self) -> float:
+        """A job's own limit (the engine stops at GAS_JOB_MAX_SECONDS) and time to store its results."""
+        return float(settings.GAS_JOB_MAX_SECONDS + JOB_STORE_SECONDS)
 
     def on_start(self) -> None:
         scratch_sweep()

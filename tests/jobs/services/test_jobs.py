@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from django.core import mail
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -186,6 +188,37 @@ def test_a_crash_mid_job_is_retried(run_worker, signed_in_client, monkeypatch, d
         run_worker()
     job.refresh_from_db()
     assert (job.status, job.attempts, len(calls)) == (JobStatus.COMPLETED, 2, 2)
+
+
+def test_a_job_stuck_past_the_annotators_deadline_is_released_and_the_next_request_taken(
+    run_worker, signed_in_client, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Issue 27: a worker kind's deadline (max_consume_seconds) interrupts a stuck job: it goes back to
+    PENDING for its next attempt, its request is retried after the back-off, and the worker goes on."""
+    from jobs.management.commands import run_annotator
+
+    upload(signed_in_client, "stuck.vcf", GOOD_VCF.encode(), django_capture_on_commit_callbacks)
+    upload(signed_in_client, "next.vcf", GOOD_VCF.encode(), django_capture_on_commit_callbacks)
+    real = running.annotate_vcf
+
+    def stuck_on_the_first(*args, **kwargs):
+        if kwargs.get("input_name") == "stuck.vcf":
+            time.sleep(60)  # (interrupted by the deadline)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(running, "annotate_vcf", stuck_on_the_first)
+    monkeypatch.setattr(run_annotator.Command, "max_consume_seconds", 1.0)
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("run_annotator", "--once", "--wait", "0", "--retry-delay", "60")
+    assert time.monotonic() - started < 30
+    stuck = Job.objects.get(input_name="stuck.vcf")
+    assert (stuck.status, stuck.attempts) == (JobStatus.PENDING, 1)  # released for its next attempt
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("run_annotator", "--once", "--wait", "0")
+    assert Job.objects.get(input_name="next.vcf").status == JobStatus.COMPLETED  # the next request was taken
+    depth = queues["jobs"].depth()
+    assert (depth.in_flight, depth.visible, depth.dead_letter) == (1, 0, 0)  # the stuck one waits out its back-off
 
 
 def test_a_job_whose_worker_died_is_reclaimed_after_it_went_silent(

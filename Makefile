@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO := reference/demo
 DATA_DIR ?= $(or $(GAS_DATA_DIR),var)
 
-.PHONY: install run test lint check-deploy clean demo-reference bench
+.PHONY: install run test test-fast lint check-deploy clean demo-reference bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,12 @@ test: install $(OIDC_PROVIDER)/node_modules/.installed
 	  echo "== again on PostgreSQL =="; \
 	  DATABASE_URL="$$GAS_TEST_POSTGRES_URL" $(BIN)/pytest; \
 	fi
+
+# The fast tests: everything but the end-to-end, browser and chaos tests (marked slow), on SQLite.
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/pytest -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

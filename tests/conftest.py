@@ -11,6 +11,7 @@ from django.conf import settings as django_settings
 
 import gas_site.urls  # noqa: F401 - build the API schemas now, not inside a test that freezes time
 from accounts.models import User
+from tests.helpers import DEMO
 
 # boto3 must never reach a real account from a test.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -20,7 +21,6 @@ os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 PASSWORD = "correct-horse-battery-staple-42"
-DEMO = Path(__file__).resolve().parent.parent / "reference" / "demo"
 # VEP names CSQ's SOURCE field after its GTF; the expected entries in docs/vep-rules.md used this name.
 DEMO_SOURCE_NAME = "chr20.sorted.gtf.gz"
 
@@ -145,3 +145,54 @@ def database_url(tmp_path) -> Iterator[str]:
     yield base.rsplit("/", 1)[0] + f"/{name}"
     with psycopg.connect(base, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def job_settings(settings, demo_reference_dir):
+    """The demo reference, database queues with test names, mail kept in memory: what job tests run on
+    (a module asks for it with ``pytestmark = pytest.mark.usefixtures("job_settings")``)."""
+    settings.GAS_REFERENCE_DIR = demo_reference_dir
+    settings.GAS_DEFAULT_REFERENCE = "demo"
+    settings.GAS_QUEUES = {
+        alias: {
+            "BACKEND": "gas_site.queues.database.DatabaseQueue",
+            "NAME": f"test-{alias}",
+            "OPTIONS": {"visibility_timeout": 300, "max_receives": 5},
+        }
+        for alias in ("jobs", "archive", "restore", "thaw")
+    }
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.GAS_SITE_URL = "https://gas.example.org"
+
+
+@pytest.fixture
+def drain(django_capture_on_commit_callbacks):
+    """Run one worker pass for each named queue, with on-commit work executed as after a commit."""
+    from django.core.management import call_command
+
+    def run(*commands: str) -> None:
+        for command in commands:
+            with django_capture_on_commit_callbacks(execute=True):
+                call_command(command, "--once", "--wait", "0", "--retry-delay", "5")
+
+    return run
+
+
+@pytest.fixture
+def completed_job(signed_in_client, drain, django_capture_on_commit_callbacks):
+    """Makes a completed job of the signed-in user (GOOD_VCF through the upload page and an annotator)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from jobs.models import Job, JobStatus
+    from tests.helpers import GOOD_VCF
+
+    def make() -> Job:
+        with django_capture_on_commit_callbacks(execute=True):
+            signed_in_client.post(reverse("annotate"), {"file": SimpleUploadedFile("ok.vcf", GOOD_VCF.encode())})
+        drain("run_annotator")
+        job = Job.objects.order_by("-submitted_at").first()
+        assert job.status == JobStatus.COMPLETED, job.error_message
+        return job
+
+    return make

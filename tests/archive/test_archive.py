@@ -8,8 +8,6 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.files.storage import storages
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
@@ -21,9 +19,9 @@ from archive.models import ResultArchive, ResultState
 from gas_site.coldstorage import cold_storage
 from gas_site.queues import queues
 from jobs.models import Job, JobStatus
-from tests.jobs.services.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
+from tests.helpers import archive_state
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 RETENTION = 300
 THAW = 60
 
@@ -40,34 +38,9 @@ def archive_settings(settings, tmp_path):
 
 
 @pytest.fixture
-def drain(django_capture_on_commit_callbacks):
-    """Run one worker pass for each named queue, with on-commit work executed as after a commit."""
-
-    def run(*commands: str) -> None:
-        for command in commands:
-            with django_capture_on_commit_callbacks(execute=True):
-                call_command(command, "--once", "--wait", "0", "--retry-delay", "5")
-
-    return run
-
-
-@pytest.fixture
 def commit(django_capture_on_commit_callbacks):
     """Run what is deferred to transaction commit (plan events, queue sends) as a real commit would."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
-def completed_job(signed_in_client, drain, django_capture_on_commit_callbacks):
-    def make() -> Job:
-        with django_capture_on_commit_callbacks(execute=True):
-            signed_in_client.post(reverse("annotate"), {"file": SimpleUploadedFile("ok.vcf", GOOD_VCF.encode())})
-        drain("run_annotator")
-        job = Job.objects.order_by("-submitted_at").first()
-        assert job.status == JobStatus.COMPLETED, job.error_message
-        return job
-
-    return make
 
 
 def hot_bytes(job: Job) -> bytes:
@@ -85,10 +58,6 @@ def archive_then_restore(clock, job: Job, user, drain, commit) -> None:
     services.restore_process(job_id=job.id)
 
 
-def state(job: Job) -> str:
-    return ResultArchive.objects.get(job=job).state
-
-
 def test_full_cycle_on_the_local_cold_store(commit, signed_in_client, user, completed_job, drain):
     with freeze_time(timezone.now()) as clock:
         job = completed_job()
@@ -99,7 +68,7 @@ def test_full_cycle_on_the_local_cold_store(commit, signed_in_client, user, comp
         )
         assert "Downloadable until" in signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
         drain("archive_worker")
-        assert state(job) == ResultState.AVAILABLE  # not due: the request is still delayed
+        assert archive_state(job) == ResultState.AVAILABLE  # not due: the request is still delayed
         clock.tick(RETENTION + 1)
         drain("archive_worker")
         record.refresh_from_db()
@@ -114,14 +83,14 @@ def test_full_cycle_on_the_local_cold_store(commit, signed_in_client, user, comp
         mail.outbox.clear()
         with commit():
             signed_in_client.post(reverse("subscribe"), {"confirm": "on"})
-        assert state(job) == ResultState.RESTORING
+        assert archive_state(job) == ResultState.RESTORING
         drain("restore_worker")
         record.refresh_from_db()
         assert record.restore_tier == "Expedited" and record.restore_expected_at is not None
         page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
         assert "Restoring" in page and "expected by" in page
         drain("thaw_worker")  # the thaw request waits for the expected time
-        assert state(job) == ResultState.RESTORING
+        assert archive_state(job) == ResultState.RESTORING
         clock.tick(THAW + 1)
         drain("thaw_worker")
         record.refresh_from_db()
@@ -145,7 +114,7 @@ def test_premium_results_are_never_archived(commit, user, completed_job, drain):
         assert queues["archive"].depth().total == 0
         clock.tick(RETENTION * 10)
         services.archive_process(job_id=job.id)
-        assert state(job) == ResultState.AVAILABLE and storages["results"].exists(job.result_key)
+        assert archive_state(job) == ResultState.AVAILABLE and storages["results"].exists(job.result_key)
 
 
 def test_upgrade_while_the_archive_request_is_pending_keeps_the_file_hot(commit, user, completed_job, drain):
@@ -156,7 +125,7 @@ def test_upgrade_while_the_archive_request_is_pending_keeps_the_file_hot(commit,
             plan_upgrade(user=user)
         clock.tick(RETENTION + 1)
         drain("archive_worker")
-        assert state(job) == ResultState.AVAILABLE and hot_bytes(job) == original
+        assert archive_state(job) == ResultState.AVAILABLE and hot_bytes(job) == original
         assert ResultArchive.objects.get(job=job).archive_due_at is None
 
 
@@ -176,11 +145,11 @@ def test_upgrade_after_copy_before_delete_then_resumed(
         with pytest.raises(SystemExit):
             services.archive_process(job_id=job.id)
         monkeypatch.undo()
-        assert state(job) == ResultState.ARCHIVED and storages["results"].exists(job.result_key)
+        assert archive_state(job) == ResultState.ARCHIVED and storages["results"].exists(job.result_key)
         with django_capture_on_commit_callbacks(execute=True):
             with commit():
                 plan_upgrade(user=user)
-        assert state(job) == ResultState.RESTORING
+        assert archive_state(job) == ResultState.RESTORING
         assert services.archive_process(job_id=job.id) == "restoring"  # the redelivered archive message
         assert hot_bytes(job) == original
         drain("restore_worker")
@@ -262,7 +231,7 @@ def test_unfinished_restore_is_checked_again_later(commit, user, completed_job, 
         assert depth.delayed == 1 and depth.visible == 0  # put back for later, not lost
         clock.tick(THAW + 1)
         drain("thaw_worker")
-        assert state(job) == ResultState.AVAILABLE
+        assert archive_state(job) == ResultState.AVAILABLE
 
 
 def test_downgrade_archives_again_after_a_new_window(commit, user, completed_job, drain):
@@ -276,10 +245,10 @@ def test_downgrade_archives_again_after_a_new_window(commit, user, completed_job
         record = ResultArchive.objects.get(job=job)
         assert record.archive_due_at == timezone.now() + timedelta(seconds=RETENTION)
         drain("archive_worker")
-        assert state(job) == ResultState.AVAILABLE
+        assert archive_state(job) == ResultState.AVAILABLE
         clock.tick(RETENTION + 1)
         drain("archive_worker")
-        assert state(job) == ResultState.ARCHIVED
+        assert archive_state(job) == ResultState.ARCHIVED
 
 
 def _archived_and_staff_signed_in(clock, client, completed_job, drain, email: str = "root@example.org"):
@@ -302,7 +271,7 @@ def test_staff_force_restore_for_a_free_user(commit, client, user, completed_job
                 reverse("admin:jobs_job_changelist"), {"action": "force_restore", "_selected_action": [str(job.id)]}
             )
         assert response.status_code == 302
-        assert state(job) == ResultState.RESTORING
+        assert archive_state(job) == ResultState.RESTORING
         drain("restore_worker")
         clock.tick(THAW + 1)
         drain("thaw_worker")
@@ -322,11 +291,11 @@ def test_staff_archive_now_and_rerun(client, user, completed_job, drain, django_
     chosen = {"action": "archive_now", "_selected_action": [str(job.id)]}
     asked = client.post(reverse("admin:jobs_job_changelist"), chosen)
     assert asked.status_code == 200 and "move to cold storage now" in asked.content.decode()  # (it asks first)
-    assert state(job) == ResultState.AVAILABLE
+    assert archive_state(job) == ResultState.AVAILABLE
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("admin:jobs_job_changelist"), {**chosen, "post": "yes"})
     drain("archive_worker")
-    assert state(job) == ResultState.ARCHIVED
+    assert archive_state(job) == ResultState.ARCHIVED
     Job.objects.filter(id=job.id).update(status=JobStatus.FAILED, error_message="x")
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("admin:jobs_job_changelist"), {"action": "rerun", "_selected_action": [str(job.id)]})
@@ -473,7 +442,7 @@ def test_full_cycle_on_s3_glacier_with_sqs_and_a_long_retention(
         for _ in range(4):  # 4 x 900 s = the hour, one delayed hop at a time
             clock.tick(901)
             drain("archive_worker")
-            if state(job) == ResultState.ARCHIVED:
+            if archive_state(job) == ResultState.ARCHIVED:
                 break
         record = ResultArchive.objects.get(job=job)
         assert record.state == ResultState.ARCHIVED
@@ -489,11 +458,11 @@ def test_full_cycle_on_s3_glacier_with_sqs_and_a_long_retention(
             for _ in range(4):
                 clock.tick(901)
                 drain("thaw_worker")
-                if state(job) == ResultState.AVAILABLE:
+                if archive_state(job) == ResultState.AVAILABLE:
                     break
         finally:
             state_manager.unset_transition(model_name="s3::keyrestore")
-        assert state(job) == ResultState.AVAILABLE
+        assert archive_state(job) == ResultState.AVAILABLE
         assert hot_bytes(job) == original
         drain("archive_worker")  # the follow-up the thaw queued
         assert "Contents" not in s3.list_objects_v2(Bucket="gas-cold")  # the cold copy is gone
@@ -552,5 +521,5 @@ def test_a_sweep_while_the_thaw_builds_the_table_keeps_it(commit, client, user, 
         clock.tick(THAW + 1)
         drain("thaw_worker")
     job.refresh_from_db()
-    assert state(job) == ResultState.AVAILABLE and job.table_key
+    assert archive_state(job) == ResultState.AVAILABLE and job.table_key
     assert storages["results"].exists(job.table_key)

@@ -19,9 +19,12 @@ from jobs.models import Job, JobStatus
 from jobs.results.filters import parse_filter
 from jobs.results.tables import table_for
 from tests.conftest import local_cold_store
-from tests.jobs.services.test_jobs import SYNTHETIC, job_settings  # noqa: F401 - the same settings fixture
+from tests.helpers import SYNTHETIC
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.usefixtures("job_settings"), pytest.mark.browser, pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+]
 PASSWORD = "a-Long-enough-passphrase-42"
 
 
@@ -142,7 +145,7 @@ def test_upload_watch_filter_genes_export_archive_and_restore(browser, live_serv
 def test_honest_outcomes_in_the_browser(browser, live_server, tmp_path):
     """Item 7: a file refused at upload says why; a shifted file completes with its warning on
     the job page, in the QC table and over the variant table."""
-    from tests.jobs.services.test_outcomes import dbsnp_records, vcf
+    from tests.helpers import dbsnp_records, vcf
 
     base = live_server.url
     sign_up(browser, base, "barbara@example.org")

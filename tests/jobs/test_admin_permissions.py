@@ -12,11 +12,10 @@ from accounts.models import Plan, User
 from accounts.services import staff_grant
 from archive.models import ResultState
 from jobs.models import AnnotationSource, Job, JobStatus
-from tests.archive.test_archive import completed_job, drain, state  # noqa: F401 - the same fixtures
-from tests.jobs.services.test_jobs import job_settings  # noqa: F401 - the same settings fixture
-from tests.jobs.sources.test_sources import add, write_source
+from tests.helpers import add_source, write_source
+from tests.helpers import archive_state as state  # (the archive's state of a job)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 
 PASSWORD = "a-long-staff-password-1"
 CHANGELISTS = {"jobs": "admin:jobs_job_changelist", "sources": "admin:jobs_annotationsource_changelist",
@@ -58,7 +57,7 @@ def test_each_action_is_offered_only_to_roles_allowed_it(role, changelist, actio
 
 
 def test_staff_cannot_remove_a_source_even_by_posting_the_action(tmp_path):
-    add(tmp_path, path=write_source(tmp_path))
+    add_source(tmp_path, path=write_source(tmp_path))
     source = AnnotationSource.objects.get()
     staff = signed_in("staff")
     chosen = {"action": "remove_sources", "_selected_action": [str(source.pk)], "post": "yes"}
@@ -67,7 +66,7 @@ def test_staff_cannot_remove_a_source_even_by_posting_the_action(tmp_path):
 
 
 def test_removing_sources_asks_first_and_names_them(tmp_path):
-    add(tmp_path, path=write_source(tmp_path))
+    add_source(tmp_path, path=write_source(tmp_path))
     source = AnnotationSource.objects.get()
     root = signed_in("superuser")
     chosen = {"action": "remove_sources", "_selected_action": [str(source.pk)]}
@@ -79,7 +78,7 @@ def test_removing_sources_asks_first_and_names_them(tmp_path):
     assert not AnnotationSource.objects.filter(pk=source.pk).exists()
 
 
-def test_staff_run_the_job_actions_but_cannot_delete_jobs(completed_job, drain, django_capture_on_commit_callbacks):  # noqa: F811
+def test_staff_run_the_job_actions_but_cannot_delete_jobs(completed_job, drain, django_capture_on_commit_callbacks):
     job = completed_job()
     staff = signed_in("staff")
     chosen = {"_selected_action": [str(job.id)], "post": "yes"}
@@ -97,7 +96,7 @@ def test_staff_run_the_job_actions_but_cannot_delete_jobs(completed_job, drain, 
     assert User.objects.get(id=job.owner_id).plan == Plan.FREE
 
 
-def test_deleting_jobs_asks_first_and_takes_their_files(completed_job, drain):  # noqa: F811
+def test_deleting_jobs_asks_first_and_takes_their_files(completed_job, drain):
     from django.core.files.storage import storages
 
     job = completed_job()

@@ -13,10 +13,9 @@ from django.urls import reverse
 
 from gas_site.log_filters import ClientErrorsWithoutTraceback
 from jobs.models import Job, RegionSet
-from tests.jobs.api.test_api import make_token
-from tests.jobs.services.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
+from tests.helpers import GOOD_VCF, make_token
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 
 
 @pytest.fixture

@@ -13,16 +13,9 @@ from django.test import Client
 from django.urls import reverse
 
 from jobs.models import ApiToken, Job, JobStatus
-from tests.jobs.services.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
+from tests.helpers import GOOD_VCF, make_token
 
-pytestmark = pytest.mark.django_db
-
-
-def make_token(client: Client) -> str:
-    response = client.post(reverse("token_create"), {"name": "laptop"}, follow=True)
-    match = re.search(r'data-testid="new-token">([^<]+)<', response.content.decode())
-    assert match, "the new token is shown once on the profile page"
-    return match.group(1)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 
 
 @pytest.fixture
@@ -41,7 +34,10 @@ def submit(api: Client, name: str, content: bytes, capture):
 
 
 def test_token_is_shown_once_and_stored_hashed(signed_in_client, user):
-    raw = make_token(signed_in_client)
+    response = signed_in_client.post(reverse("token_create"), {"name": "laptop"}, follow=True)
+    match = re.search(r'data-testid="new-token">([^<]+)<', response.content.decode())
+    assert match, "the new token is shown once on the profile page"
+    raw = match.group(1)
     stored = ApiToken.objects.get(user=user)
     assert raw.startswith("gas_") and stored.key_hash != raw and raw not in stored.key_hash
     assert raw not in signed_in_client.get(reverse("profile")).content.decode()

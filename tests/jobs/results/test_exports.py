@@ -20,10 +20,8 @@ from jobs.results.bgzf import BGZF_BLOCK_INPUT, bgzf_stream, filtered_records
 from jobs.results.filters import parse_filter
 from jobs.results.queries import VariantTable
 from jobs.services import tokens
-from tests.jobs.results.test_variant_browser import annotated  # noqa: F401 - the same upload-and-annotate fixture
-from tests.jobs.services.test_jobs import job_settings  # noqa: F401 - the same settings fixture
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 
 
 def bgzf_blocks(data: bytes) -> list[tuple[int, int]]:
@@ -66,7 +64,7 @@ def test_filtered_records_stop_after_the_last_wanted():
     assert picked([9], body=text.rstrip("\n"), block=5).splitlines()[-1] == "20\t10"  # (no final newline)
 
 
-def test_streamed_tsv_is_what_duckdb_writes(annotated, tmp_path):  # noqa: F811
+def test_streamed_tsv_is_what_duckdb_writes(annotated, tmp_path):
     """The peer: DuckDB's own CSV writer (what the export used before it streamed), byte for byte,
     in batches smaller than the job so that several are joined."""
     job = annotated()
@@ -96,7 +94,7 @@ def one_export_at_a_time(settings, monkeypatch):
     monkeypatch.setattr(_ExportSlot, "_busy", 0)  # (earlier tests' responses were never closed, as a server would)
 
 
-def test_exports_beyond_the_limit_wait_their_turn(annotated, signed_in_client, one_export_at_a_time):  # noqa: F811
+def test_exports_beyond_the_limit_wait_their_turn(annotated, signed_in_client, one_export_at_a_time):
     job = annotated()
     first = signed_in_client.get(reverse("job_export", args=[job.id, "tsv"]))
     assert first.status_code == 200 and first.streaming

@@ -11,7 +11,6 @@ from pathlib import Path
 import pysam
 import pytest
 from django.core.files.storage import storages
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
@@ -20,32 +19,15 @@ from freezegun import freeze_time
 from accounts.services import plan_upgrade
 from archive import services as archive_services
 from archive.models import ResultArchive, ResultState
-from jobs.models import Job, JobStatus
+from jobs.models import Job
 from jobs.results.filters import parse_filter, parse_region
 from jobs.results.queries import VariantTable
 from jobs.results.schema import TableError, variant_class
 from jobs.results.writer import write_table
 from jobs.services import tokens
-from tests.jobs.services.test_jobs import SYNTHETIC, job_settings  # noqa: F401 - the same settings fixture
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 TRIO = Path(__file__).resolve().parents[2] / "data" / "scout_demo_trio_GRCh37.vcf.gz"
-
-
-@pytest.fixture
-def annotated(signed_in_client, django_capture_on_commit_callbacks):
-    """Upload a file, run the real worker once, return the completed job."""
-
-    def make(path: Path = SYNTHETIC) -> Job:
-        with django_capture_on_commit_callbacks(execute=True):
-            signed_in_client.post(reverse("annotate"), {"file": SimpleUploadedFile(path.name, path.read_bytes())})
-        with django_capture_on_commit_callbacks(execute=True):
-            call_command("run_annotator", "--once", "--wait", "0", "--retry-delay", "5")
-        job = Job.objects.order_by("-submitted_at").first()
-        assert job.status == JobStatus.COMPLETED, job.error_message
-        return job
-
-    return make
 
 
 def vcf_variants(job: Job) -> list[dict]:

@@ -15,10 +15,9 @@ import pytest
 from django.urls import reverse
 
 from jobs.models import Job
-from tests.jobs.services.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
-from tests.jobs.services.test_outcomes import dbsnp_records, vcf
+from tests.helpers import GOOD_VCF, dbsnp_records, vcf
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 BUCKET = "gas-direct-inputs"
 # every REF the complement of the genome's base there (a wrong build, shifted positions), gzipped
 _COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}

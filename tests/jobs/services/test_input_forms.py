@@ -16,10 +16,9 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from jobs.models import Job, JobStatus
-from tests.jobs.api.test_api import make_token
-from tests.jobs.services.test_jobs import job_settings  # noqa: F401 - the same settings fixture
+from tests.helpers import make_token
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 DATA = Path(__file__).resolve().parents[2] / "data"
 INDELS = DATA / "vt_chr20_indels.vcf.gz"  # (real: vt's test indels on GRCh37 chr20)
 

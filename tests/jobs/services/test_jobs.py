@@ -6,12 +6,10 @@ import gzip
 import time
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core import mail
 from django.core.files.storage import storages
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -21,38 +19,9 @@ from freezegun import freeze_time
 from gas_site.queues import queues
 from jobs.models import Job, JobStatus
 from jobs.services import lifecycle, running
+from tests.helpers import GOOD_VCF, SYNTHETIC, upload
 
-DATA = Path(__file__).resolve().parents[2] / "data"
-SYNTHETIC = DATA / "synthetic_chr20_10k.vcf.gz"
-GOOD_VCF = (
-    "##fileformat=VCFv4.2\n##contig=<ID=20,length=63025520>\n"
-    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-    "20\t63426\t.\tG\tA\t50\tPASS\t.\n"
-    "20\t123273\t.\tA\tT\t50\tPASS\t.\n"
-)
-
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def job_settings(settings, demo_reference_dir):
-    settings.GAS_REFERENCE_DIR = demo_reference_dir
-    settings.GAS_DEFAULT_REFERENCE = "demo"
-    settings.GAS_QUEUES = {
-        alias: {
-            "BACKEND": "gas_site.queues.database.DatabaseQueue",
-            "NAME": f"test-{alias}",
-            "OPTIONS": {"visibility_timeout": 300, "max_receives": 5},
-        }
-        for alias in ("jobs", "archive", "restore", "thaw")
-    }
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.GAS_SITE_URL = "https://gas.example.org"
-
-
-def upload(client, name: str, content: bytes, capture, **extra):
-    with capture(execute=True):
-        return client.post(reverse("annotate"), {"file": SimpleUploadedFile(name, content)}, **extra)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 
 
 def test_upload_queue_annotate_download_and_email(

@@ -15,33 +15,10 @@ from django.urls import reverse
 
 from accounts.services import plan_upgrade
 from jobs.models import Job, JobStatus
-from tests.conftest import DEMO
-from tests.jobs.api.test_api import make_token
-from tests.jobs.services.test_jobs import job_settings  # noqa: F401 - the same settings fixture
+from tests.helpers import dbsnp_records, make_token, vcf
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 DATA = Path(__file__).resolve().parents[2] / "data"
-HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-
-
-def dbsnp_records(count: int) -> list[tuple[int, str, str]]:
-    """Real chr20 sites (POS, REF, ALT) from the demo's dbSNP slice: REF agrees with the genome."""
-    found = []
-    with gzip.open(DEMO / "dbsnp_common_GRCh37.chr20.vcf.gz", "rt") as handle:
-        for line in handle:
-            if not line.startswith("#"):
-                columns = line.split("\t")
-                if len(columns[3]) == 1 and len(columns[4]) == 1:
-                    found.append((int(columns[1]), columns[3], columns[4]))
-            if len(found) == count:
-                break
-    return found
-
-
-def vcf(records: list[tuple[int, str, str]]) -> bytes:
-    return (HEADER + "".join(f"20\t{pos}\t.\t{ref}\t{alt}\t.\t.\t.\n" for pos, ref, alt in records)).encode()
-
-
 def post(client, capture, name: str, content: bytes):
     with capture(execute=True):
         return client.post(reverse("annotate"), {"file": SimpleUploadedFile(name, content)})

@@ -45,10 +45,9 @@ from jobs.scratch import SCRATCH_PREFIX, scratch_folder, scratch_sweep
 from jobs.services import lifecycle, running, uploads
 from jobs.services.housekeeping import files_sweep, jobs_reconcile
 from tests.conftest import local_cold_store
-from tests.jobs.api.test_api import make_token
-from tests.jobs.services.test_jobs import GOOD_VCF, job_settings, upload  # noqa: F401 - the same settings fixture
+from tests.helpers import GOOD_VCF, make_token, upload
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 ROOT = Path(__file__).resolve().parents[3]
 HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 

@@ -12,10 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from jobs.models import RegionSet
-from tests.jobs.api.test_api import make_token
-from tests.jobs.services.test_jobs import job_settings  # noqa: F401 - the same settings fixture
+from tests.helpers import make_token
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 
 
 def gzipped(parts, level: int = 1) -> bytes:

@@ -16,33 +16,9 @@ from django.urls import reverse
 
 from jobs.models import AnnotationSource, Job, JobStatus, RegionSet
 from jobs.sources.registry import source_dir
-from tests.jobs.api.test_api import make_token
-from tests.jobs.services.test_jobs import GOOD_VCF, job_settings  # noqa: F401 - the same settings fixture
+from tests.helpers import CLINICAL, GOOD_VCF, add_source, make_token, write_source
 
-pytestmark = pytest.mark.django_db
-
-
-CLINICAL = (
-    "##fileformat=VCFv4.2\n"
-    '##INFO=<ID=CLNSIG,Number=.,Type=String,Description="Clinical significance">\n'
-    '##INFO=<ID=AF,Number=A,Type=Float,Description="Allele frequency">\n'
-    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-    "{chrom}\t63426\tclinA\tG\tA\t.\t.\tCLNSIG=Pathogenic;AF=0.001\n"
-    "{chrom}\t123273\tclinB\tA\tC,T\t.\t.\tCLNSIG=Benign;AF=0.1,0.2\n"
-)
-
-
-def write_source(tmp_path: Path, chrom: str = "chr20", name: str = "clinical.vcf") -> Path:
-    path = tmp_path / name
-    path.write_text(CLINICAL.format(chrom=chrom))
-    return path
-
-
-def add(tmp_path: Path, *args: str, name: str = "clinvar", path: Path | None = None) -> str:
-    out = io.StringIO()
-    source = path or write_source(tmp_path)
-    call_command("source", "add", name, "--reference", "demo", "--file", str(source), *args, stdout=out)
-    return out.getvalue()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 
 
 def csq_values(vcf_text: str, field: str) -> dict[tuple[int, str], set[str]]:
@@ -68,7 +44,7 @@ def result_text(client: Client, job: Job) -> str:
 
 # -- the registry ---------------------------------------------------------------------------
 def test_source_add_indexes_checks_and_lists_a_plain_vcf(tmp_path):
-    said = add(tmp_path, "--fields", "CLNSIG,AF", "--short-name", "ClinVar", "--default")
+    said = add_source(tmp_path, "--fields", "CLNSIG,AF", "--short-name", "ClinVar", "--default")
     source = AnnotationSource.objects.get()
     assert "Registered clinvar for demo: VCF matched by exact, CSQ fields ClinVar, ClinVar_CLNSIG, ClinVar_AF" in said
     assert (source.format, source.match_type, source.fields, source.contigs) == (
@@ -98,7 +74,7 @@ def test_source_add_indexes_checks_and_lists_a_plain_vcf(tmp_path):
 )
 def test_a_source_that_does_not_fit_is_refused_and_nothing_is_kept(tmp_path, args, chrom, message):
     with pytest.raises(CommandError) as refused:
-        add(tmp_path, *args, path=write_source(tmp_path, chrom=chrom))
+        add_source(tmp_path, *args, path=write_source(tmp_path, chrom=chrom))
     assert message in str(refused.value)
     assert not AnnotationSource.objects.exists()
     assert not any(source_dir().glob("*/*")) if source_dir().exists() else True
@@ -111,18 +87,18 @@ def test_unknown_reference_and_unsorted_files_are_refused_clearly(tmp_path):
     unsorted = tmp_path / "panel.bed"
     unsorted.write_text("20\t500\t600\tb\n20\t100\t200\ta\n")
     with pytest.raises(CommandError, match=r"must be sorted by contig and position: sort -k1,1 -k2,2n"):
-        add(tmp_path, name="panel", path=unsorted)
+        add_source(tmp_path, name="panel", path=unsorted)
     with pytest.raises(CommandError, match="a BED source is matched by overlap only"):
-        add(tmp_path, "--type", "exact", name="panel", path=tmp_path / "panel.bed")
+        add_source(tmp_path, "--type", "exact", name="panel", path=tmp_path / "panel.bed")
 
 
 def test_a_new_version_replaces_the_old_one_and_remove_deletes_the_files(tmp_path):
-    add(tmp_path)
+    add_source(tmp_path)
     first = AnnotationSource.objects.get()
     with pytest.raises(CommandError, match=r"already registered .* use --replace"):
-        add(tmp_path)
+        add_source(tmp_path)
     changed = write_source(tmp_path, chrom="20", name="clinical-2.vcf")
-    add(tmp_path, "--replace", path=changed)
+    add_source(tmp_path, "--replace", path=changed)
     second = AnnotationSource.objects.get()
     assert second.sha256 != first.sha256 and second.file_name == "clinical-2.vcf"
     assert not (source_dir() / first.path).exists() and (source_dir() / second.path).is_file()
@@ -136,7 +112,7 @@ def test_an_indexed_bgzipped_source_is_linked_with_its_index(tmp_path):
     plain = write_source(tmp_path, chrom="20")
     subprocess.run(["bgzip", "-f", str(plain)], check=True)
     subprocess.run(["tabix", "-p", "vcf", f"{plain}.gz"], check=True)
-    add(tmp_path, path=Path(f"{plain}.gz"))
+    add_source(tmp_path, path=Path(f"{plain}.gz"))
     kept = source_dir() / AnnotationSource.objects.get().path
     assert kept.read_bytes() == Path(f"{plain}.gz").read_bytes()
     assert Path(f"{kept}.tbi").read_bytes() == Path(f"{plain}.gz.tbi").read_bytes()
@@ -172,7 +148,9 @@ def test_a_job_applies_the_chosen_source_and_records_its_version(
     tmp_path,
     django_capture_on_commit_callbacks,
 ):
-    add(tmp_path, "--fields", "CLNSIG,AF", "--short-name", "ClinVar", "--default", "--description", "ClinVar test")
+    add_source(
+        tmp_path, "--fields", "CLNSIG,AF", "--short-name", "ClinVar", "--default", "--description", "ClinVar test"
+    )
     form = signed_in_client.get(reverse("annotate")).content.decode()
     assert 'value="clinvar"' in form and "checked" in form and "ClinVar test" in form
     submit(signed_in_client, django_capture_on_commit_callbacks, sources=["clinvar"])
@@ -199,7 +177,7 @@ def test_leaving_every_source_out_applies_none(
     tmp_path,
     django_capture_on_commit_callbacks,
 ):
-    add(tmp_path, "--default")
+    add_source(tmp_path, "--default")
     submit(signed_in_client, django_capture_on_commit_callbacks)  # (the form posted with no box ticked)
     run_worker()
     job = Job.objects.get()
@@ -213,8 +191,8 @@ def test_the_api_takes_defaults_a_choice_or_none_and_refuses_unknown_sources(
     tmp_path,
     django_capture_on_commit_callbacks,
 ):
-    add(tmp_path, "--default")
-    add(tmp_path, "--type", "overlap", name="extra", path=write_source(tmp_path, name="extra.vcf"))
+    add_source(tmp_path, "--default")
+    add_source(tmp_path, "--type", "overlap", name="extra", path=write_source(tmp_path, name="extra.vcf"))
     api = Client(HTTP_AUTHORIZATION=f"Bearer {make_token(signed_in_client)}")
     listed = api.get("/api/v1/sources?reference=demo").json()
     assert [(s["name"], s["match_type"], s["default"]) for s in listed] == [
@@ -246,7 +224,7 @@ def test_a_source_removed_before_the_job_ran_is_a_warning(
     tmp_path,
     django_capture_on_commit_callbacks,
 ):
-    add(tmp_path)
+    add_source(tmp_path)
     submit(signed_in_client, django_capture_on_commit_callbacks, sources=["clinvar"])
     call_command("source", "remove", "clinvar", stdout=io.StringIO())
     run_worker()
@@ -256,7 +234,7 @@ def test_a_source_removed_before_the_job_ran_is_a_warning(
 
 
 def test_annotate_command_applies_registered_sources(tmp_path):
-    add(tmp_path, "--fields", "CLNSIG")
+    add_source(tmp_path, "--fields", "CLNSIG")
     source = tmp_path / "in.vcf"
     source.write_text(GOOD_VCF)
     call_command("annotate", str(source), "-o", str(tmp_path / "out.vcf"), "--source", "clinvar", "--quiet",
@@ -362,9 +340,9 @@ def test_region_files_survive_the_storage_sweep(signed_in_client, user):
 
 def test_registering_the_same_file_again_keeps_its_version(tmp_path):
     source = write_source(tmp_path)
-    add(tmp_path, path=source)
+    add_source(tmp_path, path=source)
     first = AnnotationSource.objects.get()
-    add(tmp_path, "--replace", "--fields", "CLNSIG", path=source)
+    add_source(tmp_path, "--replace", "--fields", "CLNSIG", path=source)
     again = AnnotationSource.objects.get()
     assert again.path == first.path and (source_dir() / again.path).is_file() and again.fields == ["CLNSIG"]
 
@@ -390,6 +368,6 @@ def test_a_plain_gzip_source_is_recompressed_as_bgzf_and_indexed(tmp_path):
     packed = tmp_path / "clinical.vcf.gz"
     packed.write_bytes(gzip.compress(CLINICAL.format(chrom="20").encode()))
     assert not is_bgzf(packed)
-    add(tmp_path, path=packed)
+    add_source(tmp_path, path=packed)
     kept = source_dir() / AnnotationSource.objects.get().path
     assert is_bgzf(kept) and Path(f"{kept}.tbi").is_file()

@@ -12,8 +12,12 @@ from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
 
+from gas_site.errors import ServiceError
 
-class RateLimited(Exception):
+
+class RateLimited(ServiceError):
+    code = "rate_limited"
+
     def __init__(self, retry_after: int, what: str) -> None:
         super().__init__(f"Too many {what}; try again in {retry_after} s.")
         self.retry_after = retry_after

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
+from gas_site.errors import NotFound, http_status
 from jobs import storage
 from jobs.forms import AnnotateForm, RegionSetForm, TokenForm
 from jobs.models import Job
@@ -33,6 +35,14 @@ logger = logging.getLogger(__name__)
 @csrf_exempt  # CSRF is checked below, once the upload limit handler is installed
 @login_required
 @require_http_methods(["GET", "POST"])
+
+def _owned_job(request: HttpRequest, job_id: uuid.UUID) -> Job:
+    """The signed-in user's job, else the 404 page (someone else's job is not revealed either)."""
+    try:
+        return job_of(request.user, job_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
 def annotate(request: HttpRequest) -> HttpResponse:
     return _annotate(request)
 
@@ -80,7 +90,7 @@ def _annotate(request: HttpRequest) -> HttpResponse:
                 )
             except uploads.UploadRejected as exc:
                 form.add_error("file", exc.message)
-                return render(request, "jobs/annotate.html", {**page, "form": form}, status=exc.status)
+                return render(request, "jobs/annotate.html", {**page, "form": form}, status=http_status(exc))
             messages.success(request, f"{job.title} was uploaded and queued for annotation.")
             return redirect("job_detail", job_id=job.id)
         return render(request, "jobs/annotate.html", {**page, "form": form}, status=400)
@@ -111,7 +121,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    return job_page(request, job=job_of(request.user, job_id))
+    return job_page(request, job=_owned_job(request, job_id))
 
 
 def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> HttpResponse:
@@ -155,7 +165,7 @@ def _restoring(job) -> bool:
 
 @login_required
 def job_log(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = job_of(request.user, job_id)
+    job = _owned_job(request, job_id)
     text = ""
     if job.log_key:
         with storage.results_storage().open(job.log_key, "rb") as handle:
@@ -165,7 +175,7 @@ def job_log(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 def job_download(request: HttpRequest, job_id: str, kind: str) -> HttpResponse:
-    job = job_of(request.user, job_id)
+    job = _owned_job(request, job_id)
     try:
         return download_response(job, kind)
     except ResultNotAvailable as exc:
@@ -176,7 +186,7 @@ def job_download(request: HttpRequest, job_id: str, kind: str) -> HttpResponse:
 @login_required
 @require_POST
 def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
-    job = job_of(request.user, job_id)
+    job = _owned_job(request, job_id)
     try:
         lifecycle.job_delete(job=job)
     except lifecycle.JobNotFinished as exc:
@@ -250,7 +260,7 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 def _results_page(request: HttpRequest, job_id: str, template: str, build, context) -> HttpResponse:
     """A results page (variants, genes): ``build(job, params)`` answers it, ``context(job, params,
     answer)`` adds what its template needs; a bad filter is a 400 page saying which and why."""
-    job = job_of(request.user, job_id)
+    job = _owned_job(request, job_id)
     params = browser.filter_params(request.GET)
     error, answer = "", None
     try:
@@ -281,7 +291,7 @@ def job_variants(request: HttpRequest, job_id: str) -> HttpResponse:
 @login_required
 def job_variant_count(request: HttpRequest, job_id: str) -> HttpResponse:
     """The browser's live count, as the filters change (JSON)."""
-    job = job_of(request.user, job_id)
+    job = _owned_job(request, job_id)
     try:
         table = tables.table_for(job)
         count = browser.variant_count(job=job, table=table, filt=parse_filter(browser.filter_params(request.GET)))
@@ -306,7 +316,7 @@ def job_genes(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 def job_export(request: HttpRequest, job_id: str, fmt: str) -> HttpResponse:
-    job = job_of(request.user, job_id)
+    job = _owned_job(request, job_id)
     try:
         return exports.export_response(job=job, params=browser.filter_params(request.GET), fmt=fmt)
     except exports.ExportsBusy as exc:

@@ -1,18 +1,19 @@
-"""What every API router shares: token authentication, the error schema, the filters' documentation,
-and the mapping of the results' errors to HTTP answers."""
+"""What every API router shares: token authentication, the one error body and its statuses, the one
+page envelope of lists, and the filters' documentation."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Schema
-from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
 from accounts.models import User
 from gas_site import ratelimit
 from jobs.results import browser
-from jobs.results.downloads import ResultNotAvailable
+from jobs.results.filters import Cursor
 from jobs.results.schema import TableError
 from jobs.services import tokens
 
@@ -40,10 +41,44 @@ class TokenAuth(HttpBearer):
 
 
 class ErrorOut(Schema):
+    """Every error the API answers: a stable ``code`` to act on and a ``detail`` in words (a request
+    that does not fit the schema also lists its ``errors``, as pydantic reports them)."""
+
+    code: str
     detail: str
+    errors: list[dict[str, Any]] | None = None
 
 
-def filter_params_of(request: HttpRequest) -> dict:
+ERRORS = {status: ErrorOut for status in (400, 401, 404, 409, 413, 422, 429, 503)}
+
+
+def errors(*statuses: int) -> dict[int, type[ErrorOut]]:
+    """The error answers an operation declares, for its ``response`` map."""
+    return {status: ERRORS[status] for status in statuses}
+
+
+def page(items: list[Any], *, count: int, next_cursor: str | None = None, **aliases: list[Any]) -> dict[str, Any]:
+    """The one envelope of every list: how many match, where the next page starts (None: the last
+    page), and this page's items (``aliases``: the same list under a former key, for one release)."""
+    return {"count": count, "next_cursor": next_cursor, "items": items, **{key: items for key in aliases}}
+
+
+def offset_page_bounds(
+    *, limit: str | int | None, cursor: str, default_limit: int, max_limit: int, offset: str = ""
+) -> tuple[int, int]:
+    """(limit, offset) of a list paged by offset, each checked (a ServiceError names a bad one);
+    ``offset`` is the former way to page, read when no cursor is given."""
+    wanted = browser.bounded_int(limit, default_limit, 1, max_limit, "limit")
+    if not cursor:
+        return wanted, browser.bounded_int(offset, 0, 0, browser.MAX_OFFSET, "offset")
+    skip = Cursor.parse(cursor).offset
+    if skip > browser.MAX_OFFSET:
+        raise TableError(f"cursor {cursor[:40]!r}: not a cursor this service gave", code="invalid_cursor")
+    return wanted, skip
+
+
+def filter_params_of(request: HttpRequest) -> dict[str, Any]:
+    """The variant filters of a request, as parse_filter takes them (a repeated parameter: its list)."""
     return browser.filter_params(request.GET)
 
 
@@ -54,12 +89,7 @@ FILTER_DOC = (
     "`class` (SNV, insertion, deletion, MNV, SV), `dbsnp` (yes/no), `q` (an rs id, or text in HGVSc/HGVSp), "
     "`show` (variant: each variant once by its most severe matching entry; all: every matching entry)."
 )
-
-
-def results_call(call):
-    try:
-        return call()
-    except ResultNotAvailable as exc:
-        raise HttpError(409, str(exc)) from exc
-    except TableError as exc:
-        raise HttpError(400, str(exc)) from exc
+PAGE_DOC = (
+    " Every list answers `{count, next_cursor, items}`: pass `next_cursor` back as `cursor` for the next "
+    "page (null: the last one). A bad `limit`, `cursor` or filter is a 400 with `code` and `detail`."
+)

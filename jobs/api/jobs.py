@@ -7,13 +7,11 @@ from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
 from ninja import File, Form, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
-from jobs.api.common import ErrorOut, results_call
-from jobs.models import Job, RegionSet
-from jobs.results import browser
-from jobs.results.downloads import ResultNotAvailable, download_response
+from jobs.api.common import PAGE_DOC, errors, offset_page_bounds, page
+from jobs.models import Job, JobStatus, RegionSet
+from jobs.results.downloads import download_response
 from jobs.services import lifecycle, uploads
 from jobs.services.selectors import job_of, jobs_of
 
@@ -56,8 +54,8 @@ class JobOut(Schema):
             "name": job.name,
             "pick": job.pick,
             "flags": job.flags,
-            "status": job.status,
-            "progress": 1.0 if job.status == "COMPLETED" else round(job.progress, 3),
+            "status": str(job.status),
+            "progress": 1.0 if job.status == JobStatus.COMPLETED else round(job.progress, 3),
             "reference": job.reference_name,
             "submitted_at": job.submitted_at,
             "started_at": job.started_at,
@@ -67,7 +65,7 @@ class JobOut(Schema):
             "records_in_dbsnp": job.records_in_dbsnp,
             "consequence_counts": job.consequence_counts,
             "error_message": job.error_message,
-            "warnings": job.warnings if job.status == "COMPLETED" else [],
+            "warnings": job.warnings if job.status == JobStatus.COMPLETED else [],
             "source_names": job.source_names,
             "regions": job.region_set_id,
             "sources": job.sources,
@@ -79,7 +77,13 @@ class JobOut(Schema):
         }
 
 
-@router.post("/jobs", response={201: JobOut, 400: ErrorOut, 413: ErrorOut, 429: ErrorOut}, summary="Submit a VCF file")
+class JobsPage(Schema):
+    count: int
+    next_cursor: str | None
+    items: list[JobOut]
+
+
+@router.post("/jobs", response={201: JobOut, **errors(400, 404, 413, 422, 429)}, summary="Submit a VCF file")
 def create_job(
     request: HttpRequest,
     file: File[UploadedFile],
@@ -89,70 +93,66 @@ def create_job(
     name: Form[str] = "",
     pick: Form[str] = "",
     flags: Form[str] = "",
-):
+) -> Status:
     """``sources``: registered annotation sources to apply, comma-separated (GET /sources lists
     them; left out: the operator's defaults; empty: none). ``regions``: one of your region files
     (GET /regions), reported in CSQ field REGIONS. ``pick``: one of VEP's pick options
     (pick, flag_pick, pick_allele, flag_pick_allele, per_gene); left out: every entry. ``flags``:
     VEP's transcript flags to add, comma-separated (canonical, mane, tsl, appris, ccds, protein)."""
     if getattr(request, "upload_too_large", False):
-        return Status(413, {"detail": uploads.too_large_message(request.auth)})
+        raise uploads.UploadRejected(uploads.too_large_message(request.auth), code="too_large")
     region_set = None
     if regions is not None:
         region_set = RegionSet.objects.filter(owner=request.auth, id=regions).first()
         if region_set is None:
-            return Status(400, {"detail": f"You have no region file {regions} (GET /api/v1/regions lists yours)."})
+            raise uploads.UploadRejected(
+                f"You have no region file {regions} (GET /api/v1/regions lists yours).", code="invalid_parameter"
+            )
     names = None if sources is None else [part.strip() for part in sources.split(",") if part.strip()]
-    try:
-        job = lifecycle.job_create(
-            owner=request.auth, upload=file, reference_name=reference or None, source_names=names,
-            region_set=region_set, title=name, pick=pick,
-            flags=[part.strip() for part in flags.split(",") if part.strip()],
-        )  # fmt: skip
-    except uploads.UploadRejected as exc:
-        return Status(exc.status, {"detail": exc.message})
+    job = lifecycle.job_create(
+        owner=request.auth, upload=file, reference_name=reference or None, source_names=names,
+        region_set=region_set, title=name, pick=pick, flags=[part.strip() for part in flags.split(",") if part.strip()],
+    )  # fmt: skip
     return Status(201, JobOut.build(job, request))
 
 
 MAX_JOBS_PAGE = 200
-MAX_JOBS_OFFSET = 10**9
 
 
 @router.get(
-    "/jobs", response={200: list[JobOut], 400: ErrorOut}, summary="Your jobs, newest first",
-    description=f"`limit` 1-{MAX_JOBS_PAGE} (default 50), `offset` 0 or more (default 0).",
+    "/jobs", response={200: JobsPage, **errors(400, 401, 429)}, summary="Your jobs, newest first",
+    description=f"`limit` 1-{MAX_JOBS_PAGE} (default 50) and `cursor` page through them." + PAGE_DOC
+    + " (`offset` is the former way to page, kept for one release.)",
 )  # fmt: skip
-def list_jobs(request: HttpRequest, limit: str = "50", offset: str = "0"):
-    wanted = results_call(lambda: browser.bounded_int(limit, 50, 1, MAX_JOBS_PAGE, "limit"))
-    skip = results_call(lambda: browser.bounded_int(offset, 0, 0, MAX_JOBS_OFFSET, "offset"))
-    return [JobOut.build(job, request) for job in jobs_of(request.auth)[skip : skip + wanted]]
+def list_jobs(request: HttpRequest, limit: str = "50", cursor: str = "", offset: str = "") -> dict:
+    wanted, skip = offset_page_bounds(
+        limit=limit, cursor=cursor, offset=offset, default_limit=50, max_limit=MAX_JOBS_PAGE
+    )
+    found = jobs_of(request.auth)
+    count = found.count()
+    items = [JobOut.build(job, request) for job in found[skip : skip + wanted]]
+    following = str(skip + wanted) if skip + wanted < count else None
+    return page(items, count=count, next_cursor=following)
 
 
-@router.get("/jobs/{job_id}", response={200: JobOut, 404: ErrorOut}, summary="One job")
-def get_job(request: HttpRequest, job_id: uuid.UUID):
+@router.get("/jobs/{job_id}", response={200: JobOut, **errors(401, 404)}, summary="One job")
+def get_job(request: HttpRequest, job_id: uuid.UUID) -> dict:
     return JobOut.build(job_of(request.auth, job_id), request)
 
 
 @router.get(
-    "/jobs/{job_id}/result", response={200: None, 302: None, 404: ErrorOut, 409: ErrorOut}, summary="The annotated VCF"
+    "/jobs/{job_id}/result", response={200: None, 302: None, **errors(401, 404, 409)}, summary="The annotated VCF"
 )
 def get_result(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
-    try:
-        return download_response(job_of(request.auth, job_id), "result")
-    except ResultNotAvailable as exc:
-        raise HttpError(409, str(exc)) from exc
+    return download_response(job_of(request.auth, job_id), "result")
 
 
-@router.get("/jobs/{job_id}/log", response={200: None, 302: None, 404: ErrorOut}, summary="The count log")
+@router.get("/jobs/{job_id}/log", response={200: None, 302: None, **errors(401, 404, 409)}, summary="The count log")
 def get_log(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     return download_response(job_of(request.auth, job_id), "log", inline=True)
 
 
-@router.delete("/jobs/{job_id}", response={204: None, 404: ErrorOut, 409: ErrorOut}, summary="Delete a finished job")
-def delete_job(request: HttpRequest, job_id: uuid.UUID):
-    job = job_of(request.auth, job_id)
-    try:
-        lifecycle.job_delete(job=job)
-    except lifecycle.JobNotFinished as exc:
-        raise HttpError(409, str(exc)) from exc
+@router.delete("/jobs/{job_id}", response={204: None, **errors(401, 404, 409)}, summary="Delete a finished job")
+def delete_job(request: HttpRequest, job_id: uuid.UUID) -> Status:
+    lifecycle.job_delete(job=job_of(request.auth, job_id))
     return Status(204, None)

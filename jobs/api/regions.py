@@ -6,12 +6,12 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import File, Form, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
-from jobs.api.common import ErrorOut
+from gas_site.errors import NotFound
+from jobs.api.common import PAGE_DOC, errors, page
 from jobs.models import RegionSet
-from jobs.sources import regions, registry
+from jobs.sources import regions
 
 router = Router()
 
@@ -32,24 +32,33 @@ def _region_out(region_set: RegionSet) -> dict:
     }  # fmt: skip
 
 
-@router.get("/regions", response=list[RegionSetOut], summary="Your region files")
-def list_regions(request: HttpRequest):
-    return [_region_out(region_set) for region_set in RegionSet.objects.filter(owner=request.auth)]
+class RegionSetsPage(Schema):
+    count: int
+    next_cursor: str | None
+    items: list[RegionSetOut]
 
 
-@router.post("/regions", response={201: RegionSetOut, 400: ErrorOut, 429: ErrorOut}, summary="Upload a BED region file")
-def create_regions(request: HttpRequest, file: File[UploadedFile], name: Form[str] = ""):
-    try:
-        region_set = regions.region_set_create(
-            owner=request.auth, upload=file, name=name, file_name=file.name or "regions.bed"
-        )
-    except registry.SourceError as exc:
-        return Status(400, {"detail": str(exc)})
+@router.get(
+    "/regions", response={200: RegionSetsPage, **errors(401, 429)}, summary="Your region files",
+    description="All of them in one page (`next_cursor` is null)." + PAGE_DOC,
+)  # fmt: skip
+def list_regions(request: HttpRequest) -> dict:
+    items = [_region_out(region_set) for region_set in RegionSet.objects.filter(owner=request.auth)]
+    return page(items, count=len(items))
+
+
+@router.post(
+    "/regions", response={201: RegionSetOut, **errors(400, 401, 413, 422, 429)}, summary="Upload a BED region file"
+)
+def create_regions(request: HttpRequest, file: File[UploadedFile], name: Form[str] = "") -> Status:
+    region_set = regions.region_set_create(
+        owner=request.auth, upload=file, name=name, file_name=file.name or "regions.bed"
+    )
     return Status(201, _region_out(region_set))
 
 
-@router.delete("/regions/{region_set_id}", response={204: None, 404: ErrorOut}, summary="Delete a region file")
-def delete_regions(request: HttpRequest, region_set_id: int):
+@router.delete("/regions/{region_set_id}", response={204: None, **errors(401, 404)}, summary="Delete a region file")
+def delete_regions(request: HttpRequest, region_set_id: int) -> Status:
     if not regions.region_set_delete(owner=request.auth, region_set_id=region_set_id):
-        raise HttpError(404, "Not found.")
+        raise NotFound(f"You have no region file {region_set_id}.")
     return Status(204, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from jobs.api.common import PAGE_DOC, errors, page
 from jobs.models import AnnotationSource
 
 router = Router()
@@ -22,12 +23,21 @@ class SourceOut(Schema):
     version: str
 
 
-@router.get("/sources", response=list[SourceOut], summary="Annotation sources you can apply")
-def list_sources(request: HttpRequest, reference: str = ""):
+class SourcesPage(Schema):
+    count: int
+    next_cursor: str | None
+    items: list[SourceOut]
+
+
+@router.get(
+    "/sources", response={200: SourcesPage, **errors(401, 429)}, summary="Annotation sources you can apply",
+    description="All of them in one page (`next_cursor` is null)." + PAGE_DOC,
+)  # fmt: skip
+def list_sources(request: HttpRequest, reference: str = "") -> dict:
     found = AnnotationSource.objects.all()
     if reference:
         found = found.filter(reference_name=reference)
-    return [
+    items = [
         {
             "name": source.name,
             "reference": source.reference_name,
@@ -41,3 +51,4 @@ def list_sources(request: HttpRequest, reference: str = ""):
         }
         for source in found
     ]
+    return page(items, count=len(items))

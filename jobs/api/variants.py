@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
-from jobs.api.common import FILTER_DOC, ErrorOut, filter_params_of, results_call
+from jobs.api.common import FILTER_DOC, PAGE_DOC, errors, filter_params_of, page
 from jobs.results import browser, exports, tables
 from jobs.services.selectors import job_of
 
@@ -44,7 +44,8 @@ class VariantOut(Schema):
 class VariantsOut(Schema):
     count: int
     next_cursor: str | None
-    variants: list[VariantOut]
+    items: list[VariantOut]
+    variants: list[VariantOut] = Field(description="The same as items: the former key, kept for one release")
 
 
 class GeneOut(Schema):
@@ -61,7 +62,8 @@ class GeneOut(Schema):
 class GenesOut(Schema):
     count: int
     next_cursor: str | None
-    genes: list[GeneOut]
+    items: list[GeneOut]
+    genes: list[GeneOut] = Field(description="The same as items: the former key, kept for one release")
 
 
 def _variant_out(row: dict, csq_columns: list[str]) -> dict:
@@ -79,65 +81,58 @@ def _variant_out(row: dict, csq_columns: list[str]) -> dict:
 
 @router.get(
     "/jobs/{job_id}/variants",
-    response={200: VariantsOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={200: VariantsOut, **errors(400, 401, 404, 409, 422)},
     summary="The job's variants, filtered, sorted and paged",
     description=FILTER_DOC + " `sort`: position, -position, severity, -severity, gene, -gene. "
-    "`limit` (1-1000, default 100) and `cursor` (the previous page's next_cursor) page through them.",
+    "`limit` (1-1000, default 100) and `cursor` page through them." + PAGE_DOC,
 )
 def get_variants(
     request: HttpRequest, job_id: uuid.UUID, consequence: str = "", impact: str = "", gene: str = "",
     biotype: str = "", region: str = "", dbsnp: str = "", q: str = "", show: str = "variant",
     sort: str = "position", limit: int = 100, cursor: str = "",
-):  # fmt: skip
+) -> dict:  # fmt: skip
     job = job_of(request.auth, job_id)
-    page = results_call(
-        lambda: browser.variant_page(job=job, params=filter_params_of(request), default_limit=100, fields=None)
-    )
+    found = browser.variant_page(job=job, params=filter_params_of(request), default_limit=100, fields=None)
     columns = tables.table_for(job).csq_columns
-    return {
-        "count": page.count,
-        "next_cursor": page.next_cursor,
-        "variants": [_variant_out(row, columns) for row in page.rows],
-    }
+    items = [_variant_out(row, columns) for row in found.rows]
+    return page(items, count=found.count, next_cursor=found.next_cursor, variants=items)
 
 
 @router.get(
     "/jobs/{job_id}/genes",
-    response={200: GenesOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={200: GenesOut, **errors(400, 401, 404, 409, 422)},
     summary="Per gene: its matching variants, worst consequence and counts by impact",
-    description=FILTER_DOC + " `sort`: variants, symbol, severity, high.",
+    description=FILTER_DOC + " `sort`: variants, symbol, severity, high." + PAGE_DOC,
 )
 def get_genes(
     request: HttpRequest, job_id: uuid.UUID, consequence: str = "", impact: str = "", region: str = "",
     sort: str = "variants", limit: int = 100, cursor: str = "",
-):  # fmt: skip
+) -> dict:  # fmt: skip
     job = job_of(request.auth, job_id)
-    result = results_call(lambda: browser.gene_page(job=job, params=filter_params_of(request)))
+    result = browser.gene_page(job=job, params=filter_params_of(request))
     following = result["offset"] + result["limit"]
-    return {
-        "count": result["count"],
-        "next_cursor": str(following) if following < result["count"] else None,
-        "genes": result["genes"],
-    }
+    return page(
+        result["genes"], count=result["count"], next_cursor=str(following) if following < result["count"] else None,
+        genes=result["genes"],
+    )  # fmt: skip
 
 
 @router.get(
     "/jobs/{job_id}/summary",
-    response={200: dict, 404: ErrorOut, 409: ErrorOut},
+    response={200: dict, **errors(401, 404, 409)},
     summary="Counts by most severe consequence, impact, variant class, chromosome, coding; the input QC",
 )
-def get_summary(request: HttpRequest, job_id: uuid.UUID):
-    job = job_of(request.auth, job_id)
-    return results_call(lambda: browser.job_summary(job=job))
+def get_summary(request: HttpRequest, job_id: uuid.UUID) -> dict:
+    return browser.job_summary(job=job_of(request.auth, job_id))
 
 
 @router.get(
     "/jobs/{job_id}/export/{fmt}",
-    response={200: None, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut, 503: ErrorOut},
+    response={200: None, **errors(400, 401, 404, 409, 503)},
     summary="What the filters show, as TSV (one row per variant x transcript) or a filtered VCF (bgzipped)",
-    description="`fmt`: tsv or vcf. Streamed as it is produced. 503 with Retry-After when the server is "
-    "streaming as many exports as it allows at once. " + FILTER_DOC,
+    description="`fmt`: tsv or vcf. Streamed as it is produced. 503 (`busy`) with Retry-After when the server "
+    "is streaming as many exports as it allows at once. " + FILTER_DOC,
 )
 def get_export(request: HttpRequest, job_id: uuid.UUID, fmt: str) -> HttpResponse:
     job = job_of(request.auth, job_id)
-    return results_call(lambda: exports.export_response(job=job, params=filter_params_of(request), fmt=fmt))
+    return exports.export_response(job=job, params=filter_params_of(request), fmt=fmt)

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZES = (25, 50, 100, 200)
 MAX_LIMIT = 1000
+MAX_OFFSET = 10**9
 CONSEQUENCE_TERMS = sorted(TERMS, key=lambda term: TERMS[term][0])
 ENSEMBL = {"GRCh37": "https://grch37.ensembl.org/Homo_sapiens", "GRCh38": "https://www.ensembl.org/Homo_sapiens"}
 
@@ -111,7 +112,9 @@ def bounded_int(value: Any, default: int, low: int, high: int, name: str) -> int
     except (TypeError, ValueError):
         number = None
     if number is None or not low <= number <= high:
-        raise TableError(f"{name} {str(value)[:40]!r}: expected a whole number from {low:,} to {high:,}")
+        raise TableError(
+            f"{name} {str(value)[:40]!r}: expected a whole number from {low:,} to {high:,}", code="invalid_parameter"
+        )
     return number
 
 
@@ -144,7 +147,10 @@ def gene_page(*, job: Job, params: dict[str, Any]) -> dict[str, Any]:
     filt = parse_filter(params)
     sort = str(params.get("sort") or "variants")
     limit = bounded_int(params.get("limit"), 100, 1, MAX_LIMIT, "limit")
-    offset = bounded_int(params.get("cursor") or params.get("offset"), 0, 0, 10**9, "cursor")
+    cursor = str(params.get("cursor") or "")
+    offset = Cursor.parse(cursor).offset if cursor else bounded_int(params.get("offset"), 0, 0, MAX_OFFSET, "offset")
+    if offset > MAX_OFFSET:
+        raise TableError(f"cursor {cursor[:40]!r}: not a cursor this service gave", code="invalid_cursor")
     return {
         "filter": filt,
         "genes": table.genes(filt, sort=sort, limit=limit, offset=offset),

@@ -5,14 +5,17 @@ from __future__ import annotations
 from django.core.files.storage import FileSystemStorage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 
+from gas_site.errors import ServiceError
 from jobs.models import Job
 from jobs.storage import results_storage
 
 CONTENT_TYPES = {"result": "application/gzip", "log": "text/plain; charset=utf-8", "summary": "application/json"}
 
 
-class ResultNotAvailable(Exception):
+class ResultNotAvailable(ServiceError):
     """The result file is in cold storage (or on its way back); the message says what to do."""
+
+    code = "result_not_available"
 
 
 def result_unavailable_reason(job: Job) -> str | None:

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
+from gas_site.errors import ServiceError
 from jobs.models import Job
 from jobs.results.bgzf import bgzf_stream, filtered_records
 from jobs.results.filters import parse_filter
@@ -52,9 +53,10 @@ def export_response(*, job: Job, params: dict[str, Any], fmt: str) -> StreamingH
     return response
 
 
-class ExportsBusy(Exception):
+class ExportsBusy(ServiceError):
     """Every export slot of this web process is streaming; the message says when to try again."""
 
+    code = "busy"
     retry_after = 30
 
 

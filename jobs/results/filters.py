@@ -212,7 +212,10 @@ class Cursor:
     def parse(cls, text: str) -> Cursor:
         match = re.fullmatch(r"(?:(?P<kind>[ab])(?P<v>\d+)\.)?(?P<offset>\d+)", text.strip())
         if not match:
-            raise TableError(f"cursor {text!r}: not a cursor this service gave (use next_cursor as given)")
+            raise TableError(
+                f"cursor {text[:40]!r}: not a cursor this service gave (use next_cursor as given)",
+                code="invalid_cursor",
+            )
         offset, kind = int(match["offset"]), match["kind"]
         if kind is None:
             return cls(offset)

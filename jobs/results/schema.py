@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from gas_site.errors import ServiceError
 from jobs.annotation.terms import CODING_TERMS, TERMS
 from jobs.annotation.vcf import process_alleles
 
@@ -35,8 +36,10 @@ PAGE_FIELDS = ("Allele", "Consequence", "IMPACT", "SYMBOL", "Gene", "Feature", "
                "HGVSp", "Existing_variation", "DISTANCE")  # fmt: skip
 
 
-class TableError(Exception):
+class TableError(ServiceError):
     """A filter a user gave that cannot be applied (the message says which and why)."""
+
+    code = "invalid_filter"
 
 
 def csq_field_names(header_lines: Iterable[str]) -> list[str]:

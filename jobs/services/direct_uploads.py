@@ -78,18 +78,18 @@ def complete(*, user: User, bucket: str, key: str) -> Job:
     """Create a job from an object S3 says was uploaded; refuse (and delete) anything that does not fit."""
     storage: Any = inputs_storage()
     if bucket != storage.bucket_name or not key.startswith(user_prefix(user)) or key.endswith("/"):
-        raise UploadRejected("That upload does not belong to you.", status=404)
+        raise UploadRejected("That upload does not belong to you.", code="not_found")
     client = storage.connection.meta.client
     try:
         head = client.head_object(Bucket=bucket, Key=key)
     except client.exceptions.ClientError:
-        raise UploadRejected("The upload was not found; please upload the file again.", status=404) from None
+        raise UploadRejected("The upload was not found; please upload the file again.", code="not_found") from None
     size = int(head["ContentLength"])
     name = key.rsplit("/", 1)[-1]
     reference_name = head.get("Metadata", {}).get("reference") or None
     try:
         if size > upload_limit(user):
-            raise UploadRejected(too_large_message(user, size), status=413)
+            raise UploadRejected(too_large_message(user, size), code="too_large")
         if not name.endswith((".vcf", ".vcf.gz", ".vcf.bgz", ".bcf")):
             raise UploadRejected(f"{name}: expected a .vcf, .vcf.gz or .bcf file.")
         start = client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEADER_READ_LIMIT - 1}")["Body"].read()

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from gas_site import outbox
+from gas_site.errors import ServiceError
 from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.engine import JobLimits
 from jobs.annotation.reference import Reference
@@ -62,7 +63,7 @@ def job_create(
     if upload.size is not None and upload.size == 0:
         raise UploadRejected(f"{name} is empty: expected a VCF file.")
     if upload.size is not None and upload.size > upload_limit(owner):
-        raise UploadRejected(too_large_message(owner, upload.size), status=413)
+        raise UploadRejected(too_large_message(owner, upload.size), code="too_large")
     if not name.endswith(VCF_SUFFIXES):
         raise UploadRejected(f"{name}: expected a .vcf, .vcf.gz or .bcf file.")
     on_disk = getattr(upload, "temporary_file_path", lambda: None)()
@@ -91,7 +92,7 @@ def _chosen_sources(
     *, owner: User, reference: Reference, source_names: Sequence[str] | None, region_set: RegionSet | None
 ) -> list[str]:
     if region_set is not None and region_set.owner_id != owner.pk:
-        raise UploadRejected("That region file is not yours.", status=404)
+        raise UploadRejected("That region file is not yours.", code="not_found")
     try:
         return chosen_source_names(reference_name=reference.name, names=source_names)
     except SourceError as exc:
@@ -257,8 +258,10 @@ def job_rerun(*, job: Job) -> bool:
 
 
 # -- deleting ------------------------------------------------------------------------------
-class JobNotFinished(Exception):
+class JobNotFinished(ServiceError):
     """Only finished jobs can be deleted."""
+
+    code = "job_not_finished"
 
 
 def job_delete(*, job: Job) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from django.db.models import QuerySet
-from django.http import Http404
 
 from accounts.models import User
+from gas_site.errors import NotFound
 from jobs.models import Job
 
 
@@ -16,8 +16,8 @@ def jobs_of(user: User) -> QuerySet[Job]:
 
 
 def job_of(user: User, job_id: uuid.UUID | str) -> Job:
-    """The user's job, or 404 (also for someone else's job: its existence is not revealed)."""
+    """The user's job, else NotFound (also for someone else's job: its existence is not revealed)."""
     try:
         return jobs_of(user).get(id=job_id)
     except (Job.DoesNotExist, ValueError) as exc:
-        raise Http404("No such job.") from exc
+        raise NotFound("No such job.") from exc

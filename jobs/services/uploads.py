@@ -20,6 +20,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.text import get_valid_filename
 
 from accounts.models import User
+from gas_site.errors import ServiceError
 from jobs.annotation.bcf import BcfError, BcfTextFile, holds_bcf
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import Reference
@@ -32,13 +33,11 @@ HEADER_READ_LIMIT = 8 * 1024 * 1024  # bytes of (decompressed) header checked be
 MAX_NAME_STEM = 100  # characters of a file name kept (file systems allow 255 bytes for a whole name)
 
 
-class UploadRejected(Exception):
-    """An upload that cannot become a job; ``status`` is the HTTP status the API answers with."""
+class UploadRejected(ServiceError):
+    """An upload that cannot become a job (``too_large`` for the plan, ``not_found`` for something it
+    names that is not the user's)."""
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    code = "invalid_upload"
 
 
 def upload_limit(user: User) -> int:
@@ -158,7 +157,7 @@ def check_vcf_body(
                 raise UploadRejected(
                     f"{name} holds more than {filesizeformat(max_bytes)} of VCF text once decompressed, the most "
                     "one job of your plan may read.",
-                    status=413,
+                    code="too_large",
                 )
             if len(head) < 4 << 20:
                 head += block

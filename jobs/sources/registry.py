@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from gas_site.errors import ServiceError
 from jobs.annotation.custom import CustomSpec, open_source
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import Reference, file_sha256
@@ -35,8 +36,10 @@ _SHORT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,49}$")
 REGIONS_SHORT_NAME = "REGIONS"  # the CSQ field of a job's own regions (reserved)
 
 
-class SourceError(Exception):
+class SourceError(ServiceError):
     """A source that cannot be registered or applied, in words for the operator or the user."""
+
+    code = "invalid_source"
 
 
 def source_dir() -> Path:

@@ -53,7 +53,7 @@ def test_submit_poll_download_delete(api, user, django_capture_on_commit_callbac
     detail = api.get(f"/api/v1/jobs/{job_id}").json()
     assert detail["status"] == "COMPLETED" and detail["records"] == 2 and detail["progress"] == 1.0
     assert detail["result_url"].endswith(f"/api/v1/jobs/{job_id}/result")
-    assert [job["id"] for job in api.get("/api/v1/jobs").json()] == [job_id]
+    assert [job["id"] for job in api.get("/api/v1/jobs").json()["items"]] == [job_id]
     result = api.get(f"/api/v1/jobs/{job_id}/result")
     assert result.status_code == 200
     assert "CSQ=" in gzip.decompress(b"".join(result.streaming_content)).decode()
@@ -96,7 +96,7 @@ def test_other_users_jobs_are_404_in_the_api(api, other_user, user):
     for path in (f"/api/v1/jobs/{job.id}", f"/api/v1/jobs/{job.id}/result", f"/api/v1/jobs/{job.id}/log"):
         assert api.get(path).status_code == 404, path
     assert api.delete(f"/api/v1/jobs/{job.id}").status_code == 404
-    assert api.get("/api/v1/jobs").json() == []
+    assert api.get("/api/v1/jobs").json()["items"] == []
     assert Job.objects.filter(id=job.id).exists()
 
 

@@ -194,7 +194,7 @@ def test_the_api_takes_defaults_a_choice_or_none_and_refuses_unknown_sources(
     add_source(tmp_path, "--default")
     add_source(tmp_path, "--type", "overlap", name="extra", path=write_source(tmp_path, name="extra.vcf"))
     api = Client(HTTP_AUTHORIZATION=f"Bearer {make_token(signed_in_client)}")
-    listed = api.get("/api/v1/sources?reference=demo").json()
+    listed = api.get("/api/v1/sources?reference=demo").json()["items"]
     assert [(s["name"], s["match_type"], s["default"]) for s in listed] == [
         ("clinvar", "exact", True),
         ("extra", "overlap", False),
@@ -301,7 +301,7 @@ def test_region_files_are_private(signed_in_client, other_user, user, django_cap
     refused = submit(signed_in_client, django_capture_on_commit_callbacks, regions=str(theirs.id))
     assert refused.status_code == 400 and not Job.objects.exists()  # (not a choice this user has)
     api = Client(HTTP_AUTHORIZATION=f"Bearer {make_token(signed_in_client)}")
-    assert api.get("/api/v1/regions").json() == []
+    assert api.get("/api/v1/regions").json()["items"] == []
     with django_capture_on_commit_callbacks(execute=True):
         posted = api.post(
             "/api/v1/jobs", {"file": SimpleUploadedFile("in.vcf", GOOD_VCF.encode()), "regions": theirs.id}
@@ -320,7 +320,7 @@ def test_regions_through_the_api(signed_in_client):
     assert bad.status_code == 400 and bad.json()["detail"] == (
         "q.bed, line 1: expected at least 3 tab-separated columns (chrom, start, end), found 2"
     )
-    assert [entry["name"] for entry in api.get("/api/v1/regions").json()] == ["p"]
+    assert [entry["name"] for entry in api.get("/api/v1/regions").json()["items"]] == ["p"]
     assert api.delete(f"/api/v1/regions/{made.json()['id']}").status_code == 204
     assert not RegionSet.objects.exists()
 

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import billing, services, sign_in
 from accounts.forms import ConfirmForm, ProfileForm
+from accounts.http import AuthenticatedRequest
 from archive.services import storage_usage
 from jobs.forms import RegionSetForm
 
@@ -29,7 +30,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def profile(request: HttpRequest) -> HttpResponse:
+def profile(request: AuthenticatedRequest) -> HttpResponse:
     form = ProfileForm(_posted(request), instance=request.user)
     if request.method == "POST" and form.is_valid():
         services.profile_update(
@@ -67,7 +68,7 @@ def _limits() -> dict[str, int]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def subscribe(request: HttpRequest) -> HttpResponse:
+def subscribe(request: AuthenticatedRequest) -> HttpResponse:
     if request.user.is_premium:
         if request.method == "POST":
             messages.info(request, "You are already on the premium plan.")
@@ -90,7 +91,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def unsubscribe(request: HttpRequest) -> HttpResponse:
+def unsubscribe(request: AuthenticatedRequest) -> HttpResponse:
     if not request.user.is_premium:
         messages.info(request, "You are on the free plan.")
         return redirect("profile")
@@ -135,7 +136,7 @@ def account_link(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["POST"])
-def identity_remove(request: HttpRequest, account_id: int) -> HttpResponse:
+def identity_remove(request: AuthenticatedRequest, account_id: int) -> HttpResponse:
     try:
         identity = services.identity_unlink(user=request.user, account_id=account_id)
     except services.IdentityError as exc:

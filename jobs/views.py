@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.http import AuthenticatedRequest
 from gas_site.errors import NotFound, http_status
 from jobs import storage
 from jobs.forms import AnnotateForm, RegionSetForm, TokenForm
@@ -32,23 +33,23 @@ PAGE_SIZE = 20
 logger = logging.getLogger(__name__)
 
 
-@csrf_exempt  # CSRF is checked below, once the upload limit handler is installed
-@login_required
-@require_http_methods(["GET", "POST"])
-
-def _owned_job(request: HttpRequest, job_id: uuid.UUID) -> Job:
+def _owned_job(request: AuthenticatedRequest, job_id: uuid.UUID | str) -> Job:
     """The signed-in user's job, else the 404 page (someone else's job is not revealed either)."""
     try:
         return job_of(request.user, job_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
 
-def annotate(request: HttpRequest) -> HttpResponse:
+
+@csrf_exempt  # CSRF is checked below, once the upload limit handler is installed
+@login_required
+@require_http_methods(["GET", "POST"])
+def annotate(request: AuthenticatedRequest) -> HttpResponse:
     return _annotate(request)
 
 
 @csrf_protect
-def _annotate(request: HttpRequest) -> HttpResponse:
+def _annotate(request: AuthenticatedRequest) -> HttpResponse:
     limit = uploads.upload_limit(request.user)
     page = {"limit": limit, "installed": bundles.reference_summaries()}
     if direct_uploads.enabled() and request.method == "GET":
@@ -99,7 +100,7 @@ def _annotate(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def annotate_complete(request: HttpRequest) -> HttpResponse:
+def annotate_complete(request: AuthenticatedRequest) -> HttpResponse:
     """Where S3 sends the browser after a direct upload (?bucket=&key=&etag=)."""
     try:
         job = direct_uploads.complete(
@@ -113,14 +114,14 @@ def annotate_complete(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def job_list(request: HttpRequest) -> HttpResponse:
+def job_list(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(jobs_of(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
     refresh = any(job.is_active or _restoring(job) for job in page.object_list)
     return render(request, "jobs/list.html", {"page": page, "refresh": refresh})
 
 
 @login_required
-def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_detail(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     return job_page(request, job=_owned_job(request, job_id))
 
 
@@ -164,7 +165,7 @@ def _restoring(job) -> bool:
 
 
 @login_required
-def job_log(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_log(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     job = _owned_job(request, job_id)
     text = ""
     if job.log_key:
@@ -174,7 +175,7 @@ def job_log(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
-def job_download(request: HttpRequest, job_id: str, kind: str) -> HttpResponse:
+def job_download(request: AuthenticatedRequest, job_id: str, kind: str) -> HttpResponse:
     job = _owned_job(request, job_id)
     try:
         return download_response(job, kind)
@@ -185,7 +186,7 @@ def job_download(request: HttpRequest, job_id: str, kind: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_delete(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     job = _owned_job(request, job_id)
     try:
         lifecycle.job_delete(job=job)
@@ -198,7 +199,7 @@ def job_delete(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_create(request: HttpRequest) -> HttpResponse:
+def token_create(request: AuthenticatedRequest) -> HttpResponse:
     form = TokenForm(request.POST)
     if form.is_valid():
         _, raw = tokens.api_token_create(user=request.user, name=form.cleaned_data["name"])
@@ -211,7 +212,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def token_revoke(request: AuthenticatedRequest, token_id: int) -> HttpResponse:
     if tokens.api_token_revoke(user=request.user, token_id=token_id):
         messages.success(request, "The token was revoked.")
     return redirect("profile")
@@ -219,7 +220,7 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def region_create(request: HttpRequest) -> HttpResponse:
+def region_create(request: AuthenticatedRequest) -> HttpResponse:
     form = RegionSetForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, "Choose a BED file to upload.")
@@ -238,7 +239,7 @@ def region_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def region_delete(request: HttpRequest, region_set_id: int) -> HttpResponse:
+def region_delete(request: AuthenticatedRequest, region_set_id: int) -> HttpResponse:
     if regions.region_set_delete(owner=request.user, region_set_id=region_set_id):
         messages.success(request, "The region file was deleted.")
     return redirect("profile")
@@ -274,7 +275,7 @@ def _results_page(request: HttpRequest, job_id: str, template: str, build, conte
 
 
 @login_required
-def job_variants(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_variants(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     return _results_page(
         request, job_id, "jobs/variants.html",
         lambda job, params: browser.variant_page(job=job, params=params, default_limit=50),
@@ -289,7 +290,7 @@ def job_variants(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
-def job_variant_count(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_variant_count(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     """The browser's live count, as the filters change (JSON)."""
     job = _owned_job(request, job_id)
     try:
@@ -301,7 +302,7 @@ def job_variant_count(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
-def job_genes(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_genes(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     return _results_page(
         request, job_id, "jobs/genes.html",
         lambda job, params: browser.gene_page(job=job, params=params),
@@ -315,7 +316,7 @@ def job_genes(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
-def job_export(request: HttpRequest, job_id: str, fmt: str) -> HttpResponse:
+def job_export(request: AuthenticatedRequest, job_id: str, fmt: str) -> HttpResponse:
     job = _owned_job(request, job_id)
     try:
         return exports.export_response(job=job, params=browser.filter_params(request.GET), fmt=fmt)

@@ -18,6 +18,12 @@ from jobs.results.schema import TableError
 from jobs.services import tokens
 
 
+class ApiRequest(HttpRequest):
+    """A request the API authenticated: ``auth`` is the token's user."""
+
+    auth: User
+
+
 class TokenAuth(HttpBearer):
     """Bearer tokens, with guesses throttled per client address and requests per user."""
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from jobs.api.common import PAGE_DOC, errors, offset_page_bounds, page
+from jobs.api.common import PAGE_DOC, ApiRequest, errors, offset_page_bounds, page
 from jobs.models import Job, JobStatus, RegionSet
 from jobs.results.downloads import download_response
 from jobs.services import lifecycle, uploads
@@ -85,7 +85,7 @@ class JobsPage(Schema):
 
 @router.post("/jobs", response={201: JobOut, **errors(400, 404, 413, 422, 429)}, summary="Submit a VCF file")
 def create_job(
-    request: HttpRequest,
+    request: ApiRequest,
     file: File[UploadedFile],
     reference: Form[str] = "",
     sources: Form[str | None] = None,
@@ -124,7 +124,7 @@ MAX_JOBS_PAGE = 200
     description=f"`limit` 1-{MAX_JOBS_PAGE} (default 50) and `cursor` page through them." + PAGE_DOC
     + " (`offset` is the former way to page, kept for one release.)",
 )  # fmt: skip
-def list_jobs(request: HttpRequest, limit: str = "50", cursor: str = "", offset: str = "") -> dict:
+def list_jobs(request: ApiRequest, limit: str = "50", cursor: str = "", offset: str = "") -> dict:
     wanted, skip = offset_page_bounds(
         limit=limit, cursor=cursor, offset=offset, default_limit=50, max_limit=MAX_JOBS_PAGE
     )
@@ -136,23 +136,23 @@ def list_jobs(request: HttpRequest, limit: str = "50", cursor: str = "", offset:
 
 
 @router.get("/jobs/{job_id}", response={200: JobOut, **errors(401, 404)}, summary="One job")
-def get_job(request: HttpRequest, job_id: uuid.UUID) -> dict:
+def get_job(request: ApiRequest, job_id: uuid.UUID) -> dict:
     return JobOut.build(job_of(request.auth, job_id), request)
 
 
 @router.get(
     "/jobs/{job_id}/result", response={200: None, 302: None, **errors(401, 404, 409)}, summary="The annotated VCF"
 )
-def get_result(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+def get_result(request: ApiRequest, job_id: uuid.UUID) -> HttpResponse:
     return download_response(job_of(request.auth, job_id), "result")
 
 
 @router.get("/jobs/{job_id}/log", response={200: None, 302: None, **errors(401, 404, 409)}, summary="The count log")
-def get_log(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+def get_log(request: ApiRequest, job_id: uuid.UUID) -> HttpResponse:
     return download_response(job_of(request.auth, job_id), "log", inline=True)
 
 
 @router.delete("/jobs/{job_id}", response={204: None, **errors(401, 404, 409)}, summary="Delete a finished job")
-def delete_job(request: HttpRequest, job_id: uuid.UUID) -> Status:
+def delete_job(request: ApiRequest, job_id: uuid.UUID) -> Status:
     lifecycle.job_delete(job=job_of(request.auth, job_id))
     return Status(204, None)

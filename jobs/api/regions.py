@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.http import HttpRequest
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from gas_site.errors import NotFound
-from jobs.api.common import PAGE_DOC, errors, page
+from jobs.api.common import PAGE_DOC, ApiRequest, errors, page
 from jobs.models import RegionSet
 from jobs.sources import regions
 
@@ -42,7 +41,7 @@ class RegionSetsPage(Schema):
     "/regions", response={200: RegionSetsPage, **errors(401, 429)}, summary="Your region files",
     description="All of them in one page (`next_cursor` is null)." + PAGE_DOC,
 )  # fmt: skip
-def list_regions(request: HttpRequest) -> dict:
+def list_regions(request: ApiRequest) -> dict:
     items = [_region_out(region_set) for region_set in RegionSet.objects.filter(owner=request.auth)]
     return page(items, count=len(items))
 
@@ -50,7 +49,7 @@ def list_regions(request: HttpRequest) -> dict:
 @router.post(
     "/regions", response={201: RegionSetOut, **errors(400, 401, 413, 422, 429)}, summary="Upload a BED region file"
 )
-def create_regions(request: HttpRequest, file: File[UploadedFile], name: Form[str] = "") -> Status:
+def create_regions(request: ApiRequest, file: File[UploadedFile], name: Form[str] = "") -> Status:
     region_set = regions.region_set_create(
         owner=request.auth, upload=file, name=name, file_name=file.name or "regions.bed"
     )
@@ -58,7 +57,7 @@ def create_regions(request: HttpRequest, file: File[UploadedFile], name: Form[st
 
 
 @router.delete("/regions/{region_set_id}", response={204: None, **errors(401, 404)}, summary="Delete a region file")
-def delete_regions(request: HttpRequest, region_set_id: int) -> Status:
+def delete_regions(request: ApiRequest, region_set_id: int) -> Status:
     if not regions.region_set_delete(owner=request.auth, region_set_id=region_set_id):
         raise NotFound(f"You have no region file {region_set_id}.")
     return Status(204, None)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
 from ninja import Router, Schema
 
-from jobs.api.common import PAGE_DOC, errors, page
+from jobs.api.common import PAGE_DOC, ApiRequest, errors, page
 from jobs.models import AnnotationSource
 
 router = Router()
@@ -33,7 +32,7 @@ class SourcesPage(Schema):
     "/sources", response={200: SourcesPage, **errors(401, 429)}, summary="Annotation sources you can apply",
     description="All of them in one page (`next_cursor` is null)." + PAGE_DOC,
 )  # fmt: skip
-def list_sources(request: HttpRequest, reference: str = "") -> dict:
+def list_sources(request: ApiRequest, reference: str = "") -> dict:
     found = AnnotationSource.objects.all()
     if reference:
         found = found.filter(reference_name=reference)

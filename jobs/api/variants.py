@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import Field, Router, Schema
 
-from jobs.api.common import FILTER_DOC, PAGE_DOC, errors, filter_params_of, page
+from jobs.api.common import FILTER_DOC, PAGE_DOC, ApiRequest, errors, filter_params_of, page
 from jobs.results import browser, exports, tables
 from jobs.services.selectors import job_of
 
@@ -87,7 +87,7 @@ def _variant_out(row: dict, csq_columns: list[str]) -> dict:
     "`limit` (1-1000, default 100) and `cursor` page through them." + PAGE_DOC,
 )
 def get_variants(
-    request: HttpRequest, job_id: uuid.UUID, consequence: str = "", impact: str = "", gene: str = "",
+    request: ApiRequest, job_id: uuid.UUID, consequence: str = "", impact: str = "", gene: str = "",
     biotype: str = "", region: str = "", dbsnp: str = "", q: str = "", show: str = "variant",
     sort: str = "position", limit: int = 100, cursor: str = "",
 ) -> dict:  # fmt: skip
@@ -105,7 +105,7 @@ def get_variants(
     description=FILTER_DOC + " `sort`: variants, symbol, severity, high." + PAGE_DOC,
 )
 def get_genes(
-    request: HttpRequest, job_id: uuid.UUID, consequence: str = "", impact: str = "", region: str = "",
+    request: ApiRequest, job_id: uuid.UUID, consequence: str = "", impact: str = "", region: str = "",
     sort: str = "variants", limit: int = 100, cursor: str = "",
 ) -> dict:  # fmt: skip
     job = job_of(request.auth, job_id)
@@ -122,7 +122,7 @@ def get_genes(
     response={200: dict, **errors(401, 404, 409)},
     summary="Counts by most severe consequence, impact, variant class, chromosome, coding; the input QC",
 )
-def get_summary(request: HttpRequest, job_id: uuid.UUID) -> dict:
+def get_summary(request: ApiRequest, job_id: uuid.UUID) -> dict:
     return browser.job_summary(job=job_of(request.auth, job_id))
 
 
@@ -133,6 +133,6 @@ def get_summary(request: HttpRequest, job_id: uuid.UUID) -> dict:
     description="`fmt`: tsv or vcf. Streamed as it is produced. 503 (`busy`) with Retry-After when the server "
     "is streaming as many exports as it allows at once. " + FILTER_DOC,
 )
-def get_export(request: HttpRequest, job_id: uuid.UUID, fmt: str) -> HttpResponse:
+def get_export(request: ApiRequest, job_id: uuid.UUID, fmt: str) -> HttpResponse:
     job = job_of(request.auth, job_id)
     return exports.export_response(job=job, params=filter_params_of(request), fmt=fmt)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -221,3 +223,25 @@ def test_a_superuser_changes_a_plan_in_the_admin_and_the_admin_log_says_who(
     services.staff_grant(user=User.objects.create_user("staff@example.org", "x-very-long-password-2"))
     client.force_login(User.objects.get(email="staff@example.org"))
     assert 'value="upgrade"' not in client.get(changelist).content.decode()  # (superusers only)
+
+
+def test_every_page_of_a_users_own_data_asks_an_anonymous_visitor_to_sign_in(client):
+    """Every URL of the site's own pages, but the home page, sends an anonymous visitor to sign in
+    (GET and POST alike): none is reachable without an account."""
+    from django.urls import URLPattern, get_resolver
+
+    public = {"home"}
+    elsewhere = {"account_link": "/"}  # (linking needs a sign-in in progress: without one, home)
+    kwargs = {"job_id": uuid.uuid4(), "fmt": "tsv", "kind": "result", "region_set_id": 1, "token_id": 1,
+              "account_id": 1}  # fmt: skip
+    checked = 0
+    for pattern in get_resolver().url_patterns:
+        if not isinstance(pattern, URLPattern) or pattern.name in public or not pattern.name:
+            continue
+        url = reverse(pattern.name, kwargs={name: kwargs[name] for name in pattern.pattern.converters})
+        for method in (client.get, client.post):
+            response = method(url)
+            expected = elsewhere.get(pattern.name, "/accounts/login/")
+            assert response.status_code == 302 and expected in response["Location"], (pattern.name, method)
+        checked += 1
+    assert checked >= 20

@@ -59,6 +59,7 @@ $(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package.json $(OIDC_P
 test: install $(OIDC_PROVIDER)/node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m mypy gas_site accounts jobs archive
 	$(BIN)/pytest
 	@if [ -n "$$GAS_TEST_POSTGRES_URL" ]; then \
 	  echo "== again on PostgreSQL =="; \
@@ -69,11 +70,13 @@ test: install $(OIDC_PROVIDER)/node_modules/.installed
 test-fast: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m mypy gas_site accounts jobs archive
 	$(BIN)/pytest -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m mypy gas_site accounts jobs archive
 
 check-deploy: install
 	GAS_ENV=production DJANGO_SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \

@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts import services
+from accounts.http import AuthenticatedRequest
 from accounts.models import PlanChange, User
 
 
@@ -40,7 +41,7 @@ class UserAdmin(DjangoUserAdmin):
         self.message_user(request, f"{count} moved to {plan}.", messages.INFO)
 
     @admin.action(description="Upgrade to premium (their archived results come back)", permissions=["change"])
-    def upgrade(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+    def upgrade(self, request: AuthenticatedRequest, queryset: QuerySet[User]) -> None:
         reference = f"staff:{request.user.email}"
         changed = [
             user for user in queryset if services.plan_upgrade(user=user, payment_reference=reference, by=request.user)
@@ -48,7 +49,7 @@ class UserAdmin(DjangoUserAdmin):
         self._changed(request, changed, "premium")
 
     @admin.action(description="Back to the free plan", permissions=["change"])
-    def back_to_free(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+    def back_to_free(self, request: AuthenticatedRequest, queryset: QuerySet[User]) -> None:
         changed = [user for user in queryset if services.plan_cancel(user=user, by=request.user)]
         self._changed(request, changed, "free")
 

@@ -138,7 +138,7 @@ def identity_label(account: SocialAccount) -> str:
 
 def linked_identities(*, user: User) -> list[LinkedIdentity]:
     identities = []
-    for account in user.socialaccount_set.order_by("date_joined", "pk"):
+    for account in SocialAccount.objects.filter(user=user).order_by("date_joined", "pk"):
         claims = identity_claims(account.extra_data)
         label = identity_label(account)
         also = tuple(
@@ -155,7 +155,7 @@ def linked_identities(*, user: User) -> list[LinkedIdentity]:
 
 
 def sign_in_ways(*, user: User) -> int:
-    return int(user.has_usable_password()) + user.socialaccount_set.count()
+    return int(user.has_usable_password()) + SocialAccount.objects.filter(user=user).count()
 
 
 def identity_unlink(*, user: User, account_id: int) -> LinkedIdentity:

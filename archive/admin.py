@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -33,10 +34,10 @@ class ArchiveStateFilter(admin.SimpleListFilter):
     title = "result storage"
     parameter_name = "result_state"
 
-    def lookups(self, request, model_admin):
-        return ResultState.choices
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(ResultState.choices)
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(result_archive__state=self.value()) if self.value() else queryset
 
 
@@ -95,7 +96,7 @@ class JobWithArchiveAdmin(JobAdmin):
             raise PermissionDenied
         return job_views.job_page(request, job=job, staff_preview=True)
 
-    def file_view(self, request: HttpRequest, job_id: uuid.UUID, kind: str) -> HttpResponse:
+    def file_view(self, request: HttpRequest, job_id: uuid.UUID, kind: str) -> HttpResponseBase:
         """A job's log, summary or result for staff (any owner's): the log and summary shown in the browser."""
         job = get_object_or_404(Job.objects.select_related("result_archive"), id=job_id)
         if not self.has_view_permission(request, job):
@@ -132,7 +133,7 @@ class JobWithArchiveAdmin(JobAdmin):
                 self.message_user(request, f"No queue called {alias!r}.", messages.ERROR)
             else:
                 moved = queues[alias].redrive_dead_letters()
-                logger.info("%s redrove %d dead letter(s) of queue %s", request.user.email, moved, alias)
+                logger.info("%s redrove %d dead letter(s) of queue %s", request.user, moved, alias)
                 sent_back = _count(moved, "message", "messages")
                 self.message_user(request, f"Queue {alias}: {sent_back} sent back.", messages.INFO)
             return redirect("admin:jobs_job_queues")

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import BinaryIO, cast
 
 from django.conf import settings
 from django.core.files import File
@@ -156,7 +157,7 @@ def _archive_copy(record: ResultArchive) -> str:
             return "cancelled"
         fault_point("archive.before_copy")
         with hot.open(job.result_key, "rb") as source:
-            copied = cold.archive(source, key=job.result_key, archive_id=archive_id)
+            copied = cold.archive(cast(BinaryIO, source), key=job.result_key, archive_id=archive_id)
         fault_point("archive.after_copy")
         stored = cold.stat(copied.archive_id)
         if (stored.size, stored.sha256) != (copied.size, copied.sha256) or copied.size != hot_size:

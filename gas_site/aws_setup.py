@@ -61,10 +61,10 @@ def buckets() -> dict[str, str]:
     """Role -> bucket name, for the buckets this configuration uses."""
     found = {}
     for alias in ("inputs", "results"):
-        entry = settings.STORAGES[alias]
+        entry: dict[str, Any] = settings.STORAGES[alias]
         if issubclass(import_string(entry["BACKEND"]), S3Storage):
             found[alias] = entry["OPTIONS"]["bucket_name"]
-    cold = settings.GAS_COLD_STORAGE["default"]
+    cold: dict[str, Any] = settings.GAS_COLD_STORAGE["default"]
     if cold["BACKEND"].endswith("S3GlacierColdStorage"):
         found["archive"] = cold["OPTIONS"]["bucket_name"]
     return found

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -23,7 +23,7 @@ class JobAdmin(admin.ModelAdmin):
     date_hierarchy = "submitted_at"
     readonly_fields = [field.name for field in Job._meta.fields] + ["source_names", "sources"]
 
-    def has_add_permission(self, request) -> bool:  # jobs come from uploads only
+    def has_add_permission(self, request: HttpRequest) -> bool:  # jobs come from uploads only
         return False
 
 
@@ -50,11 +50,11 @@ class SourceAddForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reference_name"].choices = reference_choices()
+        cast(forms.ChoiceField, self.fields["reference_name"]).choices = reference_choices()
         self.fields["short_name"].required = False
 
     def _post_clean(self) -> None:
-        super()._post_clean()  # (the model's own checks first: a taken name is refused there)
+        super()._post_clean()  # type: ignore[misc]  # (the model's own checks first: a taken name is refused there)
         if self.errors:
             return
         data = self.cleaned_data
@@ -76,12 +76,14 @@ class AnnotationSourceAdmin(admin.ModelAdmin):
     search_fields = ["name", "short_name", "file_name"]
     actions = ["remove_sources"]
 
-    def get_form(self, request: HttpRequest, obj: AnnotationSource | None = None, **kwargs: Any) -> Any:
+    def get_form(  # type: ignore[override]
+        self, request: HttpRequest, obj: AnnotationSource | None = None, **kwargs: Any
+    ) -> Any:
         if obj is None:
             kwargs["form"] = SourceAddForm
         return super().get_form(request, obj, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: AnnotationSource | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: AnnotationSource | None = None) -> Any:
         if obj is None:
             return ["name", "reference_name", "server_path", "match_type", "fields_text", "short_name", "default",
                     "description"]  # fmt: skip

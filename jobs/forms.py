@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 
 from accounts.models import User
@@ -55,18 +57,18 @@ class AnnotateForm(forms.Form):
     def __init__(self, *args: object, user: User, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         choices = reference_choices()
-        self.fields["reference"].choices = choices
+        cast(forms.ChoiceField, self.fields["reference"]).choices = choices
         if len(choices) <= 2:  # (detection and one bundle: nothing to choose)
             self.fields["reference"].widget = forms.HiddenInput()
         sources = list(AnnotationSource.objects.all())
         several = len(choices) > 2
-        self.fields["sources"].choices = [
+        cast(forms.MultipleChoiceField, self.fields["sources"]).choices = [
             (source.name, _source_label(source, with_reference=several)) for source in sources
         ]
         self.fields["sources"].initial = [source.name for source in sources if source.default]
         if not sources:
             del self.fields["sources"]
-        self.fields["regions"].queryset = RegionSet.objects.filter(owner=user)
+        cast(forms.ModelChoiceField, self.fields["regions"]).queryset = RegionSet.objects.filter(owner=user)
 
 
 def _source_label(source: AnnotationSource, *, with_reference: bool) -> str:

@@ -30,7 +30,7 @@ class LimitedUploadHandler(FileUploadHandler):
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         self.received += len(raw_data)
         if self.received > self.limit:
-            self.request.upload_too_large = True  # type: ignore[attr-defined]
+            setattr(self.request, "upload_too_large", True)  # noqa: B010 - (read back by the views and the API)
             raise StopUpload(connection_reset=True)
         return raw_data
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -159,7 +162,7 @@ def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> 
     )
 
 
-def _restoring(job) -> bool:
+def _restoring(job: Job) -> bool:
     archive = getattr(job, "result_archive", None)
     return archive is not None and archive.state == "RESTORING"
 
@@ -175,7 +178,7 @@ def job_log(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
-def job_download(request: AuthenticatedRequest, job_id: str, kind: str) -> HttpResponse:
+def job_download(request: AuthenticatedRequest, job_id: str, kind: str) -> HttpResponseBase:
     job = _owned_job(request, job_id)
     try:
         return download_response(job, kind)
@@ -246,7 +249,7 @@ def region_delete(request: AuthenticatedRequest, region_set_id: int) -> HttpResp
 
 
 # -- the results: variant browser, gene view, exports ---------------------------------------
-def _table_unavailable(request: HttpRequest, job, exc: Exception) -> HttpResponse:
+def _table_unavailable(request: HttpRequest, job: Job, exc: Exception) -> HttpResponse:
     messages.warning(request, str(exc))
     return redirect("job_detail", job_id=job.id)
 
@@ -258,7 +261,10 @@ def _query_without(request: HttpRequest, *names: str) -> str:
     return query.urlencode()
 
 
-def _results_page(request: HttpRequest, job_id: str, template: str, build, context) -> HttpResponse:
+def _results_page(
+    request: AuthenticatedRequest, job_id: str, template: str, build: Callable[[Job, dict[str, Any]], Any],
+    context: Callable[[dict[str, Any], Any], dict[str, Any]],
+) -> HttpResponse:
     """A results page (variants, genes): ``build(job, params)`` answers it, ``context(job, params,
     answer)`` adds what its template needs; a bad filter is a 400 page saying which and why."""
     job = _owned_job(request, job_id)
@@ -316,7 +322,7 @@ def job_genes(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
-def job_export(request: AuthenticatedRequest, job_id: str, fmt: str) -> HttpResponse:
+def job_export(request: AuthenticatedRequest, job_id: str, fmt: str) -> HttpResponseBase:
     job = _owned_job(request, job_id)
     try:
         return exports.export_response(job=job, params=browser.filter_params(request.GET), fmt=fmt)

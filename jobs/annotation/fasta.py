@@ -187,7 +187,8 @@ def write_genome(source: Path, target: Path, on_contig: ContigWritten | None = N
         magic = raw_handle.read(2)
         raw_handle.seek(0)
         raw = _HashingReader(raw_handle)
-        stream: Any = gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw
+        # (_HashingReader reads as a binary file does; typeshed asks for a declared protocol)
+        stream: Any = gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw  # type: ignore[call-overload]
         writer = _GenomeWriter(target, str(source), on_contig)
         try:
             _copy_sequences(stream, writer)

@@ -72,7 +72,7 @@ def indexed_copy(source: Path, folder: Path, kind: str) -> Path:
         pysam.tabix_compress(str(plain), str(target), force=True)
         plain.unlink()
     try:
-        pysam.tabix_index(str(target), preset=kind, force=True, keep_original=True)
+        pysam.tabix_index(str(target), preset=kind, force=True, keep_original=True)  # type: ignore[arg-type]
     except (OSError, ValueError):
         sort = (
             "bcftools sort -Oz -o sorted.vcf.gz FILE"

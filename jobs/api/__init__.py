@@ -67,7 +67,8 @@ def _refused(request: HttpRequest, exc: ServiceError) -> HttpResponse:
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     if getattr(request, "upload_too_large", False):  # the upload handler stopped reading: no file arrived
-        user = request.auth if isinstance(getattr(request, "auth", None), User) else None
+        auth = getattr(request, "auth", None)
+        user = auth if isinstance(auth, User) else None
         message = uploads.too_large_message(user) if user else "The file is too large for your plan."
         return _error(request, status=413, code="too_large", detail=message)
     found = [dict(error) for error in exc.errors]

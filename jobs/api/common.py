@@ -29,7 +29,7 @@ class TokenAuth(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         address = ratelimit.client_address(request)
-        failures = {
+        failures: dict[str, Any] = {
             "scope": "token-failures", "key": address, "window_seconds": 60,
             "limit": settings.GAS_TOKEN_FAILURES_PER_MINUTE, "what": "failed sign-ins with a token",
         }  # fmt: skip

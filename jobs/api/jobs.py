@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -143,12 +144,12 @@ def get_job(request: ApiRequest, job_id: uuid.UUID) -> dict:
 @router.get(
     "/jobs/{job_id}/result", response={200: None, 302: None, **errors(401, 404, 409)}, summary="The annotated VCF"
 )
-def get_result(request: ApiRequest, job_id: uuid.UUID) -> HttpResponse:
+def get_result(request: ApiRequest, job_id: uuid.UUID) -> HttpResponseBase:
     return download_response(job_of(request.auth, job_id), "result")
 
 
 @router.get("/jobs/{job_id}/log", response={200: None, 302: None, **errors(401, 404, 409)}, summary="The count log")
-def get_log(request: ApiRequest, job_id: uuid.UUID) -> HttpResponse:
+def get_log(request: ApiRequest, job_id: uuid.UUID) -> HttpResponseBase:
     return download_response(job_of(request.auth, job_id), "log", inline=True)
 
 

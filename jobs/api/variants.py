@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from ninja import Field, Router, Schema
 
 from jobs.api.common import FILTER_DOC, PAGE_DOC, ApiRequest, errors, filter_params_of, page
@@ -133,6 +133,6 @@ def get_summary(request: ApiRequest, job_id: uuid.UUID) -> dict:
     description="`fmt`: tsv or vcf. Streamed as it is produced. 503 (`busy`) with Retry-After when the server "
     "is streaming as many exports as it allows at once. " + FILTER_DOC,
 )
-def get_export(request: ApiRequest, job_id: uuid.UUID, fmt: str) -> HttpResponse:
+def get_export(request: ApiRequest, job_id: uuid.UUID, fmt: str) -> HttpResponseBase:
     job = job_of(request.auth, job_id)
     return exports.export_response(job=job, params=filter_params_of(request), fmt=fmt)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.core.files.storage import FileSystemStorage
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 
 from gas_site.errors import ServiceError
 from jobs.models import Job
@@ -29,7 +30,7 @@ def result_unavailable_reason(job: Job) -> str | None:
     return "These results are archived in cold storage. Upgrade to premium to restore them."
 
 
-def download_response(job: Job, kind: str, *, inline: bool = False) -> HttpResponse:
+def download_response(job: Job, kind: str, *, inline: bool = False) -> HttpResponseBase:
     if kind == "result":
         reason = result_unavailable_reason(job)
         if reason:

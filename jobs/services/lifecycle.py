@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import IO, cast
 
 from django.conf import settings
 from django.core.files import File
@@ -67,7 +68,7 @@ def job_create(
     if not name.endswith(VCF_SUFFIXES):
         raise UploadRejected(f"{name}: expected a .vcf, .vcf.gz or .bcf file.")
     on_disk = getattr(upload, "temporary_file_path", lambda: None)()
-    with vcf_text(upload.file, name=name, path=on_disk) as text:
+    with vcf_text(cast(IO[bytes], upload.file), name=name, path=on_disk) as text:
         reference = checked_input(
             text=text, name=name, reference_name=reference_name, max_bytes=job_limits(owner).max_bytes,
             read_through=text is upload.file,

@@ -12,7 +12,7 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, cast
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -57,7 +57,7 @@ def _header_lines(handle: IO[bytes], name: str) -> Iterator[str]:
     whatever the length of one line), decoded one at a time so that errors name the line."""
     magic = handle.read(2)
     handle.seek(0)
-    stream: IO[bytes] = gzip.GzipFile(fileobj=handle) if magic == b"\x1f\x8b" else handle
+    stream: IO[bytes] = cast(IO[bytes], gzip.GzipFile(fileobj=handle)) if magic == b"\x1f\x8b" else handle
     consumed = 0
     number = 0
     try:
@@ -143,7 +143,7 @@ def check_vcf_body(
     magic = handle.read(2)
     handle.seek(0)
     compressed = magic == b"\x1f\x8b"
-    stream: IO[bytes] = gzip.GzipFile(fileobj=handle) if compressed else handle
+    stream: IO[bytes] = cast(IO[bytes], gzip.GzipFile(fileobj=handle)) if compressed else handle
     head = b""
     total = 0
     scan = min(max_bytes + 1, settings.GAS_UPLOAD_SCAN_BYTES)  # (past it, the worker finds any break)

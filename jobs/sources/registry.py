@@ -78,10 +78,9 @@ def source_register(
             f"source {name!r} is already registered ({existing.version}); use --replace for a new version"
         )
     clash = AnnotationSource.objects.filter(reference_name=reference_name, short_name=short_name).exclude(name=name)
-    if clash.exists():
-        raise SourceError(
-            f"short name {short_name!r} is already used by source {clash.first().name!r} on {reference_name}"
-        )
+    taken = clash.first()
+    if taken is not None:
+        raise SourceError(f"short name {short_name!r} is already used by source {taken.name!r} on {reference_name}")
     if match_type not in MatchType.values:
         raise SourceError(f"match type {match_type!r}: expected exact or overlap")
     path = Path(path)
@@ -95,10 +94,11 @@ def source_register(
         raise SourceError(str(exc)) from exc
     root = source_dir()
     root.mkdir(parents=True, exist_ok=True)
-    building: Path | None = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    building: Path | None = staging
     try:
         try:
-            kept = indexed_copy(path, building, kind)
+            kept = indexed_copy(path, staging, kind)
             opened = open_source(CustomSpec(str(kept), short_name, tuple(fields), kind, match_type))
         except AnnotationError as exc:  # (the index does not open, or a field is not in the header)
             raise SourceError(str(exc)) from exc
@@ -111,12 +111,12 @@ def source_register(
         sha256 = file_sha256(kept)
         final = root / name / sha256[:16]
         if (final / kept.name).is_file():  # (the same file again: its kept copy stays as it is)
-            shutil.rmtree(building)
+            shutil.rmtree(staging)
             building = None
         else:
             shutil.rmtree(final, ignore_errors=True)
             final.parent.mkdir(parents=True, exist_ok=True)
-            building.rename(final)
+            staging.rename(final)
             building = final
         with transaction.atomic():
             values: dict[str, Any] = {

@@ -28,9 +28,10 @@ class Command(BaseCommand):
             return
         if not email:
             raise CommandError(f"staff {action} needs the user's e-mail address")
-        user = User.objects.filter(email__iexact=email).first()
-        if user is None:
+        found = User.objects.filter(email__iexact=email).first()
+        if found is None:
             raise CommandError(f"no user with the e-mail address {email} (they sign up first)")
+        user = found
         if action == "grant":
             services.staff_grant(user=user)
             self.stdout.write(f"{user.email} has the staff role (group {services.STAFF_GROUP!r})")

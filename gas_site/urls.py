@@ -16,6 +16,7 @@ urlpatterns = [
     path("annotate", job_views.annotate, name="annotate"),
     path("annotate/complete", job_views.annotate_complete, name="annotate_complete"),
     path("annotations", job_views.job_list, name="job_list"),
+    path("annotations/status", job_views.job_statuses, name="job_statuses"),
     path("annotations/<uuid:job_id>", job_views.job_detail, name="job_detail"),
     path("annotations/<uuid:job_id>/log", job_views.job_log, name="job_log"),
     path("annotations/<uuid:job_id>/variants", job_views.job_variants, name="job_variants"),

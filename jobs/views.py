@@ -119,8 +119,41 @@ def annotate_complete(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 def job_list(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(jobs_of(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    refresh = any(job.is_active or _restoring(job) for job in page.object_list)
-    return render(request, "jobs/list.html", {"page": page, "refresh": refresh})
+    live = [job for job in page.object_list if job.is_active or _restoring(job)]
+    return render(request, "jobs/list.html", {"page": page, "live": _live(live)})
+
+
+# -- live pages: a page whose jobs are still moving polls a small JSON view (static/js/live.js) --------
+def _state(job: Job) -> str:
+    """What a page shows of a job beyond its progress: when it changes, the page is fetched anew."""
+    archive = getattr(job, "result_archive", None)
+    return f"{job.status}:{archive.state if archive is not None else ''}"
+
+
+def _live(jobs: list[Job]) -> dict[str, str] | None:
+    """The page's poll (its URL and the states it was drawn with), or None when nothing moves."""
+    if not jobs:
+        return None
+    ids = ",".join(str(job.id) for job in jobs)
+    return {"url": f"{reverse('job_statuses')}?ids={ids}", "key": "|".join(_state(job) for job in jobs)}
+
+
+@login_required
+def job_statuses(request: AuthenticatedRequest) -> JsonResponse:
+    """The state and progress of some of the user's jobs (``ids``, comma-separated, at most a page's)."""
+    wanted = [part for part in request.GET.get("ids", "").split(",") if part][:PAGE_SIZE]
+    try:
+        found = {str(job.id): job for job in jobs_of(request.user).filter(id__in=[uuid.UUID(i) for i in wanted])}
+    except ValueError:
+        return JsonResponse({"detail": "ids: expected job ids separated by commas"}, status=400)
+    jobs = [found[i] for i in wanted if i in found]
+    return JsonResponse(
+        {
+            "key": "|".join(_state(job) for job in jobs),
+            "jobs": [{"id": str(job.id), "status": str(job.status), "progress": job.progress_percent} for job in jobs],
+        },
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @login_required
@@ -153,7 +186,7 @@ def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> 
             "job": job,
             "charts": charts,
             "qc": summary["qc"] if summary else None,
-            "refresh": job.is_active or _restoring(job),
+            "live": _live([job]) if job.is_active or _restoring(job) else None,
             "archive": getattr(job, "result_archive", None),
             "unavailable": unavailable,
             "reference": reference_summary(job.reference_name),

@@ -81,9 +81,12 @@ def test_upload_watch_filter_genes_export_archive_and_restore(browser, live_serv
     click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     wait(browser).until(lambda d: "Pending" in d.page_source)
     job = Job.objects.get()
+    browser.execute_script("window.gasStillHere = true")  # (gone if the page reloads)
+    time.sleep(4)  # longer than a poll: the page polls, it does not reload while nothing changes
+    assert browser.execute_script("return window.gasStillHere === true")
     worker("run_annotator")
     assert Job.objects.get().status == JobStatus.COMPLETED
-    wait(browser, 20).until(lambda d: "Completed" in d.page_source)  # (the page refreshes itself)
+    wait(browser, 30).until(lambda d: "Completed" in d.page_source)  # (the poll sees the new state)
     assert find_testid(browser, "chart-most_severe_consequence").is_displayed()
     assert "10000" in find_testid(browser, "qc").text
 

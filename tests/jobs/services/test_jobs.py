@@ -273,9 +273,10 @@ def test_list_refreshes_while_jobs_are_active_and_paginates(signed_in_client, us
         Job.objects.create(owner=user, input_name=f"f{n}.vcf", input_key="x", reference_name="demo",
                            status=JobStatus.COMPLETED)  # fmt: skip
     page = signed_in_client.get(reverse("job_list")).content.decode()
-    assert 'http-equiv="refresh"' not in page and "Page 1 of 2" in page
+    assert "data-live-url" not in page and "Page 1 of 2" in page
     Job.objects.create(owner=user, input_name="new.vcf", input_key="x", reference_name="demo")
-    assert 'http-equiv="refresh"' in signed_in_client.get(reverse("job_list")).content.decode()
+    page = signed_in_client.get(reverse("job_list")).content.decode()
+    assert "data-live-url" in page and "js/live.js" in page and 'http-equiv="refresh"' not in page
 
 
 def test_an_upload_spooled_to_disk_is_stored_intact(signed_in_client, django_capture_on_commit_callbacks, settings):

@@ -5,6 +5,8 @@ in the API (the Scout trio on contigs the demo lacks, a file with shifted positi
 from __future__ import annotations
 
 import gzip
+import html
+import re
 from pathlib import Path
 
 import pytest
@@ -156,19 +158,33 @@ def test_a_job_can_be_named_and_files_of_the_same_name_are_told_apart(
     assert made.json()["name"] == "from a script"
 
 
-def test_the_job_page_refreshes_itself_while_restoring(signed_in_client, user):
+def test_the_job_page_follows_a_restore_live_without_reloading_itself(signed_in_client, user, other_user):
+    """Issue 27: no <meta refresh>; a page with a job still moving polls a JSON view of its state, whose
+    key changes when the state does (then the page is fetched anew: static/js/live.js)."""
     from archive.models import ResultArchive, ResultState
 
     job = Job.objects.create(owner=user, input_name="x.vcf", input_key="k", reference_name="demo",
                              status=JobStatus.COMPLETED, result_key="r")  # fmt: skip
     archive = ResultArchive.objects.create(job=job, state=ResultState.ARCHIVED)
     page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
-    assert 'http-equiv="refresh"' not in page
+    assert "data-live-url" not in page and "js/live.js" not in page
     archive.state = ResultState.RESTORING
     archive.save()
-    page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
-    assert 'http-equiv="refresh"' in page
-    assert 'http-equiv="refresh"' in signed_in_client.get(reverse("job_list")).content.decode()
+    for name, args in (("job_detail", [job.id]), ("job_list", [])):
+        page = signed_in_client.get(reverse(name, args=args)).content.decode()
+        assert 'http-equiv="refresh"' not in page and "js/live.js" in page
+        poll = re.search(r'data-live-url="([^"]+)" data-live-key="([^"]+)"', page)
+        assert poll, name
+        url, key = html.unescape(poll[1]), html.unescape(poll[2])
+        answer = signed_in_client.get(url).json()
+        assert answer["key"] == key == "COMPLETED:RESTORING" and answer["jobs"][0]["id"] == str(job.id)
+    archive.state = ResultState.AVAILABLE
+    archive.save()
+    assert signed_in_client.get(url).json()["key"] != key  # (the page reloads once, showing the result back)
+    outsider = Client()
+    outsider.force_login(other_user)
+    assert outsider.get(url).json() == {"key": "", "jobs": []}  # (someone else's job is not there)
+    assert signed_in_client.get(reverse("job_statuses"), {"ids": "nonsense"}).status_code == 400
 
 
 def test_a_job_can_ask_for_a_vep_pick_option(run_worker, signed_in_client, django_capture_on_commit_callbacks):

@@ -66,12 +66,13 @@ test: install $(OIDC_PROVIDER)/node_modules/.installed
 	  DATABASE_URL="$$GAS_TEST_POSTGRES_URL" $(BIN)/pytest; \
 	fi
 
-# The fast tests: everything but the end-to-end, browser and chaos tests (marked slow), on SQLite.
+# The fast tests: everything but the end-to-end, browser and chaos tests (marked slow), on SQLite,
+# spread over the machine's cores (pytest-xdist; each worker has its own test database).
 test-fast: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m mypy gas_site accounts jobs archive
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n auto
 
 lint: install
 	$(BIN)/ruff check .

@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -20,6 +20,7 @@ from django.utils.html import format_html, format_html_join
 from archive import services
 from archive.models import ResultArchive, ResultState
 from gas_site.admin_actions import confirmation
+from gas_site.errors import NotFound
 from gas_site.queues import QueueError, queues
 from jobs import views as job_views
 from jobs.admin import JobAdmin
@@ -106,6 +107,8 @@ class JobWithArchiveAdmin(JobAdmin):
         except ResultNotAvailable as exc:
             self.message_user(request, str(exc), messages.WARNING)
             return redirect("admin:jobs_job_change", job_id)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
 
     @admin.display(description="files")
     def files(self, job: Job) -> str:

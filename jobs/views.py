@@ -218,6 +218,8 @@ def job_download(request: AuthenticatedRequest, job_id: str, kind: str) -> HttpR
     except ResultNotAvailable as exc:
         messages.warning(request, str(exc))
         return redirect("job_detail", job_id=job.id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
 
 
 @login_required

@@ -196,3 +196,9 @@ def completed_job(signed_in_client, drain, django_capture_on_commit_callbacks):
         return job
 
     return make
+
+
+@pytest.fixture
+def cold_store(settings, tmp_path):
+    """A local cold store whose restores are ready at once."""
+    local_cold_store(settings, tmp_path / "cold", thaw_seconds=0)

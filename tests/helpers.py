@@ -16,8 +16,9 @@ from django.urls import reverse
 from accounts.models import User
 from jobs.services.tokens import api_token_create
 
-DATA = Path(__file__).resolve().parent / "data"
-DEMO = Path(__file__).resolve().parent.parent / "reference" / "demo"
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+DEMO = ROOT / "reference" / "demo"
 SYNTHETIC = DATA / "synthetic_chr20_10k.vcf.gz"
 GOOD_VCF = (
     "##fileformat=VCFv4.2\n##contig=<ID=20,length=63025520>\n"
@@ -90,3 +91,29 @@ def archive_state(job) -> str:
     from archive.models import ResultArchive
 
     return ResultArchive.objects.get(job=job).state
+
+
+
+
+def sqs_queues(prefix: str) -> dict:
+    """The four queues on (mocked) SQS, created on first use."""
+    options = {"visibility_timeout": 30, "max_receives": 5, "region_name": "us-east-1", "create_if_missing": True}
+    return {
+        alias: {"BACKEND": "gas_site.queues.sqs.SQSQueue", "NAME": f"{prefix}-{alias}", "OPTIONS": options}
+        for alias in ("jobs", "archive", "restore", "thaw")
+    }
+
+
+def run(command: str, capture) -> None:
+    """One pass of a worker command, with what is deferred to commit run as after a commit."""
+    from django.core.management import call_command
+
+    with capture(execute=True):
+        call_command(command, "--once", "--wait", "0", "--retry-delay", "1")
+
+
+def the_job():
+    """The newest job."""
+    from jobs.models import Job
+
+    return Job.objects.order_by("-submitted_at").first()

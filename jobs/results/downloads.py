@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.core.files.storage import FileSystemStorage
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import FileResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 
-from gas_site.errors import ServiceError
+from gas_site.errors import NotFound, ServiceError
 from jobs.models import Job
 from jobs.storage import results_storage
 
@@ -37,14 +37,14 @@ def download_response(job: Job, kind: str, *, inline: bool = False) -> HttpRespo
             raise ResultNotAvailable(reason)
     key = {"result": job.result_key, "log": job.log_key, "summary": job.summary_key}.get(kind)
     if not key:
-        raise Http404("This job has no such file.")
+        raise NotFound("This job has no such file.")
     storage = results_storage()
     if not isinstance(storage, FileSystemStorage):
         return HttpResponseRedirect(storage.url(key))
     try:
         handle = storage.open(key, "rb")
     except FileNotFoundError as exc:
-        raise Http404("The file is no longer available.") from exc
+        raise NotFound("The file is no longer available.") from exc
     response = FileResponse(handle, as_attachment=not inline, filename=key.rsplit("/", 1)[-1])
     response["Content-Type"] = CONTENT_TYPES[kind]
     response["Cache-Control"] = "private, no-store"

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
 BUCKET = "gas-direct-inputs"
 # every REF the complement of the genome's base there (a wrong build, shifted positions), gzipped
 _COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A"}
-WRONG_BUILD = gzip.compress(vcf([(pos, _COMPLEMENT[ref], ref) for pos, ref, _ in dbsnp_records(30)]))
+WRONG_BUILD = gzip.compress(vcf([(pos, _COMPLEMENT[ref], ref) for pos, ref, _ in dbsnp_records(30)]), mtime=0)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ page envelope of lists, and the filters' documentation."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -53,6 +53,18 @@ class ErrorOut(Schema):
     code: str
     detail: str
     errors: list[dict[str, Any]] | None = None
+
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(Schema, Generic[ItemT]):
+    """The one envelope of every list: how many match, where the next page starts (null: the last
+    page; pass it back as ``cursor``), and this page's items."""
+
+    count: int
+    next_cursor: str | None
+    items: list[ItemT]
 
 
 ERRORS = {status: ErrorOut for status in (400, 401, 404, 409, 413, 422, 429, 503)}

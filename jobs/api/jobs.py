@@ -10,7 +10,7 @@ from django.http.response import HttpResponseBase
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from jobs.api.common import PAGE_DOC, ApiRequest, errors, offset_page_bounds, page
+from jobs.api.common import PAGE_DOC, ApiRequest, Page, errors, offset_page_bounds, page
 from jobs.models import Job, JobStatus, RegionSet
 from jobs.results.downloads import download_response
 from jobs.services import lifecycle, uploads
@@ -78,12 +78,6 @@ class JobOut(Schema):
         }
 
 
-class JobsPage(Schema):
-    count: int
-    next_cursor: str | None
-    items: list[JobOut]
-
-
 @router.post("/jobs", response={201: JobOut, **errors(400, 404, 413, 422, 429)}, summary="Submit a VCF file")
 def create_job(
     request: ApiRequest,
@@ -121,7 +115,7 @@ MAX_JOBS_PAGE = 200
 
 
 @router.get(
-    "/jobs", response={200: JobsPage, **errors(400, 401, 429)}, summary="Your jobs, newest first",
+    "/jobs", response={200: Page[JobOut], **errors(400, 401, 429)}, summary="Your jobs, newest first",
     description=f"`limit` 1-{MAX_JOBS_PAGE} (default 50) and `cursor` page through them." + PAGE_DOC
     + " (`offset` is the former way to page, kept for one release.)",
 )  # fmt: skip

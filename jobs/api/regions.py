@@ -8,7 +8,7 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from gas_site.errors import NotFound
-from jobs.api.common import PAGE_DOC, ApiRequest, errors, page
+from jobs.api.common import PAGE_DOC, ApiRequest, Page, errors, page
 from jobs.models import RegionSet
 from jobs.sources import regions
 
@@ -31,14 +31,8 @@ def _region_out(region_set: RegionSet) -> dict:
     }  # fmt: skip
 
 
-class RegionSetsPage(Schema):
-    count: int
-    next_cursor: str | None
-    items: list[RegionSetOut]
-
-
 @router.get(
-    "/regions", response={200: RegionSetsPage, **errors(401, 429)}, summary="Your region files",
+    "/regions", response={200: Page[RegionSetOut], **errors(401, 429)}, summary="Your region files",
     description="All of them in one page (`next_cursor` is null)." + PAGE_DOC,
 )  # fmt: skip
 def list_regions(request: ApiRequest) -> dict:

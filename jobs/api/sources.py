@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ninja import Router, Schema
 
-from jobs.api.common import PAGE_DOC, ApiRequest, errors, page
+from jobs.api.common import PAGE_DOC, ApiRequest, Page, errors, page
 from jobs.models import AnnotationSource
 
 router = Router()
@@ -22,14 +22,8 @@ class SourceOut(Schema):
     version: str
 
 
-class SourcesPage(Schema):
-    count: int
-    next_cursor: str | None
-    items: list[SourceOut]
-
-
 @router.get(
-    "/sources", response={200: SourcesPage, **errors(401, 429)}, summary="Annotation sources you can apply",
+    "/sources", response={200: Page[SourceOut], **errors(401, 429)}, summary="Annotation sources you can apply",
     description="All of them in one page (`next_cursor` is null)." + PAGE_DOC,
 )  # fmt: skip
 def list_sources(request: ApiRequest, reference: str = "") -> dict:

@@ -7,7 +7,7 @@ import uuid
 from django.http.response import HttpResponseBase
 from ninja import Field, Router, Schema
 
-from jobs.api.common import FILTER_DOC, PAGE_DOC, ApiRequest, errors, filter_params_of, page
+from jobs.api.common import FILTER_DOC, PAGE_DOC, ApiRequest, Page, errors, filter_params_of, page
 from jobs.results import browser, exports, tables
 from jobs.services.selectors import job_of
 
@@ -41,10 +41,7 @@ class VariantOut(Schema):
     entries: list[dict[str, str]]
 
 
-class VariantsOut(Schema):
-    count: int
-    next_cursor: str | None
-    items: list[VariantOut]
+class VariantsOut(Page[VariantOut]):
     variants: list[VariantOut] = Field(description="The same as items: the former key, kept for one release")
 
 
@@ -59,10 +56,7 @@ class GeneOut(Schema):
     modifier: int
 
 
-class GenesOut(Schema):
-    count: int
-    next_cursor: str | None
-    items: list[GeneOut]
+class GenesOut(Page[GeneOut]):
     genes: list[GeneOut] = Field(description="The same as items: the former key, kept for one release")
 
 

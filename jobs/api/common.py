@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Schema
+from ninja import Field, Schema
 from ninja.security import HttpBearer
 
 from accounts.models import User
@@ -95,9 +95,26 @@ def offset_page_bounds(
     return wanted, skip
 
 
-def filter_params_of(request: HttpRequest) -> dict[str, Any]:
-    """The variant filters of a request, as parse_filter takes them (a repeated parameter: its list)."""
-    return browser.filter_params(request.GET)
+class ResultsQuery(Schema):
+    """The filters, sort and paging of a request for a job's results, as declared in the schema (each
+    list: comma-separated values, or the parameter repeated)."""
+
+    consequence: list[str] = []
+    impact: list[str] = []
+    gene: list[str] = []
+    biotype: list[str] = []
+    region: list[str] = []
+    variant_class: list[str] = Field([], alias="class")
+    dbsnp: str = ""
+    q: str = ""
+    show: str = ""
+    sort: str = ""
+    limit: str = ""
+    cursor: str = ""
+
+    def params(self) -> dict[str, Any]:
+        """As parse_filter and the selectors take them: only what was given, under the URL's names."""
+        return {key: value for key, value in self.model_dump(by_alias=True).items() if value not in ("", [])}
 
 
 FILTER_DOC = (

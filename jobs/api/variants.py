@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from django.http.response import HttpResponseBase
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 
-from jobs.api.common import FILTER_DOC, PAGE_DOC, ApiRequest, Page, errors, filter_params_of, page
+from jobs.api.common import FILTER_DOC, PAGE_DOC, ApiRequest, Page, ResultsQuery, errors, page
 from jobs.results import browser, exports, tables
 from jobs.services.selectors import job_of
 
@@ -80,13 +80,9 @@ def _variant_out(row: dict, csq_columns: list[str]) -> dict:
     description=FILTER_DOC + " `sort`: position, -position, severity, -severity, gene, -gene. "
     "`limit` (1-1000, default 100) and `cursor` page through them." + PAGE_DOC,
 )
-def get_variants(
-    request: ApiRequest, job_id: uuid.UUID, consequence: str = "", impact: str = "", gene: str = "",
-    biotype: str = "", region: str = "", dbsnp: str = "", q: str = "", show: str = "variant",
-    sort: str = "position", limit: int = 100, cursor: str = "",
-) -> dict:  # fmt: skip
+def get_variants(request: ApiRequest, job_id: uuid.UUID, query: Query[ResultsQuery]) -> dict:
     job = job_of(request.auth, job_id)
-    found = browser.variant_page(job=job, params=filter_params_of(request), default_limit=100, fields=None)
+    found = browser.variant_page(job=job, params=query.params(), default_limit=100, fields=None)
     columns = tables.table_for(job).csq_columns
     items = [_variant_out(row, columns) for row in found.rows]
     return page(items, count=found.count, next_cursor=found.next_cursor, variants=items)
@@ -98,12 +94,9 @@ def get_variants(
     summary="Per gene: its matching variants, worst consequence and counts by impact",
     description=FILTER_DOC + " `sort`: variants, symbol, severity, high." + PAGE_DOC,
 )
-def get_genes(
-    request: ApiRequest, job_id: uuid.UUID, consequence: str = "", impact: str = "", region: str = "",
-    sort: str = "variants", limit: int = 100, cursor: str = "",
-) -> dict:  # fmt: skip
+def get_genes(request: ApiRequest, job_id: uuid.UUID, query: Query[ResultsQuery]) -> dict:
     job = job_of(request.auth, job_id)
-    result = browser.gene_page(job=job, params=filter_params_of(request))
+    result = browser.gene_page(job=job, params=query.params())
     following = result["offset"] + result["limit"]
     return page(
         result["genes"], count=result["count"], next_cursor=str(following) if following < result["count"] else None,
@@ -127,6 +120,6 @@ def get_summary(request: ApiRequest, job_id: uuid.UUID) -> dict:
     description="`fmt`: tsv or vcf. Streamed as it is produced. 503 (`busy`) with Retry-After when the server "
     "is streaming as many exports as it allows at once. " + FILTER_DOC,
 )
-def get_export(request: ApiRequest, job_id: uuid.UUID, fmt: str) -> HttpResponseBase:
+def get_export(request: ApiRequest, job_id: uuid.UUID, fmt: str, query: Query[ResultsQuery]) -> HttpResponseBase:
     job = job_of(request.auth, job_id)
-    return exports.export_response(job=job, params=filter_params_of(request), fmt=fmt)
+    return exports.export_response(job=job, params=query.params(), fmt=fmt)

@@ -121,3 +121,21 @@ def test_every_route_declares_the_error_body_and_walks_to_it():
         ok = schema["paths"][path]["get"]["responses"][200]["content"]["application/json"]["schema"]["$ref"]
         page = schema["components"]["schemas"][ok.rsplit("/", 1)[-1]]
         assert {"count", "next_cursor", "items"} <= set(page["required"]), path
+
+
+def test_the_filters_are_the_declared_parameters(api, finished):
+    """The variant filters are declared in the schema (``class`` included) and those are what is applied:
+    a list as commas or as the parameter repeated."""
+    schema = the_api.get_openapi_schema()
+    declared = {p["name"] for p in schema["paths"]["/api/v1/jobs/{job_id}/variants"]["get"]["parameters"]}
+    assert {"consequence", "impact", "gene", "region", "class", "dbsnp", "q", "sort", "limit", "cursor"} <= declared
+    url = f"/api/v1/jobs/{finished}/variants"
+    every = api.get(url).json()["items"]
+    terms = sorted({variant["consequence"] for variant in every})
+    assert len(terms) == 2  # (GOOD_VCF: two records, two most severe terms)
+    assert api.get(url, {"consequence": terms[0]}).json()["count"] == 1
+    assert api.get(url, {"consequence": terms}).json()["count"] == 2  # (repeated)
+    assert api.get(url, {"consequence": ",".join(terms)}).json()["count"] == 2  # (commas)
+    assert api.get(url, {"class": "SNV"}).json()["count"] == 2
+    assert api.get(url, {"class": "deletion"}).json()["count"] == 0
+    assert_error(api.get(url, {"class": "tandem"}), 400, "invalid_filter")

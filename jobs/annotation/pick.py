@@ -6,8 +6,9 @@ by its pick order, each criterion narrowing the tie of the one before -
 
   MANE Select, MANE Plus Clinical, canonical, APPRIS, TSL, biotype (protein_coding first),
   CCDS, consequence rank (the entry's most severe term), length (the longest CDS of a coding
-  transcript, else the transcript's length), then the first in VEP's own order (transcripts by
-  stable ID, the alleles of each in turn).
+  transcript, else the transcript's spliced length), then the first in VEP's own order: its
+  transcripts sorted by the key it files them under (the stable id, "_" and a number, so that
+  ``X-T13`` comes before ``X-T1``), the alleles of each in turn.
 
 The MANE, canonical, APPRIS, TSL and CCDS criteria read the transcript's flags (gene_models reads
 them from the model's tags) whether or not the job shows them, as VEP's do; a model without tags
@@ -37,13 +38,22 @@ def _appris_grade(value: str) -> int:
     return 100
 
 
+def transcript_length(transcript: Transcript) -> int:
+    """VEP's length criterion: a coding transcript's CDS (its translateable sequence), else the
+    transcript's spliced length (its exons), read from the model's coordinates: a bundle keeps no
+    cDNA sequence for a non-coding transcript."""
+    if transcript.ccs is not None and transcript.cce is not None:
+        return transcript.cce - transcript.ccs + 1
+    return sum(end - start + 1 for start, end in transcript.exons)
+
+
 def pick_key(transcript: Transcript | None, rank: int, allele_index: int) -> PickKey:
     """The sort key of one entry (lowest is picked); ``transcript`` None for an intergenic entry."""
     if transcript is None:  # (intergenic entries come after any transcript's)
         return (1, 1, 1, 100, 100, 1, 1, rank, 0, "\uffff", allele_index)
     flags = transcript.flags or NO_FLAGS
     tsl = flags[_TSL]
-    length = len(transcript.cds) if transcript.ccs is not None else len(transcript.cdna)
+    length = transcript_length(transcript)
     return (
         0 if flags[_MANE] == "MANE_Select" else 1,
         0 if flags[_MANE] == "MANE_Plus_Clinical" else 1,
@@ -54,7 +64,7 @@ def pick_key(transcript: Transcript | None, rank: int, allele_index: int) -> Pic
         0 if flags[_CCDS] else 1,
         rank,
         -length,
-        transcript.transcript_id,
+        transcript.transcript_id + "_",  # (VEP's key: the stable id, "_", its dbID: "T13_" sorts before "T1_")
         allele_index,
     )
 

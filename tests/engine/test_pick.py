@@ -100,3 +100,26 @@ def test_pick_keeps_one_entry_and_pick_allele_one_per_allele(demo_reference, tmp
     assert len(genes) == len(set(genes))
     with pytest.raises(AnnotationError, match="pick option 'best'"):
         annotate_vcf(source, tmp_path / "x.vcf", demo_reference, pick="best")
+
+
+def test_ties_are_broken_as_vep_115_broke_them_on_the_dev_set(demo_reference, tmp_path):
+    """VEP 115.2's own choices (shared/data/dev, --flag_pick and --per_gene on GENCODE 19): a non-coding
+    transcript's length is its spliced length (HAR1B-T2, 896 bases, over HAR1B-T1, 773, and HAR1A-T1);
+    when every criterion ties, the first transcript in VEP's order, its stable id then "_" (SIRPB1-T13
+    before SIRPB1-T1; SNAP25-AS1-T2 kept for its gene)."""
+    records = [("20", 61733530, "AAATGA", "A"), ("20", 1586484, "TGGAATC", "T"), ("20", 10007283, "CCA", "C")]
+    source = write_vcf(tmp_path / "in.vcf", records)
+
+    def chosen(mode: str) -> dict[int, list[str]]:
+        text = annotate_vcf(source, tmp_path / f"{mode}.vcf", demo_reference, pick=mode).output.read_text()
+        found = {}
+        for line in (line for line in text.splitlines() if not line.startswith("#")):
+            csq = next(item for item in line.split("\t")[7].split(";") if item.startswith("CSQ="))[4:]
+            entries = [entry.split("|") for entry in csq.split(",")]
+            kept = [e for e in entries if e[PICK] == "1"] if mode == "flag_pick" else entries
+            found[int(line.split("\t")[1])] = [entry[6] for entry in kept]
+        return found
+
+    flagged = chosen("flag_pick")
+    assert flagged[61733530] == ["HAR1B-T2"] and flagged[1586484] == ["SIRPB1-T13"]
+    assert "SNAP25-AS1-T2" in chosen("per_gene")[10007283]

@@ -15,10 +15,6 @@ from django.core.exceptions import ImproperlyConfigured
 class ImproperlyConfiguredEnv(ImproperlyConfigured):
     """An environment variable holds a value the service cannot use (Django's ImproperlyConfigured)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
 
 def env_str(name: str, default: str | None = None, *, required: bool = False) -> str:
     value = os.environ.get(name)

@@ -1,23 +1,24 @@
 """The one error type of the services: a refusal in words for the user with a stable ``code`` that
-clients can act on, and any extra facts (``retry_after``…). No HTTP here: each interface maps codes
+clients can act on, and when it passes, ``retry_after``. No HTTP here: each interface maps codes
 to its own answers (the API to statuses and ``{"code", "detail"}``, pages to messages and 404s)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 
 class ServiceError(Exception):
-    """A request a service refuses. Subclasses set ``code``; an instance may narrow it."""
+    """A request a service refuses. Subclasses set ``code``; an instance may narrow it.
+    ``retry_after``: seconds after which the same request may succeed (a refusal that passes)."""
 
     code: str = "invalid"
+    retry_after: int | None = None
 
-    def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
-        self.extra = extra
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class NotFound(ServiceError):

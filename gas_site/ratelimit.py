@@ -19,8 +19,7 @@ class RateLimited(ServiceError):
     code = "rate_limited"
 
     def __init__(self, retry_after: int, what: str) -> None:
-        super().__init__(f"Too many {what}; try again in {retry_after} s.")
-        self.retry_after = retry_after
+        super().__init__(f"Too many {what}; try again in {retry_after} s.", retry_after=retry_after)
 
 
 def client_address(request: HttpRequest) -> str:

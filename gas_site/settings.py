@@ -315,9 +315,9 @@ _QUEUE_BACKENDS = {
     "database": "gas_site.queues.database.DatabaseQueue",
     "sqs": "gas_site.queues.sqs.SQSQueue",
 }
-# A cold-storage message whose worker died comes back after this (a live worker extends it).
 # The deadline of one message for the cold-storage workers (the annotator's: GAS_JOB_MAX_SECONDS + 15 min)
 GAS_WORKER_MAX_CONSUME_SECONDS = env_int("GAS_WORKER_MAX_CONSUME_SECONDS", 1800, minimum=10, maximum=43_200)
+# A cold-storage message whose worker died comes back after this (a live worker extends it).
 GAS_COLD_QUEUE_VISIBILITY_SECONDS = env_int("GAS_COLD_QUEUE_VISIBILITY_SECONDS", 120, minimum=6, maximum=43_200)
 _QUEUE_VISIBILITY = {
     "jobs": 2 * GAS_JOB_STALE_SECONDS,

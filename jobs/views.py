@@ -119,23 +119,28 @@ def annotate_complete(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 def job_list(request: AuthenticatedRequest) -> HttpResponse:
     page = Paginator(jobs_of(request.user), PAGE_SIZE).get_page(request.GET.get("page"))
-    live = [job for job in page.object_list if job.is_active or _restoring(job)]
-    return render(request, "jobs/list.html", {"page": page, "live": _live(live)})
+    return render(request, "jobs/list.html", {"page": page, "live": _live(list(page.object_list))})
 
 
 # -- live pages: a page whose jobs are still moving polls a small JSON view (static/js/live.js) --------
-def _state(job: Job) -> str:
-    """What a page shows of a job beyond its progress: when it changes, the page is fetched anew."""
+def _states(jobs: list[Job]) -> str:
+    """What a page shows of its jobs beyond their progress: when it changes, the page is reloaded."""
+    return "|".join(f"{job.status}:{_archive_state(job)}" for job in jobs)
+
+
+def _archive_state(job: Job) -> str:
     archive = getattr(job, "result_archive", None)
-    return f"{job.status}:{archive.state if archive is not None else ''}"
+    return archive.state if archive is not None else ""
 
 
 def _live(jobs: list[Job]) -> dict[str, str] | None:
-    """The page's poll (its URL and the states it was drawn with), or None when nothing moves."""
-    if not jobs:
+    """The poll of a page showing ``jobs`` (its URL and the states it was drawn with), for those still
+    moving (running, pending, restoring); None when none is."""
+    moving = [job for job in jobs if job.is_active or _restoring(job)]
+    if not moving:
         return None
-    ids = ",".join(str(job.id) for job in jobs)
-    return {"url": f"{reverse('job_statuses')}?ids={ids}", "key": "|".join(_state(job) for job in jobs)}
+    ids = ",".join(str(job.id) for job in moving)
+    return {"url": f"{reverse('job_statuses')}?ids={ids}", "key": _states(moving)}
 
 
 @login_required
@@ -149,7 +154,7 @@ def job_statuses(request: AuthenticatedRequest) -> JsonResponse:
     jobs = [found[i] for i in wanted if i in found]
     return JsonResponse(
         {
-            "key": "|".join(_state(job) for job in jobs),
+            "key": _states(jobs),
             "jobs": [{"id": str(job.id), "status": str(job.status), "progress": job.progress_percent} for job in jobs],
         },
         headers={"Cache-Control": "no-store"},
@@ -186,7 +191,7 @@ def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> 
             "job": job,
             "charts": charts,
             "qc": summary["qc"] if summary else None,
-            "live": _live([job]) if job.is_active or _restoring(job) else None,
+            "live": _live([job]),
             "archive": getattr(job, "result_archive", None),
             "unavailable": unavailable,
             "reference": reference_summary(job.reference_name),
@@ -196,8 +201,7 @@ def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> 
 
 
 def _restoring(job: Job) -> bool:
-    archive = getattr(job, "result_archive", None)
-    return archive is not None and archive.state == "RESTORING"
+    return _archive_state(job) == "RESTORING"
 
 
 @login_required
@@ -289,13 +293,6 @@ def _table_unavailable(request: HttpRequest, job: Job, exc: Exception) -> HttpRe
     return redirect("job_detail", job_id=job.id)
 
 
-def _query_without(request: HttpRequest, *names: str) -> str:
-    query = request.GET.copy()
-    for name in names:
-        query.pop(name, None)
-    return query.urlencode()
-
-
 def _results_page(
     request: AuthenticatedRequest, job_id: str, template: str, build: Callable[[Job, dict[str, Any]], Any],
     context: Callable[[dict[str, Any], Any], dict[str, Any]],
@@ -324,8 +321,6 @@ def job_variants(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
             "page": page,
             "choices": browser.FILTER_CHOICES,
             "selected": {name: browser.selected(params, name) for name in ("consequence", "impact", "class")},
-            "query": _query_without(request, "cursor"),
-            "sort_query": _query_without(request, "cursor", "sort"),
         },
     )  # fmt: skip
 
@@ -349,9 +344,7 @@ def job_genes(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
         lambda job, params: browser.gene_page(job=job, params=params),
         lambda params, genes: {
             "result": genes,
-            "query": _query_without(request, "cursor", "sort", "gene"),
-            "sort_query": _query_without(request, "cursor", "sort"),
-            "filter_query": _query_without(request, "cursor", "sort"),
+            "filtered": any(name not in ("cursor", "sort") for name in request.GET),
         },
     )  # fmt: skip
 

@@ -58,9 +58,8 @@ def _refused(request: HttpRequest, exc: ServiceError) -> HttpResponse:
     """Every refusal of a service (an upload, a filter, a cursor, a job not finished, a result in cold
     storage, a rate limit, exports busy), with the status of its code and Retry-After when it passes."""
     response = _error(request, status=http_status(exc), code=exc.code, detail=exc.message)
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -12,9 +12,6 @@ from ninja.security import HttpBearer
 
 from accounts.models import User
 from gas_site import ratelimit
-from jobs.results import browser
-from jobs.results.filters import Cursor
-from jobs.results.schema import TableError
 from jobs.services import tokens
 
 
@@ -79,20 +76,6 @@ def page(items: list[Any], *, count: int, next_cursor: str | None = None, **alia
     """The one envelope of every list: how many match, where the next page starts (None: the last
     page), and this page's items (``aliases``: the same list under a former key, for one release)."""
     return {"count": count, "next_cursor": next_cursor, "items": items, **{key: items for key in aliases}}
-
-
-def offset_page_bounds(
-    *, limit: str | int | None, cursor: str, default_limit: int, max_limit: int, offset: str = ""
-) -> tuple[int, int]:
-    """(limit, offset) of a list paged by offset, each checked (a ServiceError names a bad one);
-    ``offset`` is the former way to page, read when no cursor is given."""
-    wanted = browser.bounded_int(limit, default_limit, 1, max_limit, "limit")
-    if not cursor:
-        return wanted, browser.bounded_int(offset, 0, 0, browser.MAX_OFFSET, "offset")
-    skip = Cursor.parse(cursor).offset
-    if skip > browser.MAX_OFFSET:
-        raise TableError(f"cursor {cursor[:40]!r}: not a cursor this service gave", code="invalid_cursor")
-    return wanted, skip
 
 
 class ResultsQuery(Schema):

@@ -10,8 +10,9 @@ from django.http.response import HttpResponseBase
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from jobs.api.common import PAGE_DOC, ApiRequest, Page, errors, offset_page_bounds, page
+from jobs.api.common import PAGE_DOC, ApiRequest, Page, errors, page
 from jobs.models import Job, JobStatus, RegionSet
+from jobs.results import browser
 from jobs.results.downloads import download_response
 from jobs.services import lifecycle, uploads
 from jobs.services.selectors import job_of, jobs_of
@@ -120,9 +121,8 @@ MAX_JOBS_PAGE = 200
     + " (`offset` is the former way to page, kept for one release.)",
 )  # fmt: skip
 def list_jobs(request: ApiRequest, limit: str = "50", cursor: str = "", offset: str = "") -> dict:
-    wanted, skip = offset_page_bounds(
-        limit=limit, cursor=cursor, offset=offset, default_limit=50, max_limit=MAX_JOBS_PAGE
-    )
+    wanted = browser.bounded_int(limit, 50, 1, MAX_JOBS_PAGE, "limit")
+    skip = browser.page_start(cursor=cursor, offset=offset)
     found = jobs_of(request.auth)
     count = found.count()
     items = [JobOut.build(job, request) for job in found[skip : skip + wanted]]

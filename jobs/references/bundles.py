@@ -43,15 +43,25 @@ def _load(path: str, manifest_mtime: str) -> Reference:
         return reference
 
 
+def _bundle_folder(name: str) -> Path | None:
+    """The folder of the installed bundle ``name``, or None (a name is a folder of the references
+    directory, never a path)."""
+    path = reference_dir() / name
+    if "/" in name or "\\" in name or name.startswith(".") or "\0" in name or not (path / "manifest.json").is_file():
+        return None
+    return path
+
+
+def _installed_names() -> str:
+    return ", ".join(bundle["name"] for bundle in installed_references()) or "none"
+
+
 def load_reference(name: str | None = None) -> Reference:
     name = name or settings.GAS_DEFAULT_REFERENCE
-    path = reference_dir() / name
-    manifest = path / "manifest.json"
-    # (a name is a folder of the references directory, never a path; no server path in the message)
-    if "/" in name or "\\" in name or name.startswith(".") or "\0" in name or not manifest.is_file():
-        known = ", ".join(bundle["name"] for bundle in installed_references()) or "none"
-        raise ReferenceError_(f"reference {name[:60]!r} is not installed (installed: {known})")
-    return _load(str(path), str(manifest.stat().st_mtime_ns))
+    path = _bundle_folder(name)
+    if path is None:  # (no server path in the message)
+        raise ReferenceError_(f"reference {name[:60]!r} is not installed (installed: {_installed_names()})")
+    return _load(str(path), str((path / "manifest.json").stat().st_mtime_ns))
 
 
 def source_label(manifest: dict[str, Any]) -> str:
@@ -101,11 +111,10 @@ def reference_import(
 
 def reference_remove(*, name: str) -> None:
     """Delete the installed bundle ``name`` (ReferenceError_ when there is none of that name)."""
-    target = reference_dir() / name
-    if "/" in name or name.startswith(".") or not (target / "manifest.json").is_file():
-        known = ", ".join(bundle["name"] for bundle in installed_references()) or "none"
-        raise ReferenceError_(f"no reference {name[:60]!r} is installed (installed: {known})")
-    shutil.rmtree(target)
+    path = _bundle_folder(name)
+    if path is None:
+        raise ReferenceError_(f"no reference {name[:60]!r} is installed (installed: {_installed_names()})")
+    shutil.rmtree(path)
 
 
 def bundle_disk_size(name: str) -> int:

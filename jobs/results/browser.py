@@ -18,7 +18,7 @@ from django.http import QueryDict
 
 from jobs.annotation.terms import TERMS
 from jobs.models import Job
-from jobs.results.filters import Cursor, VariantFilter, parse_filter
+from jobs.results.filters import MAX_OFFSET, Cursor, VariantFilter, parse_filter
 from jobs.results.queries import SORTS, VariantTable
 from jobs.results.schema import IMPACTS, PAGE_FIELDS, VARIANT_CLASSES, TableError
 from jobs.results.tables import table_for
@@ -28,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZES = (25, 50, 100, 200)
 MAX_LIMIT = 1000
-MAX_OFFSET = 10**9
 CONSEQUENCE_TERMS = sorted(TERMS, key=lambda term: TERMS[term][0])
 ENSEMBL = {"GRCh37": "https://grch37.ensembl.org/Homo_sapiens", "GRCh38": "https://www.ensembl.org/Homo_sapiens"}
 
@@ -147,10 +146,7 @@ def gene_page(*, job: Job, params: dict[str, Any]) -> dict[str, Any]:
     filt = parse_filter(params)
     sort = str(params.get("sort") or "variants")
     limit = bounded_int(params.get("limit"), 100, 1, MAX_LIMIT, "limit")
-    cursor = str(params.get("cursor") or "")
-    offset = Cursor.parse(cursor).offset if cursor else bounded_int(params.get("offset"), 0, 0, MAX_OFFSET, "offset")
-    if offset > MAX_OFFSET:
-        raise TableError(f"cursor {cursor[:40]!r}: not a cursor this service gave", code="invalid_cursor")
+    offset = page_start(cursor=str(params.get("cursor") or ""), offset=params.get("offset"))
     return {
         "filter": filt,
         "genes": table.genes(filt, sort=sort, limit=limit, offset=offset),
@@ -159,6 +155,12 @@ def gene_page(*, job: Job, params: dict[str, Any]) -> dict[str, Any]:
         "offset": offset,
         "limit": limit,
     }
+
+
+def page_start(*, cursor: str, offset: Any) -> int:
+    """Where a list paged by offset starts: its cursor, else the former ``offset`` parameter (each
+    checked: a TableError names a bad one)."""
+    return Cursor.parse(cursor).offset if cursor else bounded_int(offset, 0, 0, MAX_OFFSET, "offset")
 
 
 def job_summary(*, job: Job) -> dict[str, Any]:

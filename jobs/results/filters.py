@@ -192,6 +192,9 @@ def where_clause(filt: VariantFilter, *, entries: bool) -> tuple[str, list[Any]]
     return (" AND ".join(conditions) or "TRUE"), params
 
 
+MAX_OFFSET = 10**9  # (rows into a list: a cursor past it is not one this service gave)
+
+
 @dataclass(frozen=True)
 class Cursor:
     """Where a page starts: ``offset`` rows in (shown as "51-100"; the paging of sorts other than
@@ -217,6 +220,8 @@ class Cursor:
                 code="invalid_cursor",
             )
         offset, kind = int(match["offset"]), match["kind"]
+        if offset > MAX_OFFSET or len(match["v"] or "") > 18:  # (beyond any table; past SQL's integers)
+            raise TableError(f"cursor {text[:40]!r}: not a cursor this service gave", code="invalid_cursor")
         if kind is None:
             return cls(offset)
         v = int(match["v"])

@@ -12,7 +12,7 @@ from jobs.annotation.custom import CustomSpec
 from jobs.annotation.engine import AnnotationResult, annotate_vcf
 from jobs.annotation.reference import Reference
 from jobs.services.running import job_warnings, nothing_annotated_message
-from jobs.services.uploads import checked_input, vcf_text
+from jobs.services.uploads import checked_input, vcf_stem, vcf_text
 from jobs.sources.registry import registered_specs
 
 
@@ -25,8 +25,7 @@ class LocalAnnotation:
 
 def default_output(input_path: Path) -> Path:
     """``x.vcf.gz`` -> ``x.annot.vcf`` beside it."""
-    stem = input_path.name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").removesuffix(".bcf")
-    return input_path.with_name(f"{stem}.annot.vcf")
+    return input_path.with_name(f"{vcf_stem(input_path.name)}.annot.vcf")
 
 
 def annotate_local_file(

@@ -222,9 +222,14 @@ def sha256_and_size(upload: UploadedFile) -> tuple[str, int]:
 VCF_SUFFIXES = (".vcf.gz", ".vcf.bgz", ".vcf", ".bcf")
 
 
+def vcf_stem(name: str) -> str:
+    """A file name without its VCF or BCF suffix (``x.vcf.gz`` -> ``x``)."""
+    return name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").removesuffix(".bcf")
+
+
 def input_stem(name: str) -> str:
     """A job's file name without its VCF or BCF suffix (its results are named after it)."""
-    return safe_input_name(name).removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").removesuffix(".bcf")
+    return vcf_stem(safe_input_name(name))
 
 
 def safe_input_name(raw: str | None) -> str:

@@ -139,3 +139,14 @@ def test_the_filters_are_the_declared_parameters(api, finished):
     assert api.get(url, {"class": "SNV"}).json()["count"] == 2
     assert api.get(url, {"class": "deletion"}).json()["count"] == 0
     assert_error(api.get(url, {"class": "tandem"}), 400, "invalid_filter")
+
+
+def test_a_bug_is_a_500_in_json_without_internals(api, finished, monkeypatch):
+    from jobs.results import browser
+
+    def broken(**kwargs):
+        raise RuntimeError("/srv/gas/secret/path exploded")
+
+    monkeypatch.setattr(browser, "job_summary", broken)
+    body = assert_error(api.get(f"/api/v1/jobs/{finished}/summary"), 500, "internal_error")
+    assert "/srv" not in body["detail"] and "exploded" not in body["detail"]

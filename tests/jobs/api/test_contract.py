@@ -71,6 +71,7 @@ def test_a_list_is_paged_by_following_next_cursor(api, finished, django_capture_
     ("/api/v1/jobs", {"cursor": "not-a-cursor"}, "invalid_cursor"),
     ("/api/v1/jobs", {"cursor": "99999999999999999999"}, "invalid_cursor"),
     ("/api/v1/jobs/{job}/variants", {"cursor": "x1"}, "invalid_cursor"),
+    ("/api/v1/jobs/{job}/variants", {"cursor": "a" + "9" * 25 + ".0"}, "invalid_cursor"),
     ("/api/v1/jobs/{job}/variants", {"limit": "1001"}, "invalid_parameter"),
     ("/api/v1/jobs/{job}/variants", {"consequence": "bogus_variant"}, "invalid_filter"),
     ("/api/v1/jobs/{job}/variants", {"region": "20:9-1"}, "invalid_filter"),

@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 # The annotation engine is compiled to C with mypyc (2-2.5x faster); if that fails it runs as plain Python.
-ENGINE_SOURCES := $(addprefix jobs/annotation/,sequence.py model.py terms.py coding.py splice.py hgvs.py consequence.py sv.py flags.py pick.py custom.py vcf.py engine.py reference.py errors.py gene_models.py)
+ENGINE_SOURCES := $(addprefix jobs/annotation/,sequence.py model.py terms.py coding.py splice.py hgvs.py consequence.py sv.py breakends.py flags.py pick.py custom.py vcf.py engine.py reference.py errors.py gene_models.py)
 COMPILED := $(VENV)/.compiled
 
 $(COMPILED): $(STAMP) $(ENGINE_SOURCES)

@@ -17,10 +17,12 @@ from typing import Any
 import pysam
 
 from jobs.annotation import ENGINE_VERSION
+from jobs.annotation.breakends import Breakend, breakend_entries, is_breakend, parse_breakend
 from jobs.annotation.consequence import annotate_transcript, intergenic_entry
 from jobs.annotation.custom import CustomSource, CustomSpec, open_source
 from jobs.annotation.errors import AnnotationError, InputFormatError, LimitExceeded
 from jobs.annotation.flags import FLAGS_AFTER, flag_columns, flag_values, insert_after
+from jobs.annotation.model import Transcript
 from jobs.annotation.pick import PICK_AFTER, PICK_MODES, PickKey, pick_key, picked, with_pick
 from jobs.annotation.reference import ContigBases, ContigIndex, DbSnp, Reference
 from jobs.annotation.sv import StructuralAllele, annotate_structural, structural_alleles
@@ -61,7 +63,8 @@ class AnnotationStats:
     ref_mismatch_examples: list[str] = field(default_factory=list)
     uncovered_contigs: Counter[str] = field(default_factory=Counter)
     records_failed: int = 0  # records the engine could not annotate (an internal error), written unchanged
-    sv_not_annotated: int = 0  # structural ALTs the engine cannot annotate (breakends, unknown types, too long)
+    sv_not_annotated: int = 0  # structural ALTs the engine cannot annotate (unknown types, too long, unreadable)
+    breakends_far: int = 0  # mated breakends with both ends over 5 kb from every transcript: no entry, as VEP
     sv_examples: list[str] = field(default_factory=list)
     custom_matches: Counter[str] = field(default_factory=Counter)  # alleles a custom source matched, by short name
     failed_examples: list[str] = field(default_factory=list)
@@ -83,7 +86,8 @@ class AnnotationStats:
         """Plain values, to send from a worker process."""
         return {
             "counts": [self.records, self.alleles, self.records_without_alt, self.alleles_skipped,
-                       self.records_in_dbsnp, self.ref_mismatches, self.records_failed, self.sv_not_annotated],
+                       self.records_in_dbsnp, self.ref_mismatches, self.records_failed, self.sv_not_annotated,
+                       self.breakends_far],
             "examples": self.ref_mismatch_examples,
             "sv_examples": self.sv_examples,
             "failed": self.failed_examples,
@@ -101,6 +105,7 @@ class AnnotationStats:
         self.ref_mismatches += counts[5]
         self.records_failed += counts[6]
         self.sv_not_annotated += counts[7]
+        self.breakends_far += counts[8]
         self.sv_examples.extend(parts["sv_examples"][: SV_EXAMPLES - len(self.sv_examples)])
         room = 10 - len(self.ref_mismatch_examples)
         self.ref_mismatch_examples.extend(parts["examples"][:room])
@@ -129,6 +134,7 @@ class AnnotationStats:
             "failed_records": self.failed_examples,
             "structural_not_annotated": self.sv_not_annotated,
             "structural_not_annotated_examples": self.sv_examples,
+            "breakends_far_from_transcripts": self.breakends_far,
             "custom_source_matches": dict(self.custom_matches),
             "most_severe_consequence": dict(self.most_severe.most_common()),
             "consequence_terms": dict(self.all_terms().most_common()),
@@ -380,9 +386,18 @@ def _output_header(
 
 
 def _annotate_in_order(
-    reader: VcfReader, reference: Reference, stats: AnnotationStats, header_text: str, partial: Path,
-    compressed: bool, progress: ProgressCallback | None, watch: _LimitWatch, fill_id: bool,
-    sources: Sequence[CustomSource], pick: str, flag_cols: tuple[str, ...],
+    reader: VcfReader,
+    reference: Reference,
+    stats: AnnotationStats,
+    header_text: str,
+    partial: Path,
+    compressed: bool,
+    progress: ProgressCallback | None,
+    watch: _LimitWatch,
+    fill_id: bool,
+    sources: Sequence[CustomSource],
+    pick: str,
+    flag_cols: tuple[str, ...],
 ) -> None:
     """One process: read, annotate and write a chunk of records at a time."""
     writer = _Writer(partial, compressed=compressed)
@@ -563,9 +578,9 @@ def _annotate_record(
     _check_within_contig(record, reference, contig, name)
     alts = record.alts
     alleles = process_alleles(record.pos, record.ref, alts)
-    structural: list[StructuralAllele] = []
+    structural: list[StructuralAllele | Breakend] = []
     if len(alleles) < len(alts):  # (rare: a record without ALT, or alleles that get no annotation)
-        structural = _structural_targets(record, len(alleles), stats)
+        structural = _structural_targets(record, reference, contig, len(alleles), stats)
     ref_upper = record.ref.upper()
     genome = reference.bases(contig)
     _compare_ref(record, genome.get(record.pos, record.pos + len(ref_upper) - 1), ref_upper, stats)
@@ -578,12 +593,15 @@ def _annotate_record(
     entries: list[str] = []
     keys: list[PickKey] = []  # (with a pick option: each entry's pick key)
     genes: list[str] = []
-    targets: list[Allele | StructuralAllele] = [*alleles, *structural]
+    targets: list[Allele | StructuralAllele | Breakend] = [*alleles, *structural]
     for allele_index, target in enumerate(targets):
         first_entry = len(entries)
         best = _allele_entries(
             target, allele_index, index, genome, source, flag_cols, pick, entries, keys, genes, stats
         )
+        if best is None:  # (a mated breakend far from every transcript: no entry, as VEP)
+            stats.breakends_far += 1
+            continue
         stats.most_severe[best.severe] += 1
         stats.impact[best.impact] += 1
         stats.regions[REGION_OF_TERM.get(best.severe, "other")] += 1
@@ -593,6 +611,8 @@ def _annotate_record(
                 entries[at] += text
     if pick:
         entries = _picked_entries(pick, keys, genes, entries)
+    if not entries:
+        return "\t".join(columns)
     entries[0] = "CSQ=" + entries[0]  # (cheaper than prefixing the joined entries)
     csq = ",".join(entries)
     columns[7] = csq if columns[7] == "." else f"{columns[7]};{csq}"
@@ -609,13 +629,25 @@ def _check_within_contig(record: VcfRecord, reference: Reference, contig: str, n
         )  # fmt: skip
 
 
-def _structural_targets(record: VcfRecord, sequence_alleles: int, stats: AnnotationStats) -> list[StructuralAllele]:
-    """The record's structural ALT alleles that get entries; the others counted (and the refused
-    ones shown) as not annotated or skipped."""
+def _structural_targets(
+    record: VcfRecord, reference: Reference, contig: str, sequence_alleles: int, stats: AnnotationStats
+) -> list[StructuralAllele | Breakend]:
+    """The record's symbolic and breakend ALT alleles that get entries; the others counted (and the
+    refused ones shown) as not annotated or skipped."""
     alts = record.alts
     if len(alts) == 1 and alts[0] == ".":
         stats.records_without_alt += 1
-    structural, refused = structural_alleles(record.pos, alts, record.columns[7])
+    symbolic, refused = structural_alleles(record.pos, alts, record.columns[7])
+    structural: list[StructuralAllele | Breakend] = [*symbolic]
+    for alt_index, alt in enumerate(alts, 1):
+        if is_breakend(alt):
+            found = parse_breakend(
+                record.pos, record.ref, alt, alt_index, lambda name: reference.resolve_contig(name) == contig
+            )
+            if isinstance(found, str):
+                refused.append(found)
+            else:
+                structural.append(found)
     stats.sv_not_annotated += len(refused)
     for reason in refused[: SV_EXAMPLES - len(stats.sv_examples)]:
         stats.sv_examples.append(f"line {record.line_number}: {record.chrom}:{record.pos} {reason}")
@@ -634,7 +666,12 @@ def _compare_ref(record: VcfRecord, genome_ref: str, ref_upper: str, stats: Anno
 
 
 def _existing_variation(
-    record: VcfRecord, dbsnp: DbSnp, contig: str, ref_upper: str, alleles: list[Allele], stats: AnnotationStats,
+    record: VcfRecord,
+    dbsnp: DbSnp,
+    contig: str,
+    ref_upper: str,
+    alleles: list[Allele],
+    stats: AnnotationStats,
     fill_id: bool,
 ) -> None:
     """As VEP's --check_existing: the known variants with each allele, in its CSQ; with ``fill_id``
@@ -658,32 +695,47 @@ def _existing_variation(
 
 
 def _allele_entries(
-    target: Allele | StructuralAllele, allele_index: int, index: ContigIndex, genome: ContigBases, source: str,
-    flag_cols: tuple[str, ...], pick: str, entries: list[str], keys: list[PickKey], genes: list[str],
+    target: Allele | StructuralAllele | Breakend,
+    allele_index: int,
+    index: ContigIndex,
+    genome: ContigBases,
+    source: str,
+    flag_cols: tuple[str, ...],
+    pick: str,
+    entries: list[str],
+    keys: list[PickKey],
+    genes: list[str],
     stats: AnnotationStats,
-) -> Consequence:
+) -> Consequence | None:
     """One allele's entries (a transcript each, else the intergenic one) added to ``entries`` (and
-    with a pick option their keys and genes); its most severe consequence returned."""
+    with a pick option their keys and genes); its most severe consequence returned (None for a
+    mated breakend far from every transcript, which has no entry)."""
     combinations = stats.consequence_combinations
     stats.alleles += 1
     best: Consequence | None = None
-    for transcript in index.near(target.start, target.end):
+    found: Sequence[tuple[Consequence | None, str]]
+    for transcript in _candidates(target, index):
         if isinstance(target, Allele):
-            consequence, entry = annotate_transcript(target, transcript, genome, source)
+            found = [annotate_transcript(target, transcript, genome, source)]
+        elif isinstance(target, Breakend):
+            found = breakend_entries(target, transcript, source)
         else:
-            consequence, entry = annotate_structural(target, transcript, source)
-        if consequence is None:
-            continue
-        if flag_cols:
-            entry = insert_after(entry, FLAGS_AFTER, flag_values(transcript, flag_cols))
-        entries.append(entry)
-        if pick:
-            keys.append(pick_key(transcript, consequence.rank, allele_index))
-            genes.append(transcript.gene_id)
-        combinations[consequence.text] = combinations.get(consequence.text, 0) + 1
-        if best is None or consequence.rank < best.rank:
-            best = consequence
+            found = [annotate_structural(target, transcript, source)]
+        for consequence, entry in found:
+            if consequence is None:
+                continue
+            if flag_cols:
+                entry = insert_after(entry, FLAGS_AFTER, flag_values(transcript, flag_cols))
+            entries.append(entry)
+            if pick:
+                keys.append(pick_key(transcript, consequence.rank, allele_index))
+                genes.append(transcript.gene_id)
+            combinations[consequence.text] = combinations.get(consequence.text, 0) + 1
+            if best is None or consequence.rank < best.rank:
+                best = consequence
     if best is None:
+        if isinstance(target, Breakend) and target.mated:
+            return None
         best, entry = intergenic_entry(target.label, target.existing if isinstance(target, Allele) else "")
         if flag_cols:
             entry = insert_after(entry, FLAGS_AFTER, flag_values(None, flag_cols))
@@ -695,8 +747,17 @@ def _allele_entries(
     return best
 
 
+def _candidates(target: Allele | StructuralAllele | Breakend, index: ContigIndex) -> list[Transcript]:
+    """The transcripts within 5 kb of an allele, or of either end of a breakend on this contig."""
+    near = index.near(target.start, target.end)
+    if isinstance(target, Breakend) and target.mate is not None:
+        seen = {transcript.transcript_id for transcript in near}
+        near += [t for t in index.near(target.mate, target.mate) if t.transcript_id not in seen]
+    return near
+
+
 def _custom_values(
-    target: Allele | StructuralAllele, contig: str, sources: Sequence[CustomSource], stats: AnnotationStats
+    target: Allele | StructuralAllele | Breakend, contig: str, sources: Sequence[CustomSource], stats: AnnotationStats
 ) -> str:
     """The custom sources' fields of one allele, as appended to each of its entries."""
     values: list[str] = []
@@ -751,6 +812,11 @@ def render_count_log(summary: dict[str, Any]) -> str:
     if summary.get("structural_not_annotated"):
         lines.append(f"Structural ALT alleles not annotated: {summary['structural_not_annotated']}")
         lines += [f"  {example}" for example in summary["structural_not_annotated_examples"]]
+    if summary.get("breakends_far_from_transcripts"):
+        lines.append(
+            f"Breakends with both ends over 5 kb from every transcript (no CSQ, as VEP): "
+            f"{summary['breakends_far_from_transcripts']}"
+        )
     if summary["records_failed"]:
         lines.append(
             f"WARNING: {summary['records_failed']} records could not be annotated (an internal error; "

@@ -24,7 +24,8 @@ def anchors(tr: Transcript) -> list[int]:
 def random_record(rng: random.Random, reference: Reference, contig: str, transcripts: list[Transcript]) -> str:
     """One VCF data line: an SNV, MNV, insertion, deletion (1-100 bp) or delins, sometimes with
     several ALTs, near an anchor of a random transcript (or anywhere on it); now and then a
-    symbolic structural variant (<DEL>, <DUP>, <INV>, <INS>) of 50 bp to 200 kb."""
+    breakend of any orientation or a symbolic structural variant (<DEL>, <DUP>, <INV>, <INS>) of
+    50 bp to 200 kb."""
     tr = rng.choice(transcripts)
     if rng.random() < 0.8:
         pos = rng.choice(anchors(tr)) + rng.randint(-20, 20)
@@ -33,6 +34,8 @@ def random_record(rng: random.Random, reference: Reference, contig: str, transcr
     length = reference.contig_lengths[contig]
     pos = max(2, min(pos, length - 120))
     genome = reference.bases(contig)
+    if rng.random() < 0.05:
+        return _random_breakend(rng, reference, contig, transcripts, pos)
     if rng.random() < 0.03:
         kind = rng.choice(("DEL", "DUP", "INV", "INS"))
         size = min(int(10 ** rng.uniform(1.7, 5.3)), length - pos - 1)
@@ -77,3 +80,25 @@ def random_record(rng: random.Random, reference: Reference, contig: str, transcr
         written.append("A" if ref[0] != "A" else "C")
         written[0] += ref[1:]
     return f"{contig}\t{pos}\t.\t{ref}\t{','.join(written)}\t.\t.\t."
+
+
+def _random_breakend(
+    rng: random.Random, reference: Reference, contig: str, transcripts: list[Transcript], pos: int
+) -> str:
+    """A breakend at ``pos``: one of the four mated orientations (the mate near another transcript of
+    this contig, or on another chromosome; sometimes with inserted bases) or a single breakend."""
+    t = reference.bases(contig).get(pos, pos)
+    inserted = "".join(rng.choice(BASES) for _ in range(rng.choice((0, 0, 1, 5))))
+    orientation = rng.choice(("t[p[", "t]p]", "]p]t", "[p[t", "t.", ".t"))
+    if orientation == "t.":
+        return f"{contig}\t{pos}\t.\t{t}\t{t}{inserted}.\t.\t.\tSVTYPE=BND"
+    if orientation == ".t":
+        return f"{contig}\t{pos}\t.\t{t}\t.{inserted}{t}\t.\t.\tSVTYPE=BND"
+    if rng.random() < 0.5:
+        mate = f"{contig}:{rng.choice(anchors(rng.choice(transcripts))) + rng.randint(-6000, 6000)}"
+    else:
+        mate = f"{rng.choice(('7', '15', '17'))}:{rng.randint(1, 100_000_000)}"
+    bracket = "[" if "[" in orientation else "]"
+    joined = f"{bracket}{mate}{bracket}"
+    alt = f"{t}{inserted}{joined}" if orientation.startswith("t") else f"{joined}{inserted}{t}"
+    return f"{contig}\t{pos}\t.\t{t}\t{alt}\t.\t.\tSVTYPE=BND"

@@ -15,7 +15,7 @@ VEP's rules, as read against its output on the development truth set:
   for a duplication or insertion inside the transcript that reaches an exon, and ``stop_lost``
   for a deletion over the stop codon. No splice terms, no start_lost.
 * Positions are mapped end by end (``1079-?`` when the far end falls outside an exon).
-Breakends and other types are not annotated; the engine reports them by reason.
+Other types are not annotated; the engine reports them by reason. Breakends: ``breakends``.
 """
 
 from __future__ import annotations
@@ -112,10 +112,7 @@ def structural_alleles(pos: int, alts: list[str], info: str) -> tuple[list[Struc
     refused: list[str] = []
     fields: dict[str, str] | None = None
     for index, alt in enumerate(alts, 1):
-        if "[" in alt or "]" in alt or (len(alt) > 1 and (alt.startswith(".") or alt.endswith("."))):
-            refused.append(f"ALT {alt}: breakends are not annotated")
-            continue
-        if not alt.startswith("<"):
+        if not alt.startswith("<"):  # (sequences, and breakends: jobs.annotation.breakends)
             continue
         kind = sv_class(alt)
         if kind is None:
@@ -129,7 +126,7 @@ def structural_alleles(pos: int, alts: list[str], info: str) -> tuple[list[Struc
         if end is None:
             refused.append(f"ALT {alt}: no INFO END or SVLEN, so its extent is unknown")
             continue
-        if kind == "insertion":
+        if kind == "insertion" and not length:  # (VEP: with SVLEN, an insertion spans SVLEN bases as well)
             end = start - 1
         elif end < start:
             refused.append(f"ALT {alt}: END {end} lies before POS {pos}")

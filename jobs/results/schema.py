@@ -10,6 +10,8 @@ from typing import Any
 import pyarrow as pa
 
 from gas_site.errors import ServiceError
+from jobs.annotation.breakends import SINGLE_LABEL, is_breakend
+from jobs.annotation.sv import sv_class
 from jobs.annotation.terms import CODING_TERMS, TERMS
 from jobs.annotation.vcf import process_alleles
 
@@ -106,6 +108,12 @@ def open_vcf(path: Path) -> Any:
 def allele_of_label(ref: str, alts: list[str], pos: int) -> dict[str, int]:
     """Each CSQ Allele label of a record -> the 0-based index of its ALT."""
     labels = {allele.label: allele.alt_index - 1 for allele in process_alleles(pos, ref, alts)}
-    for index, alt in enumerate(alts):  # (structural ALTs are labelled as written)
+    for index, alt in enumerate(alts):  # (structural ALTs: as written, by class, or as their junction)
         labels.setdefault(alt, index)
+        kind = sv_class(alt)
+        if kind is not None:
+            labels.setdefault(kind, index)
+        elif is_breakend(alt):
+            for label in (f"{ref}.", f".{ref}", SINGLE_LABEL):
+                labels.setdefault(label, index)
     return labels

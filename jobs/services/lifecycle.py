@@ -70,7 +70,10 @@ def job_create(
     on_disk = getattr(upload, "temporary_file_path", lambda: None)()
     with vcf_text(cast(IO[bytes], upload.file), name=name, path=on_disk) as text:
         reference = checked_input(
-            text=text, name=name, reference_name=reference_name, max_bytes=job_limits(owner).max_bytes,
+            text=text,
+            name=name,
+            reference_name=reference_name,
+            max_bytes=job_limits(owner).max_bytes,
             read_through=text is upload.file,
         )
     if pick not in dict(PICK_CHOICES):

@@ -170,6 +170,11 @@ def job_warnings(stats: AnnotationStats, *, build: str = "the reference") -> lis
             f"{stats.sv_not_annotated} structural ALT alleles could not be annotated and were written without CSQ "
             f"(the log lists them): {shown}"
         )
+    if stats.breakends_far:
+        warnings.append(
+            f"{stats.breakends_far} breakends have both ends more than 5 kb from every transcript and were written "
+            "without CSQ, as Ensembl VEP writes them"
+        )
     compared = stats.records - sum(stats.uncovered_contigs.values())
     if compared and stats.ref_mismatches / compared >= REF_MISMATCH_WARNING:
         share = stats.ref_mismatches / compared

@@ -43,6 +43,18 @@ VEP_ENTRIES = [
         "duplication|upstream_gene_variant|MODIFIER|C20orf26|C20orf26|Transcript|C20orf26-T21|processed_transcript|"
         "||||||||||2867|1" + TAIL,
     ),
+    (  # an insertion with SVLEN spans SVLEN bases from POS + 1, as VEP places it: exons 10-13, one end unmapped
+        ("20", 42162011, "C", "<INS>", "SVTYPE=INS;END=42162011;SVLEN=2048"),
+        "L3MBTL1-T5",
+        "insertion|feature_elongation&coding_sequence_variant&intron_variant|HIGH|L3MBTL1|L3MBTL1|Transcript|"
+        "L3MBTL1-T5|protein_coding|10-13/19|10-13/18|||1329-?|1197-?|399-?|||||1" + TAIL,
+    ),
+    (  # ... and past a transcript's end: no elongation
+        ("20", 58521113, "C", "<INS>", "SVTYPE=INS;END=58521113;SVLEN=2813"),
+        "FAM217B-T1",
+        "insertion|3_prime_UTR_variant|MODIFIER|FAM217B|FAM217B|Transcript|FAM217B-T1|protein_coding|"
+        "5/5||||2531-?|||||||1" + TAIL,
+    ),
     (  # an inversion over a whole coding transcript
         ("20", 61294471, "C", "<INV>", "SVTYPE=INV;END=61305178;SVLEN=10708"),
         "SLCO4A1-T7",
@@ -71,7 +83,7 @@ def test_structural_variant_far_from_genes_is_intergenic(demo_reference, tmp_pat
 
 def test_unannotatable_structural_alleles_are_reported_by_reason(demo_reference, tmp_path):
     records = [
-        ("20", 1000000, "A", "A[20:2000000[", "SVTYPE=BND"),
+        ("20", 1000000, "A", "A[20:2000000]", "SVTYPE=BND"),
         ("20", 1000100, "A", "<FOO>", "SVTYPE=FOO;END=1000200"),
         ("20", 1000200, "A", "<DEL>", "SVTYPE=DEL"),
         ("20", 1000300, "A", "<DEL>", f"SVTYPE=DEL;END={1000300 + MAX_SV_LENGTH + 5}"),
@@ -82,7 +94,7 @@ def test_unannotatable_structural_alleles_are_reported_by_reason(demo_reference,
     summary = json.loads(result.summary.read_text())
     assert summary["structural_not_annotated"] == 4
     reasons = "\n".join(summary["structural_not_annotated_examples"])
-    assert "line 4: 20:1000000 ALT A[20:2000000[: breakends are not annotated" in reasons
+    assert "line 4: 20:1000000 ALT A[20:2000000]: not a breakend as VCF 4.x section 5.4 writes one" in reasons
     assert "ALT <FOO>: structural variant type not supported" in reasons
     assert "line 6: 20:1000200 ALT <DEL>: no INFO END or SVLEN" in reasons
     assert "bp limit" in reasons
@@ -99,7 +111,9 @@ def test_structural_allele_span_rules():
     (inv,), _ = structural_alleles(100, ["<INV>"], "END=150")
     assert (inv.start, inv.end) == (101, 150)
     (ins,), _ = structural_alleles(100, ["<INS:ME:ALU>"], "SVLEN=300")
-    assert (ins.kind, ins.start, ins.end) == ("insertion", 101, 100)
+    assert (ins.kind, ins.start, ins.end) == ("insertion", 101, 400)  # (VEP: SVLEN bases, as a deletion's)
+    (point,), _ = structural_alleles(100, ["<INS>"], "END=100")
+    assert (point.start, point.end) == (101, 100)  # without SVLEN, a point between POS and POS + 1
     (tandem,), _ = structural_alleles(100, ["<DUP:TANDEM>"], "END=120")
     assert tandem.kind == "tandem_duplication"
     found, refused = structural_alleles(100, ["<DEL>"], "END=50")
@@ -111,6 +125,6 @@ def test_symbolic_insertion_on_an_exon_boundary_is_annotated(demo_reference, tmp
 
     tr = transcript(demo_reference, "SNAP25-T1")
     exon_end = tr.exons[0][1]  # the insertion point lies between the exon's last base and the intron
-    record = ("20", exon_end, demo_reference.sequence("20", exon_end, exon_end), "<INS>", "SVTYPE=INS;SVLEN=300")
+    record = ("20", exon_end, demo_reference.sequence("20", exon_end, exon_end), "<INS>", f"SVTYPE=INS;END={exon_end}")
     entries = annotate_records(demo_reference, tmp_path, [record])
     assert entry_for(entries, "SNAP25-T1").startswith("insertion|coding_transcript_variant|MODIFIER|SNAP25|")

@@ -341,3 +341,28 @@ def test_multi_allelic_records_are_one_variant_per_alt(tmp_path):
     assert table.count(parse_filter({"q": "rs1"})) == 2 and table.count(parse_filter({"dbsnp": "no"})) == 1
     assert list(table.records(parse_filter({"impact": "HIGH,MODERATE"}))) == [0]
     assert table.summary()["impact"] == {"HIGH": 1, "MODERATE": 1, "not annotated": 1}
+
+
+def test_structural_entries_go_to_their_own_alt(tmp_path):
+    """A record with a symbolic ALT and a breakend: each entry lands on its ALT by VEP's label
+    (the class name; the junction as a single breakend, or the whole ALT for the mate's end)."""
+    header = (
+        "##fileformat=VCFv4.2\n"
+        '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations. Format: '
+        'Allele|Consequence|IMPACT|SYMBOL|Gene|Existing_variation">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    )
+    body = (
+        "20\t100\t.\tG\t<DEL>,G[20:500[\t.\t.\tSVTYPE=DEL;END=300;CSQ=deletion|feature_truncation|HIGH|G1|ENSG1|,"
+        "G.|feature_truncation&intron_variant|HIGH|G1|ENSG1|,G[20:500[|upstream_gene_variant|MODIFIER|G2|ENSG2|\n"
+    )
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text(header + body)
+    assert write_table(vcf, tmp_path / "t.parquet") == 2
+    table = VariantTable(tmp_path / "t.parquet")
+    rows = table.page(parse_filter({}))
+    assert [(r["alt"], r["Consequence"]) for r in rows] == [
+        ("<DEL>", "feature_truncation"),
+        ("G[20:500[", "feature_truncation&intron_variant"),
+    ]
+    assert [len(table.entries(v)) for v in range(2)] == [1, 2]

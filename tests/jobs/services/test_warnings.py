@@ -19,7 +19,7 @@ def test_warnings_on_the_page_in_the_mail_and_in_the_api(signed_in_client, djang
 
     content = GOOD_VCF + (
         "1\t1000\t.\tA\tG\t50\tPASS\t.\n20\t10256079\t.\tN\tA\t50\tPASS\t.\n"
-        "20\t10300000\t.\tA\tA[20:2000000[\t50\tPASS\tSVTYPE=BND\n"
+        "20\t10300000\t.\tA\t<FOO>\t50\tPASS\tSVTYPE=FOO;END=10300100\n"
     )
     victim = next(t for t in load_reference("demo").index("20").transcripts if t.transcript_id == "SNAP25-T1")
     saved, victim._exon_cdna = victim._exon_cdna, []  # an engine bug on the records that reach this transcript
@@ -34,9 +34,9 @@ def test_warnings_on_the_page_in_the_mail_and_in_the_api(signed_in_client, djang
     assert "line 7: 20:10256079 N>A: IndexError" in job.warnings[0]
     assert job.warnings[1] == (
         "1 structural ALT alleles could not be annotated and were written without CSQ (the log lists them): "
-        "line 8: 20:10300000 ALT A[20:2000000[: breakends are not annotated"
+        "line 8: 20:10300000 ALT <FOO>: structural variant type not supported (DEL, DUP, INV, INS, CNV are)"
     )
-    assert job.warnings[2] == (  # (the BND line's REF is not the genome's base; 1 of 4 on chromosome 20)
+    assert job.warnings[2] == (  # (the symbolic line's REF is not the genome's base; 1 of 4 on chromosome 20)
         "1 of 4 records (25.0%) have a REF allele that disagrees with the reference genome: the file is probably "
         "for another genome build than GRCh37, or its positions are shifted (the log lists examples): "
         "line 8: 20:10300000 REF A but the genome has C"

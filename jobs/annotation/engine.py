@@ -590,15 +590,14 @@ def _annotate_record(
         return "\t".join(columns)
 
     index = reference.index(contig)
-    entries: list[str] = []
-    keys: list[PickKey] = []  # (with a pick option: each entry's pick key)
-    genes: list[str] = []
+    made = _Entries(flag_cols, pick, stats.consequence_combinations)
+    entries = made.entries
     targets: list[Allele | StructuralAllele | Breakend] = [*alleles, *structural]
     for allele_index, target in enumerate(targets):
         first_entry = len(entries)
-        best = _allele_entries(
-            target, allele_index, index, genome, source, flag_cols, pick, entries, keys, genes, stats
-        )
+        stats.alleles += 1
+        made.allele_index = allele_index
+        best = _allele_entries(target, index, genome, source, made)
         if best is None:  # (a mated breakend far from every transcript: no entry, as VEP)
             stats.breakends_far += 1
             continue
@@ -610,7 +609,7 @@ def _annotate_record(
             for at in range(first_entry, len(entries)):
                 entries[at] += text
     if pick:
-        entries = _picked_entries(pick, keys, genes, entries)
+        entries = _picked_entries(pick, made.keys, made.genes, entries)
     if not entries:
         return "\t".join(columns)
     entries[0] = "CSQ=" + entries[0]  # (cheaper than prefixing the joined entries)
@@ -694,56 +693,58 @@ def _existing_variation(
             columns[2] = ";".join(existing + [rs for rs in ids if rs not in existing])
 
 
+class _Entries:
+    """A record's CSQ entries as they are made, with the flag columns added and, with a pick option,
+    each entry's pick key and gene; counts each entry's terms."""
+
+    __slots__ = ("allele_index", "combinations", "entries", "flag_cols", "genes", "keys", "pick")
+
+    def __init__(self, flag_cols: tuple[str, ...], pick: str, combinations: dict[str, int]) -> None:
+        self.flag_cols = flag_cols
+        self.pick = pick
+        self.combinations = combinations
+        self.allele_index = 0
+        self.entries: list[str] = []
+        self.keys: list[PickKey] = []
+        self.genes: list[str] = []
+
+    def add(self, transcript: Transcript | None, consequence: Consequence, entry: str) -> None:
+        if self.flag_cols:
+            entry = insert_after(entry, FLAGS_AFTER, flag_values(transcript, self.flag_cols))
+        self.entries.append(entry)
+        if self.pick:
+            self.keys.append(pick_key(transcript, consequence.rank, self.allele_index))
+            self.genes.append("" if transcript is None else transcript.gene_id)
+        self.combinations[consequence.text] = self.combinations.get(consequence.text, 0) + 1
+
+
 def _allele_entries(
-    target: Allele | StructuralAllele | Breakend,
-    allele_index: int,
-    index: ContigIndex,
-    genome: ContigBases,
-    source: str,
-    flag_cols: tuple[str, ...],
-    pick: str,
-    entries: list[str],
-    keys: list[PickKey],
-    genes: list[str],
-    stats: AnnotationStats,
+    target: Allele | StructuralAllele | Breakend, index: ContigIndex, genome: ContigBases, source: str, made: _Entries
 ) -> Consequence | None:
-    """One allele's entries (a transcript each, else the intergenic one) added to ``entries`` (and
-    with a pick option their keys and genes); its most severe consequence returned (None for a
-    mated breakend far from every transcript, which has no entry)."""
-    combinations = stats.consequence_combinations
-    stats.alleles += 1
+    """One allele's entries (a transcript each, else the intergenic one) added to ``made``; its most
+    severe consequence returned (None for a mated breakend far from every transcript: no entry)."""
     best: Consequence | None = None
-    found: Sequence[tuple[Consequence | None, str]]
-    for transcript in _candidates(target, index):
-        if isinstance(target, Allele):
-            found = [annotate_transcript(target, transcript, genome, source)]
-        elif isinstance(target, Breakend):
-            found = breakend_entries(target, transcript, source)
-        else:
-            found = [annotate_structural(target, transcript, source)]
-        for consequence, entry in found:
-            if consequence is None:
-                continue
-            if flag_cols:
-                entry = insert_after(entry, FLAGS_AFTER, flag_values(transcript, flag_cols))
-            entries.append(entry)
-            if pick:
-                keys.append(pick_key(transcript, consequence.rank, allele_index))
-                genes.append(transcript.gene_id)
-            combinations[consequence.text] = combinations.get(consequence.text, 0) + 1
-            if best is None or consequence.rank < best.rank:
-                best = consequence
-    if best is None:
-        if isinstance(target, Breakend) and target.mated:
+    if isinstance(target, Breakend):
+        for transcript in _candidates(target, index):
+            for consequence, entry in breakend_entries(target, transcript, source):
+                made.add(transcript, consequence, entry)
+                if best is None or consequence.rank < best.rank:
+                    best = consequence
+        if best is None and target.mated:
             return None
+    else:
+        for transcript in index.near(target.start, target.end):
+            if isinstance(target, Allele):
+                found, entry = annotate_transcript(target, transcript, genome, source)
+            else:
+                found, entry = annotate_structural(target, transcript, source)
+            if found is not None:
+                made.add(transcript, found, entry)
+                if best is None or found.rank < best.rank:
+                    best = found
+    if best is None:
         best, entry = intergenic_entry(target.label, target.existing if isinstance(target, Allele) else "")
-        if flag_cols:
-            entry = insert_after(entry, FLAGS_AFTER, flag_values(None, flag_cols))
-        entries.append(entry)
-        if pick:
-            keys.append(pick_key(None, best.rank, allele_index))
-            genes.append("")
-        combinations[best.text] = combinations.get(best.text, 0) + 1
+        made.add(None, best, entry)
     return best
 
 

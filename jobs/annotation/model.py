@@ -159,6 +159,20 @@ class Transcript:
         s, e = self.exons[index]
         return self._exon_cdna[index] + (pos - s + 1 if self.strand == 1 else e - pos + 1)
 
+    def genomic_position(self, cdna: int) -> int:
+        """The genomic position of cDNA position ``cdna``; before the first base or past the last one,
+        counted on from the transcript's ends (upstream, downstream)."""
+        plus = self.strand == 1
+        if cdna < 1:
+            return self.start - (1 - cdna) if plus else self.end + (1 - cdna)
+        total = 0
+        for index, (s, e) in enumerate(self.exons):
+            offset = self._exon_cdna[index]
+            if offset < cdna <= offset + e - s + 1:
+                return s + (cdna - offset - 1) if plus else e - (cdna - offset - 1)
+            total += e - s + 1
+        return self.end + (cdna - total) if plus else self.start - (cdna - total)
+
     def cdna_anchor(self, pos: int) -> tuple[int, int]:
         """(cDNA position, signed offset) of ``pos``, which lies within the transcript: offset 0 in an
         exon; in an intron the anchor is the genomically nearest exon base, a tie going to the '+'

@@ -535,6 +535,22 @@ class DbSnp:
         self._point: tuple[str, int] = ("", -1)
         self._point_sites: dict[tuple[int, str, str], list[str]] = {}
 
+    def records_of_ids(self, wanted: set[str]) -> dict[str, list[tuple[str, int, str, list[str]]]]:
+        """Every record whose ID column names one of ``wanted`` (lower-case rs ids), as (contig as the
+        file names it, POS, REF, ALTs), found by reading the whole file once."""
+        found: dict[str, list[tuple[str, int, str, list[str]]]] = {}
+        for contig in self._tabix.contigs:
+            for line in self._tabix.fetch(contig):
+                columns = line.split("\t", 5)
+                if len(columns) < 5:
+                    continue
+                for ident in columns[2].lower().split(";"):
+                    if ident in wanted:
+                        found.setdefault(ident, []).append(
+                            (columns[0], int(columns[1]), columns[3], columns[4].split(","))
+                        )
+        return found
+
     def ids(self, contig: str, pos: int, ref: str, alt: str) -> list[str]:
         if self._unsorted:
             return self._unsorted_ids(contig, pos, ref, alt)
@@ -597,6 +613,13 @@ class ContigIndex:
             ):
                 bins[bin_number].append(transcript)
         self._bins = dict(bins)
+        self._by_id: dict[str, Transcript] | None = None
+
+    def transcript(self, transcript_id: str) -> Transcript | None:
+        """The transcript with this id, or None."""
+        if self._by_id is None:
+            self._by_id = {transcript.transcript_id: transcript for transcript in self.transcripts}
+        return self._by_id.get(transcript_id)
 
     def near(self, lo: int, hi: int) -> list[Transcript]:
         """Transcripts with hi >= ts-5000 and lo <= te+5000 (lo/hi as VEP's a/b)."""
@@ -643,6 +666,7 @@ class Reference:
         self._fasta: pysam.FastaFile | None = None
         self._bases: dict[str, ContigBases] = {}
         self._indexes: OrderedDict[str, ContigIndex] = OrderedDict()
+        self._names: list[tuple[str, str, str, tuple[str, ...]]] | None = None
         dbsnp_path = self.path / "dbsnp.vcf.gz"
         names: dict[str, list[str]] = defaultdict(list)
         for alias, contig in self.manifest.get("aliases", {}).items():
@@ -682,6 +706,19 @@ class Reference:
         with open(path, "rb") as handle:
             records = pickle.load(handle)  # noqa: S301 - a bundle this service built itself
         return [_transcript(record, contig) for record in records]
+
+    def transcript_names(self) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        """(contig, transcript id, gene symbol, flags) of every transcript of the bundle, read once."""
+        if self._names is None:
+            names: list[tuple[str, str, str, tuple[str, ...]]] = []
+            for contig in self.contig_lengths:
+                path = self.path / "transcripts" / f"{contig}.pkl"
+                if path.is_file():
+                    with open(path, "rb") as handle:
+                        records = pickle.load(handle)  # noqa: S301 - a bundle this service built itself
+                    names += [(contig, r[0], r[2], r[12] if len(r) > 12 else ()) for r in records]
+            self._names = names
+        return self._names
 
     def bases(self, contig: str) -> ContigBases:
         """The genome sequence of ``contig`` (a name this bundle uses), read through a block cache."""

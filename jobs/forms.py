@@ -9,12 +9,24 @@ from jobs.models import AnnotationSource, RegionSet
 from jobs.references.bundles import reference_choices
 from jobs.services.options import FLAG_CHOICES, PICK_CHOICES
 
+PASTE_EXAMPLES = "20:g.36030940G>A\nSNAP25-T1:c.100C>T\nNC_000020.10:36030939:G:A\n20:36030940-36030940/A\nrs6025"
+
 
 class AnnotateForm(forms.Form):
     file = forms.FileField(
         label="VCF file",
-        help_text="A .vcf, .vcf.gz or .bcf file.",
-        widget=forms.ClearableFileInput(attrs={"accept": ".vcf,.gz,.bgz,.bcf"}),
+        required=False,
+        help_text="A .vcf, .vcf.gz or .bcf file (or a .txt file of notations, one per line).",
+        widget=forms.ClearableFileInput(attrs={"accept": ".vcf,.gz,.bgz,.bcf,.txt"}),
+    )
+    variants = forms.CharField(
+        label="…or paste variants",
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 5, "placeholder": PASTE_EXAMPLES, "spellcheck": "false", "class": "font-monospace"}
+        ),
+        help_text="One per line: HGVS (g., c., n. on a transcript id or a gene's MANE or canonical transcript), "
+        "SPDI, a region (chr:start-end/allele) or an rs id. Lines that cannot be placed are listed on the job page.",
     )
     name = forms.CharField(
         label="Job name", max_length=100, required=False, help_text="Optional: to tell this job from others."
@@ -69,6 +81,14 @@ class AnnotateForm(forms.Form):
         if not sources:
             del self.fields["sources"]
         cast(forms.ModelChoiceField, self.fields["regions"]).queryset = RegionSet.objects.filter(owner=user)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("file") and data.get("variants", "").strip():
+            raise forms.ValidationError("Give a file or pasted variants, not both.")
+        if not data.get("file") and not data.get("variants", "").strip() and not self.has_error("file"):
+            self.add_error("file", "Choose a VCF file, or paste variants below.")
+        return data
 
 
 def _source_label(source: AnnotationSource, *, with_reference: bool) -> str:

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.http import AuthenticatedRequest
 from gas_site.errors import NotFound, http_status
 from jobs import storage
-from jobs.forms import AnnotateForm, RegionSetForm, TokenForm
+from jobs.forms import PASTE_EXAMPLES, AnnotateForm, RegionSetForm, TokenForm
 from jobs.models import Job
 from jobs.references import bundles
 from jobs.references.bundles import reference_summary
@@ -28,7 +28,7 @@ from jobs.results import browser, exports, tables
 from jobs.results.downloads import ResultNotAvailable, download_response, result_unavailable_reason
 from jobs.results.filters import parse_filter
 from jobs.results.schema import TableError
-from jobs.services import direct_uploads, lifecycle, tokens, uploads
+from jobs.services import direct_uploads, lifecycle, notation_inputs, tokens, uploads
 from jobs.services.selectors import job_of, jobs_of
 from jobs.sources import regions, registry
 
@@ -62,7 +62,7 @@ def _annotate(request: AuthenticatedRequest) -> HttpResponse:
         return render(
             request,
             "jobs/annotate_direct.html",
-            {**page, "post": post, "references": bundles.reference_choices()},
+            {**page, "post": post, "references": bundles.reference_choices(), "paste_examples": PASTE_EXAMPLES},
         )
     if request.method == "POST":
         form = AnnotateForm(request.POST, request.FILES, user=request.user)
@@ -84,7 +84,7 @@ def _annotate(request: AuthenticatedRequest) -> HttpResponse:
             try:
                 job = lifecycle.job_create(
                     owner=request.user,
-                    upload=data["file"],
+                    upload=data["file"] or notation_inputs.pasted_upload(data["variants"]),
                     reference_name=data["reference"] or None,
                     source_names=data.get("sources", []),
                     region_set=region_set,
@@ -93,7 +93,7 @@ def _annotate(request: AuthenticatedRequest) -> HttpResponse:
                     flags=data["flags"],
                 )
             except uploads.UploadRejected as exc:
-                form.add_error("file", exc.message)
+                form.add_error("file" if data["file"] else "variants", exc.message)
                 return render(request, "jobs/annotate.html", {**page, "form": form}, status=http_status(exc))
             messages.success(request, f"{job.title} was uploaded and queued for annotation.")
             return redirect("job_detail", job_id=job.id)
@@ -294,7 +294,10 @@ def _table_unavailable(request: HttpRequest, job: Job, exc: Exception) -> HttpRe
 
 
 def _results_page(
-    request: AuthenticatedRequest, job_id: str, template: str, build: Callable[[Job, dict[str, Any]], Any],
+    request: AuthenticatedRequest,
+    job_id: str,
+    template: str,
+    build: Callable[[Job, dict[str, Any]], Any],
     context: Callable[[dict[str, Any], Any], dict[str, Any]],
 ) -> HttpResponse:
     """A results page (variants, genes): ``build(job, params)`` answers it, ``context(job, params,

@@ -1,4 +1,5 @@
-"""Jobs: submit a VCF or BCF file, list and read your jobs, fetch their result and log, delete them."""
+"""Jobs: submit a VCF or BCF file or variant notations, list and read your jobs, fetch their result and
+log, delete them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from jobs.api.common import PAGE_DOC, ApiRequest, Page, errors, page
 from jobs.models import Job, JobStatus, RegionSet
 from jobs.results import browser
 from jobs.results.downloads import download_response
-from jobs.services import lifecycle, uploads
+from jobs.services import lifecycle, notation_inputs, uploads
 from jobs.services.selectors import job_of, jobs_of
 
 router = Router()
@@ -79,10 +80,13 @@ class JobOut(Schema):
         }
 
 
-@router.post("/jobs", response={201: JobOut, **errors(400, 404, 413, 422, 429)}, summary="Submit a VCF file")
+@router.post(
+    "/jobs", response={201: JobOut, **errors(400, 404, 413, 422, 429)}, summary="Submit a VCF file or variants"
+)
 def create_job(
     request: ApiRequest,
-    file: File[UploadedFile],
+    file: File[UploadedFile | None] = None,
+    text: Form[str] = "",
     reference: Form[str] = "",
     sources: Form[str | None] = None,
     regions: Form[int | None] = None,
@@ -90,8 +94,12 @@ def create_job(
     pick: Form[str] = "",
     flags: Form[str] = "",
 ) -> Status:
-    """``sources``: registered annotation sources to apply, comma-separated (GET /sources lists
-    them; left out: the operator's defaults; empty: none). ``regions``: one of your region files
+    """``file``: a VCF, VCF.gz or BCF file, or a text file of notations; or instead ``text``: variant
+    notations, one per line (HGVS such as ``20:g.36030940G>A`` or ``ENST…:c.68-7T>A``, SPDI such as
+    ``NC_000020.10:36030939:G:A``, a region such as ``20:36030940-36030940/A``, or an rs id); those
+    that cannot be placed on the genome are listed in the job's ``warnings``. ``sources``: registered
+    annotation sources to apply, comma-separated (GET /sources lists them; left out: the operator's
+    defaults; empty: none). ``regions``: one of your region files
     (GET /regions), reported in CSQ field REGIONS. ``pick``: one of VEP's pick options
     (pick, flag_pick, pick_allele, flag_pick_allele, per_gene); left out: every entry. ``flags``:
     VEP's transcript flags to add, comma-separated (canonical, mane, tsl, appris, ccds, protein)."""
@@ -104,9 +112,12 @@ def create_job(
             raise uploads.UploadRejected(
                 f"You have no region file {regions} (GET /api/v1/regions lists yours).", code="invalid_parameter"
             )
+    if (file is None) == (not text.strip()):
+        raise uploads.UploadRejected("Send a file, or variants as text=, one of the two.", code="invalid_parameter")
     names = None if sources is None else [part.strip() for part in sources.split(",") if part.strip()]
+    upload = file or notation_inputs.pasted_upload(text)
     job = lifecycle.job_create(
-        owner=request.auth, upload=file, reference_name=reference or None, source_names=names,
+        owner=request.auth, upload=upload, reference_name=reference or None, source_names=names,
         region_set=region_set, title=name, pick=pick, flags=[part.strip() for part in flags.split(",") if part.strip()],
     )  # fmt: skip
     return Status(201, JobOut.build(job, request))

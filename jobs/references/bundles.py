@@ -98,8 +98,16 @@ def reference_summaries() -> list[dict[str, str]]:
 
 
 def reference_import(
-    *, name: str, build: str, gene_model: Path, fasta: Path, dbsnp: Path | None = None,
-    assembly_report: Path | None = None, source_name: str | None = None, release: str = "", provider: str = "",
+    *,
+    name: str,
+    build: str,
+    gene_model: Path,
+    fasta: Path,
+    dbsnp: Path | None = None,
+    assembly_report: Path | None = None,
+    source_name: str | None = None,
+    release: str = "",
+    provider: str = "",
 ) -> ImportReport:
     """Build the bundle ``name`` from files at hand into the references directory (replacing one of
     that name only when the new one is complete)."""

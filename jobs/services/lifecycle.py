@@ -26,6 +26,7 @@ from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.engine import JobLimits
 from jobs.annotation.reference import Reference
 from jobs.models import FINISHED_STATUSES, NAME_LENGTH, Job, JobStatus, RegionSet, name_problem
+from jobs.services.notation_inputs import check_notations, is_notation_input
 from jobs.services.options import FLAG_CHOICES, PICK_CHOICES
 from jobs.services.uploads import (
     VCF_SUFFIXES,
@@ -66,16 +67,22 @@ def job_create(
     if upload.size is not None and upload.size > upload_limit(owner):
         raise UploadRejected(too_large_message(owner, upload.size), code="too_large")
     if not name.endswith(VCF_SUFFIXES):
-        raise UploadRejected(f"{name}: expected a .vcf, .vcf.gz or .bcf file.")
+        raise UploadRejected(f"{name}: expected a .vcf, .vcf.gz or .bcf file, or a .txt file of notations.")
     on_disk = getattr(upload, "temporary_file_path", lambda: None)()
-    with vcf_text(cast(IO[bytes], upload.file), name=name, path=on_disk) as text:
-        reference = checked_input(
-            text=text,
-            name=name,
-            reference_name=reference_name,
-            max_bytes=job_limits(owner).max_bytes,
-            read_through=text is upload.file,
+    handle = cast(IO[bytes], upload.file)
+    if is_notation_input(handle):
+        reference = check_notations(
+            handle, name=name, reference_name=reference_name, max_bytes=job_limits(owner).max_bytes
         )
+    else:
+        with vcf_text(handle, name=name, path=on_disk) as text:
+            reference = checked_input(
+                text=text,
+                name=name,
+                reference_name=reference_name,
+                max_bytes=job_limits(owner).max_bytes,
+                read_through=text is upload.file,
+            )
     if pick not in dict(PICK_CHOICES):
         raise UploadRejected(f"pick {pick!r}: expected one of {', '.join(mode for mode, _ in PICK_CHOICES if mode)}")
     unknown = [flag for flag in flags if flag not in dict(FLAG_CHOICES)]

@@ -25,6 +25,7 @@ from jobs.references.bundles import installed_references, load_reference
 from jobs.results.writer import write_table
 from jobs.scratch import scratch_folder
 from jobs.services.lifecycle import attempt_prefix, job_claim, job_fail, job_followups, job_limits
+from jobs.services.notation_inputs import is_notation_input, notation_warnings, resolve_notation_file
 from jobs.services.uploads import input_stem
 from jobs.sources.job_specs import job_source_specs
 from jobs.storage import inputs_storage, results_storage
@@ -80,6 +81,14 @@ def _annotate(job: Job, scratch: Path) -> Job:
     if not job.input_sha256:  # a direct browser upload: the web server never read the bytes
         Job.objects.filter(id=job.id).update(input_sha256=digest.hexdigest())
     reference = load_reference(job.reference_name)
+    notes: list[str] = []  # (the notations that could not be resolved, for an input of notations)
+    with open(local_input, "rb") as handle:
+        notations = is_notation_input(handle)
+    if notations:
+        resolved = resolve_notation_file(
+            source=local_input, destination=scratch / "notations.vcf", reference=reference, name=job.input_name
+        )
+        local_input, notes = scratch / "notations.vcf", notation_warnings(resolved)
     stem = input_stem(job.input_name)
     names = {"result": f"{stem}.annot.vcf.gz", "log": f"{stem}.count.log", "summary": f"{stem}.summary.json",
              "table": f"{stem}.variants.parquet"}  # fmt: skip
@@ -134,7 +143,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
             reference_checksum=reference.checksum,
             engine_version=ENGINE_VERSION,
             error_message="",
-            warnings=job_warnings(stats, build=reference.build) + source_warnings,
+            warnings=job_warnings(stats, build=reference.build) + notes + source_warnings,
             sources=applied,
         )
         if not updated:  # deleted, failed by staff or taken over meanwhile: drop this attempt's own files

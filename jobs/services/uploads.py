@@ -219,12 +219,12 @@ def sha256_and_size(upload: UploadedFile) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-VCF_SUFFIXES = (".vcf.gz", ".vcf.bgz", ".vcf", ".bcf")
+VCF_SUFFIXES = (".vcf.gz", ".vcf.bgz", ".vcf", ".bcf", ".txt", ".txt.gz")  # (.txt: notations, one per line)
 
 
 def vcf_stem(name: str) -> str:
-    """A file name without its VCF or BCF suffix (``x.vcf.gz`` -> ``x``)."""
-    return name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").removesuffix(".bcf")
+    """A file name without its VCF, BCF or text suffix (``x.vcf.gz`` -> ``x``)."""
+    return name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").removesuffix(".bcf").removesuffix(".txt")
 
 
 def input_stem(name: str) -> str:

@@ -1,4 +1,5 @@
-"""Annotate a VCF file from the command line, with the same code path the worker uses."""
+"""Annotate a VCF or BCF file, or a file of variant notations, from the command line, with the same
+code path the worker uses."""
 
 from __future__ import annotations
 
@@ -10,16 +11,26 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.flags import FLAG_OPTIONS
+from jobs.annotation.notations import FORMATS
 from jobs.services.local_files import annotate_local_file, default_output
 from jobs.services.uploads import UploadRejected
 from jobs.sources.registry import SourceError
 
 
 class Command(BaseCommand):
-    help = "Annotate INPUT (VCF, VCF.gz or BCF) with consequences, HGVS and dbSNP ids."
+    help = (
+        "Annotate INPUT (VCF, VCF.gz or BCF, or notations one per line: HGVS, SPDI, regions, rs ids) with "
+        "consequences, HGVS and dbSNP ids."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("input", type=Path)
+        parser.add_argument(
+            "--format", dest="input_format", choices=("vcf", "bcf", *FORMATS), default="",
+            help="What INPUT holds (default: detected). hgvs: 20:g.36030940G>A, ENST…:c.68-7T>A; spdi: "
+            "NC_000020.10:36030939:G:A; region: 20:36030940-36030940/A; ensembl: '20 36030940 36030940 G/A +'; "
+            "id: rs6025 (through the reference's dbSNP). Notations that cannot be resolved are listed.",
+        )  # fmt: skip
         parser.add_argument("-o", "--output", type=Path, help="Output VCF (.vcf or .vcf.gz; default INPUT.annot.vcf).")
         parser.add_argument(
             "--reference", help="Installed reference bundle (default: the one the file's header fits, as for a job)."
@@ -68,6 +79,7 @@ class Command(BaseCommand):
         source: list[str],
         pick: str,
         flags: list[str],
+        input_format: str,
         **options: Any,
     ) -> None:
         if not input.is_file():
@@ -87,7 +99,7 @@ class Command(BaseCommand):
             done = annotate_local_file(
                 input_path=input, output_path=output or default_output(input), reference_name=reference,
                 source_names=source, custom_specs=custom, processes=processes, fill_id=not no_id_column, pick=pick,
-                flags=flags, progress=progress,
+                flags=flags, progress=progress, input_format="" if input_format in ("vcf", "bcf") else input_format,
             )  # fmt: skip
         except (AnnotationError, SourceError, UploadRejected, OSError) as exc:
             raise CommandError(str(exc)) from exc

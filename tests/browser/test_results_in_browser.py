@@ -176,3 +176,31 @@ def test_honest_outcomes_in_the_browser(browser, live_server, tmp_path):
     assert mismatches and "table-warning" in mismatches[0].get_attribute("class")
     click(find_testid(browser, "browse-variants"))
     assert "1 warning" in find_testid(browser, "warnings-banner").text
+
+
+def test_pasted_notations_in_the_variant_browser(browser, live_server):
+    """Issue 28: five notations pasted on the upload page (HGVS g. and c., SPDI, a region, an rs id)
+    come back as rows of the variant browser, each under the notation as given."""
+    base = live_server.url
+    sign_up(browser, base, "barbara@example.org")
+    browser.get(f"{base}/annotate")
+    pasted = [
+        "20:g.36030940G>A", "SRC-T2:c.1220A>G", "NC_000020.10:36030939:G:T", "20:10258360-10258360/T",
+        "rs147063585",
+    ]  # fmt: skip
+    box = browser.find_element(By.NAME, "variants")
+    box.send_keys("\n".join(pasted))
+    click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    wait(browser).until(lambda d: "Pending" in d.page_source)
+    worker("run_annotator")
+    job = Job.objects.get()
+    assert job.status == JobStatus.COMPLETED and job.records == 5, (job.error_message, job.warnings)
+    wait(browser, 30).until(lambda d: "Completed" in d.page_source)
+    click(find_testid(browser, "browse-variants"))
+    assert find_testid(browser, "match-count").text == "5"
+    rows = browser.find_elements(By.CSS_SELECTOR, '[data-testid="variant-row"]')
+    shown = [row.find_element(By.CSS_SELECTOR, '[data-testid="variant-id"]').text for row in rows]
+    assert sorted(shown) == sorted(pasted)
+    by_id = dict(zip(shown, rows, strict=True))
+    assert "missense" in by_id["20:g.36030940G>A"].text and "SRC-T2:c.1219G>A" in by_id["20:g.36030940G>A"].text
+    assert "SRC-T2:c.1220A>G" in by_id["SRC-T2:c.1220A>G"].text

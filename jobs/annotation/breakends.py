@@ -30,6 +30,7 @@ from typing import Final
 
 from jobs.annotation.consequence import csq_head
 from jobs.annotation.model import Transcript
+from jobs.annotation.sv import FEATURE_TRUNCATION
 from jobs.annotation.terms import (
     CODING_SEQUENCE,
     DOWNSTREAM,
@@ -51,7 +52,6 @@ from jobs.annotation.terms import (
     numbers_text,
 )
 
-FEATURE_TRUNCATION: Final = 1 << 10
 SINGLE_LABEL: Final = "chromosome_breakpoint"
 
 _MATED: Final = re.compile(r"^([A-Za-z]*)([\[\]])(.+):([0-9]+)([\[\]])([A-Za-z]*)$")

@@ -312,13 +312,16 @@ def test_filter_parsing():
     ]  # fmt: skip
 
 
+SMALL_CSQ_HEADER = (
+    "##fileformat=VCFv4.2\n"
+    '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations. Format: '
+    'Allele|Consequence|IMPACT|SYMBOL|Gene|Existing_variation">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+)
+
+
 def test_multi_allelic_records_are_one_variant_per_alt(tmp_path):
-    header = (
-        "##fileformat=VCFv4.2\n"
-        '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations. Format: '
-        'Allele|Consequence|IMPACT|SYMBOL|Gene|Existing_variation">\n'
-        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-    )
+    header = SMALL_CSQ_HEADER
     body = (
         "1\t100\trs1\tAC\tA,ACC\t.\t.\tCSQ=-|frameshift_variant|HIGH|G1|ENSG1|rs1,CC|inframe_insertion&splice_region_variant|MODERATE|G1|ENSG1|,"
         "-|intron_variant|MODIFIER|G2|ENSG2|rs1\n"
@@ -346,12 +349,7 @@ def test_multi_allelic_records_are_one_variant_per_alt(tmp_path):
 def test_structural_entries_go_to_their_own_alt(tmp_path):
     """A record with a symbolic ALT and a breakend: each entry lands on its ALT by VEP's label
     (the class name; the junction as a single breakend, or the whole ALT for the mate's end)."""
-    header = (
-        "##fileformat=VCFv4.2\n"
-        '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations. Format: '
-        'Allele|Consequence|IMPACT|SYMBOL|Gene|Existing_variation">\n'
-        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-    )
+    header = SMALL_CSQ_HEADER
     body = (
         "20\t100\t.\tG\t<DEL>,G[20:500[\t.\t.\tSVTYPE=DEL;END=300;CSQ=deletion|feature_truncation|HIGH|G1|ENSG1|,"
         "G.|feature_truncation&intron_variant|HIGH|G1|ENSG1|,G[20:500[|upstream_gene_variant|MODIFIER|G2|ENSG2|\n"

@@ -82,9 +82,10 @@ def _annotate(request: AuthenticatedRequest) -> HttpResponse:
                 form.add_error("regions_file", str(exc))
                 return render(request, "jobs/annotate.html", {**page, "form": form}, status=400)
             try:
+                upload = data["file"] or notation_inputs.pasted_upload(data["variants"])
                 job = lifecycle.job_create(
                     owner=request.user,
-                    upload=data["file"] or notation_inputs.pasted_upload(data["variants"]),
+                    upload=upload,
                     reference_name=data["reference"] or None,
                     source_names=data.get("sources", []),
                     region_set=region_set,

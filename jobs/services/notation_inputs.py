@@ -21,6 +21,7 @@ from jobs.references.bundles import load_reference
 from jobs.services.uploads import UploadRejected
 
 PASTED_NAME = "pasted_variants.txt"
+MAX_PASTED = 1_000_000  # characters pasted (the request's form data is bounded at 2 MB); more goes as a .txt file
 MAX_LINE = 1000  # characters of one notation line
 EXAMPLES = "20:g.36030940G>A, ENST00000380152.3:c.68-7T>A, NC_000020.10:36030939:G:A, 20:36030940-36030940/A, rs6025"
 
@@ -34,6 +35,11 @@ def is_notation_input(handle: IO[bytes]) -> bool:
 
 def pasted_upload(text: str) -> UploadedFile:
     """Pasted notations as an upload, to go the way of a file."""
+    if len(text) > MAX_PASTED:
+        raise UploadRejected(
+            f"{len(text):,} characters pasted: up to {MAX_PASTED:,} go in the box; upload more as a .txt file",
+            code="too_large",
+        )
     return SimpleUploadedFile(PASTED_NAME, text.encode("utf-8"), content_type="text/plain")
 
 

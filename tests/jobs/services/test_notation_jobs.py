@@ -12,6 +12,8 @@ from django.urls import reverse
 from jobs.models import JobStatus
 from jobs.results.filters import parse_filter
 from jobs.results.tables import table_for
+from jobs.services.notation_inputs import pasted_upload
+from jobs.services.uploads import UploadRejected
 from tests.helpers import api_client, run, the_job
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings", "cold_store")]
@@ -77,6 +79,10 @@ def test_the_api_takes_text_and_text_files(signed_in_client, django_capture_on_c
     assert made.status_code == 201 and made.json()["input_name"] == "mine.txt"
     neither = api.post("/api/v1/jobs", {"name": "x"})
     assert neither.status_code == 400 and neither.json()["code"] == "invalid_parameter"
+    huge = api.post("/api/v1/jobs", {"text": "rs1\n" * 50_000})  # (the plan's limit holds for text as for files)
+    assert huge.status_code == 413 and huge.json()["code"] == "too_large", huge.json()
+    with pytest.raises(UploadRejected, match="1,000,004 characters pasted: up to 1,000,000 go in the box"):
+        pasted_upload("rs1\n" * 250_001)
     bad = api.post("/api/v1/jobs", {"text": "not a variant"})
     assert bad.status_code == 400 and "line 1" in bad.json()["detail"]
     run("run_annotator", django_capture_on_commit_callbacks)

@@ -205,9 +205,9 @@ class _Resolver:
             self._by_id = {}
             for contig, transcript_id, symbol, flags in self.reference.transcript_names():
                 self._by_id[transcript_id] = (contig, transcript_id)
-                self._by_id.setdefault(transcript_id.split(".")[0], (contig, transcript_id))
+                self._by_id.setdefault(_unversioned(transcript_id), (contig, transcript_id))
                 self._by_symbol.setdefault(symbol, []).append((contig, transcript_id, flags))
-        found = self._by_id.get(name) or self._by_id.get(name.split(".")[0])
+        found = self._by_id.get(name) or self._by_id.get(_unversioned(name))
         if found is None:
             found = self._of_symbol(name)
         contig, transcript_id = found
@@ -398,6 +398,11 @@ class _Resolver:
             raise Unresolved(f"{contig}:{start}-{end} is not a span of contig {contig} (1-{length:,})")
         anchor = self.reference.bases(contig).get(start - 1, start - 1)
         return Site(contig, start - 1, anchor, [f"<{kind}>"], text, number, f"SVTYPE={kind.split(':')[0]};END={end}")
+
+
+def _unversioned(identifier: str) -> str:
+    """A transcript id without its version (``ENST00000380152.3`` -> ``ENST00000380152``)."""
+    return re.sub(r"\.[0-9]+$", "", identifier)
 
 
 def _check(stated: str, genome: str, contig: str, start: int) -> None:

@@ -11,6 +11,7 @@ import pytest
 from benchmarks.notation_roundtrip import allele_roundtrip, hgvs_roundtrip
 from jobs.annotation.engine import annotate_vcf
 from jobs.annotation.notations import detect_format, looks_like_notations, notations_to_vcf
+from jobs.annotation.sequence import revcomp
 from tests.engine.conftest import csq_entries, genomic_of_cds, transcript
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -125,6 +126,19 @@ def test_transcript_positions_come_back_as_the_same_hgvsc(demo_reference, tmp_pa
     assert result.problems == []
     entries = csq_entries(annotate_vcf(tmp_path / "back.vcf", tmp_path / "back.out.vcf", demo_reference).output)
     assert set(lines) <= {e[10] for e in entries}
+
+
+def test_transcript_ids_with_or_without_version(demo_reference, tmp_path):
+    """A version that is not the bundle's still finds the transcript; a dot inside an id is no version."""
+    lncrna = transcript(demo_reference, "RP5-1103G7.4-T2")
+    first = lncrna.genomic_position(1)
+    base = demo_reference.sequence("20", first, first)
+    base = base if lncrna.strand == 1 else revcomp(base)
+    other = "A" if base != "A" else "C"
+    lines = ["SRC-T2.7:c.1219G>A", f"RP5-1103G7.4-T2:n.1{base}>{other}", f"RP5-1103G7:n.1{base}>{other}"]
+    result = notations_to_vcf(lines, tmp_path / "out.vcf", demo_reference, fmt="hgvs")
+    assert sorted(r[2] for r in _records(tmp_path / "out.vcf")) == sorted(lines[:2])
+    assert result.problems == [f"line 3: {lines[2]}: unknown transcript or gene RP5-1103G7 (not in reference demo)"]
 
 
 def test_what_cannot_be_resolved_is_listed_by_line_and_reason(demo_reference, tmp_path):

@@ -1,4 +1,5 @@
-"""The GAS annotation engine: VEP-compatible consequences, HGVS and dbSNP ids for VCF files.
+"""The GAS annotation engine: VEP-compatible consequences, HGVS and dbSNP ids for VCF files (and
+variants given as HGVS, SPDI, regions or rs ids, resolved into VCF by ``notations``).
 
 Pure Python with pysam for FASTA/tabix access and no Django import, so it runs the same in
 the worker, in ``manage.py annotate`` and in benchmarks. The rules follow Ensembl VEP 115
@@ -8,7 +9,7 @@ Imports: the standard library and pysam; nothing of Django or of the rest of GAS
 
 from pathlib import Path
 
-ENGINE_VERSION = "0.1.0"
+ENGINE_VERSION = "0.2.0"  # 0.2: breakends, <INS> spans, notations as input
 
 
 def _refuse_stale_compiled_modules() -> None:

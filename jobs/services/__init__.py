@@ -2,6 +2,7 @@
 Imports: jobs.references, jobs.sources, jobs.results, the engine, models, gas_site plumbing; never an interface.
 
 - ``uploads``: what an upload must pass before it becomes a job; safe names;
+- ``notation_inputs``: variants pasted or uploaded as notations (HGVS, SPDI, regions, rs ids);
 - ``direct_uploads``: browser uploads straight to S3 (AWS mode);
 - ``lifecycle``: create, queue, claim, fail, finish, rerun, delete, the owner's mail;
 - ``running``: one job on an annotator, and the warnings it carries;

@@ -50,6 +50,15 @@ class VariantPage:
     next_cursor: str | None
     previous_cursor: str | None
 
+    @property
+    def first_shown(self) -> int:
+        """The 1-based number of the page's first row (0 for an empty page)."""
+        return self.offset + 1 if self.rows else 0
+
+    @property
+    def last_shown(self) -> int:
+        return self.offset + len(self.rows)
+
 
 def variant_page(
     *, job: Job, params: dict[str, Any], default_limit: int = 50, fields: tuple[str, ...] | None = PAGE_FIELDS

@@ -107,7 +107,11 @@ def running_on(worker: str) -> list[str]:
 
 
 def hashes() -> dict[str, str | None]:
-    return {str(job.id): result_sha256(job) for job in Job.objects.filter(status=JobStatus.COMPLETED)}
+    """The result of each completed job a user can download now: not while it is being archived or
+    restored (a restore writes the hot copy back before the job's result is AVAILABLE again)."""
+    moving = ResultArchive.objects.exclude(state=ResultState.AVAILABLE).values_list("job_id", flat=True)
+    readable = Job.objects.filter(status=JobStatus.COMPLETED).exclude(id__in=moving)
+    return {str(job.id): result_sha256(job) for job in readable}
 
 
 def records_in(key: str) -> tuple[int, bool]:

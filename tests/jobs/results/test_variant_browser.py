@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -60,6 +61,13 @@ def test_the_worker_writes_a_table_and_the_browser_filters_it(signed_in_client, 
     page = get(signed_in_client, "job_variants", job)
     assert page.status_code == 200
     assert page.context["page"].count == 10000 and len(page.context["page"].rows) == 50
+    assert '<span data-testid="shown-range">1\u201350</span>' in page.content.decode()  # (it said "1 to 0")
+    # HGVSp as a reader wants it (p. only, "=" unescaped); the CSQ value itself on hover
+    synonymous = get(signed_in_client, "job_variants", job, consequence="synonymous_variant").content.decode()
+    shown = re.findall(r'<span title="([^"]*)" data-testid="hgvsp">([^<]*)</span>', synonymous)
+    assert shown and all(full.endswith(":" + text.replace("=", "%3D")) for full, text in shown)
+    assert all(text.startswith("p.") for _, text in shown)
+    assert any(text.endswith("=") for _, text in shown)
 
     # consequence: variants with any entry of the term; all transcripts: every such entry
     missense_variants = sum(
@@ -97,6 +105,10 @@ def test_the_worker_writes_a_table_and_the_browser_filters_it(signed_in_client, 
     page = get(signed_in_client, "job_variants", job, sort="severity", limit=5)
     ranks = [row["rank"] for row in page.context["page"].rows]
     assert ranks == sorted(ranks) and page.context["page"].rows[0]["IMPACT"] == "HIGH"
+    assert (
+        '<span data-testid="shown-range">51\u2013100</span>'
+        in get(signed_in_client, "job_variants", job, cursor=50).content.decode()
+    )
     second = get(signed_in_client, "job_variants", job, cursor=50).context["page"]
     assert second.rows[0]["v"] == 50 and second.previous_cursor == "0" and second.next_cursor == "a99.100"
     third = get(signed_in_client, "job_variants", job, cursor=second.next_cursor).context["page"]

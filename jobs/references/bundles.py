@@ -93,7 +93,10 @@ def reference_summaries() -> list[dict[str, str]]:
     for bundle in installed_references():
         contigs = bundle.get("annotated_contigs", [])
         shown = ", ".join(contigs[:25]) + (f" and {len(contigs) - 25} more" if len(contigs) > 25 else "")
-        found.append({"name": bundle["name"], "build": bundle["build"], "contigs": shown or "none"})
+        noun = "chromosome" if len(contigs) == 1 else "chromosomes and contigs"
+        found.append(
+            {"name": bundle["name"], "build": bundle["build"], "contigs": f"{noun} {shown}" if shown else "none"}
+        )
     return found
 
 

@@ -35,8 +35,8 @@ SORTS = {
     "-position": "v DESC, eno",
     "severity": "rank, v, eno",
     "-severity": "rank DESC, v, eno",
-    "gene": "SYMBOL, v, eno",
-    "-gene": "SYMBOL DESC, v, eno",
+    "gene": "SYMBOL = '', SYMBOL, v, eno",  # (variants without a gene last, either way)
+    "-gene": "SYMBOL = '', SYMBOL DESC, v, eno",
 }
 
 GENE_SORTS = {

@@ -101,6 +101,14 @@ def test_the_worker_writes_a_table_and_the_browser_filters_it(signed_in_client, 
     assert 'data-testid="variant-row"' in html and first["entries"][0]["Feature"] in html
     assert "grch37.ensembl.org/Homo_sapiens/Location/View?r=20:" in html
 
+    # by gene, either way: variants without a gene last
+    for sort in ("gene", "-gene"):
+        rows = get(signed_in_client, "job_variants", job, sort=sort, limit=5).context["page"].rows
+        symbols = [row["SYMBOL"] for row in rows]
+        assert all(symbols) and symbols == sorted(symbols, reverse=sort == "-gene"), (sort, symbols)
+    intergenic = get(signed_in_client, "job_variants", job, consequence="intergenic_variant").context["page"]
+    assert intergenic.count > 0 and intergenic.rows[0]["SYMBOL"] == ""  # (there are gene-less ones to sort last)
+
     # the most severe first, and paging
     page = get(signed_in_client, "job_variants", job, sort="severity", limit=5)
     ranks = [row["rank"] for row in page.context["page"].rows]

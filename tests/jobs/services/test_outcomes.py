@@ -94,7 +94,7 @@ def test_the_scout_trio_says_which_records_the_reference_does_not_cover(
 
 def test_the_upload_page_says_what_the_references_cover(signed_in_client):
     page = signed_in_client.get(reverse("annotate")).content.decode()
-    assert "Reference <strong>demo</strong> (GRCh37) annotates contigs 20;" in page
+    assert "Reference <strong>demo</strong> (GRCh37) annotates chromosome 20; records elsewhere" in page
 
 
 # -- styled error pages (issue 11, item 8) ------------------------------------------------------

@@ -37,8 +37,9 @@ class _Api(NinjaAPI):
 api = _Api(
     title="GAS API",
     version="1",
-    description="Submit VCF files for annotation and fetch the results. Authenticate with "
-    "`Authorization: Bearer <token>`; create tokens on your profile page.",
+    description="Submit VCF files or variant notations for annotation and fetch the results. Authenticate "
+    "with `Authorization: Bearer <token>`; create tokens on [your profile page](/profile). "
+    "[Back to GAS](/)",
     auth=TokenAuth(),
     urls_namespace="api",
 )

@@ -103,4 +103,5 @@ def test_other_users_jobs_are_404_in_the_api(api, other_user, user):
 def test_openapi_schema_is_served(client):
     schema = client.get("/api/v1/openapi.json").json()
     assert schema["info"]["title"] == "GAS API"
+    assert "[Back to GAS](/)" in schema["info"]["description"]  # (the docs page links back to the site)
     assert {"/api/v1/jobs", "/api/v1/jobs/{job_id}", "/api/v1/jobs/{job_id}/result"} <= set(schema["paths"])

@@ -112,6 +112,9 @@ def test_an_upload_over_the_plan_limit_is_a_styled_413(signed_in_client, setting
     page = response.content.decode()
     assert response.status_code == 413 and 'data-testid="error-page"' in page
     assert "The file is too large" in page and "Free plan" in page
+    # a way back, and the upgrade as a link (it was plain text)
+    assert f'href="{reverse("annotate")}" data-testid="back-to-upload"' in page
+    assert f'href="{reverse("subscribe")}" data-testid="upgrade-link"' in page
 
 
 def test_a_form_without_its_csrf_token_is_a_styled_403(user):

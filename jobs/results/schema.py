@@ -35,7 +35,7 @@ BASE_COLUMNS = ("v", "rec", "eno", "chrom", "pos", "id", "ref", "alt", "variant_
 
 # the CSQ fields the browser's page shows (the API's pages carry every field)
 PAGE_FIELDS = ("Allele", "Consequence", "IMPACT", "SYMBOL", "Gene", "Feature", "BIOTYPE", "EXON", "INTRON", "HGVSc",
-               "HGVSp", "Existing_variation", "DISTANCE")  # fmt: skip
+               "HGVSp", "Protein_position", "Amino_acids", "Codons", "Existing_variation", "DISTANCE")  # fmt: skip
 
 
 class TableError(ServiceError):

@@ -77,6 +77,9 @@ def test_the_worker_writes_a_table_and_the_browser_filters_it(signed_in_client, 
     assert 0 < missense_variants < missense_entries
     page = get(signed_in_client, "job_variants", job, consequence="missense_variant")
     assert page.context["page"].count == missense_variants
+    # a row's transcripts show protein position, amino acids and codons (as the TSV has them)
+    codons = re.findall(r'data-testid="codons">([^<]*)<', page.content.decode())
+    assert any(re.fullmatch(r"[acgtACGT]+/[acgtACGT]+", text) for text in codons), codons[:5]
     assert all(row["Consequence"].split("&").count("missense_variant") for row in page.context["page"].rows)
     page = get(signed_in_client, "job_variants", job, consequence="missense_variant", show="all")
     assert page.context["page"].count == missense_entries

@@ -249,11 +249,15 @@ def job_notify_owner(*, job: Job) -> None:
     verb = "failed"
     if job.status == JobStatus.COMPLETED:
         verb = "is ready, with warnings" if job.warnings else "is ready"
+    context: dict[str, object] = {"job": job, "url": job_url(job)}
+    if job.status == JobStatus.COMPLETED and not job.owner.is_premium:  # (when the free plan's window closes)
+        finished = job.completed_at or timezone.now()
+        context["cold_at"] = finished + timedelta(seconds=settings.GAS_FREE_RETENTION_SECONDS)
     outbox.mail(
         to=job.owner.email,
         subject=f"Your annotation of {job.input_name} {verb}",
         template="emails/job_finished",
-        context={"job": job, "url": job_url(job)},
+        context=context,
     )
 
 

@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.files.storage import storages
 from django.core.management import call_command
@@ -56,6 +57,11 @@ def test_upload_queue_annotate_download_and_email(
     assert message.to == [user.email]
     assert "synthetic_chr20_10k.vcf.gz" in message.subject and "is ready" in message.subject
     assert f"https://gas.example.org/annotations/{job.id}" in message.body
+    # the free plan's mail says when the results move to cold storage
+    job.refresh_from_db()
+    cold_at = job.completed_at + timedelta(seconds=settings.GAS_FREE_RETENTION_SECONDS)
+    expected = f"your results stay here until {cold_at:%-d %B %Y, %H:%M} UTC; then they move to cold storage"
+    assert expected in message.body
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html" and f"https://gas.example.org/annotations/{job.id}" in html
 

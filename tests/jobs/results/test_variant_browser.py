@@ -219,6 +219,8 @@ def test_summary_charts_and_qc_on_the_page_and_in_the_api(signed_in_client, anno
     for chart in ("most_severe_consequence", "impact", "variant_class", "chromosome", "coding"):
         assert f'data-testid="chart-{chart}"' in page
     assert 'data-testid="qc"' in page and reverse("job_variants", args=[job.id]) in page
+    # "Browse variants" among the job's first actions, before the input's QC and the charts
+    assert page.index('data-testid="browse-variants"') < page.index('data-testid="qc"')
 
     _, raw = tokens.api_token_create(user=user, name="t")
     auth = {"HTTP_AUTHORIZATION": f"Bearer {raw}"}

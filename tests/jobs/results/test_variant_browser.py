@@ -278,6 +278,13 @@ def test_records_the_reference_lacks_are_shown_not_annotated(signed_in_client, a
     assert not_annotated.count > 0 and not_annotated.rows[0]["Consequence"] == ""
     html = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
     assert "Records on contigs the reference lacks" in html and 'data-testid="warnings"' in html
+    # the counts say why so few alleles of so many records (it read "680 records, 19 alleles")
+    counts = re.search(r'data-testid="variant-counts">([^<]*)<', html).group(1)
+    assert re.fullmatch(
+        rf"{job.records} records read; {job.alleles} ALT alleles? annotated \(\d+ records on contigs the reference "
+        r"lacks\); \d+ in dbSNP",
+        counts,
+    ), counts
     assert 'data-testid="warnings-banner"' in page.content.decode()
 
 

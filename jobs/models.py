@@ -64,6 +64,9 @@ class Job(models.Model):
     # the variant table (jobs.results): derived from the result, so archived with it by
     # deletion and built again from the restored result
     table_key = models.CharField("variant table key", max_length=500, blank=True)
+    # the summary charts' counts (from the table, jobs.results.queries.VariantTable.summary): kept
+    # here, so that a job whose result is in cold storage still shows them
+    charts = models.JSONField(default=dict, blank=True)
     result_size = models.BigIntegerField(null=True, blank=True)
     error_message = models.TextField(blank=True)
     # what a completed job did not annotate, in words (records the engine could not annotate,

@@ -172,7 +172,7 @@ def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> 
     unavailable = result_unavailable_reason(job)
     summary = None
     if job.status == "COMPLETED":
-        summary = {"charts": None, "qc": browser.job_qc(job=job)}
+        summary = {"charts": job.charts or None, "qc": browser.job_qc(job=job)}  # (kept for an archived job)
         if not unavailable:
             try:
                 summary = browser.job_summary(job=job)

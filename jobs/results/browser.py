@@ -173,13 +173,14 @@ def page_start(*, cursor: str, offset: Any) -> int:
 
 
 def job_summary(*, job: Job) -> dict[str, Any]:
-    """The charts' counts (from the table, kept in the cache per table) and the input QC."""
-    table = table_for(job)
-    key = f"gas:summary:{job.table_key}"
-    charts = cache.get(key)
-    if charts is None:
+    """The charts' counts and the input QC. The counts are the job's own (kept at completion, so a
+    result in cold storage keeps its charts), else counted from the table once and kept."""
+    charts = job.charts
+    if not charts:
+        table = table_for(job)  # (raises ResultNotAvailable while the result is in cold storage)
         charts = table.summary()
-        cache.set(key, charts, 24 * 3600)
+        Job.objects.filter(id=job.id).update(charts=charts)
+        job.charts = charts
     return {"charts": charts, "qc": job_qc(job=job)}
 
 

@@ -22,6 +22,7 @@ from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import Reference, contig_aliases
 from jobs.models import Job, JobStatus
 from jobs.references.bundles import installed_references, load_reference
+from jobs.results.queries import VariantTable
 from jobs.results.writer import write_table
 from jobs.scratch import scratch_folder
 from jobs.services.lifecycle import attempt_prefix, job_claim, job_fail, job_followups, job_limits
@@ -118,6 +119,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
     for entry in applied:
         entry["alleles_matched"] = result.stats.custom_matches.get(entry["short_name"], 0)
     write_table(output, table)
+    charts = VariantTable(table).summary()  # (kept with the job: a result in cold storage keeps its charts)
     storage = results_storage()
     prefix = attempt_prefix(job)
     keys = {}
@@ -139,6 +141,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
             log_key=keys["log"],
             summary_key=keys["summary"],
             table_key=keys["table"],
+            charts=charts,
             result_size=output.stat().st_size,
             reference_checksum=reference.checksum,
             engine_version=ENGINE_VERSION,

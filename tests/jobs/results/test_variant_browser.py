@@ -303,6 +303,13 @@ def test_the_table_goes_with_the_archive_and_comes_back_with_the_restore(
         assert job.table_key == "" and not storages["results"].exists(key)
         response = signed_in_client.get(reverse("job_variants", args=[job.id]), follow=True)
         assert "archived in cold storage" in response.content.decode()
+        # the charts stay with the job (they went with the table): the page and the API show them
+        page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
+        assert 'data-testid="chart-most_severe_consequence"' in page and 'data-testid="charts-kept"' in page
+        assert 'data-testid="browse-variants"' not in page
+        auth = {"HTTP_AUTHORIZATION": f"Bearer {tokens.api_token_create(user=user, name='t')[1]}"}
+        summary = signed_in_client.get(f"/api/v1/jobs/{job.id}/summary", **auth)
+        assert summary.status_code == 200 and summary.json()["charts"]["variants"] == 10000
         with django_capture_on_commit_callbacks(execute=True):
             plan_upgrade(user=user)
         archive_services.restore_process(job_id=job.id)

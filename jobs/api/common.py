@@ -89,6 +89,7 @@ class ResultsQuery(Schema):
     region: list[str] = []
     variant_class: list[str] = Field([], alias="class")
     dbsnp: str = ""
+    annotated: str = ""
     q: str = ""
     show: str = ""
     sort: str = ""
@@ -104,7 +105,8 @@ FILTER_DOC = (
     "Filters combine (each takes a comma-separated list, any of which matches): `consequence` (VEP terms), "
     "`impact` (HIGH, MODERATE, LOW, MODIFIER), `gene` (symbols or ids), `biotype`, "
     "`region` (chr:start-end, several separated by spaces or ;), "
-    "`class` (SNV, insertion, deletion, MNV, SV), `dbsnp` (yes/no), `q` (an rs id, or text in HGVSc/HGVSp), "
+    "`class` (SNV, insertion, deletion, MNV, SV), `dbsnp` (yes/no), `annotated` (yes/no: no for the records "
+    "written without CSQ, such as those on contigs the reference lacks), `q` (an rs id, or text in HGVSc/HGVSp), "
     "`show` (variant: each variant once by its most severe matching entry; all: every matching entry)."
 )
 PAGE_DOC = (

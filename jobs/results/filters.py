@@ -39,6 +39,7 @@ class VariantFilter:
     regions: tuple[Region, ...] = ()
     variant_classes: tuple[str, ...] = ()
     in_dbsnp: bool | None = None
+    annotated: bool | None = None  # (no: the records the engine wrote without CSQ, such as other contigs')
     text: str = ""
     per_variant: bool = True
     extra: dict[str, str] = field(default_factory=dict, compare=False)
@@ -55,6 +56,7 @@ class VariantFilter:
             "gene": ",".join(self.genes), "biotype": ",".join(self.biotypes),
             "region": " ".join(map(str, self.regions)), "class": ",".join(self.variant_classes),
             "dbsnp": "" if self.in_dbsnp is None else ("yes" if self.in_dbsnp else "no"),
+            "annotated": "" if self.annotated is None else ("yes" if self.annotated else "no"),
             "q": self.text, "show": "" if self.per_variant else "all",
         }  # fmt: skip
         return {key: value for key, value in params.items() if value}
@@ -91,7 +93,7 @@ def parse_region(text: str) -> Region:
 
 def parse_filter(params: Mapping[str, Any]) -> VariantFilter:
     """A VariantFilter from URL parameters (consequence, impact, gene, biotype, region, class,
-    dbsnp=yes|no, q, show=all); a TableError names the parameter and what it expects."""
+    dbsnp=yes|no, annotated=yes|no, q, show=all); a TableError names the parameter and what it expects."""
     consequences = tuple(_values(params, "consequence"))
     unknown = [term for term in consequences if term not in TERMS]
     if unknown:
@@ -104,9 +106,8 @@ def parse_filter(params: Mapping[str, Any]) -> VariantFilter:
     classes = tuple(_values(params, "class"))
     if bad := [value for value in classes if value not in VARIANT_CLASSES]:
         raise TableError(f"class {', '.join(bad)}: expected one of {', '.join(VARIANT_CLASSES)}")
-    dbsnp_text = str(params.get("dbsnp") or "").lower()
-    if dbsnp_text not in ("", "yes", "no", "true", "false"):
-        raise TableError(f"dbsnp {dbsnp_text!r}: expected yes or no")
+    dbsnp_text = _yes_no(params, "dbsnp")
+    annotated_text = _yes_no(params, "annotated")
     show = str(params.get("show") or "variant")
     if show not in ("variant", "all"):
         raise TableError(f"show {show!r}: expected variant (one entry per variant) or all (every transcript)")
@@ -121,9 +122,17 @@ def parse_filter(params: Mapping[str, Any]) -> VariantFilter:
         regions=_regions(params),
         variant_classes=classes,
         in_dbsnp=None if not dbsnp_text else dbsnp_text in ("yes", "true"),
+        annotated=None if not annotated_text else annotated_text in ("yes", "true"),
         text=text,
         per_variant=show == "variant",
     )
+
+
+def _yes_no(params: Mapping[str, Any], name: str) -> str:
+    text = str(params.get(name) or "").lower()
+    if text not in ("", "yes", "no", "true", "false"):
+        raise TableError(f"{name} {text!r}: expected yes or no")
+    return text
 
 
 def _regions(params: Mapping[str, Any]) -> tuple[Region, ...]:
@@ -168,6 +177,8 @@ def where_clause(filt: VariantFilter, *, entries: bool) -> tuple[str, list[Any]]
         params.append(list(filt.variant_classes))
     if filt.in_dbsnp is not None:
         conditions.append("in_dbsnp" if filt.in_dbsnp else "NOT in_dbsnp")
+    if filt.annotated is not None:  # (a record without CSQ is one row with no consequence)
+        conditions.append("Consequence <> ''" if filt.annotated else "Consequence = ''")
     if entries:
         if filt.consequences:
             conditions.append("list_has_any(string_split(Consequence, '&'), ?)")

@@ -276,6 +276,16 @@ def test_records_the_reference_lacks_are_shown_not_annotated(signed_in_client, a
     assert page.context["page"].count >= 680
     not_annotated = get(signed_in_client, "job_variants", job, region="1").context["page"]
     assert not_annotated.count > 0 and not_annotated.rows[0]["Consequence"] == ""
+    # and a filter hides them (or shows only them): annotated + not annotated = all
+    shown = get(signed_in_client, "job_variants", job, annotated="yes").context["page"]
+    hidden = get(signed_in_client, "job_variants", job, annotated="no").context["page"]
+    assert shown.count + hidden.count == page.context["page"].count and 0 < shown.count < hidden.count
+    assert all(row["Consequence"] for row in shown.rows) and not any(row["Consequence"] for row in hidden.rows)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {tokens.api_token_create(user=user, name='t')[1]}"}
+    api = signed_in_client.get(f"/api/v1/jobs/{job.id}/variants", {"annotated": "yes"}, **auth).json()
+    assert api["count"] == shown.count
+    bad = signed_in_client.get(f"/api/v1/jobs/{job.id}/variants", {"annotated": "maybe"}, **auth)
+    assert bad.status_code == 400 and bad.json()["detail"] == "annotated 'maybe': expected yes or no"
     html = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
     assert "Records on contigs the reference lacks" in html and 'data-testid="warnings"' in html
     # the counts say why so few alleles of so many records (it read "680 records, 19 alleles")

@@ -104,6 +104,21 @@ def test_the_worker_writes_a_table_and_the_browser_filters_it(signed_in_client, 
     assert 'data-testid="variant-row"' in html and first["entries"][0]["Feature"] in html
     assert "grch37.ensembl.org/Homo_sapiens/Location/View?r=20:" in html
 
+    # column headers sort: a click ascending, again descending, again back to position order
+    def header_link(html: str, key: str) -> str:
+        return re.search(rf'<a href="([^"]*)" data-testid="sort-{key}">', html).group(1).replace("&amp;", "&")
+
+    html = get(signed_in_client, "job_variants", job, impact="HIGH").content.decode()
+    assert header_link(html, "severity") == "?impact=HIGH&sort=severity"
+    html = get(signed_in_client, "job_variants", job, impact="HIGH", sort="severity").content.decode()
+    assert header_link(html, "severity") == "?impact=HIGH&sort=-severity" and 'aria-sort="ascending"' in html
+    html = get(signed_in_client, "job_variants", job, impact="HIGH", sort="-severity").content.decode()
+    assert header_link(html, "severity") == "?impact=HIGH"
+    # rows per page
+    hundred = get(signed_in_client, "job_variants", job, limit=100)
+    assert len(hundred.context["page"].rows) == 100
+    assert '<strong class="ms-1" aria-current="true">100</strong>' in hundred.content.decode()
+
     # by gene, either way: variants without a gene last
     for sort in ("gene", "-gene"):
         rows = get(signed_in_client, "job_variants", job, sort=sort, limit=5).context["page"].rows
@@ -219,6 +234,13 @@ def test_summary_charts_and_qc_on_the_page_and_in_the_api(signed_in_client, anno
     for chart in ("most_severe_consequence", "impact", "variant_class", "chromosome", "coding"):
         assert f'data-testid="chart-{chart}"' in page
     assert 'data-testid="qc"' in page and reverse("job_variants", args=[job.id]) in page
+    # the variant class and chromosome bars open the variants they count
+    for link, count in re.findall(
+        r'<a href="([^"]*)" data-testid="chart-link">[^<]*</a></span><span>(\d+)</span>', page
+    ):
+        query = dict(part.split("=") for part in link.split("?", 1)[1].split("&"))
+        assert get(signed_in_client, "job_variants", job, **query).context["page"].count == int(count), link
+    assert "?class=SNV" in page and "?region=20" in page
     # "Browse variants" among the job's first actions, before the input's QC and the charts
     assert page.index('data-testid="browse-variants"') < page.index('data-testid="qc"')
 

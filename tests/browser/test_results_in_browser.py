@@ -93,6 +93,8 @@ def test_upload_watch_filter_genes_export_archive_and_restore(browser, live_serv
     # the variant table, a filter with its live count, the URL and the back button
     click(find_testid(browser, "browse-variants"))
     assert find_testid(browser, "match-count").text == "10000"
+    in_sight = "const r = arguments[0].getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight"
+    assert browser.execute_script(in_sight, find_testid(browser, "apply-filters"))  # (Apply in sight, not below)
     job = Job.objects.get()
     missense = table_for(job).count(parse_filter({"consequence": "missense_variant"}))
     Select(browser.find_element(By.ID, "f-consequence")).select_by_value("missense_variant")

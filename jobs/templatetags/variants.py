@@ -15,3 +15,14 @@ def protein_change(hgvsp: str | None) -> str:
     if not hgvsp:
         return ""
     return hgvsp.rsplit(":", 1)[-1].replace("%3D", "=")
+
+
+@register.filter
+def coding_change(hgvsc: str | None, limit: int = 28) -> str:
+    """An HGVSc as the table shows it: the change without its transcript (the row names the
+    transcript), cut to ``limit`` characters with an ellipsis (the whole value on hover):
+    ``SRC-T2:c.1219G>A`` -> ``c.1219G>A``."""
+    if not hgvsc:
+        return ""
+    change = hgvsc.rsplit(":", 1)[-1]
+    return change if len(change) <= limit else change[: limit - 1] + "\u2026"

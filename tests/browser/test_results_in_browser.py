@@ -95,6 +95,11 @@ def test_upload_watch_filter_genes_export_archive_and_restore(browser, live_serv
     assert find_testid(browser, "match-count").text == "10000"
     in_sight = "const r = arguments[0].getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight"
     assert browser.execute_script(in_sight, find_testid(browser, "apply-filters"))  # (Apply in sight, not below)
+    browser.set_window_size(1366, 900)  # (a laptop: the default columns fit, no sideways scrolling)
+    overflow = "const t = arguments[0].parentElement; return [t.scrollWidth, t.clientWidth]"
+    wide, room = browser.execute_script(overflow, find_testid(browser, "variant-table"))
+    assert wide <= room, f"the variant table needs {wide} px at 1366 px and has {room}"
+    browser.set_window_size(1280, 1000)
     job = Job.objects.get()
     missense = table_for(job).count(parse_filter({"consequence": "missense_variant"}))
     Select(browser.find_element(By.ID, "f-consequence")).select_by_value("missense_variant")
@@ -204,5 +209,8 @@ def test_pasted_notations_in_the_variant_browser(browser, live_server):
     shown = [row.find_element(By.CSS_SELECTOR, '[data-testid="variant-id"]').text for row in rows]
     assert sorted(shown) == sorted(pasted)
     by_id = dict(zip(shown, rows, strict=True))
-    assert "missense" in by_id["20:g.36030940G>A"].text and "SRC-T2:c.1219G>A" in by_id["20:g.36030940G>A"].text
-    assert "SRC-T2:c.1220A>G" in by_id["SRC-T2:c.1220A>G"].text
+    def hgvsc(row) -> str:
+        return row.find_element(By.CSS_SELECTOR, '[data-testid="hgvsc"]').get_attribute("title")
+
+    assert "missense" in by_id["20:g.36030940G>A"].text and hgvsc(by_id["20:g.36030940G>A"]) == "SRC-T2:c.1219G>A"
+    assert hgvsc(by_id["SRC-T2:c.1220A>G"]) == "SRC-T2:c.1220A>G"  # (given as HGVS, back as the same HGVSc)

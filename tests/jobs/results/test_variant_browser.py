@@ -68,6 +68,12 @@ def test_the_worker_writes_a_table_and_the_browser_filters_it(signed_in_client, 
     assert shown and all(full.endswith(":" + text.replace("=", "%3D")) for full, text in shown)
     assert all(text.startswith("p.") for _, text in shown)
     assert any(text.endswith("=") for _, text in shown)
+    # HGVSc without its transcript (the row names it), never broken mid-token, cut with an ellipsis
+    coding = re.findall(r'<td class="text-nowrap"><span title="([^"]*)" data-testid="hgvsc">([^<]*)</span>', synonymous)
+    assert coding and all(
+        text == full.split(":")[-1].replace("&gt;", ">")[:28] or (text.endswith("\u2026") and len(text) == 28)
+        for full, text in ((f, t.replace("&gt;", ">")) for f, t in coding)
+    ), coding[:3]
 
     # consequence: variants with any entry of the term; all transcripts: every such entry
     missense_variants = sum(
@@ -435,3 +441,12 @@ def test_structural_entries_go_to_their_own_alt(tmp_path):
         ("G[20:500[", "feature_truncation&intron_variant"),
     ]
     assert [len(table.entries(v)) for v in range(2)] == [1, 2]
+
+
+def test_how_the_table_shows_hgvs():
+    from jobs.templatetags.variants import coding_change, protein_change
+
+    assert protein_change(".1:p.Leu17%3D") == "p.Leu17=" and protein_change("ENSP1.2:p.Glu390Ter") == "p.Glu390Ter"
+    assert coding_change("SRC-T2:c.1219G>A") == "c.1219G>A" and coding_change("") == ""
+    long = "X-T1:c.100_160delinsACGTACGTACGTACGTACGTACGTACGTACGT"
+    assert coding_change(long) == "c.100_160delinsACGTACGTACGT\u2026" and len(coding_change(long)) == 28

@@ -99,7 +99,15 @@ def test_upload_watch_filter_genes_export_archive_and_restore(browser, live_serv
     overflow = "const t = arguments[0].parentElement; return [t.scrollWidth, t.clientWidth]"
     wide, room = browser.execute_script(overflow, find_testid(browser, "variant-table"))
     assert wide <= room, f"the variant table needs {wide} px at 1366 px and has {room}"
+    # a phone: the first screen shows the variants; the filters open as a drawer
+    browser.set_window_size(390, 844)
+    browser.refresh()
+    assert browser.execute_script(in_sight, find_testid(browser, "match-count"))
+    assert not find_testid(browser, "apply-filters").is_displayed()
+    click(find_testid(browser, "open-filters"))
+    wait(browser).until(lambda d: find_testid(d, "apply-filters").is_displayed())
     browser.set_window_size(1280, 1000)
+    browser.refresh()
     job = Job.objects.get()
     missense = table_for(job).count(parse_filter({"consequence": "missense_variant"}))
     Select(browser.find_element(By.ID, "f-consequence")).select_by_value("missense_variant")

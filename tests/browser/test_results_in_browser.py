@@ -222,3 +222,29 @@ def test_pasted_notations_in_the_variant_browser(browser, live_server):
 
     assert "missense" in by_id["20:g.36030940G>A"].text and hgvsc(by_id["20:g.36030940G>A"]) == "SRC-T2:c.1219G>A"
     assert hgvsc(by_id["SRC-T2:c.1220A>G"]) == "SRC-T2:c.1220A>G"  # (given as HGVS, back as the same HGVSc)
+
+
+def test_pages_do_not_scroll_sideways_on_a_laptop_or_a_phone(browser, live_server):
+    """Issue 31: the job list, the job page, the variant table and the gene view at 1366x900 and
+    390x844: the page itself never scrolls sideways (a wide table scrolls inside its own box)."""
+    base = live_server.url
+    sign_up(browser, base, "grace@example.org")
+    browser.get(f"{base}/annotate")
+    browser.find_element(By.NAME, "file").send_keys(str(SYNTHETIC))
+    click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    wait(browser).until(lambda d: "Pending" in d.page_source)
+    worker("run_annotator")
+    job = Job.objects.get()
+    pages = {"job list": "/annotations", "job page": f"/annotations/{job.id}",
+             "variants": f"/annotations/{job.id}/variants", "genes": f"/annotations/{job.id}/genes"}  # fmt: skip
+    measure = "return [document.documentElement.scrollWidth, window.innerWidth]"
+    too_wide = []
+    for width, height in ((1366, 900), (390, 844)):
+        browser.set_window_size(width, height)
+        for name, path in pages.items():
+            browser.get(base + path)
+            find_testid(browser, "nav-user")
+            page_width, window_width = browser.execute_script(measure)
+            if page_width > window_width:
+                too_wide.append(f"{name} at {width} px: {page_width} px wide")
+    assert not too_wide, too_wide

@@ -224,6 +224,8 @@ def chart_rows(counts: dict[str, int]) -> list[tuple[str, int, int]]:
 
 FILTER_CHOICES = {
     "consequences": CONSEQUENCE_TERMS,
+    # the consequence picker's groups: the terms of each impact, most severe first
+    "consequence_groups": [(impact, [t for t in CONSEQUENCE_TERMS if TERMS[t][1] == impact]) for impact in IMPACTS],
     "impacts": IMPACTS,
     "classes": VARIANT_CLASSES,
     "sorts": list(SORTS),

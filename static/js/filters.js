@@ -18,6 +18,17 @@
       })
       .catch(() => { out.textContent = ""; });
   }
+  // the consequence picker's search shows the terms that contain what is typed (it filters nothing itself)
+  const search = document.getElementById("f-consequence-search");
+  if (search) {
+    search.addEventListener("input", (event) => {
+      event.stopPropagation();
+      const text = search.value.trim().toLowerCase();
+      for (const row of form.querySelectorAll("#f-consequence [data-term]")) {
+        row.hidden = Boolean(text) && !row.dataset.term.toLowerCase().includes(text);
+      }
+    });
+  }
   form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, 250); });
   form.addEventListener("change", () => { clearTimeout(timer); timer = setTimeout(update, 100); });
 })();

@@ -10,7 +10,6 @@ import pytest
 from django.core.management import call_command
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from archive.models import ResultArchive, ResultState
@@ -110,7 +109,12 @@ def test_upload_watch_filter_genes_export_archive_and_restore(browser, live_serv
     browser.refresh()
     job = Job.objects.get()
     missense = table_for(job).count(parse_filter({"consequence": "missense_variant"}))
-    Select(browser.find_element(By.ID, "f-consequence")).select_by_value("missense_variant")
+    # the consequence picker: grouped by impact, searchable, a checkbox a term (no Ctrl-click)
+    browser.find_element(By.ID, "f-consequence-search").send_keys("missense")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#f-consequence [data-term]")
+    visible = [row.get_attribute("data-term") for row in rows if row.is_displayed()]
+    assert visible == ["missense_variant"]
+    click(browser.find_element(By.ID, "f-consequence-missense_variant"))
     wait(browser).until(lambda d: d.find_element(By.ID, "live-count").text == f"{missense:,} match")
     click(find_testid(browser, "apply-filters"))
     wait(browser).until(lambda d: "consequence=missense_variant" in d.current_url)

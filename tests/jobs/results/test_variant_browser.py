@@ -83,6 +83,11 @@ def test_the_worker_writes_a_table_and_the_browser_filters_it(signed_in_client, 
     assert 0 < missense_variants < missense_entries
     page = get(signed_in_client, "job_variants", job, consequence="missense_variant")
     assert page.context["page"].count == missense_variants
+    # the consequence picker: a checkbox a term, grouped by impact, the chosen ones checked
+    picker = page.content.decode()
+    assert 'id="f-consequence-missense_variant" checked' in picker
+    groups = [picker.index(f'data-impact-group="{impact}"') for impact in ("HIGH", "MODERATE", "LOW", "MODIFIER")]
+    assert groups == sorted(groups) and groups[1] < picker.index('id="f-consequence-missense_variant"') < groups[2]
     # a row's transcripts show protein position, amino acids and codons (as the TSV has them)
     codons = re.findall(r'data-testid="codons">([^<]*)<', page.content.decode())
     assert any(re.fullmatch(r"[acgtACGT]+/[acgtACGT]+", text) for text in codons), codons[:5]

@@ -325,6 +325,7 @@ def job_variants(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
             "page": page,
             "choices": browser.FILTER_CHOICES,
             "selected": {name: browser.selected(params, name) for name in ("consequence", "impact", "class")},
+            "chips": browser.filter_chips(page.filter, params) if page else [],
         },
     )  # fmt: skip
 

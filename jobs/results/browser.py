@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.http import QueryDict
@@ -214,6 +215,22 @@ def selected(params: dict[str, Any], name: str) -> list[str]:
     raw = params.get(name) or []
     items = raw if isinstance(raw, list) else [raw]
     return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+_CHIP_NAMES = {
+    "consequence": "consequence", "impact": "impact", "gene": "gene", "biotype": "biotype", "region": "region",
+    "class": "class", "dbsnp": "in dbSNP", "annotated": "annotated", "q": "search",
+}  # fmt: skip
+
+
+def filter_chips(filt: VariantFilter, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The active filters as removable chips: (what it filters, the URL without it)."""
+    chips = []
+    for name, value in filt.query().items():
+        if name in _CHIP_NAMES:
+            kept = {key: values for key, values in params.items() if key not in (name, "cursor")}
+            chips.append((f"{_CHIP_NAMES[name]}: {value}", "?" + urlencode(kept, doseq=True)))
+    return chips
 
 
 def chart_rows(counts: dict[str, int]) -> list[tuple[str, int, int]]:

@@ -95,6 +95,15 @@ def test_the_worker_writes_a_table_and_the_browser_filters_it(signed_in_client, 
     page = get(signed_in_client, "job_variants", job, consequence="missense_variant", show="all")
     assert page.context["page"].count == missense_entries
 
+    # active filters as chips above the table, each removable on its own (the others kept)
+    both = get(signed_in_client, "job_variants", job, consequence="missense_variant", impact="MODERATE", sort="gene")
+    chips = re.findall(r'<a class="badge[^"]*" href="([^"]*)" title="Remove this filter" data-testid="chip">([^<]*) <',
+                       both.content.decode())  # fmt: skip
+    assert [label for _, label in chips] == ["consequence: missense_variant", "impact: MODERATE"]
+    assert [url.replace("&amp;", "&") for url, _ in chips] == [
+        "?impact=MODERATE&sort=gene", "?consequence=missense_variant&sort=gene"
+    ]  # fmt: skip
+
     # region and impact combine
     in_region = [r for r in records if 1_000_000 <= r["pos"] <= 5_000_000]
     expected = sum(any(e["IMPACT"] in ("HIGH", "MODERATE") for e in r["entries"]) for r in in_region)

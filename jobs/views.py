@@ -173,9 +173,9 @@ def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> 
     summary = None
     if job.status == "COMPLETED":
         summary = {"charts": job.charts or None, "qc": browser.job_qc(job=job)}  # (kept for an archived job)
-        if not unavailable:
+        if not summary["charts"] and not unavailable:  # (a job finished before charts were kept)
             try:
-                summary = browser.job_summary(job=job)
+                summary["charts"] = browser.job_charts(job=job)
             except (ResultNotAvailable, TableError, OSError) as exc:
                 logger.warning("job %s: no summary charts: %s", job.id, exc)
     charts = []
@@ -295,10 +295,7 @@ def _table_unavailable(request: HttpRequest, job: Job, exc: Exception) -> HttpRe
 
 
 def _results_page(
-    request: AuthenticatedRequest,
-    job_id: str,
-    template: str,
-    build: Callable[[Job, dict[str, Any]], Any],
+    request: AuthenticatedRequest, job_id: str, template: str, build: Callable[[Job, dict[str, Any]], Any],
     context: Callable[[dict[str, Any], Any], dict[str, Any]],
 ) -> HttpResponse:
     """A results page (variants, genes): ``build(job, params)`` answers it, ``context(job, params,

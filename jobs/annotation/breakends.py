@@ -28,9 +28,8 @@ import re
 from collections.abc import Callable
 from typing import Final
 
-from jobs.annotation.consequence import csq_head
 from jobs.annotation.model import Transcript
-from jobs.annotation.sv import FEATURE_TRUNCATION
+from jobs.annotation.sv import FEATURE_TRUNCATION, cds_position, structural_entry
 from jobs.annotation.terms import (
     CODING_SEQUENCE,
     DOWNSTREAM,
@@ -50,6 +49,7 @@ from jobs.annotation.terms import (
     describe,
     numbers_hit,
     numbers_text,
+    span_text,
 )
 
 SINGLE_LABEL: Final = "chromosome_breakpoint"
@@ -67,35 +67,41 @@ class Breakend:
     """One breakend ALT: the junction at ``start`` (= ``end`` = POS + 1), its mate's position when
     the mate lies on the record's contig (else None), and the ``Allele`` texts of its entries."""
 
-    __slots__ = ("alt", "alt_index", "end", "label", "mate", "mated", "start")
+    __slots__ = ("alt", "end", "label", "mate", "start")
 
-    def __init__(self, *, alt_index: int, alt: str, point: int, label: str, mated: bool, mate: int | None) -> None:
-        self.alt_index = alt_index
+    def __init__(self, *, alt: str, point: int, label: str, mate: int | None) -> None:
         self.alt = alt
         self.start = point
         self.end = point
         self.label = label
-        self.mated = mated
         self.mate = mate
 
     def __repr__(self) -> str:
         return f"<Breakend {self.alt} at {self.start}>"
 
+    @property
+    def mated(self) -> bool:
+        """A breakend with a mate (anywhere), not a single one."""
+        return self.label != SINGLE_LABEL
 
-def parse_breakend(pos: int, ref: str, alt: str, alt_index: int, same_contig: Callable[[str], bool]) -> Breakend | str:
+
+_NOT_A_BREAKEND: Final = "not a breakend as VCF 4.x section 5.4 writes one (t[p[, t]p], ]p]t, [p[t, t., .t)"
+
+
+def parse_breakend(pos: int, ref: str, alt: str, same_contig: Callable[[str], bool]) -> Breakend | str:
     """The breakend an ALT describes, or why it cannot be read (a reason for the summary)."""
     point = pos + 1
     if _SINGLE.match(alt):
-        return Breakend(alt_index=alt_index, alt=alt, point=point, label=SINGLE_LABEL, mated=False, mate=None)
+        return Breakend(alt=alt, point=point, label=SINGLE_LABEL, mate=None)
     found = _MATED.match(alt)
     if found is None:
-        return f"ALT {alt}: not a breakend as VCF 4.x section 5.4 writes one (t[p[, t]p], ]p]t, [p[t, t., .t)"
+        return f"ALT {alt}: {_NOT_A_BREAKEND}"
     before, opening, mate_contig, mate_pos, closing, after = found.groups()
     if opening != closing or bool(before) == bool(after):
-        return f"ALT {alt}: not a breakend as VCF 4.x section 5.4 writes one (t[p[, t]p], ]p]t, [p[t, t., .t)"
+        return f"ALT {alt}: {_NOT_A_BREAKEND}"
     label = f"{ref}." if before else f".{ref}"
     mate = int(mate_pos) if same_contig(mate_contig) else None
-    return Breakend(alt_index=alt_index, alt=alt, point=point, label=label, mated=True, mate=mate)
+    return Breakend(alt=alt, point=point, label=label, mate=mate)
 
 
 def near(position: int, tr: Transcript) -> bool:
@@ -109,48 +115,41 @@ def breakend_entries(bnd: Breakend, tr: Transcript, source: str) -> list[tuple[C
     mate_near = mate is not None and near(mate, tr)
     if not local_near and not mate_near:
         return []
-    mask, fields = _at_point(bnd.start, tr) if local_near else (0, "|||||")
+    mask, texts = _at_point(bnd.start, tr) if local_near else (0, ("",) * 6)
     found: list[tuple[Consequence, str]] = []
     if local_near:
         inside = bnd.mated and tr.start <= bnd.start <= tr.end
-        found.append(_entry(bnd.label, mask | (FEATURE_TRUNCATION if inside else 0), tr, fields, source))
+        found.append(_entry(bnd.label, mask | (FEATURE_TRUNCATION if inside else 0), tr, texts, source))
     if mate is not None and mate_near:
         inside = tr.start <= mate <= tr.end
-        found.append(_entry(bnd.alt, mask | (FEATURE_TRUNCATION if inside else 0), tr, fields, source))
+        found.append(_entry(bnd.alt, mask | (FEATURE_TRUNCATION if inside else 0), tr, texts, source))
     return found
 
 
-def _entry(label: str, mask: int, tr: Transcript, fields: str, source: str) -> tuple[Consequence, str]:
+def _entry(label: str, mask: int, tr: Transcript, texts: tuple[str, ...], source: str) -> tuple[Consequence, str]:
     consequence = describe(mask or INTERGENIC)
-    exon, intron, cdna, cds, protein, distance = fields.split("|")
-    entry = (
-        f"{label}|{consequence.text}|{consequence.impact}|{csq_head(tr)}|{exon}|{intron}|||"
-        f"{cdna}|{cds}|{protein}||||{distance}|{tr.strand}||||{source}||"
-    )
-    return consequence, entry
+    exon, intron, cdna, cds, protein, distance = texts
+    return consequence, structural_entry(label, tr, consequence, exon, intron, cdna, cds, protein, distance, source)
 
 
-def _at_point(p: int, tr: Transcript) -> tuple[int, str]:
+def _at_point(p: int, tr: Transcript) -> tuple[int, tuple[str, ...]]:
     """The terms of the junction point ``p`` (within 5 kb of ``tr``) and its EXON, INTRON, cDNA, CDS,
-    protein and DISTANCE texts, joined by ``|``."""
+    protein and DISTANCE texts."""
     plus = tr.strand == 1
     if p < tr.start or p > tr.end:
         upstream = (p < tr.start) == plus
         distance = tr.start - p if p < tr.start else p - tr.end
-        return (UPSTREAM if upstream else DOWNSTREAM), f"|||||{distance}"
+        return (UPSTREAM if upstream else DOWNSTREAM), ("", "", "", "", "", str(distance))
     exons, introns = tr.exons, tr.introns
     exon_low, _ = numbers_hit(exons, 0, len(exons), p, p, plus)
     intron_low, _ = numbers_hit(introns, 0, len(introns), p, p, plus)
     mask = NMD_TRANSCRIPT if tr.biotype == "nonsense_mediated_decay" else 0
-    cdna = cds = protein = ""
+    cdna: int | None = None
+    cds: int | None = None
     if exon_low:
         mask |= _exon_terms(p, tr)
-        cdna_position = tr.cdna_position(p)
-        cdna = "" if cdna_position is None else str(cdna_position)
-        ccs, cce = tr.ccs, tr.cce
-        if cdna_position is not None and ccs is not None and cce is not None and ccs <= cdna_position <= cce:
-            cds_position = cdna_position - ccs + 1
-            cds, protein = str(cds_position), str((cds_position + 2) // 3)
+        cdna = tr.cdna_position(p)
+        cds = cds_position(tr, cdna)
     elif intron_low:
         i_s, i_e = introns[intron_low - 1] if plus else introns[len(introns) - intron_low]
         if i_s + 2 <= p <= i_e - 2:
@@ -160,9 +159,12 @@ def _at_point(p: int, tr: Transcript) -> tuple[int, str]:
             mask |= SPLICE_POLYPYRIMIDINE
         if not tr.has_cds:
             mask |= NON_CODING_TRANSCRIPT
-    exon_text = numbers_text(exon_low, exon_low, len(exons))
-    intron_text = numbers_text(intron_low, intron_low, len(introns))
-    return mask, f"{exon_text}|{intron_text}|{cdna}|{cds}|{protein}|"
+    protein = None if cds is None else (cds + 2) // 3
+    texts = (
+        numbers_text(exon_low, exon_low, len(exons)), numbers_text(intron_low, intron_low, len(introns)),
+        span_text(cdna, cdna), span_text(cds, cds), span_text(protein, protein), "",
+    )  # fmt: skip
+    return mask, texts
 
 
 def _exon_terms(p: int, tr: Transcript) -> int:

@@ -184,10 +184,8 @@ class CodingChange:
         self.indel = self.la != self.lr
         self.unambiguous = is_acgt(allele.alt) or not allele.alt
         self.within_cds = _within_cds(tr, allele, m, self.cds_len, self.insertion)
-        fully_in_cds = (
-            m.cds_start is not None
-            and m.cds_end is not None
-            and (self.insertion or m.cds_end - m.cds_start + 1 == self.lr)
+        fully_in_cds = m.cds_start is not None and m.cds_end is not None and (
+            self.insertion or m.cds_end - m.cds_start + 1 == self.lr
         )
         self.codons_defined = m.ref_codon is not None and m.alt_codon is not None
         self.ref_pep_all = (m.ref_pep or "").replace("-", "")
@@ -268,17 +266,14 @@ def stop_retained(c: CodingChange, lost: bool) -> bool:
     if not alt:
         return c.indel and c.at_stop_codon and not c.stop_altered
     assert ref is not None
-    return (
-        not (ref == "X" and alt == "X")
-        and (
-            (ref == alt[0] and "*" in alt)
-            or (alt[0] == "*" and m.tl_start is not None and m.tl_start > len(c.tr.protein))
-            or ("*" in ref and "*" in alt and ref.index("*") == alt.index("*"))
-            or _lengthening_keeps_stop(c.tr, m, c.la, c.lr, c.insertion, c.cds_len, ref, alt)
-            # (an MNV from the last whole codon into an incomplete last one that changes only the
-            # latter: VEP reads that X as a stop and calls it retained)
-            or (not c.indel and len(ref) > 1 and ref[-1] == "X" and len(alt) == len(ref) and alt[:-1] == ref[:-1])
-        )
+    return not (ref == "X" and alt == "X") and (
+        (ref == alt[0] and "*" in alt)
+        or (alt[0] == "*" and m.tl_start is not None and m.tl_start > len(c.tr.protein))
+        or ("*" in ref and "*" in alt and ref.index("*") == alt.index("*"))
+        or _lengthening_keeps_stop(c.tr, m, c.la, c.lr, c.insertion, c.cds_len, ref, alt)
+        # (an MNV from the last whole codon into an incomplete last one that changes only the
+        # latter: VEP reads that X as a stop and calls it retained)
+        or (not c.indel and len(ref) > 1 and ref[-1] == "X" and len(alt) == len(ref) and alt[:-1] == ref[:-1])
     )
 
 

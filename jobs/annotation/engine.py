@@ -386,18 +386,9 @@ def _output_header(
 
 
 def _annotate_in_order(
-    reader: VcfReader,
-    reference: Reference,
-    stats: AnnotationStats,
-    header_text: str,
-    partial: Path,
-    compressed: bool,
-    progress: ProgressCallback | None,
-    watch: _LimitWatch,
-    fill_id: bool,
-    sources: Sequence[CustomSource],
-    pick: str,
-    flag_cols: tuple[str, ...],
+    reader: VcfReader, reference: Reference, stats: AnnotationStats, header_text: str, partial: Path,
+    compressed: bool, progress: ProgressCallback | None, watch: _LimitWatch, fill_id: bool,
+    sources: Sequence[CustomSource], pick: str, flag_cols: tuple[str, ...],
 ) -> None:
     """One process: read, annotate and write a chunk of records at a time."""
     writer = _Writer(partial, compressed=compressed)
@@ -638,11 +629,9 @@ def _structural_targets(
         stats.records_without_alt += 1
     symbolic, refused = structural_alleles(record.pos, alts, record.columns[7])
     structural: list[StructuralAllele | Breakend] = [*symbolic]
-    for alt_index, alt in enumerate(alts, 1):
+    for alt in alts:
         if is_breakend(alt):
-            found = parse_breakend(
-                record.pos, record.ref, alt, alt_index, lambda name: reference.resolve_contig(name) == contig
-            )
+            found = parse_breakend(record.pos, record.ref, alt, lambda name: reference.resolve_contig(name) == contig)
             if isinstance(found, str):
                 refused.append(found)
             else:
@@ -665,12 +654,7 @@ def _compare_ref(record: VcfRecord, genome_ref: str, ref_upper: str, stats: Anno
 
 
 def _existing_variation(
-    record: VcfRecord,
-    dbsnp: DbSnp,
-    contig: str,
-    ref_upper: str,
-    alleles: list[Allele],
-    stats: AnnotationStats,
+    record: VcfRecord, dbsnp: DbSnp, contig: str, ref_upper: str, alleles: list[Allele], stats: AnnotationStats,
     fill_id: bool,
 ) -> None:
     """As VEP's --check_existing: the known variants with each allele, in its CSQ; with ``fill_id``

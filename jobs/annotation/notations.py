@@ -69,9 +69,13 @@ class NotationResult:
 
     notations: int = 0
     records: int = 0
-    problems: list[str] = field(default_factory=list)  # the first MAX_PROBLEMS_SHOWN, in line order
     unresolved: int = 0
-    _numbered: list[tuple[int, str]] = field(default_factory=list)
+    numbered: list[tuple[int, str]] = field(default_factory=list)  # (line, problem), a bounded number
+
+    @property
+    def problems(self) -> list[str]:
+        """The first MAX_PROBLEMS_SHOWN problems, in line order."""
+        return [problem for _, problem in sorted(self.numbered)[:MAX_PROBLEMS_SHOWN]]
 
 
 def detect_format(line: str) -> str | None:
@@ -115,15 +119,16 @@ def notations_to_vcf(
         if not text or text.startswith("#"):
             continue
         result.notations += 1
-        kind = fmt or detect_format(text)
+        detected = detect_format(text)
+        kind = fmt or detected
         try:
-            if kind is None or (fmt is not None and detect_format(text) not in (fmt, None)):
+            if kind is None:
                 raise Unresolved(
                     "not a notation GAS reads (HGVS such as 20:g.36030940G>A or ENST…:c.68-7T>A, SPDI such as "
                     "NC_000020.10:36030939:G:A, a region such as 20:36030940-36030940/A, or an rs id)"
-                    if kind is None
-                    else f"not written as {fmt}"
                 )
+            if detected not in (kind, None):
+                raise Unresolved(f"not written as {fmt}")
             if kind == "id":
                 wanted_ids.setdefault(text.lower(), []).append((number, text))
                 continue
@@ -142,10 +147,9 @@ def notations_to_vcf(
 def _note(result: NotationResult, number: int, text: str, reason: str) -> None:
     result.unresolved += 1
     shown = text if len(text) <= 80 else text[:77] + "..."
-    result._numbered.append((number, f"line {number}: {shown}: {reason}"))
-    result._numbered.sort()
-    del result._numbered[MAX_PROBLEMS_SHOWN:]
-    result.problems = [problem for _, problem in result._numbered]
+    result.numbered.append((number, f"line {number}: {shown}: {reason}"))
+    if len(result.numbered) > 2 * MAX_PROBLEMS_SHOWN:  # (bounded: the rs ids' come after the others)
+        result.numbered = sorted(result.numbered)[:MAX_PROBLEMS_SHOWN]
 
 
 def _write_vcf(destination: Path, sites: list[Site], reference: Reference) -> None:

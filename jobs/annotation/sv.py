@@ -148,7 +148,7 @@ def annotate_structural(sv: StructuralAllele, tr: Transcript, source: str) -> tu
         upstream = (e < ts) if tr.strand == 1 else (s > te)
         distance = min(abs(s - ts), abs(s - te), abs(e - ts), abs(e - te))
         consequence = describe(UPSTREAM if upstream else DOWNSTREAM)
-        return consequence, _entry(sv, tr, consequence, "", "", "", "", "", str(distance), source)
+        return consequence, structural_entry(sv.label, tr, consequence, "", "", "", "", "", str(distance), source)
     if s <= ts and e >= te:  # the whole transcript
         if sv.kind in _LOSS:
             mask = TRANSCRIPT_ABLATION
@@ -157,22 +157,22 @@ def annotate_structural(sv: StructuralAllele, tr: Transcript, source: str) -> tu
         else:  # (an inversion, an insertion, a copy number of unknown sign)
             mask = CODING_TRANSCRIPT if tr.has_cds else NON_CODING_TRANSCRIPT
         consequence = describe(mask)
-        return consequence, _entry(sv, tr, consequence, "", "", "", "", "", "", source)
+        return consequence, structural_entry(sv.label, tr, consequence, "", "", "", "", "", "", source)
     mask, exon_text, intron_text = _location(sv, tr)
     cdna_text = cds_text = protein_text = ""
     plus = tr.strand == 1
     cdna_first, cdna_last = tr.cdna_position(s if plus else e), tr.cdna_position(e if plus else s)
     cdna_text = span_text(cdna_first, cdna_last)
-    if tr.ccs is not None and tr.cce is not None:
-        ccs, cce = tr.ccs, tr.cce
-        cds_first = cdna_first - ccs + 1 if cdna_first is not None and ccs <= cdna_first <= cce else None
-        cds_last = cdna_last - ccs + 1 if cdna_last is not None and ccs <= cdna_last <= cce else None
+    if tr.has_cds:
+        cds_first, cds_last = cds_position(tr, cdna_first), cds_position(tr, cdna_last)
         cds_text = span_text(cds_first, cds_last)
         protein_text = span_text(
             None if cds_first is None else (cds_first + 2) // 3, None if cds_last is None else (cds_last + 2) // 3
         )
     consequence = describe(mask)
-    entry = _entry(sv, tr, consequence, exon_text, intron_text, cdna_text, cds_text, protein_text, "", source)
+    entry = structural_entry(
+        sv.label, tr, consequence, exon_text, intron_text, cdna_text, cds_text, protein_text, "", source
+    )
     return consequence, entry
 
 
@@ -221,8 +221,16 @@ def _coding(sv: StructuralAllele, coding: list[tuple[int, int]]) -> int:
     return CODING_SEQUENCE
 
 
-def _entry(
-    sv: StructuralAllele,
+def cds_position(tr: Transcript, cdna: int | None) -> int | None:
+    """The CDS position of a cDNA position, or None outside the CDS."""
+    ccs, cce = tr.ccs, tr.cce
+    if cdna is None or ccs is None or cce is None or not ccs <= cdna <= cce:
+        return None
+    return cdna - ccs + 1
+
+
+def structural_entry(
+    label: str,
     tr: Transcript,
     consequence: Consequence,
     exon_text: str,
@@ -234,6 +242,6 @@ def _entry(
     source: str,
 ) -> str:
     return (
-        f"{sv.label}|{consequence.text}|{consequence.impact}|{csq_head(tr)}|{exon_text}|{intron_text}|||"
+        f"{label}|{consequence.text}|{consequence.impact}|{csq_head(tr)}|{exon_text}|{intron_text}|||"
         f"{cdna_text}|{cds_text}|{protein_text}||||{distance}|{tr.strand}||||{source}||"
     )

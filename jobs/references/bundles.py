@@ -94,23 +94,14 @@ def reference_summaries() -> list[dict[str, str]]:
         contigs = bundle.get("annotated_contigs", [])
         shown = ", ".join(contigs[:25]) + (f" and {len(contigs) - 25} more" if len(contigs) > 25 else "")
         noun = "chromosome" if len(contigs) == 1 else "chromosomes and contigs"
-        found.append(
-            {"name": bundle["name"], "build": bundle["build"], "contigs": f"{noun} {shown}" if shown else "none"}
-        )
+        covered = f"{noun} {shown}" if shown else "none"
+        found.append({"name": bundle["name"], "build": bundle["build"], "contigs": covered})
     return found
 
 
 def reference_import(
-    *,
-    name: str,
-    build: str,
-    gene_model: Path,
-    fasta: Path,
-    dbsnp: Path | None = None,
-    assembly_report: Path | None = None,
-    source_name: str | None = None,
-    release: str = "",
-    provider: str = "",
+    *, name: str, build: str, gene_model: Path, fasta: Path, dbsnp: Path | None = None,
+    assembly_report: Path | None = None, source_name: str | None = None, release: str = "", provider: str = "",
 ) -> ImportReport:
     """Build the bundle ``name`` from files at hand into the references directory (replacing one of
     that name only when the new one is complete)."""

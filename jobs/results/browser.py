@@ -174,15 +174,18 @@ def page_start(*, cursor: str, offset: Any) -> int:
 
 
 def job_summary(*, job: Job) -> dict[str, Any]:
-    """The charts' counts and the input QC. The counts are the job's own (kept at completion, so a
-    result in cold storage keeps its charts), else counted from the table once and kept."""
-    charts = job.charts
-    if not charts:
-        table = table_for(job)  # (raises ResultNotAvailable while the result is in cold storage)
-        charts = table.summary()
+    """The charts' counts and the input QC."""
+    return {"charts": job_charts(job=job), "qc": job_qc(job=job)}
+
+
+def job_charts(*, job: Job) -> dict[str, Any]:
+    """The charts' counts: the job's own (kept at completion, so a result in cold storage keeps its
+    charts), else counted from the table once and kept (a job finished before they were kept)."""
+    if not job.charts:
+        charts = table_for(job).summary()  # (raises ResultNotAvailable while the result is in cold storage)
         Job.objects.filter(id=job.id).update(charts=charts)
         job.charts = charts
-    return {"charts": charts, "qc": job_qc(job=job)}
+    return job.charts
 
 
 def job_qc(*, job: Job) -> dict[str, Any]:

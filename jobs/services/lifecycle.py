@@ -29,7 +29,7 @@ from jobs.models import FINISHED_STATUSES, NAME_LENGTH, Job, JobStatus, RegionSe
 from jobs.services.notation_inputs import check_notations, is_notation_input
 from jobs.services.options import FLAG_CHOICES, PICK_CHOICES
 from jobs.services.uploads import (
-    VCF_SUFFIXES,
+    INPUT_SUFFIXES,
     UploadRejected,
     checked_input,
     safe_input_name,
@@ -66,7 +66,7 @@ def job_create(
         raise UploadRejected(f"{name} is empty: expected a VCF file.")
     if upload.size is not None and upload.size > upload_limit(owner):
         raise UploadRejected(too_large_message(owner, upload.size), code="too_large")
-    if not name.endswith(VCF_SUFFIXES):
+    if not name.endswith(INPUT_SUFFIXES):
         raise UploadRejected(f"{name}: expected a .vcf, .vcf.gz or .bcf file, or a .txt file of notations.")
     on_disk = getattr(upload, "temporary_file_path", lambda: None)()
     handle = cast(IO[bytes], upload.file)
@@ -77,10 +77,7 @@ def job_create(
     else:
         with vcf_text(handle, name=name, path=on_disk) as text:
             reference = checked_input(
-                text=text,
-                name=name,
-                reference_name=reference_name,
-                max_bytes=job_limits(owner).max_bytes,
+                text=text, name=name, reference_name=reference_name, max_bytes=job_limits(owner).max_bytes,
                 read_through=text is upload.file,
             )
     if pick not in dict(PICK_CHOICES):

@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.template.defaultfilters import filesizeformat
 
 from jobs.annotation.errors import AnnotationError
+from jobs.annotation.gene_models import open_text
 from jobs.annotation.notations import NotationResult, detect_format, looks_like_notations, notations_to_vcf
 from jobs.annotation.reference import Reference
 from jobs.references.bundles import load_reference
@@ -99,10 +100,7 @@ def resolve_notation_file(
     *, source: Path, destination: Path, reference: Reference, name: str, fmt: str | None = None
 ) -> NotationResult:
     """Write the VCF of a file of notations; fails (AnnotationError) only when none resolves."""
-    with open(source, "rb") as raw:
-        compressed = raw.read(2) == b"\x1f\x8b"
-    opener = gzip.open if compressed else open
-    with opener(source, "rt", encoding="utf-8", errors="replace") as handle:
+    with open_text(source) as handle:
         result = notations_to_vcf(handle, destination, reference, fmt=fmt)
     if not result.records:
         shown = "; ".join(result.problems[:3]) or "the file holds none"

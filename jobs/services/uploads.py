@@ -219,7 +219,7 @@ def sha256_and_size(upload: UploadedFile) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-VCF_SUFFIXES = (".vcf.gz", ".vcf.bgz", ".vcf", ".bcf", ".txt", ".txt.gz")  # (.txt: notations, one per line)
+INPUT_SUFFIXES = (".vcf.gz", ".vcf.bgz", ".vcf", ".bcf", ".txt", ".txt.gz")  # (VCF, BCF, or notations one per line)
 
 
 def vcf_stem(name: str) -> str:
@@ -236,7 +236,7 @@ def safe_input_name(raw: str | None) -> str:
     """A file name safe for storage keys and scratch paths: no folders, only safe characters, the
     stem cut to MAX_NAME_STEM characters, the VCF suffix kept (``input.vcf`` when nothing is left)."""
     name = get_valid_filename(os.path.basename((raw or "").replace("\\", "/"))) if raw else ""
-    suffix = next((s for s in VCF_SUFFIXES if name.lower().endswith(s)), "")
+    suffix = next((s for s in INPUT_SUFFIXES if name.lower().endswith(s)), "")
     stem = name[: len(name) - len(suffix)] if suffix else name
     stem = stem[:MAX_NAME_STEM].rstrip(".") or "input"
     return stem + (name[len(name) - len(suffix) :] if suffix else "")

@@ -18,6 +18,7 @@ from jobs.storage import inputs_storage
 logger = logging.getLogger(__name__)
 
 
+
 # -- applying them to a job -----------------------------------------------------------------
 def job_source_specs(
     *, job: Job, scratch: Path, reference: Reference

@@ -118,14 +118,14 @@ def test_far_breakends_have_no_csq_and_are_counted(demo_reference, tmp_path):
     ],
 )
 def test_breakend_orientations(alt, label, mate):
-    found = parse_breakend(100, "G", alt, 1, lambda name: name in ("20", "chr20"))
+    found = parse_breakend(100, "G", alt, lambda name: name in ("20", "chr20"))
     assert isinstance(found, Breakend)
     assert (found.label, found.mate, found.start, found.end) == (label, mate, 101, 101)
 
 
 @pytest.mark.parametrize("alt", ["G[20:500]", "[20:500[", "G[20:500[G", "G[20500["])
 def test_malformed_breakends_are_refused_by_reason(alt):
-    found = parse_breakend(100, "G", alt, 1, lambda name: True)
+    found = parse_breakend(100, "G", alt, lambda name: True)
     assert found == f"ALT {alt}: not a breakend as VCF 4.x section 5.4 writes one (t[p[, t]p], ]p]t, [p[t, t., .t)"
 
 

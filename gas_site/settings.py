@@ -7,6 +7,7 @@ store and mail written to files under ``GAS_DATA_DIR``.
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from pathlib import Path
 
@@ -246,6 +247,10 @@ GAS_MAX_REGIONS_PER_POSITION = env_int("GAS_MAX_REGIONS_PER_POSITION", 64, minim
 GAS_ANNOTATION_PROCESSES = env_int("GAS_ANNOTATION_PROCESSES", 1, minimum=1, maximum=64)
 # dbSNP ids go to CSQ Existing_variation; with this on, into the VCF ID column as well.
 GAS_FILL_ID_COLUMN = env_bool("GAS_FILL_ID_COLUMN", True)
+# FORMAT fields the genotype table keeps beside GT, DP, GQ and AD (each a FORMAT key, e.g. PL,AF)
+GAS_SAMPLE_FORMAT_FIELDS = env_list("GAS_SAMPLE_FORMAT_FIELDS", [])
+if _bad_keys := [key for key in GAS_SAMPLE_FORMAT_FIELDS if not re.fullmatch(r"[A-Za-z_][0-9A-Za-z_.]*", key)]:
+    raise ImproperlyConfiguredEnv(f"GAS_SAMPLE_FORMAT_FIELDS: {', '.join(_bad_keys)} is not a FORMAT key")
 GAS_JOB_MAX_ATTEMPTS = env_int("GAS_JOB_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
 # A RUNNING job whose worker has not written a heartbeat for this long is retried: its heartbeat
 # comes every third of this, the job queue's visibility timeout is twice this, and the annotators'

@@ -67,6 +67,12 @@ class Job(models.Model):
     # the summary charts' counts (from the table, jobs.results.queries.VariantTable.summary): kept
     # here, so that a job whose result is in cold storage still shows them
     charts = models.JSONField(default=dict, blank=True)
+    # the input's samples (its VCF header's, in order), known from upload or completion
+    samples = models.JSONField(default=list, blank=True)
+    # the family: PED lines as dicts (family, individual, father, mother, sex, phenotype), checked against samples
+    pedigree = models.JSONField(default=list, blank=True)
+    # of a tumour/normal pair: the normal sample (the user's choice, else the header's ##normal_sample)
+    normal_sample = models.CharField(max_length=255, blank=True)
     result_size = models.BigIntegerField(null=True, blank=True)
     error_message = models.TextField(blank=True)
     # what a completed job did not annotate, in words (records the engine could not annotate,

@@ -26,7 +26,6 @@ from jobs.references import bundles
 from jobs.references.bundles import reference_summary
 from jobs.results import browser, exports, tables
 from jobs.results.downloads import ResultNotAvailable, download_response, result_unavailable_reason
-from jobs.results.filters import parse_filter
 from jobs.results.schema import TableError
 from jobs.services import direct_uploads, lifecycle, notation_inputs, tokens, uploads
 from jobs.services.selectors import job_of, jobs_of
@@ -333,7 +332,8 @@ def job_variant_count(request: AuthenticatedRequest, job_id: str) -> HttpRespons
     job = _owned_job(request, job_id)
     try:
         table = tables.table_for(job)
-        count = browser.variant_count(job=job, table=table, filt=parse_filter(browser.filter_params(request.GET)))
+        filt = browser.job_filter(job=job, params=browser.filter_params(request.GET), table=table)
+        count = browser.variant_count(job=job, table=table, filt=filt)
     except (ResultNotAvailable, TableError) as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse({"count": count})

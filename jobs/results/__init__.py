@@ -16,9 +16,13 @@ Here a *variant* is one ALT allele of a record (as VEP reports them); a record V
 annotate (a contig the reference lacks, an ALT it skips) is one row with no consequence, so the
 browser shows it rather than hiding it.
 
-The table (no Django): ``schema`` the columns, ranks and classes; ``writer`` the table from an
-annotated VCF; ``filters`` URL parameters to filters and SQL, and the paging cursors; ``queries``
-pages, counts, genes, summary and the exports' rows; ``bgzf`` BGZF blocks and a filtered VCF.
+A VCF with samples also gets a genotype table (``genotypes``): one row per sample and variant,
+sorted by sample, with the genotype, zygosity, depths and VAF, written in the same pass.
+
+The tables (no Django): ``schema`` the columns, ranks and classes; ``writer`` the tables from an
+annotated VCF; ``genotypes`` the genotype table; ``samples`` pedigrees and a filter's samples checked;
+``filters`` URL parameters to filters and SQL, and the paging cursors; ``queries`` pages, counts,
+genes, summary, per-sample statistics and the exports' rows; ``bgzf`` BGZF blocks and a filtered VCF.
 On the results storage: ``tables`` a job's table, built, stored and cached; ``browser`` the pages'
 selectors; ``exports`` the streamed exports; ``downloads`` the stored files.
 """

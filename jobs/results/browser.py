@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +21,7 @@ from jobs.annotation.terms import TERMS
 from jobs.models import Job
 from jobs.results.filters import MAX_OFFSET, Cursor, VariantFilter, parse_filter
 from jobs.results.queries import SORTS, VariantTable
+from jobs.results.samples import resolve
 from jobs.results.schema import IMPACTS, PAGE_FIELDS, VARIANT_CLASSES, TableError
 from jobs.results.tables import table_for
 from jobs.storage import results_storage
@@ -40,6 +41,25 @@ def filter_params(query: QueryDict | dict[str, Any]) -> dict[str, Any]:
     return dict(query)
 
 
+# samples a page (and an API row) shows when none is named: all of a family, the first of a cohort
+ALL_SAMPLES_UP_TO = 16
+FIRST_SAMPLES = 8
+
+
+def job_filter(*, job: Job, params: dict[str, Any], table: VariantTable) -> VariantFilter:
+    """The filter of URL parameters with its sample names checked against the job's samples, its
+    families from the job's pedigree and its tumour/normal pair (a TableError says what does not fit)."""
+    return resolve(parse_filter(params), samples=table.samples, pedigree=job.pedigree, normal=job.normal_sample)
+
+
+def shown_samples(filt: VariantFilter, samples: list[str]) -> list[str]:
+    """The samples whose genotypes rows carry: those the filter names, else all of up to 16, else the first 8."""
+    named = filt.sample_filter.named()
+    if named:
+        return named
+    return samples if len(samples) <= ALL_SAMPLES_UP_TO else samples[:FIRST_SAMPLES]
+
+
 @dataclass
 class VariantPage:
     filter: VariantFilter
@@ -50,6 +70,8 @@ class VariantPage:
     sort: str
     next_cursor: str | None
     previous_cursor: str | None
+    samples: list[str] = field(default_factory=list)  # (whose genotypes the rows carry)
+    all_samples: list[str] = field(default_factory=list)
 
     @property
     def first_shown(self) -> int:
@@ -68,12 +90,20 @@ def variant_page(
     (``entries``, with ``fields``: None for every CSQ field) and its links out; a TableError names
     a bad parameter."""
     table = table_for(job)
-    filt = parse_filter(params)
+    filt = job_filter(job=job, params=params, table=table)
     sort = str(params.get("sort") or "position")
     limit = bounded_int(params.get("limit"), default_limit, 1, MAX_LIMIT, "limit")
     cursor = Cursor.parse(str(params.get("cursor") or "0"))
-    rows = _remembered(job, ("page", repr(filt), sort, str(cursor), limit, fields),
-                       lambda: table.page(filt, sort=sort, cursor=cursor, limit=limit, fields=fields))  # fmt: skip
+    samples = shown_samples(filt, table.samples)
+
+    def answer() -> list[dict[str, Any]]:
+        found = table.page(filt, sort=sort, cursor=cursor, limit=limit, fields=fields)
+        genotypes = table.sample_genotypes(sorted({row["v"] for row in found}), samples)
+        for row in found:
+            row["samples"] = genotypes.get(row["v"], {})
+        return found
+
+    rows = _remembered(job, ("page", repr(filt), sort, str(cursor), limit, fields, samples), answer)
     count = variant_count(job=job, table=table, filt=filt)
     build = job_build(job)
     for row in rows:
@@ -88,7 +118,7 @@ def variant_page(
     if offset:
         back = max(0, offset - limit)
         previous_cursor = str(Cursor(back, before=rows[0]["v"]) if keyset and back else Cursor(back))
-    return VariantPage(filt, rows, count, offset, limit, sort, next_cursor, previous_cursor)
+    return VariantPage(filt, rows, count, offset, limit, sort, next_cursor, previous_cursor, samples, table.samples)
 
 
 def variant_count(*, job: Job, table: VariantTable, filt: VariantFilter) -> int:
@@ -153,7 +183,7 @@ def variant_links(row: dict[str, Any], build: str) -> dict[str, str]:
 
 def gene_page(*, job: Job, params: dict[str, Any]) -> dict[str, Any]:
     table = table_for(job)
-    filt = parse_filter(params)
+    filt = job_filter(job=job, params=params, table=table)
     sort = str(params.get("sort") or "variants")
     limit = bounded_int(params.get("limit"), 100, 1, MAX_LIMIT, "limit")
     offset = page_start(cursor=str(params.get("cursor") or ""), offset=params.get("offset"))

@@ -16,7 +16,7 @@ from django.utils.http import content_disposition_header
 from gas_site.errors import ServiceError
 from jobs.models import Job
 from jobs.results.bgzf import bgzf_stream, filtered_records
-from jobs.results.filters import parse_filter
+from jobs.results.browser import job_filter, shown_samples
 from jobs.results.schema import TableError
 from jobs.results.tables import table_for
 from jobs.storage import results_storage
@@ -38,11 +38,11 @@ def export_response(*, job: Job, params: dict[str, Any], fmt: str) -> StreamingH
     if fmt not in EXPORTS:
         raise TableError(f"format {fmt!r}: expected tsv or vcf")
     table = table_for(job)
-    filt = parse_filter(params)
+    filt = job_filter(job=job, params=params, table=table)
     content_type, suffix = EXPORTS[fmt]
     slot = _ExportSlot.take()
     if fmt == "tsv":
-        body: Iterator[bytes] = _paced(table.tsv_lines(filt))
+        body: Iterator[bytes] = _paced(table.tsv_lines(filt, samples=shown_samples(filt, table.samples)))
     else:
         body = bgzf_stream(_paced(_filtered_vcf(job, table.records(filt))))
     stem = job.result_name.removesuffix(".vcf.gz").removesuffix(".annot") or "result"

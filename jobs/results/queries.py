@@ -4,6 +4,7 @@ the gene roll-up, the summary and the exports."""
 # ruff: noqa: S608 - the SQL is built from fixed fragments; every user value is a parameter
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import threading
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 
 from jobs.annotation.terms import TERMS
 from jobs.results.filters import Cursor, VariantFilter, where_clause
+from jobs.results.genotypes import ZYGOSITIES
 from jobs.results.schema import BASE_COLUMNS, CODING, FORMAT_VERSION, IMPACTS, VARIANT_CLASSES, TableError, term_of_rank
 
 logger = logging.getLogger(__name__)
@@ -68,21 +70,61 @@ def _database(purpose: str = "pages") -> duckdb.DuckDBPyConnection:
         return _DATABASES[purpose]
 
 
-class VariantTable:
-    """Queries on one job's table file (each opens its own in-memory DuckDB connection)."""
+class OldTable(TableError):
+    """A table written by an earlier version (built again from the result)."""
 
-    def __init__(self, path: str | Path) -> None:
+
+class VariantTable:
+    """Queries on one job's table file and, for a VCF with samples, its genotype table (each query
+    opens its own cursor of this process's DuckDB)."""
+
+    def __init__(self, path: str | Path, genotypes: str | Path | None = None) -> None:
         self.path = Path(path)
         schema = pq.read_schema(self.path)
         if (schema.metadata or {}).get(b"gas_variant_table") != str(FORMAT_VERSION).encode():
-            raise TableError(f"{self.path.name} is not a variant table of this version")
+            raise OldTable(f"{self.path.name} is not a variant table of this version")
         self.csq_columns = [name for name in schema.names if name not in BASE_COLUMNS]
+        self.samples: list[str] = json.loads((schema.metadata or {}).get(b"gas_samples", b"[]"))
+        self.genotypes_path = Path(genotypes) if genotypes is not None and self.samples else None
         self._variants: int | None = None
 
     def _connect(self, purpose: str = "pages") -> duckdb.DuckDBPyConnection:
         connection = _database(purpose).cursor()  # (a cursor per call: one database, its caches shared)
         connection.execute(f"CREATE TEMP VIEW t AS SELECT * FROM read_parquet('{sql_path(self.path)}')")
+        if self.genotypes_path is not None:
+            connection.execute(f"CREATE TEMP VIEW g AS SELECT * FROM read_parquet('{sql_path(self.genotypes_path)}')")
+        else:  # (an empty one: a sample filter on a job without samples is refused before it gets here)
+            connection.execute("CREATE TEMP VIEW g AS SELECT NULL::VARCHAR AS sample, NULL::INTEGER AS v, "
+                               "NULL::TINYINT AS zyg, NULL::TINYINT AS any_alt, NULL::INTEGER AS dp, "
+                               "NULL::INTEGER AS gq, NULL::FLOAT AS vaf WHERE FALSE")  # fmt: skip
         return connection
+
+    def sample_genotypes(
+        self, variants: Sequence[int], samples: Sequence[str], connection: duckdb.DuckDBPyConnection | None = None
+    ) -> dict[int, dict[str, dict[str, Any]]]:
+        """Each variant's genotypes of ``samples``: {v: {sample: {gt, zygosity, phased, dp, gq, ad, vaf}}};
+        a sample the table omits has the record's bare hom-ref genotype."""
+        if not variants or not samples or self.genotypes_path is None:
+            return {}
+        connection = connection or self._connect()
+        low, high = min(variants), max(variants)
+        stored = self._rows(
+            "SELECT * EXCLUDE (copies) FROM g WHERE sample IN (SELECT unnest(?)) AND v BETWEEN ? AND ? "
+            "AND list_contains(?, v)", [list(samples), low, high, list(variants)], connection,
+        )  # fmt: skip
+        ref_gt = dict(self._run("SELECT v, any_value(ref_gt) FROM t WHERE v BETWEEN ? AND ? AND list_contains(?, v) "
+                                "GROUP BY v", [low, high, list(variants)], connection).fetchall())  # fmt: skip
+        found: dict[int, dict[str, dict[str, Any]]] = {v: {} for v in variants}
+        for row in stored:
+            found[row["v"]][row["sample"]] = genotype_out(row)
+        for v in variants:
+            for name in samples:
+                if name not in found[v]:
+                    text = ref_gt.get(v) or "."
+                    zygosity = "hom_ref" if ref_gt.get(v) else "missing"
+                    found[v][name] = {"gt": text, "zygosity": zygosity, "phased": "|" in text,
+                                      "dp": None, "gq": None, "ad": None, "vaf": None}  # fmt: skip
+        return {v: {name: found[v][name] for name in samples} for v in variants}
 
     def _run(
         self, sql: str, params: Sequence[Any] = (), connection: duckdb.DuckDBPyConnection | None = None
@@ -264,7 +306,50 @@ class VariantTable:
             "variant_class": {name: classes[name] for name in VARIANT_CLASSES if classes.get(name)},
             "chromosome": dict(chroms),
             "coding": {"coding": coding[0], "non-coding": coding[1] - coding[0]},
-        }
+        } | ({"samples": self.sample_stats()} if self.genotypes_path is not None else {})
+
+    def sample_stats(self) -> list[dict[str, Any]]:
+        """Per sample: variants carried, het, hom_alt, missing, mean depth (of the genotypes that
+        give one), Ti/Tv of the SNVs carried, and het/hom_alt calls on X outside its PARs (the sex check)."""
+        rows = self._rows(
+            f"""WITH w AS (SELECT v, chrom, pos, ref, alt, variant_class FROM t WHERE worst)
+            SELECT sample, count(*) FILTER (WHERE zyg IN (1, 2)) AS variants, count(*) FILTER (WHERE zyg = 1) AS het,
+                count(*) FILTER (WHERE zyg = 2) AS hom_alt, count(*) FILTER (WHERE zyg = 3) AS missing,
+                avg(dp) AS mean_dp,
+                count(*) FILTER (WHERE zyg IN (1, 2) AND variant_class = 'SNV' AND {_TRANSITION}) AS ti,
+                count(*) FILTER (WHERE zyg IN (1, 2) AND variant_class = 'SNV' AND NOT {_TRANSITION}) AS tv,
+                count(*) FILTER (WHERE zyg = 1 AND {_X_NON_PAR}) AS x_het,
+                count(*) FILTER (WHERE zyg = 2 AND {_X_NON_PAR}) AS x_hom
+            FROM g JOIN w USING (v) GROUP BY sample"""
+        )  # fmt: skip
+        by_name = {row["sample"]: row for row in rows}
+        stats = []
+        for name in self.samples:
+            row = by_name.get(name) or {"variants": 0, "het": 0, "hom_alt": 0, "missing": 0, "mean_dp": None,
+                                        "ti": 0, "tv": 0, "x_het": 0, "x_hom": 0}  # fmt: skip
+            mean = row["mean_dp"]
+            stats.append({
+                "sample": name, "variants": row["variants"], "het": row["het"], "hom_alt": row["hom_alt"],
+                "missing": row["missing"], "mean_dp": None if mean is None else round(float(mean), 1),
+                "ti_tv": round(row["ti"] / row["tv"], 2) if row["tv"] else None,
+                "x_het": row["x_het"], "x_hom": row["x_hom"], "sex_from_x": sex_from_x(row["x_het"], row["x_hom"]),
+            })  # fmt: skip
+        return stats
+
+    def mendelian(self, parent: str, child: str) -> dict[str, int]:
+        """Of the autosomal variants where parent and child are both called and one carries the ALT,
+        how many the child cannot have from this parent (hom_alt against hom_ref, either way)."""
+        row = self._run(
+            f"""WITH p AS (SELECT v, zyg FROM g WHERE sample = ?), c AS (SELECT v, zyg FROM g WHERE sample = ?),
+            j AS (SELECT coalesce(p.v, c.v) AS v, coalesce(p.zyg, 0) AS pz, coalesce(c.zyg, 0) AS cz
+                  FROM p FULL JOIN c ON p.v = c.v)
+            SELECT count(*) FILTER (WHERE pz <> 3 AND cz <> 3 AND (pz IN (1, 2) OR cz IN (1, 2))),
+                count(*) FILTER (WHERE (pz = 0 AND cz = 2) OR (pz = 2 AND cz = 0))
+            FROM j WHERE v IN (SELECT v FROM t WHERE worst AND chrom NOT IN {_SEX_AND_MT})""",
+            [parent, child],
+        ).fetchone()
+        assert row is not None
+        return {"informative": int(row[0]), "errors": int(row[1])}
 
     def records(self, filt: VariantFilter, *, batch_rows: int = EXPORT_BATCH_ROWS) -> Iterator[int]:
         """The VCF record numbers (0-based data lines) of the variants the filter shows, ascending,
@@ -277,15 +362,33 @@ class VariantTable:
                     last = int(rec)
                     yield last
 
-    def tsv_lines(self, filt: VariantFilter, *, batch_rows: int = EXPORT_BATCH_ROWS) -> Iterator[bytes]:
+    def tsv_lines(
+        self, filt: VariantFilter, *, samples: Sequence[str] = (), batch_rows: int = EXPORT_BATCH_ROWS
+    ) -> Iterator[bytes]:
         """One row per variant x transcript entry the filter matches, with named columns, as UTF-8
-        text: the header line, then the rows a batch at a time, in the table's (the VCF's) order."""
+        text: the header line, then the rows a batch at a time, in the table's (the VCF's) order;
+        ``samples``: a column group each (GT, zygosity, DP, GQ, AD, VAF)."""
         where, params = where_clause(filt, entries=True)
         names = [*EXPORT_BASE_COLUMNS.values(), *self.csq_columns]
-        values = [*EXPORT_BASE_COLUMNS, *self.csq_columns]
-        line = " || chr(9) || ".join(f"coalesce(CAST({quoted(name)} AS VARCHAR), '')" for name in values)
-        yield ("\t".join(names) + "\n").encode()
-        for batch in self._stream(f"SELECT {line} || chr(10) FROM t WHERE {where}", params, batch_rows):
+        values = [f"t.{quoted(name)}" for name in [*EXPORT_BASE_COLUMNS, *self.csq_columns]]
+        joins, join_params = "", []
+        for i, sample in enumerate(samples if self.genotypes_path is not None else []):
+            # (one column group per sample; a sample without a row has the record's bare hom-ref)
+            joins += f" LEFT JOIN (SELECT * FROM g WHERE sample = ?) AS g{i} ON g{i}.v = t.v"
+            join_params.append(sample)
+            names += [f"{sample}.{label}" for label in ("GT", "zygosity", "DP", "GQ", "AD", "VAF")]
+            values += [
+                f"coalesce(g{i}.gt, t.ref_gt, '.')",
+                f"CASE WHEN g{i}.zyg IS NULL THEN (CASE WHEN t.ref_gt IS NULL THEN 'missing' ELSE 'hom_ref' END) "
+                f"ELSE {_ZYGOSITY_SQL.format(column=f'g{i}.zyg')} END",
+                f"g{i}.dp", f"g{i}.gq", f"g{i}.ad", f"round(g{i}.vaf, 4)",
+            ]  # fmt: skip
+        line = " || chr(9) || ".join(f"coalesce(CAST({value} AS VARCHAR), '')" for value in values)
+        yield ("\t".join(name.replace("\t", " ") for name in names) + "\n").encode()
+        order = " ORDER BY t.v, t.eno" if joins else ""  # (a join need not keep the table's order)
+        sql = f"SELECT {line} || chr(10) FROM (SELECT * FROM t WHERE {where}) AS t{joins}{order}"
+        params = [*params, *join_params]
+        for batch in self._stream(sql, params, batch_rows):
             yield joined_text(batch.column(0))
 
     def _stream(self, sql: str, params: Sequence[Any], batch_rows: int) -> Iterator[Any]:
@@ -296,6 +399,32 @@ class VariantTable:
             yield from connection.sql(sql, params=list(params)).to_arrow_reader(batch_rows)
         finally:
             connection.close()
+
+
+_ZYGOSITY_SQL = "CASE {column} " + " ".join(f"WHEN {i} THEN '{name}'" for i, name in enumerate(ZYGOSITIES)) + " END"
+_TRANSITION = "upper(ref || alt) IN ('AG', 'GA', 'CT', 'TC')"
+# X outside its pseudo-autosomal regions in GRCh37 and GRCh38 alike
+_X_NON_PAR = "chrom IN ('X', 'chrX') AND pos BETWEEN 2781480 AND 154931043"
+_SEX_AND_MT = "('X', 'chrX', 'Y', 'chrY', 'MT', 'M', 'chrM', 'chrMT')"
+# X calls needed before a sex is inferred, and the het share below which it is male, above which female
+SEX_MIN_CALLS, MALE_HET_BELOW, FEMALE_HET_ABOVE = 10, 0.1, 0.25
+
+
+def sex_from_x(het: int, hom: int) -> str:
+    """The sex X heterozygosity suggests ("male", "female", or "unknown" with too few calls or in between)."""
+    if het + hom < SEX_MIN_CALLS:
+        return "unknown"
+    share = het / (het + hom)
+    return "male" if share < MALE_HET_BELOW else "female" if share > FEMALE_HET_ABOVE else "unknown"
+
+
+def genotype_out(row: dict[str, Any]) -> dict[str, Any]:
+    """A genotype row as pages and the API show it."""
+    extra = {name[4:]: row[name] for name in row if name.startswith("fmt_") and row[name] is not None}
+    vaf = row.get("vaf")
+    return {"gt": row["gt"] or ".", "zygosity": ZYGOSITIES[row["zyg"]], "phased": bool(row["phased"]),
+            "dp": row["dp"], "gq": row["gq"], "ad": row["ad"], "vaf": None if vaf is None else round(float(vaf), 4),
+            **({"format": extra} if extra else {})}  # fmt: skip
 
 
 def joined_text(column: pa.Array) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from jobs.annotation.sv import sv_class
 from jobs.annotation.terms import CODING_TERMS, TERMS
 from jobs.annotation.vcf import process_alleles
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # (2: carriers, ref_gt and the samples' names, for the genotype table)
 
 # entries per row group: a range of variants or a region skips groups by their statistics; past
 # that, larger groups answer faster (less metadata per query: 200k against 64k halved a count)
@@ -30,8 +31,10 @@ CODING = frozenset(term for term, (rank, _) in TERMS.items() if CODING_TERMS >> 
 VARIANT_CLASSES = ("SNV", "insertion", "deletion", "MNV", "SV")
 
 # the table's own columns; CSQ fields follow under their header names
+# (carriers: samples carrying the ALT; ref_gt: the genotype of a sample the genotype table omits; both
+# null without samples)
 BASE_COLUMNS = ("v", "rec", "eno", "chrom", "pos", "id", "ref", "alt", "variant_class", "worst", "rank",
-                "impact_rank", "coding", "in_dbsnp")  # fmt: skip
+                "impact_rank", "coding", "in_dbsnp", "carriers", "ref_gt")  # fmt: skip
 
 # the CSQ fields the browser's page shows (the API's pages carry every field)
 PAGE_FIELDS = ("Allele", "Consequence", "IMPACT", "SYMBOL", "Gene", "Feature", "BIOTYPE", "EXON", "INTRON", "HGVSc",
@@ -57,16 +60,18 @@ def table_columns(csq_fields: Sequence[str]) -> list[str]:
     return [f"CSQ_{name}" if name.lower() in taken else name for name in csq_fields]
 
 
-def table_schema(csq_columns: Sequence[str]) -> pa.Schema:
+def table_schema(csq_columns: Sequence[str], *, samples: Sequence[str] = ()) -> pa.Schema:
     base = [
         ("v", pa.int32()), ("rec", pa.int32()), ("eno", pa.int16()), ("chrom", pa.string()), ("pos", pa.int64()),
         ("id", pa.string()), ("ref", pa.string()), ("alt", pa.string()), ("variant_class", pa.string()),
         ("worst", pa.bool_()), ("rank", pa.int16()), ("impact_rank", pa.int8()), ("coding", pa.bool_()),
-        ("in_dbsnp", pa.bool_()),
+        ("in_dbsnp", pa.bool_()), ("carriers", pa.int32()), ("ref_gt", pa.string()),
     ]  # fmt: skip
     fields = [pa.field(name, kind) for name, kind in base]
     fields += [pa.field(name, pa.string()) for name in csq_columns]
-    return pa.schema(fields, metadata={"gas_variant_table": str(FORMAT_VERSION)})
+    return pa.schema(
+        fields, metadata={"gas_variant_table": str(FORMAT_VERSION), "gas_samples": json.dumps(list(samples))}
+    )
 
 
 def variant_class(ref: str, alt: str) -> str:

@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.models import Job, JobStatus, RegionSet
+from jobs.results.tables import genotypes_key
 from jobs.services.lifecycle import job_enqueue
 from jobs.storage import inputs_storage, results_storage
 
@@ -96,7 +97,8 @@ def files_sweep(*, grace_seconds: int = 3600) -> SweepReport:
         "summary_key",
         "table_key",
     ).iterator():
-        referenced.update(k for k in (job.input_key, job.result_key, job.log_key, job.summary_key, job.table_key) if k)
+        referenced.update(k for k in (job.input_key, job.result_key, job.log_key, job.summary_key, job.table_key,
+                                      genotypes_key(job.table_key)) if k)  # fmt: skip
         if job.status in (JobStatus.RUNNING, JobStatus.PENDING):
             running.append(f"{job.owner_id}/{job.id}/")  # (any attempt of an unfinished job may still store)
     referenced.update(RegionSet.objects.values_list("file_key", flat=True))  # (users' regions live there too)

@@ -26,12 +26,15 @@ from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.engine import JobLimits
 from jobs.annotation.reference import Reference
 from jobs.models import FINISHED_STATUSES, NAME_LENGTH, Job, JobStatus, RegionSet, name_problem
+from jobs.results.samples import PedigreeError, parse_ped
+from jobs.results.tables import genotypes_key, table_for
 from jobs.services.notation_inputs import check_notations, is_notation_input
 from jobs.services.options import FLAG_CHOICES, PICK_CHOICES
 from jobs.services.uploads import (
     INPUT_SUFFIXES,
     UploadRejected,
     checked_input,
+    header_samples,
     safe_input_name,
     sha256_and_size,
     too_large_message,
@@ -55,10 +58,14 @@ def job_create(
     title: str = "",
     pick: str = "",
     flags: Sequence[str] = (),
+    pedigree: str = "",
+    normal: str = "",
 ) -> Job:
     """Check an upload, store it in the inputs storage and queue the job with it. ``source_names``
     are the annotation sources to apply (None: the operator's defaults for the reference);
-    ``pick`` one of PICK_CHOICES, ``flags`` some of FLAG_CHOICES (VEP's transcript flags)."""
+    ``pick`` one of PICK_CHOICES, ``flags`` some of FLAG_CHOICES (VEP's transcript flags);
+    ``pedigree`` a PED file's text and ``normal`` the normal sample of a tumour/normal pair, both
+    checked against the VCF's samples."""
     name = safe_input_name(upload.name or "input.vcf")
     if problem := name_problem(title, what="The job name"):
         raise UploadRejected(problem)
@@ -79,20 +86,29 @@ def job_create(
             reference = checked_input(
                 text=text, name=name, reference_name=reference_name, max_bytes=job_limits(owner).max_bytes,
                 read_through=text is upload.file,
-            )
+            )  # fmt: skip
     if pick not in dict(PICK_CHOICES):
         raise UploadRejected(f"pick {pick!r}: expected one of {', '.join(mode for mode, _ in PICK_CHOICES if mode)}")
     unknown = [flag for flag in flags if flag not in dict(FLAG_CHOICES)]
     if unknown:
         raise UploadRejected(f"flag {unknown[0]!r}: expected some of {', '.join(flag for flag, _ in FLAG_CHOICES)}")
     chosen = _chosen_sources(owner=owner, reference=reference, source_names=source_names, region_set=region_set)
+    samples: list[str] = []
+    declared_normal = ""
+    if not is_notation_input(handle):
+        upload.seek(0)
+        with vcf_text(handle, name=name, path=on_disk) as text:
+            samples, declared_normal = header_samples(text, name=name)
+    family = checked_pedigree(pedigree, samples=samples, name="the pedigree") if pedigree.strip() else []
+    normal = checked_normal(normal.strip(), samples=samples) or (declared_normal if declared_normal in samples else "")
     upload.seek(0)
     sha256, size = sha256_and_size(upload)
     job_id = uuid.uuid4()
     key = inputs_storage().save(f"{owner.pk}/{job_id}/{name}", File(upload.file, name=name))
     return job_create_from_stored(
         owner=owner, key=key, name=name, size=size, reference=reference, sha256=sha256, job_id=job_id,
-        source_names=chosen, region_set=region_set, title=title, pick=pick, flags=flags,
+        source_names=chosen, region_set=region_set, title=title, pick=pick, flags=flags, samples=samples,
+        pedigree=family, normal=normal,
     )  # fmt: skip
 
 
@@ -121,6 +137,9 @@ def job_create_from_stored(
     title: str = "",
     pick: str = "",
     flags: Sequence[str] = (),
+    samples: Sequence[str] = (),
+    pedigree: Sequence[dict[str, str]] = (),
+    normal: str = "",
 ) -> Job:
     """Record a job for an input already in the inputs storage and queue it in the same transaction."""
     if source_names is None:
@@ -141,9 +160,56 @@ def job_create_from_stored(
             name=title.strip()[:NAME_LENGTH],
             pick=pick,
             flags=[flag for flag, _ in FLAG_CHOICES if flag in flags],
+            samples=list(samples),
+            pedigree=list(pedigree),
+            normal_sample=normal,
         )
         job_enqueue(job=job)
     logger.info("job %s created for user %s (%s, %s bytes)", job.id, owner.pk, name, size)
+    return job
+
+
+# -- samples: the pedigree and the normal sample -------------------------------------------------
+def checked_pedigree(text: str, *, samples: Sequence[str], name: str) -> list[dict[str, str]]:
+    """A PED file's individuals, checked against the VCF's samples (UploadRejected says what is wrong)."""
+    if not samples:
+        raise UploadRejected(f"{name}: the VCF has no samples (no genotype columns) to relate")
+    try:
+        return parse_ped(text, samples=samples, name=name)
+    except PedigreeError as exc:
+        raise UploadRejected(str(exc)) from None
+
+
+def checked_normal(normal: str, *, samples: Sequence[str]) -> str:
+    if normal and normal not in samples:
+        listed = ", ".join(list(samples)[:8]) or "none"
+        raise UploadRejected(f"normal sample {normal[:60]!r}: not a sample of the VCF (its samples: {listed})")
+    return normal
+
+
+def job_samples(*, job: Job) -> list[str]:
+    """The job's samples: recorded at upload or completion, else read from its table once and kept."""
+    if not job.samples and job.status == JobStatus.COMPLETED:
+        names = table_for(job).samples
+        if names:
+            Job.objects.filter(id=job.id).update(samples=names)
+            job.samples = names
+    return list(job.samples)
+
+
+def job_set_pedigree(*, job: Job, text: str, name: str = "the pedigree") -> Job:
+    """Give a job its pedigree (a PED file's text; empty: remove it), checked against its samples."""
+    family = checked_pedigree(text, samples=job_samples(job=job), name=name) if text.strip() else []
+    Job.objects.filter(id=job.id).update(pedigree=family)
+    job.pedigree = family
+    logger.info("job %s: pedigree %s (%d individuals)", job.id, "set" if family else "removed", len(family))
+    return job
+
+
+def job_set_normal(*, job: Job, normal: str) -> Job:
+    normal = checked_normal(normal.strip(), samples=job_samples(job=job))
+    Job.objects.filter(id=job.id).update(normal_sample=normal)
+    job.normal_sample = normal
     return job
 
 
@@ -285,6 +351,7 @@ def job_delete(*, job: Job) -> None:
         (results_storage(), job.log_key),
         (results_storage(), job.summary_key),
         (results_storage(), job.table_key),
+        (results_storage(), genotypes_key(job.table_key)),
     ):
         if key:
             storage.delete(key)

@@ -23,7 +23,7 @@ from jobs.annotation.reference import Reference, contig_aliases
 from jobs.models import Job, JobStatus
 from jobs.references.bundles import installed_references, load_reference
 from jobs.results.queries import VariantTable
-from jobs.results.writer import write_table
+from jobs.results.tables import genotypes_key, store_genotypes, write_tables
 from jobs.scratch import scratch_folder
 from jobs.services.lifecycle import attempt_prefix, job_claim, job_fail, job_followups, job_limits
 from jobs.services.notation_inputs import is_notation_input, notation_warnings, resolve_notation_file
@@ -118,8 +118,9 @@ def _annotate(job: Job, scratch: Path) -> Job:
         raise AnnotationError(f"{job.input_name}: {nothing}.")
     for entry in applied:
         entry["alleles_matched"] = result.stats.custom_matches.get(entry["short_name"], 0)
-    write_table(output, table)
-    charts = VariantTable(table).summary()  # (kept with the job: a result in cold storage keeps its charts)
+    genotypes = write_tables(output, table)
+    written = VariantTable(table, genotypes)
+    charts = written.summary()  # (kept with the job: a result in cold storage keeps its charts)
     storage = results_storage()
     prefix = attempt_prefix(job)
     keys = {}
@@ -127,6 +128,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
         with open(path, "rb") as handle:
             keys[kind] = storage.save(f"{prefix}/{names[kind]}", File(handle, name=names[kind]))
         fault_point(f"job.after_store_{kind}")
+    store_genotypes(table_key=keys["table"], path=genotypes)
     stats = result.stats
     with transaction.atomic():
         updated = Job.objects.filter(id=job.id, status=JobStatus.RUNNING, attempt_token=job.attempt_token).update(
@@ -142,6 +144,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
             summary_key=keys["summary"],
             table_key=keys["table"],
             charts=charts,
+            samples=written.samples,
             result_size=output.stat().st_size,
             reference_checksum=reference.checksum,
             engine_version=ENGINE_VERSION,
@@ -150,7 +153,7 @@ def _annotate(job: Job, scratch: Path) -> Job:
             sources=applied,
         )
         if not updated:  # deleted, failed by staff or taken over meanwhile: drop this attempt's own files
-            for key in keys.values():
+            for key in (*keys.values(), genotypes_key(keys["table"])):
                 storage.delete(key)
             return job
         job.refresh_from_db()

@@ -97,6 +97,20 @@ def choose_reference(*, reference_name: str | None, handle: IO[bytes], name: str
         raise UploadRejected(f"{name}: {exc}") from exc
 
 
+def header_samples(handle: IO[bytes], *, name: str) -> tuple[list[str], str]:
+    """The VCF's sample names (its #CHROM line's, after FORMAT) and the normal sample a caller
+    declared (``##normal_sample=``, as Mutect2 writes), read from its header."""
+    normal = ""
+    for line in _header_lines(handle, name):
+        if line.startswith("##normal_sample="):
+            normal = line.split("=", 1)[1].strip()
+        elif line.startswith("#CHROM"):
+            return line.split("\t")[9:], normal
+        elif not line.startswith("#"):
+            break
+    return [], normal
+
+
 def check_vcf_header(handle: IO[bytes], *, name: str, reference: Reference) -> None:
     """A quick check before anything is queued: a VCF header, and contigs that fit the reference build."""
     lines = _header_lines(handle, name)

@@ -66,6 +66,20 @@ class AnnotateForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": ".bed,.gz,.txt"}),
     )
 
+    pedigree = forms.FileField(
+        label="Pedigree (PED)",
+        required=False,
+        help_text="For a family: a PED file (family, individual, father, mother, sex, phenotype) naming the VCF's "
+        "samples, for the inheritance filters. You can also add it on the job's page later.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".ped,.txt,.tsv,.fam"}),
+    )
+    normal = forms.CharField(
+        label="Normal sample",
+        required=False,
+        max_length=255,
+        help_text="For a tumour/normal pair: the normal sample's name (else the header's ##normal_sample).",
+    )
+
     def __init__(self, *args: object, user: User, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         choices = reference_choices()

@@ -91,9 +91,16 @@ def _annotate(request: AuthenticatedRequest) -> HttpResponse:
                     title=data["name"],
                     pick=data["pick"],
                     flags=data["flags"],
+                    pedigree=lifecycle.pedigree_text(data["pedigree"]),
+                    normal=data["normal"],
                 )
             except uploads.UploadRejected as exc:
-                form.add_error("file" if data["file"] else "variants", exc.message)
+                field = "file" if data["file"] else "variants"
+                if exc.message.startswith("the pedigree"):
+                    field = "pedigree"
+                elif exc.message.startswith("normal sample"):
+                    field = "normal"
+                form.add_error(field, exc.message)
                 return render(request, "jobs/annotate.html", {**page, "form": form}, status=http_status(exc))
             messages.success(request, f"{job.title} was uploaded and queued for annotation.")
             return redirect("job_detail", job_id=job.id)
@@ -184,6 +191,10 @@ def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> 
             "chromosome": "Chromosome", "coding": "Coding or not",
         }  # fmt: skip
         charts = [(key, title, browser.chart_rows(summary["charts"][key])) for key, title in titles.items()]
+    samples = None
+    if job.status == "COMPLETED":
+        samples = browser.job_samples_panel(job=job, charts=summary["charts"] if summary else None,
+                                            with_table=not unavailable)  # fmt: skip
     return render(
         request,
         "jobs/detail.html",
@@ -196,8 +207,29 @@ def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> 
             "unavailable": unavailable,
             "reference": reference_summary(job.reference_name),
             "staff_preview": staff_preview,
+            "samples": samples,
         },
     )
+
+
+@login_required
+@require_POST
+def job_pedigree(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
+    """Give a finished job its pedigree (a PED file, or pasted lines), replace or remove it."""
+    job = _owned_job(request, job_id)
+    try:
+        if request.POST.get("remove"):
+            lifecycle.job_set_pedigree(job=job, text="")
+            messages.success(request, "The pedigree was removed.")
+        else:
+            text = lifecycle.pedigree_text(request.FILES.get("pedigree")) or request.POST.get("text", "")
+            if not text.strip():
+                raise uploads.UploadRejected("the pedigree: choose a PED file or paste its lines")
+            lifecycle.job_set_pedigree(job=job, text=text)
+            messages.success(request, f"The pedigree was saved ({len(job.pedigree)} individuals).")
+    except (uploads.UploadRejected, ResultNotAvailable, TableError) as exc:
+        messages.error(request, str(exc.message if isinstance(exc, uploads.UploadRejected) else exc))
+    return redirect(reverse("job_detail", args=[job.id]) + "#samples")
 
 
 def _restoring(job: Job) -> bool:
@@ -322,6 +354,7 @@ def job_variants(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
             "choices": browser.FILTER_CHOICES,
             "selected": {name: browser.selected(params, name) for name in ("consequence", "impact", "class")},
             "chips": browser.filter_chips(page.filter, params) if page else [],
+            **browser.sample_choices(job=job, params=params),
         },
     )  # fmt: skip
 

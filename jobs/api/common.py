@@ -92,6 +92,24 @@ class ResultsQuery(Schema):
     annotated: str = ""
     q: str = ""
     show: str = ""
+    sample: list[str] = []
+    zygosity: list[str] = []
+    min_dp: str = ""
+    min_gq: str = ""
+    min_vaf: str = ""
+    genotype: list[str] = []
+    carrier_any: list[str] = []
+    carrier_all: list[str] = []
+    carrier_none: list[str] = []
+    max_carriers: str = ""
+    inheritance: str = ""
+    proband: str = ""
+    somatic: str = ""
+    tumour: str = ""
+    normal: str = ""
+    min_tumour_vaf: str = ""
+    max_normal_vaf: str = ""
+    min_normal_dp: str = ""
     sort: str = ""
     limit: str = ""
     cursor: str = ""
@@ -107,7 +125,15 @@ FILTER_DOC = (
     "`region` (chr:start-end, several separated by spaces or ;), "
     "`class` (SNV, insertion, deletion, MNV, SV), `dbsnp` (yes/no), `annotated` (yes/no: no for the records "
     "written without CSQ, such as those on contigs the reference lacks), `q` (an rs id, or text in HGVSc/HGVSp), "
-    "`show` (variant: each variant once by its most severe matching entry; all: every matching entry)."
+    "`show` (variant: each variant once by its most severe matching entry; all: every matching entry). "
+    "Samples: `sample` (repeatable) names samples, whose genotypes each row carries (`samples`; none named: all "
+    "of up to 16, else the first 8); `zygosity` (het, hom_alt, alt = het or hom_alt, hom_ref, missing; relative "
+    "to the row's ALT), `min_dp`, `min_gq`, `min_vaf` apply to each named sample; `genotype=NAME:het,hom_alt` one "
+    "sample's zygosity; `carrier_any`, `carrier_all`, `carrier_none` (samples carrying the ALT; none: each called "
+    "hom_ref); `max_carriers` (in at most N samples); `inheritance` (de_novo, recessive, compound_het, x_linked: "
+    "from the job's pedigree, for each affected individual with both parents, or `proband`; a missing parental "
+    "genotype never counts as not carrying); `somatic=yes` with `tumour`, `normal` (default: the job's normal "
+    "sample), `min_tumour_vaf` (0.05), `max_normal_vaf` (0.02), `min_normal_dp` (10)."
 )
 PAGE_DOC = (
     " Every list answers `{count, next_cursor, items}`: pass `next_cursor` back as `cursor` for the next "

@@ -47,6 +47,9 @@ class JobOut(Schema):
     log_url: str | None
     variants_url: str | None
     summary_url: str | None
+    samples: list[str]
+    pedigree: list[dict[str, str]]
+    normal_sample: str
 
     @staticmethod
     def build(job: Job, request: HttpRequest) -> dict:
@@ -77,6 +80,9 @@ class JobOut(Schema):
             "log_url": request.build_absolute_uri(f"{base}/log") if job.log_key else None,
             "variants_url": request.build_absolute_uri(f"{base}/variants") if job.result_key else None,
             "summary_url": request.build_absolute_uri(f"{base}/summary") if job.result_key else None,
+            "samples": job.samples,
+            "pedigree": job.pedigree,
+            "normal_sample": job.normal_sample,
         }
 
 
@@ -93,6 +99,8 @@ def create_job(
     name: Form[str] = "",
     pick: Form[str] = "",
     flags: Form[str] = "",
+    pedigree: File[UploadedFile | None] = None,
+    normal: Form[str] = "",
 ) -> Status:
     """``file``: a VCF, VCF.gz or BCF file, or a text file of notations; or instead ``text``: variant
     notations, one per line (HGVS such as ``20:g.36030940G>A`` or ``ENST…:c.68-7T>A``, SPDI such as
@@ -102,7 +110,10 @@ def create_job(
     defaults; empty: none). ``regions``: one of your region files
     (GET /regions), reported in CSQ field REGIONS. ``pick``: one of VEP's pick options
     (pick, flag_pick, pick_allele, flag_pick_allele, per_gene); left out: every entry. ``flags``:
-    VEP's transcript flags to add, comma-separated (canonical, mane, tsl, appris, ccds, protein)."""
+    VEP's transcript flags to add, comma-separated (canonical, mane, tsl, appris, ccds, protein).
+    ``pedigree``: a PED file (family, individual, father, mother, sex, phenotype) relating the VCF's
+    samples, for the inheritance filters; ``normal``: the normal sample of a tumour/normal pair (left
+    out: the header's ``##normal_sample``)."""
     if getattr(request, "upload_too_large", False):
         raise uploads.UploadRejected(uploads.too_large_message(request.auth), code="too_large")
     region_set = None
@@ -119,8 +130,32 @@ def create_job(
     job = lifecycle.job_create(
         owner=request.auth, upload=upload, reference_name=reference or None, source_names=names,
         region_set=region_set, title=name, pick=pick, flags=[part.strip() for part in flags.split(",") if part.strip()],
+        pedigree=lifecycle.pedigree_text(pedigree), normal=normal,
     )  # fmt: skip
     return Status(201, JobOut.build(job, request))
+
+
+@router.post(
+    "/jobs/{job_id}/pedigree", response={200: JobOut, **errors(400, 401, 404, 422)},
+    summary="Give a job its pedigree (a PED file), or replace it",
+)  # fmt: skip
+def set_pedigree(request: ApiRequest, job_id: uuid.UUID, pedigree: File[UploadedFile]) -> dict:
+    """``pedigree``: a PED file whose individuals are the job's samples (a 400 names the line and
+    what was expected)."""
+    job = job_of(request.auth, job_id)
+    text = lifecycle.pedigree_text(pedigree)
+    if not text.strip():
+        raise uploads.UploadRejected("the pedigree file is empty: expected a line per individual (family, individual, "
+                                     "father, mother, sex, phenotype)")  # fmt: skip
+    lifecycle.job_set_pedigree(job=job, text=text)
+    return JobOut.build(job, request)
+
+
+@router.delete("/jobs/{job_id}/pedigree", response={200: JobOut, **errors(401, 404)}, summary="Remove the pedigree")
+def delete_pedigree(request: ApiRequest, job_id: uuid.UUID) -> dict:
+    job = job_of(request.auth, job_id)
+    lifecycle.job_set_pedigree(job=job, text="")
+    return JobOut.build(job, request)
 
 
 MAX_JOBS_PAGE = 200

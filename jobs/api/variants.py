@@ -21,6 +21,19 @@ class EntryOut(Schema):
     fields: dict[str, str]
 
 
+class GenotypeOut(Schema):
+    """One sample's genotype of the variant (its ALT): as written, and read."""
+
+    gt: str = Field(description="The genotype as written (0/1, 1|0, ./., 1/2)")
+    zygosity: str = Field(description="For this ALT: hom_ref (no copy of it), het, hom_alt, or missing")
+    phased: bool
+    dp: int | None
+    gq: int | None
+    ad: str | None = Field(description="Allele depths as written")
+    vaf: float | None = Field(description="This ALT's share of the allele depths")
+    format: dict[str, str] = Field({}, description="The FORMAT fields the operator keeps beside these")
+
+
 class VariantOut(Schema):
     chrom: str
     pos: int
@@ -38,6 +51,10 @@ class VariantOut(Schema):
     hgvsp: str
     existing_variation: str
     in_dbsnp: bool
+    carriers: int | None = Field(None, description="How many samples carry the ALT (null: the input has no samples)")
+    samples: dict[str, GenotypeOut] = Field(
+        {}, description="The named samples' genotypes (none named: all of up to 16 samples, else the first 8)"
+    )
     entries: list[dict[str, str]]
 
 
@@ -68,7 +85,7 @@ def _variant_out(row: dict, csq_columns: list[str]) -> dict:
         "impact": fields.get("IMPACT", ""), "symbol": fields.get("SYMBOL", ""), "gene": fields.get("Gene", ""),
         "feature": fields.get("Feature", ""), "biotype": fields.get("BIOTYPE", ""), "hgvsc": fields.get("HGVSc", ""),
         "hgvsp": fields.get("HGVSp", ""), "existing_variation": fields.get("Existing_variation", ""),
-        "in_dbsnp": row["in_dbsnp"],
+        "in_dbsnp": row["in_dbsnp"], "carriers": row.get("carriers"), "samples": row.get("samples") or {},
         "entries": [{name: str(entry.get(name) or "") for name in csq_columns} for entry in row.get("entries", [row])],
     }  # fmt: skip
 

@@ -23,6 +23,7 @@ from jobs.results.filters import MAX_OFFSET, Cursor, VariantFilter, parse_filter
 from jobs.results.queries import SORTS, VariantTable
 from jobs.results.samples import resolve
 from jobs.results.schema import IMPACTS, PAGE_FIELDS, VARIANT_CLASSES, TableError
+from jobs.results.downloads import ResultNotAvailable
 from jobs.results.tables import table_for
 from jobs.storage import results_storage
 
@@ -108,6 +109,7 @@ def variant_page(
     build = job_build(job)
     for row in rows:
         row["links"] = variant_links(row, build)
+        row["genotype_list"] = [{"sample": name, **genotype} for name, genotype in (row.get("samples") or {}).items()]
         row["terms"] = [term for term in str(row.get("Consequence") or "").split("&") if term]
     offset = cursor.offset
     following = offset + len(rows) < count and len(rows) == limit
@@ -241,6 +243,82 @@ def job_qc(*, job: Job) -> dict[str, Any]:
         "structural_not_annotated": stats.get("structural_not_annotated", 0),
         "warnings": list(job.warnings),
     }
+
+
+# a parent-child pair is flagged past this share of Mendelian errors (with enough informative variants)
+MENDELIAN_FLAG_SHARE, MENDELIAN_MIN_INFORMATIVE = 0.05, 20
+
+
+def job_samples_panel(*, job: Job, charts: dict[str, Any] | None, with_table: bool) -> dict[str, Any] | None:
+    """The job page's samples: per-sample counts (kept with the charts), the pedigree, and the QC
+    flags: a sample whose sex from X heterozygosity disagrees with the pedigree, and parent-child
+    pairs with an implausible share of Mendelian errors (counted from the genotype table while the
+    result is hot: ``with_table``)."""
+    stats = list((charts or {}).get("samples") or [])
+    if not stats and not job.samples:
+        return None
+    people = {person["individual"]: person for person in job.pedigree}
+    flags: list[str] = []
+    for row in stats:
+        person = people.get(row["sample"])
+        row["person"] = person
+        if person and person["sex"] in ("male", "female") and row["sex_from_x"] not in ("unknown", person["sex"]):
+            row["sex_flag"] = True
+            flags.append(f"{row['sample']}: the pedigree says {person['sex']}, X heterozygosity suggests "
+                         f"{row['sex_from_x']} ({row['x_het']} het, {row['x_hom']} hom_alt calls on X)")  # fmt: skip
+    pairs = []
+    if with_table and job.pedigree:
+        try:
+            table = table_for(job)
+        except (ResultNotAvailable, TableError, OSError):
+            table = None
+        known = set(table.samples) if table else set()
+        for person in job.pedigree:
+            for role in ("father", "mother"):
+                parent = person[role]
+                if table is None or parent not in known or person["individual"] not in known:
+                    continue
+                found = _remembered(job, ("mendelian", parent, person["individual"]),
+                                    lambda p=parent, c=person["individual"]: table.mendelian(p, c))  # fmt: skip
+                share = found["errors"] / found["informative"] if found["informative"] else 0.0
+                flagged = found["informative"] >= MENDELIAN_MIN_INFORMATIVE and share > MENDELIAN_FLAG_SHARE
+                pairs.append({"parent": parent, "child": person["individual"], "role": role, **found,
+                              "percent": round(100 * share, 1), "flagged": flagged})  # fmt: skip
+                if flagged:
+                    flags.append(f"{parent} and {person['individual']}: {found['errors']:,} Mendelian errors in "
+                                 f"{found['informative']:,} informative variants ({share:.1%}): is {parent} "
+                                 f"{person['individual']}'s {role}?")  # fmt: skip
+    return {
+        "samples": stats or [{"sample": name, "person": people.get(name)} for name in job.samples],
+        "pedigree": job.pedigree,
+        "families": families(job.pedigree, job.samples),
+        "pairs": pairs,
+        "flags": flags,
+        "normal": job.normal_sample,
+        "modes": INHERITANCE_LABELS,
+    }
+
+
+ZYGOSITY_LABELS = [("alt", "carries it (het or hom alt)"), ("het", "het"), ("hom_alt", "hom alt"),
+                   ("hom_ref", "hom ref (called)"), ("missing", "missing")]  # fmt: skip
+
+
+def sample_choices(*, job: Job, params: dict[str, Any]) -> dict[str, Any]:
+    """The sample filters' choices: each sample with the zygosity chosen for it (genotype=NAME:code)."""
+    chosen: dict[str, str] = {}
+    raw = params.get("genotype") or []
+    for item in raw if isinstance(raw, list) else [raw]:
+        name, _, code = str(item).rpartition(":")
+        chosen[name] = code
+    return {
+        "sample_choices": [(name, chosen.get(name, "")) for name in job.samples],
+        "zygosity_choices": ZYGOSITY_LABELS,
+        "inheritance_modes": INHERITANCE_LABELS,
+    }
+
+
+INHERITANCE_LABELS = [("de_novo", "de novo"), ("recessive", "recessive"), ("compound_het", "compound het"),
+                      ("x_linked", "X-linked")]  # fmt: skip
 
 
 def selected(params: dict[str, Any], name: str) -> list[str]:

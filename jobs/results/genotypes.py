@@ -181,7 +181,7 @@ class GenotypeSink:
         for name in (*STORED_FIELDS, *self.extra_fields):
             bare_record &= position(name) < 0
         candidate = hom_ref_of[gt_code].reshape(count, records) & bare_record[None, :]
-        has_ref = candidate.any(axis=0)
+        has_ref: np.ndarray = np.asarray(candidate.any(axis=0), dtype=bool)
         first_sample = candidate.argmax(axis=0)
         chosen = gt_code.reshape(count, records)[first_sample, np.arange(records)]
         omitted = (gt_code.reshape(count, records) == chosen[None, :]) & has_ref[None, :]

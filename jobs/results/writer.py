@@ -73,7 +73,9 @@ def write_table(
         ),
     )  # fmt: skip
     partial = table_path.with_name(table_path.name + ".partial")
-    sink = GenotypeSink(samples, Path(genotypes_path), extra_fields=extra_fields) if samples else None
+    sink = (
+        GenotypeSink(samples, Path(genotypes_path), extra_fields=extra_fields) if samples and genotypes_path else None
+    )
     try:
         with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
             variants = _write_entries(reader, writer, sink, csq_fields, schema)

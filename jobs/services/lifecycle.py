@@ -26,7 +26,7 @@ from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.engine import JobLimits
 from jobs.annotation.reference import Reference
 from jobs.models import FINISHED_STATUSES, NAME_LENGTH, Job, JobStatus, RegionSet, name_problem
-from jobs.results.samples import PedigreeError, parse_ped
+from jobs.results.samples import MAX_PED_BYTES, PedigreeError, parse_ped
 from jobs.results.tables import genotypes_key, table_for
 from jobs.services.notation_inputs import check_notations, is_notation_input
 from jobs.services.options import FLAG_CHOICES, PICK_CHOICES
@@ -178,6 +178,20 @@ def checked_pedigree(text: str, *, samples: Sequence[str], name: str) -> list[di
         return parse_ped(text, samples=samples, name=name)
     except PedigreeError as exc:
         raise UploadRejected(str(exc)) from None
+
+
+def pedigree_text(upload: IO[bytes] | None, *, name: str = "the pedigree") -> str:
+    """A PED file's text, read with a bound (UploadRejected: too large, or not UTF-8 text)."""
+    if upload is None:
+        return ""
+    raw = upload.read(MAX_PED_BYTES + 1)
+    if len(raw) > MAX_PED_BYTES:
+        raise UploadRejected(f"{name}: larger than {MAX_PED_BYTES // 1024} KB; a PED has one short line per individual")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UploadRejected(f"{name}: not text (expected a PED file: family, individual, father, mother, sex, "
+                             "phenotype)") from None  # fmt: skip
 
 
 def checked_normal(normal: str, *, samples: Sequence[str]) -> str:

@@ -26,3 +26,13 @@ def coding_change(hgvsc: str | None, limit: int = 28) -> str:
         return ""
     change = hgvsc.rsplit(":", 1)[-1]
     return change if len(change) <= limit else change[: limit - 1] + "\u2026"
+
+
+@register.filter
+def join_list(value: object) -> str:
+    """A URL parameter as a form field shows it: a repeated one's values joined by commas."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value)
+    return str(value)

@@ -21,7 +21,7 @@ from jobs.annotation.terms import TERMS
 from jobs.models import Job
 from jobs.results.filters import MAX_OFFSET, Cursor, VariantFilter, parse_filter
 from jobs.results.queries import SORTS, VariantTable
-from jobs.results.samples import resolve
+from jobs.results.samples import families, resolve
 from jobs.results.schema import IMPACTS, PAGE_FIELDS, VARIANT_CLASSES, TableError
 from jobs.results.downloads import ResultNotAvailable
 from jobs.results.tables import table_for

@@ -93,7 +93,7 @@ class SampleFilter:
             names += [family.child, family.father, family.mother, *family.unaffected_siblings]
         if self.somatic:
             names += [self.somatic.tumour, self.somatic.normal]
-        return list(dict.fromkeys(names))
+        return [name for name in dict.fromkeys(names) if name]
 
     def query(self) -> dict[str, Any]:
         params: dict[str, Any] = {

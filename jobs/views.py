@@ -354,7 +354,7 @@ def job_variants(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
             "choices": browser.FILTER_CHOICES,
             "selected": {name: browser.selected(params, name) for name in ("consequence", "impact", "class")},
             "chips": browser.filter_chips(page.filter, params) if page else [],
-            **browser.sample_choices(job=job, params=params),
+            **browser.sample_choices(samples=page.all_samples if page else [], params=params),
         },
     )  # fmt: skip
 

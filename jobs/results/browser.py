@@ -19,11 +19,11 @@ from django.http import QueryDict
 
 from jobs.annotation.terms import TERMS
 from jobs.models import Job
+from jobs.results.downloads import ResultNotAvailable
 from jobs.results.filters import MAX_OFFSET, Cursor, VariantFilter, parse_filter
 from jobs.results.queries import SORTS, VariantTable
 from jobs.results.samples import families, resolve
 from jobs.results.schema import IMPACTS, PAGE_FIELDS, VARIANT_CLASSES, TableError
-from jobs.results.downloads import ResultNotAvailable
 from jobs.results.tables import table_for
 from jobs.storage import results_storage
 
@@ -303,7 +303,7 @@ ZYGOSITY_LABELS = [("alt", "carries it (het or hom alt)"), ("het", "het"), ("hom
                    ("hom_ref", "hom ref (called)"), ("missing", "missing")]  # fmt: skip
 
 
-def sample_choices(*, job: Job, params: dict[str, Any]) -> dict[str, Any]:
+def sample_choices(*, samples: list[str], params: dict[str, Any]) -> dict[str, Any]:
     """The sample filters' choices: each sample with the zygosity chosen for it (genotype=NAME:code)."""
     chosen: dict[str, str] = {}
     raw = params.get("genotype") or []
@@ -311,7 +311,7 @@ def sample_choices(*, job: Job, params: dict[str, Any]) -> dict[str, Any]:
         name, _, code = str(item).rpartition(":")
         chosen[name] = code
     return {
-        "sample_choices": [(name, chosen.get(name, "")) for name in job.samples],
+        "sample_choices": [(name, chosen.get(name, "")) for name in samples],
         "zygosity_choices": ZYGOSITY_LABELS,
         "inheritance_modes": INHERITANCE_LABELS,
     }

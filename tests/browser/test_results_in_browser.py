@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -252,3 +253,49 @@ def test_pages_do_not_scroll_sideways_on_a_laptop_or_a_phone(browser, live_serve
             if page_width > window_width:
                 too_wide.append(f"{name} at {width} px: {page_width} px wide")
     assert not too_wide, too_wide
+
+
+def test_a_trio_with_its_pedigree_filtered_de_novo(browser, live_server, settings):
+    """Issue 29: upload a trio with its PED, filter de novo, open the variant and read the three
+    genotypes; then the same through the API; at a laptop's width and a phone's."""
+    data = Path(__file__).resolve().parents[1] / "data"
+    base = live_server.url
+    sign_up(browser, base, "mendel@example.org")
+    browser.get(f"{base}/annotate")
+    browser.find_element(By.NAME, "file").send_keys(str(data / "trio_synthetic.vcf"))
+    browser.find_element(By.NAME, "pedigree").send_keys(str(data / "trio_synthetic.ped"))
+    click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    wait(browser).until(lambda d: "Pending" in d.page_source)
+    worker("run_annotator")
+    job = Job.objects.get()
+    assert job.status == JobStatus.COMPLETED, job.error_message
+    for width, height in ((1366, 900), (390, 844)):
+        browser.set_window_size(width, height)
+        browser.get(f"{base}/annotations/{job.id}")
+        samples = find_testid(browser, "sample-table")
+        assert "CHILD" in samples.text and "affected" in samples.text
+        click(find_testid(browser, "inheritance-de_novo"))
+        wait(browser).until(lambda d: find_testid(d, "match-count").text == "1")
+        row = browser.find_element(By.CSS_SELECTOR, '[data-testid="variant-row"]')
+        assert "20:123395" in row.text
+        click(row.find_element(By.CSS_SELECTOR, '[data-testid="expand"]'))
+        shown = ec.visibility_of_element_located((By.CSS_SELECTOR, '[data-testid="sample-genotypes"]'))
+        table = wait(browser).until(shown)
+        read = {name: table.find_element(By.CSS_SELECTOR, f'[data-testid="genotype-{name}"]').text.split()
+                for name in ("CHILD", "FATHER", "MOTHER")}  # fmt: skip
+        assert read["CHILD"][:3] == ["CHILD", "0/1", "het"] and "15,14" in read["CHILD"]
+        assert read["FATHER"][:3] == ["FATHER", "0/0", "hom_ref"] and read["MOTHER"][:3] == ["MOTHER", "0/0", "hom_ref"]
+        page_width, window_width = browser.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]"
+        )
+        assert page_width <= window_width, f"{page_width} px wide at {width}"
+    # the same through the API
+    from tests.helpers import api_client
+
+    client = Client()
+    client.force_login(job.owner)
+    api = api_client(client)
+    items = api.get(f"/api/v1/jobs/{job.id}/variants", {"inheritance": "de_novo"}).json()["items"]
+    assert [(item["pos"], {name: g["gt"] for name, g in item["samples"].items()}) for item in items] == [
+        (123395, {"CHILD": "0/1", "FATHER": "0/0", "MOTHER": "0/0", "SIB": "0/0"})
+    ]

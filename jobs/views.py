@@ -95,12 +95,9 @@ def _annotate(request: AuthenticatedRequest) -> HttpResponse:
                     normal=data["normal"],
                 )
             except uploads.UploadRejected as exc:
-                field = "file" if data["file"] else "variants"
-                if exc.message.startswith("the pedigree"):
-                    field = "pedigree"
-                elif exc.message.startswith("normal sample"):
-                    field = "normal"
-                form.add_error(field, exc.message)
+                fields = {"the pedigree": "pedigree", "normal sample": "normal"}
+                field = next((f for start, f in fields.items() if exc.message.startswith(start)), None)
+                form.add_error(field or ("file" if data["file"] else "variants"), exc.message)
                 return render(request, "jobs/annotate.html", {**page, "form": form}, status=http_status(exc))
             messages.success(request, f"{job.title} was uploaded and queued for annotation.")
             return redirect("job_detail", job_id=job.id)

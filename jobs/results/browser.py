@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,7 +23,7 @@ from jobs.models import Job
 from jobs.results.downloads import ResultNotAvailable
 from jobs.results.filters import MAX_OFFSET, Cursor, VariantFilter, parse_filter
 from jobs.results.queries import SORTS, VariantTable
-from jobs.results.samples import families, resolve
+from jobs.results.samples import families, resolve, shown_samples
 from jobs.results.schema import IMPACTS, PAGE_FIELDS, VARIANT_CLASSES, TableError
 from jobs.results.tables import table_for
 from jobs.storage import results_storage
@@ -42,23 +43,10 @@ def filter_params(query: QueryDict | dict[str, Any]) -> dict[str, Any]:
     return dict(query)
 
 
-# samples a page (and an API row) shows when none is named: all of a family, the first of a cohort
-ALL_SAMPLES_UP_TO = 16
-FIRST_SAMPLES = 8
-
-
 def job_filter(*, job: Job, params: dict[str, Any], table: VariantTable) -> VariantFilter:
     """The filter of URL parameters with its sample names checked against the job's samples, its
     families from the job's pedigree and its tumour/normal pair (a TableError says what does not fit)."""
     return resolve(parse_filter(params), samples=table.samples, pedigree=job.pedigree, normal=job.normal_sample)
-
-
-def shown_samples(filt: VariantFilter, samples: list[str]) -> list[str]:
-    """The samples whose genotypes rows carry: those the filter names, else all of up to 16, else the first 8."""
-    named = filt.sample_filter.named()
-    if named:
-        return named
-    return samples if len(samples) <= ALL_SAMPLES_UP_TO else samples[:FIRST_SAMPLES]
 
 
 @dataclass
@@ -279,7 +267,7 @@ def job_samples_panel(*, job: Job, charts: dict[str, Any] | None, with_table: bo
                 if table is None or parent not in known or person["individual"] not in known:
                     continue
                 found = _remembered(job, ("mendelian", parent, person["individual"]),
-                                    lambda p=parent, c=person["individual"]: table.mendelian(p, c))  # fmt: skip
+                                    partial(table.mendelian, parent, person["individual"]))  # fmt: skip
                 share = found["errors"] / found["informative"] if found["informative"] else 0.0
                 flagged = found["informative"] >= MENDELIAN_MIN_INFORMATIVE and share > MENDELIAN_FLAG_SHARE
                 pairs.append({"parent": parent, "child": person["individual"], "role": role, **found,

@@ -16,7 +16,8 @@ from django.utils.http import content_disposition_header
 from gas_site.errors import ServiceError
 from jobs.models import Job
 from jobs.results.bgzf import bgzf_stream, filtered_records
-from jobs.results.browser import job_filter, shown_samples
+from jobs.results.browser import job_filter
+from jobs.results.samples import shown_samples
 from jobs.results.schema import TableError
 from jobs.results.tables import table_for
 from jobs.storage import results_storage

@@ -1,16 +1,16 @@
 """What the browser shows: filters from URL parameters (clear errors for bad ones), as SQL, and
 the cursors that page through them."""
 
-# ruff: noqa: S608 - the SQL is built from fixed fragments; every user value is a parameter
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from jobs.annotation.terms import TERMS
-from jobs.results.genotypes import ZYGOSITY_CODES
+from jobs.results.sample_filters import SampleFilter, param_values, parse_sample_filter, sample_conditions
 from jobs.results.schema import IMPACTS, VARIANT_CLASSES, TableError
 
 _RS = re.compile(r"^rs\d+$")
@@ -26,94 +26,6 @@ class Region:
         if not self.start:
             return self.chrom
         return f"{self.chrom}:{self.start}-{self.end}" if self.end else f"{self.chrom}:{self.start}-"
-
-
-INHERITANCE_MODES = ("de_novo", "recessive", "compound_het", "x_linked")
-
-
-@dataclass(frozen=True)
-class Family:
-    """An affected individual with both parents among the samples (from the job's pedigree)."""
-
-    child: str
-    father: str
-    mother: str
-    male: bool | None = None
-    unaffected_siblings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Somatic:
-    """Alleles in the tumour (VAF >= min_tumour_vaf) and absent from the normal (VAF <= max_normal_vaf,
-    depth >= min_normal_dp)."""
-
-    tumour: str
-    normal: str
-    min_tumour_vaf: float = 0.05
-    max_normal_vaf: float = 0.02
-    min_normal_dp: int = 10
-
-
-@dataclass(frozen=True)
-class SampleFilter:
-    """What the samples must hold. ``samples`` are the named ones (``zygosity`` and the minimums
-    apply to each; named alone, a sample is only shown); ``genotypes`` one sample's zygosities;
-    ``carrier_*`` which samples carry the ALT (het or hom_alt; "none" means each is called hom_ref);
-    ``max_carriers`` in at most N samples; ``families`` the inheritance mode's trios (resolved from
-    the pedigree: ``jobs.results.samples``)."""
-
-    samples: tuple[str, ...] = ()
-    zygosity: tuple[str, ...] = ()
-    min_dp: int | None = None
-    min_gq: int | None = None
-    min_vaf: float | None = None
-    genotypes: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    carrier_any: tuple[str, ...] = ()
-    carrier_all: tuple[str, ...] = ()
-    carrier_none: tuple[str, ...] = ()
-    max_carriers: int | None = None
-    inheritance: str = ""
-    proband: str = ""
-    families: tuple[Family, ...] = ()
-    somatic: Somatic | None = None
-    wants_somatic: bool = False
-
-    @property
-    def active(self) -> bool:
-        """Whether anything is filtered (naming samples alone only shows them)."""
-        return bool(self.zygosity or self.min_dp is not None or self.min_gq is not None or self.min_vaf is not None
-                    or self.genotypes or self.carrier_any or self.carrier_all or self.carrier_none
-                    or self.max_carriers is not None or self.inheritance or self.wants_somatic)  # fmt: skip
-
-    def named(self) -> list[str]:
-        """Every sample the filter names, in order, once."""
-        names = [*self.samples, *(name for name, _ in self.genotypes), *self.carrier_any, *self.carrier_all,
-                 *self.carrier_none, *([self.proband] if self.proband else [])]  # fmt: skip
-        for family in self.families:
-            names += [family.child, family.father, family.mother, *family.unaffected_siblings]
-        if self.somatic:
-            names += [self.somatic.tumour, self.somatic.normal]
-        return [name for name in dict.fromkeys(names) if name]
-
-    def query(self) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "sample": list(self.samples), "zygosity": ",".join(self.zygosity),
-            "min_dp": "" if self.min_dp is None else str(self.min_dp),
-            "min_gq": "" if self.min_gq is None else str(self.min_gq),
-            "min_vaf": "" if self.min_vaf is None else str(self.min_vaf),
-            "genotype": [f"{name}:{','.join(codes)}" for name, codes in self.genotypes],
-            "carrier_any": list(self.carrier_any), "carrier_all": list(self.carrier_all),
-            "carrier_none": list(self.carrier_none),
-            "max_carriers": "" if self.max_carriers is None else str(self.max_carriers),
-            "inheritance": self.inheritance, "proband": self.proband,
-            "somatic": "yes" if self.wants_somatic else "",
-        }  # fmt: skip
-        if self.somatic and self.wants_somatic:
-            params |= {"tumour": self.somatic.tumour, "normal": self.somatic.normal,
-                       "min_tumour_vaf": str(self.somatic.min_tumour_vaf),
-                       "max_normal_vaf": str(self.somatic.max_normal_vaf),
-                       "min_normal_dp": str(self.somatic.min_normal_dp)}  # fmt: skip
-        return {key: value for key, value in params.items() if value}
 
 
 @dataclass(frozen=True)
@@ -153,13 +65,6 @@ class VariantFilter:
         return {key: value for key, value in params.items() if value} | self.sample_filter.query()
 
 
-def _values(params: Mapping[str, Any], name: str, separator: str = ",") -> list[str]:
-    """A parameter's values: repeated, or ``separator``-separated within one."""
-    raw = params.get(name) or ""
-    items = raw if isinstance(raw, list | tuple) else [raw]
-    return [part.strip() for item in items for part in re.split(separator, str(item)) if part.strip()]
-
-
 _REGION = re.compile(r"^(?P<chrom>[A-Za-z0-9_.]+)(?::(?P<start>[\d,]+)(?:-(?P<end>[\d,]*))?)?$")
 
 
@@ -185,16 +90,16 @@ def parse_region(text: str) -> Region:
 def parse_filter(params: Mapping[str, Any]) -> VariantFilter:
     """A VariantFilter from URL parameters (consequence, impact, gene, biotype, region, class,
     dbsnp=yes|no, annotated=yes|no, q, show=all); a TableError names the parameter and what it expects."""
-    consequences = tuple(_values(params, "consequence"))
+    consequences = tuple(param_values(params, "consequence"))
     unknown = [term for term in consequences if term not in TERMS]
     if unknown:
         raise TableError(
             f"consequence {', '.join(unknown)}: not a consequence term VEP reports (for example missense_variant)"
         )
-    impacts = tuple(value.upper() for value in _values(params, "impact"))
+    impacts = tuple(value.upper() for value in param_values(params, "impact"))
     if bad := [value for value in impacts if value not in IMPACTS]:
         raise TableError(f"impact {', '.join(bad)}: expected one of {', '.join(IMPACTS)}")
-    classes = tuple(_values(params, "class"))
+    classes = tuple(param_values(params, "class"))
     if bad := [value for value in classes if value not in VARIANT_CLASSES]:
         raise TableError(f"class {', '.join(bad)}: expected one of {', '.join(VARIANT_CLASSES)}")
     dbsnp_text = _yes_no(params, "dbsnp")
@@ -209,8 +114,8 @@ def parse_filter(params: Mapping[str, Any]) -> VariantFilter:
         sample_filter=parse_sample_filter(params),
         consequences=consequences,
         impacts=impacts,
-        genes=tuple(_values(params, "gene"))[:200],
-        biotypes=tuple(_values(params, "biotype")),
+        genes=tuple(param_values(params, "gene"))[:200],
+        biotypes=tuple(param_values(params, "biotype")),
         regions=_regions(params),
         variant_classes=classes,
         in_dbsnp=None if not dbsnp_text else dbsnp_text in ("yes", "true"),
@@ -218,70 +123,6 @@ def parse_filter(params: Mapping[str, Any]) -> VariantFilter:
         text=text,
         per_variant=show == "variant",
     )
-
-
-def _number(params: Mapping[str, Any], name: str, kind: type, low: float, high: float) -> Any:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        value = kind(str(raw).strip())
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        noun = "a whole number" if kind is int else "a number"
-        raise TableError(f"{name} {str(raw)[:40]!r}: expected {noun} from {low:g} to {high:g}")
-    return value
-
-
-def _zygosities(values: list[str], name: str) -> tuple[str, ...]:
-    if bad := [value for value in values if value not in ZYGOSITY_CODES]:
-        raise TableError(f"{name} {', '.join(bad)}: expected one of {', '.join(ZYGOSITY_CODES)} (alt: het or hom_alt)")
-    return tuple(dict.fromkeys(values))
-
-
-def parse_sample_filter(params: Mapping[str, Any]) -> SampleFilter:
-    """The sample filters of URL parameters: sample (repeatable), zygosity, min_dp, min_gq, min_vaf,
-    genotype=NAME:zygosity[,zygosity], carrier_any / carrier_all / carrier_none, max_carriers,
-    inheritance (with proband), somatic=yes (with tumour, normal, min_tumour_vaf, max_normal_vaf,
-    min_normal_dp). Names are checked against the job's samples later (jobs.results.samples)."""
-    samples = tuple(dict.fromkeys(_values(params, "sample")))[:200]
-    genotypes = []
-    for item in _values(params, "genotype", r"\s*;\s*"):
-        name, _, codes = item.rpartition(":")
-        if not name:
-            raise TableError(f"genotype {item[:60]!r}: expected SAMPLE:zygosity (for example HG00096:het)")
-        genotypes.append((name, _zygosities(codes.split(","), "genotype")))
-    inheritance = str(params.get("inheritance") or "").strip()
-    if inheritance and inheritance not in INHERITANCE_MODES:
-        raise TableError(f"inheritance {inheritance[:40]!r}: expected one of {', '.join(INHERITANCE_MODES)}")
-    somatic = _yes_no(params, "somatic") in ("yes", "true")
-    tumour, normal = str(params.get("tumour") or "").strip(), str(params.get("normal") or "").strip()
-    return SampleFilter(
-        samples=samples,
-        zygosity=_zygosities(_values(params, "zygosity"), "zygosity"),
-        min_dp=_number(params, "min_dp", int, 0, 10**9),
-        min_gq=_number(params, "min_gq", int, 0, 10**9),
-        min_vaf=_number(params, "min_vaf", float, 0, 1),
-        genotypes=tuple(genotypes)[:200],
-        carrier_any=tuple(_values(params, "carrier_any"))[:200],
-        carrier_all=tuple(_values(params, "carrier_all"))[:200],
-        carrier_none=tuple(_values(params, "carrier_none"))[:200],
-        max_carriers=_number(params, "max_carriers", int, 0, 10**9),
-        inheritance=inheritance,
-        proband=str(params.get("proband") or "").strip(),
-        wants_somatic=somatic,
-        somatic=Somatic(
-            tumour=tumour, normal=normal,
-            min_tumour_vaf=_default(_number(params, "min_tumour_vaf", float, 0, 1), Somatic.min_tumour_vaf),
-            max_normal_vaf=_default(_number(params, "max_normal_vaf", float, 0, 1), Somatic.max_normal_vaf),
-            min_normal_dp=_default(_number(params, "min_normal_dp", int, 0, 10**9), Somatic.min_normal_dp),
-        ) if somatic else None,
-    )  # fmt: skip
-
-
-def _default(value: Any, default: Any) -> Any:
-    return default if value is None else value
 
 
 def _yes_no(params: Mapping[str, Any], name: str) -> str:
@@ -294,7 +135,7 @@ def _yes_no(params: Mapping[str, Any], name: str) -> str:
 def _regions(params: Mapping[str, Any]) -> tuple[Region, ...]:
     """The region filter's regions (separated by ``;`` or spaces, at most 50); a value given that
     holds none (``;;;``) is an error, not "no filter"."""
-    values = _values(params, "region", r"[;\s]+")
+    values = param_values(params, "region", r"[;\s]+")
     raw = params.get("region") or ""
     if not values and any(str(item).strip() for item in (raw if isinstance(raw, list | tuple) else [raw])):
         raise TableError(f"region {str(raw)[:40]!r}: expected chromosome:start-end (for example 20:1000000-2000000)")
@@ -335,8 +176,9 @@ def where_clause(filt: VariantFilter, *, entries: bool) -> tuple[str, list[Any]]
         conditions.append("in_dbsnp" if filt.in_dbsnp else "NOT in_dbsnp")
     if filt.annotated is not None:  # (a record without CSQ is one row with no consequence)
         conditions.append("Consequence <> ''" if filt.annotated else "Consequence = ''")
-    if filt.sample_filter.active:
-        sql, values = sample_conditions(filt)
+    if filt.sample_filter.active:  # (compound het pairs within what the rest of the filter keeps)
+        rest = replace(filt, sample_filter=replace(filt.sample_filter, inheritance="", families=()))
+        sql, values = sample_conditions(filt.sample_filter, rest=partial(where_clause, rest, entries=True))
         conditions += sql
         params += values
     if entries:
@@ -361,128 +203,6 @@ def where_clause(filt: VariantFilter, *, entries: bool) -> tuple[str, list[Any]]
                 conditions.append("(contains(lower(HGVSc), ?) OR contains(lower(HGVSp), ?) OR contains(lower(id), ?))")
                 params += [filt.text.lower()] * 3
     return (" AND ".join(conditions) or "TRUE"), params
-
-
-# -- the sample filters, on the genotype table g (sample, v, zyg, any_alt, dp, gq, vaf) -----------------
-# A sample without a row for a variant has the record's bare hom-ref genotype (the table's ref_gt).
-_CARRIES = "zyg IN (1, 2)"
-
-
-def _in_rows(condition: str) -> str:
-    return f"v IN (SELECT v FROM g WHERE sample = ? AND {condition})"
-
-
-def _hom_ref(strict: bool = False) -> str:
-    """Called hom_ref for this ALT (``strict``: no copy of any ALT either): a stored row that says so,
-    or no row (the record's bare hom-ref)."""
-    return f"v NOT IN (SELECT v FROM g WHERE sample = ? AND (zyg <> 0{' OR any_alt > 0' if strict else ''}))"
-
-
-def _zygosity_condition(codes: tuple[str, ...], minimums: str, minimum_params: list[Any]) -> tuple[str, list[Any]]:
-    """One sample having one of ``codes`` and the minimums (its name is the first parameter)."""
-    numbers = sorted({code for name in codes for code in ZYGOSITY_CODES[name]})
-    if 0 in numbers and not minimums:  # (hom_ref: no row counts too)
-        others = ", ".join(str(code) for code in range(4) if code not in numbers) or "-1"
-        return f"v NOT IN (SELECT v FROM g WHERE sample = ? AND zyg IN ({others}))", []
-    wanted = f"zyg IN ({', '.join(map(str, numbers))})" if numbers else "TRUE"
-    return _in_rows(wanted + minimums), minimum_params
-
-
-def sample_conditions(filt: VariantFilter) -> tuple[list[str], list[Any]]:
-    """SQL conditions (on v) of the filter's sample part, and their parameters."""
-    sf = filt.sample_filter
-    conditions: list[str] = []
-    params: list[Any] = []
-    minimums, minimum_params = "", []
-    for column, value in (("dp", sf.min_dp), ("gq", sf.min_gq), ("vaf", sf.min_vaf)):
-        if value is not None:
-            minimums += f" AND {column} >= ?"
-            minimum_params.append(value)
-    if sf.zygosity or minimums:
-        for name in sf.samples:
-            sql, extra = _zygosity_condition(sf.zygosity, minimums, minimum_params)
-            conditions.append(sql)
-            params += [name, *extra]
-    for name, codes in sf.genotypes:
-        sql, extra = _zygosity_condition(codes, "", [])
-        conditions.append(sql)
-        params += [name, *extra]
-    if sf.carrier_any:
-        conditions.append(f"v IN (SELECT v FROM g WHERE sample IN (SELECT unnest(?)) AND {_CARRIES})")
-        params.append(list(sf.carrier_any))
-    for name in sf.carrier_all:
-        conditions.append(_in_rows(_CARRIES))
-        params.append(name)
-    if sf.carrier_none:
-        conditions.append("v NOT IN (SELECT v FROM g WHERE sample IN (SELECT unnest(?)) AND zyg <> 0)")
-        params.append(list(sf.carrier_none))
-    if sf.max_carriers is not None:
-        conditions.append("coalesce(carriers, 0) <= ?")
-        params.append(sf.max_carriers)
-    if sf.inheritance:
-        sql, extra = _inheritance(filt)
-        conditions.append(sql)
-        params += extra
-    if sf.wants_somatic and sf.somatic:
-        tumour, normal = sf.somatic, sf.somatic.normal
-        conditions += [_in_rows(f"{_CARRIES} AND vaf >= ?"),
-                       _in_rows("(vaf <= ? OR (vaf IS NULL AND zyg = 0)) AND dp >= ?")]  # fmt: skip
-        params += [tumour.tumour, tumour.min_tumour_vaf, normal, tumour.max_normal_vaf, tumour.min_normal_dp]
-    return conditions, params
-
-
-_X_NAMES = ("X", "chrX", "23")
-
-
-def _inheritance(filt: VariantFilter) -> tuple[str, list[Any]]:
-    """The inheritance mode for any of the filter's families (one condition on v)."""
-    sf = filt.sample_filter
-    parts: list[str] = []
-    params: list[Any] = []
-    for family in sf.families:
-        child, father, mother = family.child, family.father, family.mother
-        sibs = family.unaffected_siblings
-        if sf.inheritance == "de_novo":
-            parts.append(f"({_in_rows(_CARRIES)} AND {_hom_ref(True)} AND {_hom_ref(True)})")
-            params += [child, father, mother]
-        elif sf.inheritance == "recessive":
-            sql = f"{_in_rows('zyg = 2')} AND {_in_rows('zyg = 1')} AND {_in_rows('zyg = 1')}"
-            sql += "".join(" AND v NOT IN (SELECT v FROM g WHERE sample = ? AND zyg = 2)" for _ in sibs)
-            parts.append(f"({sql})")
-            params += [child, father, mother, *sibs]
-        elif sf.inheritance == "x_linked":
-            if family.male:  # (an affected male: hemizygous, or hom_alt; the mother het, the father not carrying)
-                parts.append(f"(chrom IN {_X_NAMES} AND {_in_rows('zyg = 2')} AND {_in_rows('zyg = 1')} "
-                             f"AND {_hom_ref()})")  # fmt: skip
-                params += [child, mother, father]
-        else:
-            sql, extra = _compound_het(filt, family)
-            parts.append(sql)
-            params += extra
-    return ("(" + " OR ".join(parts) + ")") if parts else "FALSE", params
-
-
-def _compound_het(filt: VariantFilter, family: Family) -> tuple[str, list[Any]]:
-    """Per gene, the child's het alleles from the mother only paired with those from the father only
-    (the other parent called hom_ref, neither parent hom_alt), less pairs an unaffected sibling
-    carries both of; among the entries the rest of the filter keeps."""
-    rest = replace(filt, sample_filter=replace(filt.sample_filter, inheritance="", families=()))
-    where, params = where_clause(rest, entries=True)
-    child_het, het, ref = _in_rows("zyg = 1"), _in_rows("zyg = 1"), _hom_ref()
-    sib_pairs = "".join(
-        " AND NOT (m.v IN (SELECT v FROM g WHERE sample = ? AND zyg IN (1, 2))"
-        " AND p.v IN (SELECT v FROM g WHERE sample = ? AND zyg IN (1, 2)))"
-        for _ in family.unaffected_siblings
-    )
-    sql = f"""v IN (WITH cand AS (SELECT DISTINCT Gene, v FROM t WHERE {where} AND Gene <> '' AND {child_het}),
-        maternal AS (SELECT Gene, v FROM cand WHERE {het} AND {ref}),
-        paternal AS (SELECT Gene, v FROM cand WHERE {het} AND {ref}),
-        pairs AS (SELECT m.v AS mv, p.v AS pv FROM maternal m JOIN paternal p USING (Gene) WHERE TRUE{sib_pairs})
-        SELECT mv FROM pairs UNION SELECT pv FROM pairs)"""
-    params += [family.child, family.mother, family.father, family.father, family.mother]
-    for sib in family.unaffected_siblings:
-        params += [sib, sib]
-    return sql, params
 
 
 MAX_OFFSET = 10**9  # (rows into a list: a cursor past it is not one this service gave)

@@ -10,13 +10,27 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from jobs.results.filters import Family, Somatic, VariantFilter
+from jobs.results.filters import VariantFilter
+from jobs.results.sample_filters import Family, Somatic
 from jobs.results.schema import TableError
 
 MAX_PED_BYTES = 1 << 20
 MAX_PED_INDIVIDUALS = 10_000
 SEXES = {"1": "male", "2": "female"}
 PHENOTYPES = {"1": "unaffected", "2": "affected"}
+
+
+# samples a page (and an API row) shows when none is named: all of a family, the first of a cohort
+ALL_SAMPLES_UP_TO = 16
+FIRST_SAMPLES = 8
+
+
+def shown_samples(filt: VariantFilter, samples: list[str]) -> list[str]:
+    """The samples whose genotypes rows carry: those the filter names, else all of up to 16, else the first 8."""
+    named = filt.sample_filter.named()
+    if named:
+        return named
+    return samples if len(samples) <= ALL_SAMPLES_UP_TO else samples[:FIRST_SAMPLES]
 
 
 class PedigreeError(TableError):

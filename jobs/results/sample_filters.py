@@ -289,11 +289,15 @@ def _compound_het(family: Family, rest: Callable[[], tuple[str, list[Any]]]) -> 
         " AND p.v IN (SELECT v FROM g WHERE sample = ? AND zyg IN (1, 2)))"
         for _ in family.unaffected_siblings
     )
+    found = "SELECT mv FROM pairs UNION SELECT pv FROM pairs"
+    if not family.unaffected_siblings:  # (no pair to rule out: a gene with one of each keeps them all, unpaired)
+        found = ("SELECT v FROM maternal WHERE Gene IN (SELECT Gene FROM paternal) "
+                 "UNION SELECT v FROM paternal WHERE Gene IN (SELECT Gene FROM maternal)")  # fmt: skip
     sql = f"""v IN (WITH cand AS (SELECT DISTINCT Gene, v FROM t WHERE {where} AND Gene <> '' AND {child_het}),
         maternal AS (SELECT Gene, v FROM cand WHERE {het} AND {ref}),
         paternal AS (SELECT Gene, v FROM cand WHERE {het} AND {ref}),
         pairs AS (SELECT m.v AS mv, p.v AS pv FROM maternal m JOIN paternal p USING (Gene) WHERE TRUE{sib_pairs})
-        SELECT mv FROM pairs UNION SELECT pv FROM pairs)"""
+        {found})"""
     params += [family.child, family.mother, family.father, family.father, family.mother]
     for sib in family.unaffected_siblings:
         params += [sib, sib]

@@ -91,6 +91,12 @@ def test_each_inheritance_mode_finds_exactly_its_variants(signed_in_client, subm
         ("20", 71381, "T"), ("20", 81723, "A"), ("20", 207824, "A"), ("20", 207824, "C"),
     ]  # fmt: skip
     assert positions(api, job, inheritance="x_linked") == [("X", 3000000, "G")]  # (3100000: the father carries it)
+    # without the sibling (no pair to rule out: the pairs are not listed one by one), the same answer
+    lifecycle.job_set_pedigree(job=job, text="\n".join(TRIO_PED.read_text().splitlines()[:4]))
+    assert positions(api, job, inheritance="compound_het") == [
+        ("20", 71381, "T"), ("20", 81723, "A"), ("20", 207824, "A"), ("20", 207824, "C"),
+    ]  # fmt: skip
+    assert ("20", 143246, "A") in positions(api, job, inheritance="recessive")  # (no sibling to rule it out)
     # genes with a compound-het pair
     genes = api.get(f"/api/v1/jobs/{job.id}/genes", {"inheritance": "compound_het"}).json()["items"]
     assert "DEFB125" in {gene["symbol"] for gene in genes}

@@ -37,6 +37,15 @@ HOM_REF, HET, HOM_ALT, MISSING = range(4)
 ZYGOSITY_CODES = {"hom_ref": (HOM_REF,), "het": (HET,), "hom_alt": (HOM_ALT,), "missing": (MISSING,),
                   "alt": (HET, HOM_ALT)}  # fmt: skip
 
+# a job of up to this many samples also keeps, per variant, one letter per sample in the variant table
+# (``zygs``: 0 hom_ref, o hom_ref for this ALT but another ALT carried, 1 het, 2 hom_alt, 3 missing), so
+# that a family's filters need no join; larger cohorts filter on the genotype table
+ZYGS_UP_TO = 64
+ZYG_LETTERS = "0123o"
+OTHER_ALT = 4
+# the letters of each "zygosity=" value, and of "no copy of any ALT"
+ZYG_LETTERS_OF = {"hom_ref": "0o", "het": "1", "hom_alt": "2", "missing": "3", "alt": "12"}
+
 # FORMAT fields every genotype row keeps (beside GT); an operator may list more
 STORED_FIELDS = ("DP", "GQ", "AD")
 
@@ -129,8 +138,9 @@ def _as_int(values: pa.Array, pattern: str = _DIGITS) -> pa.Array:
 
 class GenotypeSink:
     """Collects each batch's genotype rows (unsorted, in a partial file), then sorts them into the
-    genotype table. ``add`` answers, per allele of the batch, how many samples carry it and the
-    bare hom-ref text of its record's omitted samples (None when every sample is stored)."""
+    genotype table. ``add`` answers, per allele of the batch, how many samples carry it, the bare
+    hom-ref text of its record's omitted samples (None when every sample is stored) and, for up to
+    ZYGS_UP_TO samples, its samples' zygosity letters (else None)."""
 
     def __init__(self, samples: Sequence[str], path: Path, *, extra_fields: Sequence[str] = ()) -> None:
         self.samples = list(samples)
@@ -145,7 +155,7 @@ class GenotypeSink:
     def add(
         self, cells_by_sample: Sequence[pa.Array], formats: list[str], parent: np.ndarray, alt_index: np.ndarray,
         first_v: int,
-    ) -> tuple[np.ndarray, list[str | None]]:  # fmt: skip
+    ) -> tuple[np.ndarray, list[str | None], list[str] | None]:  # fmt: skip
         records, count = len(formats), len(self.samples)
         alleles = len(parent)
         keys = [text.split(":") for text in formats]
@@ -198,7 +208,12 @@ class GenotypeSink:
         if len(keep):
             self._write(keep, cell, code, zyg, sample_of, allele_of, alt_index, first_v, field,
                         copies_of, any_alt_of, phased_of)  # fmt: skip
-        return carriers, [ref_text[r] for r in parent]
+        zygs = None
+        if count <= ZYGS_UP_TO:  # (a family: every sample's zygosity in one short text per variant)
+            letters = np.where((zyg == HOM_REF) & (any_alt_of[code] > 0), OTHER_ALT, zyg)
+            matrix = np.asarray(list(ZYG_LETTERS))[letters].reshape(count, alleles).T
+            zygs = ["".join(row) for row in matrix]
+        return carriers, [ref_text[r] for r in parent], zygs
 
     def _write(self, keep, cell, code, zyg, sample_of, allele_of, alt_index, first_v, field,  # type: ignore[no-untyped-def]
                copies_of, any_alt_of, phased_of) -> None:  # fmt: skip

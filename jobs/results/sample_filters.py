@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.results.genotypes import ZYGOSITY_CODES
+from jobs.results.genotypes import ZYG_LETTERS, ZYG_LETTERS_OF, ZYGOSITY_CODES
 from jobs.results.schema import TableError
 
 
@@ -77,6 +77,8 @@ class SampleFilter:
     families: tuple[Family, ...] = ()
     somatic: Somatic | None = None
     wants_somatic: bool = False
+    # each sample's 1-based place in the variant table's zygs (a family's job; empty: filter on g)
+    positions: tuple[tuple[str, int], ...] = ()
 
     @property
     def active(self) -> bool:
@@ -180,125 +182,123 @@ def _default(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-# -- the sample filters, on the genotype table g (sample, v, zyg, any_alt, dp, gq, vaf) -----------------
-# A sample without a row for a variant has the record's bare hom-ref genotype (the table's ref_gt).
-_CARRIES = "zyg IN (1, 2)"
+# -- the sample filters as SQL ---------------------------------------------------------------------------
+# A family's job (positions known) reads each sample's zygosity letter from the variant table's zygs
+# (genotypes.ZYG_LETTERS), with no join; a cohort's reads the genotype table g (sample, v, zyg, any_alt,
+# dp, gq, vaf), where a sample without a row has the record's bare hom-ref genotype (letter 0).
+_LETTER_SQL = {"0": "(zyg = 0 AND any_alt = 0)", "o": "(zyg = 0 AND any_alt > 0)", "1": "zyg = 1", "2": "zyg = 2",
+               "3": "zyg = 3"}  # fmt: skip
 
 
-def _in_rows(condition: str) -> str:
-    return f"v IN (SELECT v FROM g WHERE sample = ? AND {condition})"
+class _Genotypes:
+    """Conditions on the samples' genotypes of a variant (each: SQL and its parameters)."""
+
+    def __init__(self, sf: SampleFilter) -> None:
+        self.positions = dict(sf.positions)
+
+    def has(self, name: str, letters: str, *, v: str = "v", zygs: str = "zygs") -> tuple[str, list[Any]]:
+        """The sample's zygosity for the ALT is one of ``letters``."""
+        if name in self.positions:  # (the letters are the service's own constants)
+            chosen = ", ".join(f"'{letter}'" for letter in sorted(set(letters)))
+            return f"substr({zygs}, {self.positions[name]}, 1) IN ({chosen})", []
+        if "0" in letters:  # (no row is a bare hom-ref: rule out the rows that are not one of them)
+            others = " OR ".join(_LETTER_SQL[letter] for letter in ZYG_LETTERS if letter not in letters) or "FALSE"
+            return f"{v} NOT IN (SELECT v FROM g WHERE sample = ? AND ({others}))", [name]
+        wanted = " OR ".join(_LETTER_SQL[letter] for letter in letters)
+        return f"{v} IN (SELECT v FROM g WHERE sample = ? AND ({wanted}))", [name]
+
+    @staticmethod
+    def rows(name: str, condition: str, params: list[Any]) -> tuple[str, list[Any]]:
+        """A stored genotype row of the sample meeting ``condition`` (depths, qualities, VAF)."""
+        return f"v IN (SELECT v FROM g WHERE sample = ? AND {condition})", [name, *params]
 
 
-def _hom_ref(strict: bool = False) -> str:
-    """Called hom_ref for this ALT (``strict``: no copy of any ALT either): a stored row that says so,
-    or no row (the record's bare hom-ref)."""
-    return f"v NOT IN (SELECT v FROM g WHERE sample = ? AND (zyg <> 0{' OR any_alt > 0' if strict else ''}))"
+def _all(parts: list[tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
+    return "(" + " AND ".join(sql for sql, _ in parts) + ")", [value for _, values in parts for value in values]
 
 
-def _zygosity_condition(codes: tuple[str, ...], minimums: str, minimum_params: list[Any]) -> tuple[str, list[Any]]:
-    """One sample having one of ``codes`` and the minimums (its name is the first parameter)."""
-    numbers = sorted({code for name in codes for code in ZYGOSITY_CODES[name]})
-    if 0 in numbers and not minimums:  # (hom_ref: no row counts too)
-        others = ", ".join(str(code) for code in range(4) if code not in numbers) or "-1"
-        return f"v NOT IN (SELECT v FROM g WHERE sample = ? AND zyg IN ({others}))", []
-    wanted = f"zyg IN ({', '.join(map(str, numbers))})" if numbers else "TRUE"
-    return _in_rows(wanted + minimums), minimum_params
+def _letters(codes: tuple[str, ...]) -> str:
+    return "".join(ZYG_LETTERS_OF[code] for code in codes)
 
 
 def sample_conditions(sf: SampleFilter, *, rest: Callable[[], tuple[str, list[Any]]]) -> tuple[list[str], list[Any]]:
     """SQL conditions (on v) of a filter's sample part, and their parameters (``rest``: the SQL of
     the rest of the filter, within which compound-het pairs are formed)."""
-    conditions: list[str] = []
-    params: list[Any] = []
-    minimums, minimum_params = "", []
+    gts = _Genotypes(sf)
+    found: list[tuple[str, list[Any]]] = []
+    minimums, minimum_params = [], []
     for column, value in (("dp", sf.min_dp), ("gq", sf.min_gq), ("vaf", sf.min_vaf)):
         if value is not None:
-            minimums += f" AND {column} >= ?"
+            minimums.append(f"{column} >= ?")
             minimum_params.append(value)
-    if sf.zygosity or minimums:
-        for name in sf.samples:
-            sql, extra = _zygosity_condition(sf.zygosity, minimums, minimum_params)
-            conditions.append(sql)
-            params += [name, *extra]
-    for name, codes in sf.genotypes:
-        sql, extra = _zygosity_condition(codes, "", [])
-        conditions.append(sql)
-        params += [name, *extra]
+    for name in sf.samples if (sf.zygosity or minimums) else ():
+        if minimums:
+            wanted = " OR ".join(_LETTER_SQL[letter] for letter in _letters(sf.zygosity)) if sf.zygosity else "TRUE"
+            found.append(gts.rows(name, f"({wanted}) AND " + " AND ".join(minimums), minimum_params))
+        else:
+            found.append(gts.has(name, _letters(sf.zygosity)))
+    found += [gts.has(name, _letters(codes)) for name, codes in sf.genotypes]
     if sf.carrier_any:
-        conditions.append(f"v IN (SELECT v FROM g WHERE sample IN (SELECT unnest(?)) AND {_CARRIES})")
-        params.append(list(sf.carrier_any))
-    for name in sf.carrier_all:
-        conditions.append(_in_rows(_CARRIES))
-        params.append(name)
-    if sf.carrier_none:
-        conditions.append("v NOT IN (SELECT v FROM g WHERE sample IN (SELECT unnest(?)) AND zyg <> 0)")
-        params.append(list(sf.carrier_none))
+        anyone = [gts.has(name, "12") for name in sf.carrier_any]
+        found.append(("(" + " OR ".join(sql for sql, _ in anyone) + ")", [p for _, ps in anyone for p in ps]))
+    found += [gts.has(name, "12") for name in sf.carrier_all]
+    found += [gts.has(name, "0o") for name in sf.carrier_none]
     if sf.max_carriers is not None:
-        conditions.append("coalesce(carriers, 0) <= ?")
-        params.append(sf.max_carriers)
+        found.append(("coalesce(carriers, 0) <= ?", [sf.max_carriers]))
     if sf.inheritance:
-        sql, extra = _inheritance(sf, rest)
-        conditions.append(sql)
-        params += extra
+        found.append(_inheritance(sf, gts, rest))
     if sf.wants_somatic and sf.somatic:
-        tumour, normal = sf.somatic, sf.somatic.normal
-        conditions += [_in_rows(f"{_CARRIES} AND vaf >= ?"),
-                       _in_rows("(vaf <= ? OR (vaf IS NULL AND zyg = 0)) AND dp >= ?")]  # fmt: skip
-        params += [tumour.tumour, tumour.min_tumour_vaf, normal, tumour.max_normal_vaf, tumour.min_normal_dp]
-    return conditions, params
+        pair = sf.somatic
+        found.append(gts.rows(pair.tumour, "zyg IN (1, 2) AND vaf >= ?", [pair.min_tumour_vaf]))
+        found.append(gts.rows(pair.normal, "(vaf <= ? OR (vaf IS NULL AND zyg = 0)) AND dp >= ?",
+                              [pair.max_normal_vaf, pair.min_normal_dp]))  # fmt: skip
+    return [sql for sql, _ in found], [value for _, values in found for value in values]
 
 
 _X_NAMES = ("X", "chrX", "23")
 
 
-def _inheritance(sf: SampleFilter, rest: Callable[[], tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
+def _inheritance(sf: SampleFilter, gts: _Genotypes, rest: Callable[[], tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
     """The inheritance mode for any of the filter's families (one condition on v)."""
-    parts: list[str] = []
-    params: list[Any] = []
+    parts: list[tuple[str, list[Any]]] = []
     for family in sf.families:
         child, father, mother = family.child, family.father, family.mother
-        sibs = family.unaffected_siblings
-        if sf.inheritance == "de_novo":
-            parts.append(f"({_in_rows(_CARRIES)} AND {_hom_ref(True)} AND {_hom_ref(True)})")
-            params += [child, father, mother]
+        if sf.inheritance == "de_novo":  # (both parents called, with no copy of any ALT)
+            parts.append(_all([gts.has(child, "12"), gts.has(father, "0"), gts.has(mother, "0")]))
         elif sf.inheritance == "recessive":
-            sql = f"{_in_rows('zyg = 2')} AND {_in_rows('zyg = 1')} AND {_in_rows('zyg = 1')}"
-            sql += "".join(" AND v NOT IN (SELECT v FROM g WHERE sample = ? AND zyg = 2)" for _ in sibs)
-            parts.append(f"({sql})")
-            params += [child, father, mother, *sibs]
+            sibs = [gts.has(sib, "0o13") for sib in family.unaffected_siblings]
+            parts.append(_all([gts.has(child, "2"), gts.has(father, "1"), gts.has(mother, "1"), *sibs]))
         elif sf.inheritance == "x_linked":
             if family.male:  # (an affected male: hemizygous, or hom_alt; the mother het, the father not carrying)
-                parts.append(f"(chrom IN {_X_NAMES} AND {_in_rows('zyg = 2')} AND {_in_rows('zyg = 1')} "
-                             f"AND {_hom_ref()})")  # fmt: skip
-                params += [child, mother, father]
+                x: tuple[str, list[Any]] = (f"chrom IN {_X_NAMES}", [])
+                parts.append(_all([x, gts.has(child, "2"), gts.has(mother, "1"), gts.has(father, "0o")]))
         else:
-            sql, extra = _compound_het(family, rest)
-            parts.append(sql)
-            params += extra
-    return ("(" + " OR ".join(parts) + ")") if parts else "FALSE", params
+            parts.append(_compound_het(family, gts, rest))
+    if not parts:
+        return "FALSE", []
+    return "(" + " OR ".join(sql for sql, _ in parts) + ")", [value for _, values in parts for value in values]
 
 
-def _compound_het(family: Family, rest: Callable[[], tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
+def _compound_het(family: Family, gts: _Genotypes, rest: Callable[[], tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
     """Per gene, the child's het alleles from the mother only paired with those from the father only
     (the other parent called hom_ref, neither parent hom_alt), less pairs an unaffected sibling
     carries both of; among the entries the rest of the filter keeps."""
     where, params = rest()
-    child_het, het, ref = _in_rows("zyg = 1"), _in_rows("zyg = 1"), _hom_ref()
-    sib_pairs = "".join(
-        " AND NOT (m.v IN (SELECT v FROM g WHERE sample = ? AND zyg IN (1, 2))"
-        " AND p.v IN (SELECT v FROM g WHERE sample = ? AND zyg IN (1, 2)))"
-        for _ in family.unaffected_siblings
-    )
+    child_het = gts.has(family.child, "1")
+    maternal = _all([gts.has(family.mother, "1"), gts.has(family.father, "0o")])
+    paternal = _all([gts.has(family.father, "1"), gts.has(family.mother, "0o")])
+    sibs = []
+    for sib in family.unaffected_siblings:
+        both = _all([gts.has(sib, "12", v="m.v", zygs="m.zygs"), gts.has(sib, "12", v="p.v", zygs="p.zygs")])
+        sibs.append((f"NOT {both[0]}", both[1]))
+    kept = _all([("TRUE", []), *sibs])
     found = "SELECT mv FROM pairs UNION SELECT pv FROM pairs"
     if not family.unaffected_siblings:  # (no pair to rule out: a gene with one of each keeps them all, unpaired)
         found = ("SELECT v FROM maternal WHERE Gene IN (SELECT Gene FROM paternal) "
                  "UNION SELECT v FROM paternal WHERE Gene IN (SELECT Gene FROM maternal)")  # fmt: skip
-    sql = f"""v IN (WITH cand AS (SELECT DISTINCT Gene, v FROM t WHERE {where} AND Gene <> '' AND {child_het}),
-        maternal AS (SELECT Gene, v FROM cand WHERE {het} AND {ref}),
-        paternal AS (SELECT Gene, v FROM cand WHERE {het} AND {ref}),
-        pairs AS (SELECT m.v AS mv, p.v AS pv FROM maternal m JOIN paternal p USING (Gene) WHERE TRUE{sib_pairs})
+    sql = f"""v IN (WITH cand AS (SELECT DISTINCT Gene, v, zygs FROM t WHERE {where} AND Gene <> '' AND {child_het[0]}),
+        maternal AS (SELECT Gene, v, zygs FROM cand WHERE {maternal[0]}),
+        paternal AS (SELECT Gene, v, zygs FROM cand WHERE {paternal[0]}),
+        pairs AS (SELECT m.v AS mv, p.v AS pv FROM maternal m JOIN paternal p USING (Gene) WHERE {kept[0]})
         {found})"""
-    params += [family.child, family.mother, family.father, family.father, family.mother]
-    for sib in family.unaffected_siblings:
-        params += [sib, sib]
-    return sql, params
+    return sql, [*params, *child_het[1], *maternal[1], *paternal[1], *kept[1]]

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from jobs.results.filters import VariantFilter
+from jobs.results.genotypes import ZYGS_UP_TO
 from jobs.results.sample_filters import Family, Somatic
 from jobs.results.schema import TableError
 
@@ -147,6 +148,8 @@ def resolve(filt: VariantFilter, *, samples: Sequence[str], pedigree: Sequence[d
         updates["families"] = tuple(found)
     if sf.wants_somatic and sf.somatic:
         updates["somatic"] = _pair(sf.somatic, samples, normal)
+    if len(samples) <= ZYGS_UP_TO:  # (a family's table holds every sample's zygosity letter)
+        updates["positions"] = tuple((name, index) for index, name in enumerate(samples, start=1))
     return replace(filt, sample_filter=replace(sf, **updates)) if updates else filt
 
 

@@ -16,7 +16,7 @@ from jobs.annotation.sv import sv_class
 from jobs.annotation.terms import CODING_TERMS, TERMS
 from jobs.annotation.vcf import process_alleles
 
-FORMAT_VERSION = 2  # (2: carriers, ref_gt and the samples' names, for the genotype table)
+FORMAT_VERSION = 2  # (2: carriers, ref_gt, zygs and the samples' names, for the genotype table)
 
 # entries per row group: a range of variants or a region skips groups by their statistics; past
 # that, larger groups answer faster (less metadata per query: 200k against 64k halved a count)
@@ -31,10 +31,10 @@ CODING = frozenset(term for term, (rank, _) in TERMS.items() if CODING_TERMS >> 
 VARIANT_CLASSES = ("SNV", "insertion", "deletion", "MNV", "SV")
 
 # the table's own columns; CSQ fields follow under their header names
-# (carriers: samples carrying the ALT; ref_gt: the genotype of a sample the genotype table omits; both
-# null without samples)
+# (carriers: samples carrying the ALT; ref_gt: the genotype of a sample the genotype table omits; zygs:
+# each sample's zygosity letter, for up to genotypes.ZYGS_UP_TO samples; all null without samples)
 BASE_COLUMNS = ("v", "rec", "eno", "chrom", "pos", "id", "ref", "alt", "variant_class", "worst", "rank",
-                "impact_rank", "coding", "in_dbsnp", "carriers", "ref_gt")  # fmt: skip
+                "impact_rank", "coding", "in_dbsnp", "carriers", "ref_gt", "zygs")  # fmt: skip
 
 # the CSQ fields the browser's page shows (the API's pages carry every field)
 PAGE_FIELDS = ("Allele", "Consequence", "IMPACT", "SYMBOL", "Gene", "Feature", "BIOTYPE", "EXON", "INTRON", "HGVSc",
@@ -66,6 +66,7 @@ def table_schema(csq_columns: Sequence[str], *, samples: Sequence[str] = ()) -> 
         ("id", pa.string()), ("ref", pa.string()), ("alt", pa.string()), ("variant_class", pa.string()),
         ("worst", pa.bool_()), ("rank", pa.int16()), ("impact_rank", pa.int8()), ("coding", pa.bool_()),
         ("in_dbsnp", pa.bool_()), ("carriers", pa.int32()), ("ref_gt", pa.string()),
+        ("zygs", pa.string()),
     ]  # fmt: skip
     fields = [pa.field(name, kind) for name, kind in base]
     fields += [pa.field(name, pa.string()) for name in csq_columns]

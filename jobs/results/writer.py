@@ -170,13 +170,15 @@ def _entries_of_batch(
     )
     parent_np = np.asarray(parent, dtype=np.int64)
     carriers = pa.nulls(len(parent), pa.int32())
-    ref_gt = pa.nulls(len(parent), pa.string())
+    ref_gt = zygs = pa.nulls(len(parent), pa.string())
     if sink is not None:
-        count, texts = sink.add(
+        count, texts, letters = sink.add(
             [batch.column(f"c{9 + s}") for s in range(len(sink.samples))], batch.column("c8").to_pylist(),
             parent_np, np.asarray(alt_index, dtype=np.int64), first_v,
         )  # fmt: skip
         carriers, ref_gt = pa.array(count, type=pa.int32()), pa.array(texts, type=pa.string())
+        if letters is not None:
+            zygs = pa.array(letters, type=pa.string())
     ids = pc.take(pc.if_else(pc.equal(batch.column("c2"), "."), "", batch.column("c2")), parent_np)
     rs_id = np.asarray(pc.starts_with(ids, "rs"), dtype=bool)
 
@@ -237,6 +239,7 @@ def _entries_of_batch(
         pa.array(known[owner]),
         pc.take(carriers, owner),
         pc.take(ref_gt, owner),
+        pc.take(zygs, owner),
         *columns,
     ]
     return pa.Table.from_arrays(arrays, schema=schema)

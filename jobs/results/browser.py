@@ -279,6 +279,7 @@ def job_samples_panel(*, job: Job, charts: dict[str, Any] | None, with_table: bo
     return {
         "samples": stats or [{"sample": name, "person": people.get(name)} for name in job.samples],
         "pedigree": job.pedigree,
+        "diagram": family_diagram(job.pedigree),
         "families": families(job.pedigree, job.samples),
         "pairs": pairs,
         "flags": flags,
@@ -303,6 +304,30 @@ def sample_choices(*, samples: list[str], params: dict[str, Any]) -> dict[str, A
         "zygosity_choices": ZYGOSITY_LABELS,
         "inheritance_modes": INHERITANCE_LABELS,
     }
+
+
+_SYMBOLS = {("male", False): "\u25a1", ("male", True): "\u25a0", ("female", False): "\u25cb",
+            ("female", True): "\u25cf"}  # fmt: skip  (square, circle; filled when affected)
+
+
+def family_diagram(pedigree: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The pedigree drawn small: per couple (father, mother), their children; each person with the
+    usual symbol (square male, circle female, diamond unknown; filled when affected)."""
+
+    def person(name: str) -> dict[str, str]:
+        found = next((p for p in pedigree if p["individual"] == name), None)
+        sex, affected = (found["sex"], found["phenotype"] == "affected") if found else ("unknown", False)
+        symbol = _SYMBOLS.get((sex, affected), "\u25c6" if affected else "\u25c7")
+        return {"name": name, "symbol": symbol, "phenotype": found["phenotype"] if found else "unknown"}
+
+    couples: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    for entry in pedigree:
+        if entry["father"] or entry["mother"]:
+            key = (entry["family"], entry["father"], entry["mother"])
+            couples.setdefault(key, []).append(person(entry["individual"]))
+    return [{"family": family, "father": person(father) if father else None,
+             "mother": person(mother) if mother else None, "children": children}
+            for (family, father, mother), children in couples.items()]  # fmt: skip
 
 
 INHERITANCE_LABELS = [("de_novo", "de novo"), ("recessive", "recessive"), ("compound_het", "compound het"),

@@ -291,14 +291,16 @@ def _compound_het(family: Family, gts: _Genotypes, rest: Callable[[], tuple[str,
     for sib in family.unaffected_siblings:
         both = _all([gts.has(sib, "12", v="m.v", zygs="m.zygs"), gts.has(sib, "12", v="p.v", zygs="p.zygs")])
         sibs.append((f"NOT {both[0]}", both[1]))
-    kept = _all([("TRUE", []), *sibs])
-    found = "SELECT mv FROM pairs UNION SELECT pv FROM pairs"
-    if not family.unaffected_siblings:  # (no pair to rule out: a gene with one of each keeps them all, unpaired)
-        found = ("SELECT v FROM maternal WHERE Gene IN (SELECT Gene FROM paternal) "
-                 "UNION SELECT v FROM paternal WHERE Gene IN (SELECT Gene FROM maternal)")  # fmt: skip
+    if not sibs:  # (no pair to rule out: the genes with a maternal and a paternal candidate keep them all)
+        sql = f"""v IN (WITH cand AS (SELECT Gene, v, {maternal[0]} AS m, {paternal[0]} AS p FROM t
+                WHERE {where} AND Gene <> '' AND {child_het[0]} AND ({maternal[0]} OR {paternal[0]})),
+            genes AS (SELECT Gene FROM cand GROUP BY Gene HAVING bool_or(m) AND bool_or(p))
+            SELECT DISTINCT v FROM cand WHERE Gene IN (SELECT Gene FROM genes))"""
+        return sql, [*maternal[1], *paternal[1], *params, *child_het[1], *maternal[1], *paternal[1]]
+    kept = _all(sibs)
     sql = f"""v IN (WITH cand AS (SELECT DISTINCT Gene, v, zygs FROM t WHERE {where} AND Gene <> '' AND {child_het[0]}),
         maternal AS (SELECT Gene, v, zygs FROM cand WHERE {maternal[0]}),
         paternal AS (SELECT Gene, v, zygs FROM cand WHERE {paternal[0]}),
         pairs AS (SELECT m.v AS mv, p.v AS pv FROM maternal m JOIN paternal p USING (Gene) WHERE {kept[0]})
-        {found})"""
+        SELECT mv FROM pairs UNION SELECT pv FROM pairs)"""
     return sql, [*params, *child_het[1], *maternal[1], *paternal[1], *kept[1]]

@@ -176,6 +176,9 @@ def test_the_job_page_shows_samples_pedigree_counts_and_mendelian_checks(signed_
     page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
     assert 'data-testid="sample-table"' in page and "CHILD" in page and "affected" in page
     assert 'data-testid="inheritance-de_novo"' in page
+    diagram = page.split('data-testid="family-diagram"')[1].split("male, ")[0]
+    assert "FATHER" in diagram and "\u25a0</span> CHILD" in diagram  # (an affected male: a filled square)
+    assert "\u25a1</span> SIB" in diagram
     stats = {row["sample"]: row for row in job.charts["samples"]}
     assert stats["CHILD"]["het"] == 7 and stats["CHILD"]["hom_alt"] == 4 and stats["MOTHER"]["missing"] == 1
     assert 'data-testid="mendelian"' in page and 'data-testid="sample-flags"' not in page  # (a consistent trio)

@@ -343,7 +343,10 @@ def selected(params: dict[str, Any], name: str) -> list[str]:
 
 _CHIP_NAMES = {
     "consequence": "consequence", "impact": "impact", "gene": "gene", "biotype": "biotype", "region": "region",
-    "class": "class", "dbsnp": "in dbSNP", "annotated": "annotated", "q": "search",
+    "class": "class", "dbsnp": "in dbSNP", "annotated": "annotated", "q": "search", "sample": "samples",
+    "zygosity": "zygosity", "min_dp": "min DP", "min_gq": "min GQ", "min_vaf": "min VAF", "genotype": "genotype",
+    "carrier_any": "carried by any of", "carrier_all": "carried by all of", "carrier_none": "carried by none of",
+    "max_carriers": "in at most", "inheritance": "inheritance", "somatic": "somatic",
 }  # fmt: skip
 
 
@@ -353,7 +356,8 @@ def filter_chips(filt: VariantFilter, params: dict[str, Any]) -> list[tuple[str,
     for name, value in filt.query().items():
         if name in _CHIP_NAMES:
             kept = {key: values for key, values in params.items() if key not in (name, "cursor")}
-            chips.append((f"{_CHIP_NAMES[name]}: {value}", "?" + urlencode(kept, doseq=True)))
+            shown = ", ".join(value) if isinstance(value, list) else value
+            chips.append((f"{_CHIP_NAMES[name]}: {shown}", "?" + urlencode(kept, doseq=True)))
     return chips
 
 

@@ -182,6 +182,10 @@ def test_the_job_page_shows_samples_pedigree_counts_and_mendelian_checks(signed_
     stats = {row["sample"]: row for row in job.charts["samples"]}
     assert stats["CHILD"]["het"] == 7 and stats["CHILD"]["hom_alt"] == 4 and stats["MOTHER"]["missing"] == 1
     assert 'data-testid="mendelian"' in page and 'data-testid="sample-flags"' not in page  # (a consistent trio)
+    variants = signed_in_client.get(reverse("job_variants", args=[job.id]), {"inheritance": "de_novo", "sample": "SIB"})
+    text = variants.content.decode()
+    assert "inheritance: de_novo" in text and "samples: SIB" in text  # (the filters as chips)
+    assert 'data-testid="genotypes"' in text and 'data-testid="sample-filters"' in text
 
 
 def test_mendelian_errors_and_a_sex_contradicting_x_are_flagged(signed_in_client, submit, tmp_path):

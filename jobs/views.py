@@ -24,7 +24,7 @@ from jobs.forms import PASTE_EXAMPLES, AnnotateForm, RegionSetForm, TokenForm
 from jobs.models import Job
 from jobs.references import bundles
 from jobs.references.bundles import reference_summary
-from jobs.results import browser, exports, tables
+from jobs.results import browser, exports, sample_pages, tables
 from jobs.results.downloads import ResultNotAvailable, download_response, result_unavailable_reason
 from jobs.results.schema import TableError
 from jobs.services import direct_uploads, lifecycle, notation_inputs, tokens, uploads
@@ -190,7 +190,7 @@ def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> 
         charts = [(key, title, browser.chart_rows(summary["charts"][key])) for key, title in titles.items()]
     samples = None
     if job.status == "COMPLETED":
-        samples = browser.job_samples_panel(job=job, charts=summary["charts"] if summary else None,
+        samples = sample_pages.job_samples_panel(job=job, charts=summary["charts"] if summary else None,
                                             with_table=not unavailable)  # fmt: skip
     return render(
         request,
@@ -324,7 +324,7 @@ def _table_unavailable(request: HttpRequest, job: Job, exc: Exception) -> HttpRe
 
 def _results_page(
     request: AuthenticatedRequest, job_id: str, template: str, build: Callable[[Job, dict[str, Any]], Any],
-    context: Callable[[dict[str, Any], Any], dict[str, Any]],
+    context: Callable[[Job, dict[str, Any], Any], dict[str, Any]],
 ) -> HttpResponse:
     """A results page (variants, genes): ``build(job, params)`` answers it, ``context(job, params,
     answer)`` adds what its template needs; a bad filter is a 400 page saying which and why."""
@@ -337,7 +337,7 @@ def _results_page(
         return _table_unavailable(request, job, exc)
     except TableError as exc:
         error = str(exc)
-    page = {"job": job, "error": error, "params": params, **context(params, answer)}
+    page = {"job": job, "error": error, "params": params, **context(job, params, answer)}
     return render(request, template, page, status=400 if error else 200)
 
 
@@ -346,12 +346,13 @@ def job_variants(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     return _results_page(
         request, job_id, "jobs/variants.html",
         lambda job, params: browser.variant_page(job=job, params=params, default_limit=50),
-        lambda params, page: {
+        lambda job, params, page: {
             "page": page,
             "choices": browser.FILTER_CHOICES,
             "selected": {name: browser.selected(params, name) for name in ("consequence", "impact", "class")},
             "chips": browser.filter_chips(page.filter, params) if page else [],
-            **browser.sample_choices(samples=page.all_samples if page else [], params=params),
+            **sample_pages.sample_choices(samples=page.all_samples if page else [], params=params),
+            **browser.value_choices(job=job, params=params),
         },
     )  # fmt: skip
 
@@ -374,7 +375,7 @@ def job_genes(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     return _results_page(
         request, job_id, "jobs/genes.html",
         lambda job, params: browser.gene_page(job=job, params=params),
-        lambda params, genes: {
+        lambda job, params, genes: {
             "result": genes,
             "filtered": any(name not in ("cursor", "sort") for name in request.GET),
         },

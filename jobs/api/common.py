@@ -92,6 +92,7 @@ class ResultsQuery(Schema):
     annotated: str = ""
     q: str = ""
     show: str = ""
+    where: list[str] = []
     sample: list[str] = []
     zygosity: list[str] = []
     min_dp: str = ""
@@ -126,6 +127,10 @@ FILTER_DOC = (
     "`class` (SNV, insertion, deletion, MNV, SV), `dbsnp` (yes/no), `annotated` (yes/no: no for the records "
     "written without CSQ, such as those on contigs the reference lacks), `q` (an rs id, or text in HGVSc/HGVSp), "
     "`show` (variant: each variant once by its most severe matching entry; all: every matching entry). "
+    "Sources' values: `where=FIELD OP VALUE` (repeatable, AND-ed; OP one of = != < <= > >= ~), typed by the "
+    "source's header (numbers compare as numbers; = and != take several values, any of them; ~ contains), "
+    "`|missing` at the end also keeps variants without a value; `max_af` the largest frequency, "
+    "`<ClinVar>_stars` the review status as stars. "
     "Samples: `sample` (repeatable) names samples, whose genotypes each row carries (`samples`; none named: all "
     "of up to 16, else the first 8); `zygosity` (het, hom_alt, alt = het or hom_alt, hom_ref, missing; relative "
     "to the row's ALT), `min_dp`, `min_gq`, `min_vaf` apply to each named sample; `genotype=NAME:het,hom_alt` one "

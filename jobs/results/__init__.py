@@ -20,10 +20,12 @@ A VCF with samples also gets a genotype table (``genotypes``): one row per sampl
 sorted by sample, with the genotype, zygosity, depths and VAF, written in the same pass.
 
 The tables (no Django): ``schema`` the columns, ranks and classes; ``writer`` the tables from an
-annotated VCF; ``genotypes`` the genotype table; ``samples`` pedigrees and a filter's samples checked;
-``filters`` URL parameters to filters and SQL, and the paging cursors (``sample_filters`` their sample
-part); ``queries`` pages, counts, genes, summary and the exports' rows (``sample_queries`` a page's
-genotypes, per-sample statistics, Mendelian checks); ``bgzf`` BGZF blocks and a filtered VCF.
+annotated VCF; ``genotypes`` the genotype table; ``samples`` pedigrees and a filter's samples
+checked; ``filters`` URL parameters to filters and SQL, and the paging cursors (``sample_filters``
+their sample part, ``value_filters`` the sources' values, ``where=``); ``queries`` pages, counts,
+genes, summary and the exports' rows (``sample_queries`` a page's genotypes, per-sample statistics,
+Mendelian checks); ``bgzf`` BGZF blocks and a filtered VCF.
 On the results storage: ``tables`` a job's table, built, stored and cached; ``browser`` the pages'
-selectors; ``exports`` the streamed exports; ``downloads`` the stored files.
+selectors (``sample_pages`` the samples card and the sample filters' choices); ``exports`` the
+streamed exports; ``downloads`` the stored files.
 """

@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode
@@ -19,13 +19,14 @@ from django.core.cache import cache
 from django.http import QueryDict
 
 from jobs.annotation.terms import TERMS
-from jobs.models import Job
+from jobs.models import AnnotationSource, Job
 from jobs.results.downloads import ResultNotAvailable
 from jobs.results.filters import MAX_OFFSET, Cursor, VariantFilter, parse_filter
 from jobs.results.queries import SORTS, VariantTable
-from jobs.results.samples import families, resolve, shown_samples
+from jobs.results.samples import resolve, shown_samples
 from jobs.results.schema import IMPACTS, PAGE_FIELDS, VARIANT_CLASSES, TableError
 from jobs.results.tables import table_for
+from jobs.results.value_filters import resolve_where, value_fields
 from jobs.storage import results_storage
 
 logger = logging.getLogger(__name__)
@@ -44,9 +45,58 @@ def filter_params(query: QueryDict | dict[str, Any]) -> dict[str, Any]:
 
 
 def job_filter(*, job: Job, params: dict[str, Any], table: VariantTable) -> VariantFilter:
-    """The filter of URL parameters with its sample names checked against the job's samples, its
-    families from the job's pedigree and its tumour/normal pair (a TableError says what does not fit)."""
-    return resolve(parse_filter(params), samples=table.samples, pedigree=job.pedigree, normal=job.normal_sample)
+    """The filter of URL parameters with its source fields typed by the job's sources, its sample
+    names checked against the job's samples, its families from the job's pedigree and its
+    tumour/normal pair (a TableError says what does not fit)."""
+    filt = parse_filter(params)
+    if filt.values:
+        filt = replace(filt, values=resolve_where(filt.values, types=source_field_types(job)))
+    return resolve(filt, samples=table.samples, pedigree=job.pedigree, normal=job.normal_sample)
+
+
+FACET_VALUES = 30  # a text field with at most this many values gets a facet
+
+
+def value_choices(*, job: Job, params: dict[str, Any]) -> dict[str, Any]:
+    """The filter panel's source values: the fields ``where`` takes (with their types), the
+    conditions given, and a facet for each text field with few values (each value with its variants
+    and the URL that adds it)."""
+    types = source_field_types(job)
+    if not types:
+        return {"value_fields": {}}
+    facets = []
+    try:
+        table = table_for(job)
+    except (ResultNotAvailable, TableError, OSError):
+        table = None
+    raw = params.get("where") or []
+    given = [str(item) for item in (raw if isinstance(raw, list) else [raw])]
+    for column, kind in types.items():
+        if table is None or kind in ("Float", "Integer") or column not in table.csq_columns:
+            continue
+        counts = remembered(job, ("facet", column), partial(table.value_counts, column, FACET_VALUES + 1))
+        if 0 < len(counts) <= FACET_VALUES:
+            kept = {key: values for key, values in params.items() if key not in ("where", "cursor")}
+
+            def adding(value: str, kept: dict[str, Any] = kept, column: str = column) -> str:
+                return "?" + urlencode(kept | {"where": [*given, f"{column}={value}"]}, doseq=True)
+
+            facets.append((column, [(value, count, adding(value)) for value, count in counts]))
+    return {"value_fields": value_fields(types), "where_given": given, "facets": facets}
+
+
+def source_field_types(job: Job) -> dict[str, str]:
+    """Each CSQ column of the job's sources with its header Type (Float, Integer, String, Flag): as
+    recorded when the job ran, else as the source is registered (a job run before types were kept)."""
+    applied = [entry for entry in job.sources or [] if not entry.get("user_regions")]
+    missing = [entry["name"] for entry in applied if "field_types" not in entry]
+    registered = {source.name: source.field_types for source in AnnotationSource.objects.filter(name__in=missing)}
+    types: dict[str, str] = {}
+    for entry in applied:
+        declared = entry.get("field_types", registered.get(entry["name"], {})) or {}
+        for name in entry.get("fields", []):
+            types[f"{entry['short_name']}_{name}"] = str((declared.get(name) or {}).get("type", "String"))
+    return types
 
 
 @dataclass
@@ -92,7 +142,7 @@ def variant_page(
             row["samples"] = genotypes.get(row["v"], {})
         return found
 
-    rows = _remembered(job, ("page", repr(filt), sort, str(cursor), limit, fields, samples), answer)
+    rows = remembered(job, ("page", repr(filt), sort, str(cursor), limit, fields, samples), answer)
     count = variant_count(job=job, table=table, filt=filt)
     build = job_build(job)
     for row in rows:
@@ -113,7 +163,7 @@ def variant_page(
 
 def variant_count(*, job: Job, table: VariantTable, filt: VariantFilter) -> int:
     """How many variants the filter shows (the browser's live count)."""
-    return _remembered(job, ("count", repr(filt)), lambda: table.count(filt))
+    return remembered(job, ("count", repr(filt)), lambda: table.count(filt))
 
 
 # answers kept per web process (the default cache): a completed job's table never changes under its
@@ -121,7 +171,7 @@ def variant_count(*, job: Job, table: VariantTable, filt: VariantFilter) -> int:
 ANSWER_SECONDS = 600
 
 
-def _remembered(job: Job, question: tuple[Any, ...], answer: Callable[[], Any]) -> Any:
+def remembered(job: Job, question: tuple[Any, ...], answer: Callable[[], Any]) -> Any:
     digest = hashlib.sha256(json.dumps([job.table_key, question], sort_keys=True, default=str).encode()).hexdigest()
     key = f"gas:answer:{job.id}:{digest[:32]}"
     found = cache.get(key)  # (a copy: the cache keeps answers pickled, and the caller adds links to rows)
@@ -233,107 +283,6 @@ def job_qc(*, job: Job) -> dict[str, Any]:
     }
 
 
-# a parent-child pair is flagged past this share of Mendelian errors (with enough informative variants)
-MENDELIAN_FLAG_SHARE, MENDELIAN_MIN_INFORMATIVE = 0.05, 20
-
-
-def job_samples_panel(*, job: Job, charts: dict[str, Any] | None, with_table: bool) -> dict[str, Any] | None:
-    """The job page's samples: per-sample counts (kept with the charts), the pedigree, and the QC
-    flags: a sample whose sex from X heterozygosity disagrees with the pedigree, and parent-child
-    pairs with an implausible share of Mendelian errors (counted from the genotype table while the
-    result is hot: ``with_table``)."""
-    stats = list((charts or {}).get("samples") or [])
-    if not stats and not job.samples:
-        return None
-    people = {person["individual"]: person for person in job.pedigree}
-    flags: list[str] = []
-    for row in stats:
-        person = people.get(row["sample"])
-        row["person"] = person
-        if person and person["sex"] in ("male", "female") and row["sex_from_x"] not in ("unknown", person["sex"]):
-            row["sex_flag"] = True
-            flags.append(f"{row['sample']}: the pedigree says {person['sex']}, X heterozygosity suggests "
-                         f"{row['sex_from_x']} ({row['x_het']} het, {row['x_hom']} hom_alt calls on X)")  # fmt: skip
-    pairs = []
-    if with_table and job.pedigree:
-        try:
-            table = table_for(job)
-        except (ResultNotAvailable, TableError, OSError):
-            table = None
-        known = set(table.samples) if table else set()
-        for person in job.pedigree:
-            for role in ("father", "mother"):
-                parent = person[role]
-                if table is None or parent not in known or person["individual"] not in known:
-                    continue
-                found = _remembered(job, ("mendelian", parent, person["individual"]),
-                                    partial(table.mendelian, parent, person["individual"]))  # fmt: skip
-                share = found["errors"] / found["informative"] if found["informative"] else 0.0
-                flagged = found["informative"] >= MENDELIAN_MIN_INFORMATIVE and share > MENDELIAN_FLAG_SHARE
-                pairs.append({"parent": parent, "child": person["individual"], "role": role, **found,
-                              "percent": round(100 * share, 1), "flagged": flagged})  # fmt: skip
-                if flagged:
-                    flags.append(f"{parent} and {person['individual']}: {found['errors']:,} Mendelian errors in "
-                                 f"{found['informative']:,} informative variants ({share:.1%}): is {parent} "
-                                 f"{person['individual']}'s {role}?")  # fmt: skip
-    return {
-        "samples": stats or [{"sample": name, "person": people.get(name)} for name in job.samples],
-        "pedigree": job.pedigree,
-        "diagram": family_diagram(job.pedigree),
-        "families": families(job.pedigree, job.samples),
-        "pairs": pairs,
-        "flags": flags,
-        "normal": job.normal_sample,
-        "modes": INHERITANCE_LABELS,
-    }
-
-
-ZYGOSITY_LABELS = [("alt", "carries it (het or hom alt)"), ("het", "het"), ("hom_alt", "hom alt"),
-                   ("hom_ref", "hom ref (called)"), ("missing", "missing")]  # fmt: skip
-
-
-def sample_choices(*, samples: list[str], params: dict[str, Any]) -> dict[str, Any]:
-    """The sample filters' choices: each sample with the zygosity chosen for it (genotype=NAME:code)."""
-    chosen: dict[str, str] = {}
-    raw = params.get("genotype") or []
-    for item in raw if isinstance(raw, list) else [raw]:
-        name, _, code = str(item).rpartition(":")
-        chosen[name] = code
-    return {
-        "sample_choices": [(name, chosen.get(name, "")) for name in samples],
-        "zygosity_choices": ZYGOSITY_LABELS,
-        "inheritance_modes": INHERITANCE_LABELS,
-    }
-
-
-_SYMBOLS = {("male", False): "\u25a1", ("male", True): "\u25a0", ("female", False): "\u25cb",
-            ("female", True): "\u25cf"}  # fmt: skip  (square, circle; filled when affected)
-
-
-def family_diagram(pedigree: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """The pedigree drawn small: per couple (father, mother), their children; each person with the
-    usual symbol (square male, circle female, diamond unknown; filled when affected)."""
-
-    def person(name: str) -> dict[str, str]:
-        found = next((p for p in pedigree if p["individual"] == name), None)
-        sex, affected = (found["sex"], found["phenotype"] == "affected") if found else ("unknown", False)
-        symbol = _SYMBOLS.get((sex, affected), "\u25c6" if affected else "\u25c7")
-        return {"name": name, "symbol": symbol, "phenotype": found["phenotype"] if found else "unknown"}
-
-    couples: dict[tuple[str, str, str], list[dict[str, str]]] = {}
-    for entry in pedigree:
-        if entry["father"] or entry["mother"]:
-            key = (entry["family"], entry["father"], entry["mother"])
-            couples.setdefault(key, []).append(person(entry["individual"]))
-    return [{"family": family, "father": person(father) if father else None,
-             "mother": person(mother) if mother else None, "children": children}
-            for (family, father, mother), children in couples.items()]  # fmt: skip
-
-
-INHERITANCE_LABELS = [("de_novo", "de novo"), ("recessive", "recessive"), ("compound_het", "compound het"),
-                      ("x_linked", "X-linked")]  # fmt: skip
-
-
 def selected(params: dict[str, Any], name: str) -> list[str]:
     """The values of a multiple-choice filter in the URL (repeated, or comma-separated)."""
     raw = params.get(name) or []
@@ -346,7 +295,7 @@ _CHIP_NAMES = {
     "class": "class", "dbsnp": "in dbSNP", "annotated": "annotated", "q": "search", "sample": "samples",
     "zygosity": "zygosity", "min_dp": "min DP", "min_gq": "min GQ", "min_vaf": "min VAF", "genotype": "genotype",
     "carrier_any": "carried by any of", "carrier_all": "carried by all of", "carrier_none": "carried by none of",
-    "max_carriers": "in at most", "inheritance": "inheritance", "somatic": "somatic",
+    "max_carriers": "in at most", "inheritance": "inheritance", "somatic": "somatic", "where": "where",
 }  # fmt: skip
 
 
@@ -354,7 +303,14 @@ def filter_chips(filt: VariantFilter, params: dict[str, Any]) -> list[tuple[str,
     """The active filters as removable chips: (what it filters, the URL without it)."""
     chips = []
     for name, value in filt.query().items():
-        if name in _CHIP_NAMES:
+        if name == "where":  # (each condition a chip of its own)
+            conditions = [str(item) for item in (params.get("where") or [])] if isinstance(
+                params.get("where"), list) else [str(params.get("where"))]  # fmt: skip
+            for condition in value:
+                others = [item for item in conditions if item.replace(" ", "") != condition]
+                kept = {key: values for key, values in params.items() if key not in ("where", "cursor")}
+                chips.append((f"where {condition}", "?" + urlencode(kept | {"where": others}, doseq=True)))
+        elif name in _CHIP_NAMES:
             kept = {key: values for key, values in params.items() if key not in (name, "cursor")}
             shown = ", ".join(value) if isinstance(value, list) else value
             chips.append((f"{_CHIP_NAMES[name]}: {shown}", "?" + urlencode(kept, doseq=True)))

@@ -12,6 +12,7 @@ from typing import Any
 from jobs.annotation.terms import TERMS
 from jobs.results.sample_filters import SampleFilter, param_values, parse_sample_filter, sample_conditions
 from jobs.results.schema import IMPACTS, VARIANT_CLASSES, TableError
+from jobs.results.value_filters import ValueCondition, parse_where, value_conditions
 
 _RS = re.compile(r"^rs\d+$")
 
@@ -44,15 +45,16 @@ class VariantFilter:
     annotated: bool | None = None  # (no: the records the engine wrote without CSQ, such as other contigs')
     text: str = ""
     per_variant: bool = True
+    values: tuple[ValueCondition, ...] = ()  # (where=: the sources' values)
     sample_filter: SampleFilter = field(default_factory=SampleFilter)
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def entry_level(self) -> bool:
         """Whether a filter looks into transcript entries (else the variant's worst entry stands)."""
-        return bool(self.consequences or self.impacts or self.genes or self.biotypes or self.text)
+        return bool(self.consequences or self.impacts or self.genes or self.biotypes or self.text or self.values)
 
-    def query(self) -> dict[str, str]:
+    def query(self) -> dict[str, Any]:
         """The filter as URL parameters (the browser's links, the API's next page)."""
         params = {
             "consequence": ",".join(self.consequences), "impact": ",".join(self.impacts),
@@ -62,7 +64,8 @@ class VariantFilter:
             "annotated": "" if self.annotated is None else ("yes" if self.annotated else "no"),
             "q": self.text, "show": "" if self.per_variant else "all",
         }  # fmt: skip
-        return {key: value for key, value in params.items() if value} | self.sample_filter.query()
+        where = {"where": [str(condition) for condition in self.values]} if self.values else {}
+        return {key: value for key, value in params.items() if value} | where | self.sample_filter.query()
 
 
 _REGION = re.compile(r"^(?P<chrom>[A-Za-z0-9_.]+)(?::(?P<start>[\d,]+)(?:-(?P<end>[\d,]*))?)?$")
@@ -112,6 +115,7 @@ def parse_filter(params: Mapping[str, Any]) -> VariantFilter:
         raise TableError("q: at most 200 characters")
     return VariantFilter(
         sample_filter=parse_sample_filter(params),
+        values=parse_where(params),
         consequences=consequences,
         impacts=impacts,
         genes=tuple(param_values(params, "gene"))[:200],
@@ -194,6 +198,10 @@ def where_clause(filt: VariantFilter, *, entries: bool) -> tuple[str, list[Any]]
         if filt.biotypes:
             conditions.append("BIOTYPE IN (SELECT unnest(?))")
             params.append(list(filt.biotypes))
+        if filt.values:
+            sql, values = value_conditions(filt.values)
+            conditions += sql
+            params += values
         if filt.text:
             if _RS.match(filt.text):  # an rs id: the whole id among the known ones
                 conditions.append("(list_contains(string_split(id, ';'), ?) OR "

@@ -248,6 +248,15 @@ class VariantTable(SampleQueries):
             row["worst_consequence"] = term_of_rank(row["worst_rank"])
         return rows
 
+    def value_counts(self, column: str, limit: int) -> list[tuple[str, int]]:
+        """A text column's values (each as written, several joined by &) and their variants, most first."""
+        if column not in self.csq_columns:
+            raise TableError(f"{column}: not a column of this table")
+        name = quoted(column)
+        return [(str(value), int(count)) for value, count in self._run(
+            f"SELECT {name}, count(DISTINCT v) FROM t WHERE coalesce({name}, '') NOT IN ('', '.') GROUP BY {name} "
+            "ORDER BY 2 DESC, 1 LIMIT ?", [limit]).fetchall()]  # fmt: skip
+
     def gene_count(self, filt: VariantFilter) -> int:
         where, params = where_clause(filt, entries=True)
         return self._run(f"SELECT count(DISTINCT Gene) FROM t WHERE {where} AND Gene <> ''", params).fetchone()[0]  # type: ignore[index]

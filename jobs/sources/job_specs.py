@@ -38,7 +38,8 @@ def job_source_specs(
         specs.append(source_spec(source))
         provenance.append({
             "name": source.name, "short_name": source.short_name, "type": source.match_type,
-            "format": source.format, "fields": list(source.fields), "file": source.file_name,
+            "format": source.format, "fields": list(source.fields), "field_types": source.field_types,
+            "file": source.file_name,
             "sha256": source.sha256, "registered_at": source.registered_at.isoformat(),
         })  # fmt: skip
     if job.region_set_id is not None:

@@ -1,0 +1,114 @@
+"""The samples as pages show them: the job page's samples card (per-sample counts, the pedigree drawn
+small, sex and Mendelian QC flags) and the variant browser's sample filter choices."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from jobs.models import Job
+from jobs.results.browser import remembered
+from jobs.results.downloads import ResultNotAvailable
+from jobs.results.samples import families
+from jobs.results.schema import TableError
+from jobs.results.tables import table_for
+
+# a parent-child pair is flagged past this share of Mendelian errors (with enough informative variants)
+MENDELIAN_FLAG_SHARE, MENDELIAN_MIN_INFORMATIVE = 0.05, 20
+
+
+def job_samples_panel(*, job: Job, charts: dict[str, Any] | None, with_table: bool) -> dict[str, Any] | None:
+    """The job page's samples: per-sample counts (kept with the charts), the pedigree, and the QC
+    flags: a sample whose sex from X heterozygosity disagrees with the pedigree, and parent-child
+    pairs with an implausible share of Mendelian errors (counted from the genotype table while the
+    result is hot: ``with_table``)."""
+    stats = list((charts or {}).get("samples") or [])
+    if not stats and not job.samples:
+        return None
+    people = {person["individual"]: person for person in job.pedigree}
+    flags: list[str] = []
+    for row in stats:
+        person = people.get(row["sample"])
+        row["person"] = person
+        if person and person["sex"] in ("male", "female") and row["sex_from_x"] not in ("unknown", person["sex"]):
+            row["sex_flag"] = True
+            flags.append(f"{row['sample']}: the pedigree says {person['sex']}, X heterozygosity suggests "
+                         f"{row['sex_from_x']} ({row['x_het']} het, {row['x_hom']} hom_alt calls on X)")  # fmt: skip
+    pairs = []
+    if with_table and job.pedigree:
+        try:
+            table = table_for(job)
+        except (ResultNotAvailable, TableError, OSError):
+            table = None
+        known = set(table.samples) if table else set()
+        for person in job.pedigree:
+            for role in ("father", "mother"):
+                parent = person[role]
+                if table is None or parent not in known or person["individual"] not in known:
+                    continue
+                found = remembered(job, ("mendelian", parent, person["individual"]),
+                                    partial(table.mendelian, parent, person["individual"]))  # fmt: skip
+                share = found["errors"] / found["informative"] if found["informative"] else 0.0
+                flagged = found["informative"] >= MENDELIAN_MIN_INFORMATIVE and share > MENDELIAN_FLAG_SHARE
+                pairs.append({"parent": parent, "child": person["individual"], "role": role, **found,
+                              "percent": round(100 * share, 1), "flagged": flagged})  # fmt: skip
+                if flagged:
+                    flags.append(f"{parent} and {person['individual']}: {found['errors']:,} Mendelian errors in "
+                                 f"{found['informative']:,} informative variants ({share:.1%}): is {parent} "
+                                 f"{person['individual']}'s {role}?")  # fmt: skip
+    return {
+        "samples": stats or [{"sample": name, "person": people.get(name)} for name in job.samples],
+        "pedigree": job.pedigree,
+        "diagram": family_diagram(job.pedigree),
+        "families": families(job.pedigree, job.samples),
+        "pairs": pairs,
+        "flags": flags,
+        "normal": job.normal_sample,
+        "modes": INHERITANCE_LABELS,
+    }
+
+
+ZYGOSITY_LABELS = [("alt", "carries it (het or hom alt)"), ("het", "het"), ("hom_alt", "hom alt"),
+                   ("hom_ref", "hom ref (called)"), ("missing", "missing")]  # fmt: skip
+
+
+def sample_choices(*, samples: list[str], params: dict[str, Any]) -> dict[str, Any]:
+    """The sample filters' choices: each sample with the zygosity chosen for it (genotype=NAME:code)."""
+    chosen: dict[str, str] = {}
+    raw = params.get("genotype") or []
+    for item in raw if isinstance(raw, list) else [raw]:
+        name, _, code = str(item).rpartition(":")
+        chosen[name] = code
+    return {
+        "sample_choices": [(name, chosen.get(name, "")) for name in samples],
+        "zygosity_choices": ZYGOSITY_LABELS,
+        "inheritance_modes": INHERITANCE_LABELS,
+    }
+
+
+_SYMBOLS = {("male", False): "\u25a1", ("male", True): "\u25a0", ("female", False): "\u25cb",
+            ("female", True): "\u25cf"}  # fmt: skip  (square, circle; filled when affected)
+
+
+def family_diagram(pedigree: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The pedigree drawn small: per couple (father, mother), their children; each person with the
+    usual symbol (square male, circle female, diamond unknown; filled when affected)."""
+
+    def person(name: str) -> dict[str, str]:
+        found = next((p for p in pedigree if p["individual"] == name), None)
+        sex, affected = (found["sex"], found["phenotype"] == "affected") if found else ("unknown", False)
+        symbol = _SYMBOLS.get((sex, affected), "\u25c6" if affected else "\u25c7")
+        return {"name": name, "symbol": symbol, "phenotype": found["phenotype"] if found else "unknown"}
+
+    couples: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    for entry in pedigree:
+        if entry["father"] or entry["mother"]:
+            key = (entry["family"], entry["father"], entry["mother"])
+            couples.setdefault(key, []).append(person(entry["individual"]))
+    return [{"family": family, "father": person(father) if father else None,
+             "mother": person(mother) if mother else None, "children": children}
+            for (family, father, mother), children in couples.items()]  # fmt: skip
+
+
+INHERITANCE_LABELS = [("de_novo", "de novo"), ("recessive", "recessive"), ("compound_het", "compound het"),
+                      ("x_linked", "X-linked")]  # fmt: skip

@@ -1,0 +1,101 @@
+"""Issue 30, item 2: filters on the values of a job's sources (``where=FIELD OP VALUE``), typed by
+each source's header; ``|missing``; the computed max_af and ClinVar stars; clear 400s."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from jobs.models import Job, JobStatus
+from jobs.results.schema import TableError
+from jobs.results.value_filters import parse_where, resolve_where
+from tests.helpers import add_source, api_client
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("job_settings")]
+
+SOURCE = (
+    "##fileformat=VCFv4.2\n"
+    '##INFO=<ID=CLNSIG,Number=.,Type=String,Description="Clinical significance">\n'
+    '##INFO=<ID=CLNREVSTAT,Number=.,Type=String,Description="Review status">\n'
+    '##INFO=<ID=AF,Number=A,Type=Float,Description="Allele frequency">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    "20\t63426\tclinA\tG\tA\t.\t.\tCLNSIG=Pathogenic;CLNREVSTAT=reviewed_by_expert_panel;AF=0.0001\n"
+    "20\t68749\tclinC\tT\tC\t.\t.\tCLNSIG=Likely_pathogenic;CLNREVSTAT=criteria_provided,_single_submitter;AF=0.02\n"
+    "20\t123273\tclinB\tA\tC,T\t.\t.\tCLNSIG=Benign;CLNREVSTAT=criteria_provided,_multiple_submitters,_no_conflicts;"
+    "AF=0.1,0.2\n"
+)
+INPUT = (
+    "##fileformat=VCFv4.2\n##contig=<ID=20,length=63025520>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    "20\t63426\t.\tG\tA\t50\tPASS\t.\n"
+    "20\t68749\t.\tT\tC\t50\tPASS\t.\n"
+    "20\t123273\t.\tA\tT\t50\tPASS\t.\n"
+    "20\t126310\t.\tA\tG\t50\tPASS\t.\n"  # (in no source: no value)
+)
+
+
+@pytest.fixture
+def job(tmp_path, signed_in_client, drain, django_capture_on_commit_callbacks) -> Job:
+    path = tmp_path / "clinvar.vcf"
+    path.write_text(SOURCE)
+    add_source(tmp_path, "--fields", "CLNSIG,CLNREVSTAT,AF", "--short-name", "ClinVar", "--default", path=path)
+    with django_capture_on_commit_callbacks(execute=True):
+        upload = SimpleUploadedFile("four.vcf", INPUT.encode())
+        signed_in_client.post(reverse("annotate"), {"file": upload, "sources": "clinvar"})
+    drain("run_annotator")
+    found = Job.objects.get()
+    assert found.status == JobStatus.COMPLETED, found.error_message
+    assert [entry["name"] for entry in found.sources] == ["clinvar"], found.sources
+    return found
+
+
+def positions(api, job, *where: str) -> list[int]:
+    response = api.get(f"/api/v1/jobs/{job.id}/variants", {"where": list(where), "limit": 100})
+    assert response.status_code == 200, response.content
+    return [row["pos"] for row in response.json()["items"]]
+
+
+def test_numbers_compare_as_numbers_and_missing_keeps_the_unknown(signed_in_client, job):
+    api = api_client(signed_in_client)
+    assert positions(api, job, "ClinVar_AF<0.01") == [63426]
+    assert positions(api, job, "ClinVar_AF<0.01|missing") == [63426, 126310]  # (absent: kept)
+    assert positions(api, job, "ClinVar_AF>=0.02") == [68749, 123273]  # (123273 T: its own AF, 0.2)
+    assert positions(api, job, "ClinVar_AF=0.2") == [123273]  # (not 0.1: that is the C allele's)
+    assert positions(api, job, "max_af<0.05", "ClinVar_AF!=0.0001") == [68749]  # (AND-ed)
+
+
+def test_text_facets_stars_and_chips(signed_in_client, job):
+    api = api_client(signed_in_client)
+    assert positions(api, job, "ClinVar_CLNSIG=Pathogenic,Likely_pathogenic") == [63426, 68749]
+    assert positions(api, job, "ClinVar_CLNSIG~patho") == [63426, 68749]
+    assert positions(api, job, "ClinVar_CLNSIG!=Benign") == [63426, 68749]  # (no value is not "not Benign")
+    assert positions(api, job, "ClinVar_stars>=2") == [63426, 123273]  # (expert panel 3, multiple submitters 2)
+    page = signed_in_client.get(reverse("job_variants", args=[job.id]), {"where": ["ClinVar_stars>=2", "max_af<0.5"]})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "where ClinVar_stars&gt;=2" in text and "where max_af&lt;0.5" in text
+    facet = text.split('data-testid="facet-ClinVar_CLNSIG"')[1].split("</div></div>")[0]
+    assert "Pathogenic" in facet and "Benign" in facet and "where=ClinVar_CLNSIG%3DBenign" in facet
+    assert 'data-testid="where-input"' in text and "<code>max_af</code> (float)" in text
+
+
+def test_bad_conditions_are_400s_naming_the_field_and_what_it_expects(signed_in_client, job):
+    api = api_client(signed_in_client)
+    for where, said in [
+        ("ClinVar_AF<rare", "ClinVar_AF holds numbers (Float); 'rare' is not a number"),
+        ("ClinVar_CLNSIG>2", "ClinVar_CLNSIG holds text (String); use =, != or ~"),
+        ("gnomAD_AF<0.1", "gnomAD_AF: not a field of this job's sources (its fields: ClinVar_CLNSIG"),
+        ("ClinVar_AF", "expected FIELD OP VALUE"),
+        ("ClinVar_AF<", "no value after <"),
+    ]:
+        response = api.get(f"/api/v1/jobs/{job.id}/variants", {"where": where})
+        assert response.status_code == 400 and said in response.json()["detail"], (where, response.json())
+
+
+def test_parsing_without_a_job():
+    (condition,) = parse_where({"where": "gnomAD_AF <= 1e-3 |missing"})
+    assert (condition.field, condition.op, condition.values, condition.missing) == ("gnomAD_AF", "<=", ("1e-3",), True)
+    with pytest.raises(TableError, match="at most 20"):
+        parse_where({"where": [f"a={i}" for i in range(21)]})
+    with pytest.raises(TableError, match="holds numbers"):
+        resolve_where(parse_where({"where": "x_AF~1"}), types={"x_AF": "Float"})

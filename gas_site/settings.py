@@ -219,6 +219,7 @@ GAS_REFERENCE_DIR = Path(env_str("GAS_REFERENCE_DIR", str(GAS_DATA_DIR / "refere
 GAS_DEFAULT_REFERENCE = env_str("GAS_DEFAULT_REFERENCE", "demo")
 # `reference install` fetches from this site instead of the providers' (same layout), if set.
 GAS_REFERENCE_MIRROR = env_str("GAS_REFERENCE_MIRROR", "")
+GAS_SOURCE_MIRROR = env_str("GAS_SOURCE_MIRROR", "")
 # Reference bundles a worker keeps loaded at once (least recently used ones are let go).
 GAS_LOADED_REFERENCES = env_int("GAS_LOADED_REFERENCES", 3, minimum=1, maximum=32)
 # Variant tables (the browser's) fetched from a remote results store are kept here, up to this size.

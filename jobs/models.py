@@ -196,6 +196,9 @@ class AnnotationSource(models.Model):
     size = models.BigIntegerField()
     contigs = models.JSONField(default=list, blank=True)  # the source's contigs the reference has
     registered_at = models.DateTimeField(default=timezone.now)
+    # from the source catalogue: the provider's release (or date) and the licence
+    release = models.CharField(max_length=100, blank=True)
+    licence = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["reference_name", "name"]

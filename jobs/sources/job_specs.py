@@ -41,6 +41,7 @@ def job_source_specs(
             "format": source.format, "fields": list(source.fields), "field_types": source.field_types,
             "file": source.file_name,
             "sha256": source.sha256, "registered_at": source.registered_at.isoformat(),
+            "release": source.release, "licence": source.licence,
         })  # fmt: skip
     if job.region_set_id is not None:
         region_set = RegionSet.objects.filter(id=job.region_set_id).first()

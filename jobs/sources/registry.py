@@ -58,6 +58,8 @@ def source_register(
     default: bool = False,
     description: str = "",
     replace: bool = False,
+    licence: str = "",
+    release: str = "",
 ) -> AnnotationSource:
     """Check ``path`` and register it as source ``name`` of ``reference_name`` (a new version when
     ``replace``). Nothing is recorded or kept unless every check passes."""
@@ -125,6 +127,7 @@ def source_register(
                 "default": default, "description": description, "file_name": path.name,
                 "path": str((final / kept.name).relative_to(root)), "sha256": sha256,
                 "size": (final / kept.name).stat().st_size, "contigs": contigs, "registered_at": timezone.now(),
+                "licence": licence, "release": release,
             }  # fmt: skip
             source, _created = AnnotationSource.objects.update_or_create(name=name, defaults=values)
     except BaseException:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template.defaultfilters import filesizeformat
 
 from jobs.models import AnnotationSource
+from jobs.sources.catalogue import CATALOGUE, install
 from jobs.sources.registry import SourceError, source_register, source_remove
 
 
@@ -31,6 +33,16 @@ class Command(BaseCommand):
         add.add_argument("--description", default="", help="Shown to users on the upload form.")
         add.add_argument("--replace", action="store_true", help="Register a new version of an existing source.")
         add.add_argument("--if-missing", action="store_true", help="Do nothing when NAME is registered already.")
+        sub.add_parser("available", help="The source catalogue: what `source install` can fetch and register.")
+        install = sub.add_parser("install", help="Download, check, convert and register a catalogue source.")
+        install.add_argument("name", help="A catalogue name (source available), e.g. clinvar-grch37.")
+        install.add_argument("--reference", required=True, help="The installed reference bundle it is for.")
+        install.add_argument("--mirror", default="", help="A site of the providers' layout (GAS_SOURCE_MIRROR).")
+        install.add_argument("--fields", default="", help="Fields to keep, comma-separated (default: the entry's).")
+        install.add_argument("--chromosomes", default="", help="Per-chromosome sources (gnomAD): which, e.g. 1,2,X.")
+        install.add_argument("--file", type=Path, help="Your own copy (required for SpliceAI and dbNSFP).")
+        install.add_argument("--accept-licence", action="store_true", help="Confirm a non-commercial licence fits.")
+        install.add_argument("--default", action="store_true", help="Apply to jobs unless the user leaves it out.")
         sub.add_parser("list", help="List registered sources.")
         remove = sub.add_parser("remove", help="Remove a source and its kept file.")
         remove.add_argument("name")
@@ -39,6 +51,10 @@ class Command(BaseCommand):
         try:
             if action == "list":
                 self._list()
+            elif action == "available":
+                self._available()
+            elif action == "install":
+                self._install(options)
             elif action == "remove":
                 source_remove(name=options["name"])
                 self.stdout.write(f"Removed source {options['name']}.")
@@ -64,6 +80,31 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Registered {source.name} for {source.reference_name}: {source.format.upper()} matched by "
             f"{source.match_type}, CSQ fields {csq}; {len(source.contigs)} contigs; version {source.version}"
+        )
+
+    def _available(self) -> None:
+        for entry in CATALOGUE.values():
+            restricted = "non-commercial" if entry.non_commercial else "any use"
+            how = entry.note or ", ".join(entry.fields)
+            self.stdout.write(
+                f"{entry.name}\t{entry.build}\t{entry.provider}\t{entry.version}\t{entry.size}\t"
+                f"{entry.licence} ({restricted})\t{how}"
+            )
+
+    def _install(self, options: dict[str, Any]) -> None:
+        source = install(
+            name=options["name"], reference_name=options["reference"],
+            mirror=options["mirror"] or settings.GAS_SOURCE_MIRROR,
+            fields=[field.strip() for field in options["fields"].split(",") if field.strip()],
+            chromosomes=[chrom.strip() for chrom in options["chromosomes"].split(",") if chrom.strip()],
+            accept_licence=options["accept_licence"], own_file=options["file"],
+        )  # fmt: skip
+        if options["default"]:
+            AnnotationSource.objects.filter(pk=source.pk).update(default=True)
+        csq = ", ".join([source.short_name, *(f"{source.short_name}_{field}" for field in source.fields)])
+        self.stdout.write(
+            f"Installed {source.name} for {source.reference_name}: {source.release}, {source.licence}; CSQ fields "
+            f"{csq}; {filesizeformat(source.size)}; version {source.version}"
         )
 
     def _list(self) -> None:

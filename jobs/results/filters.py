@@ -52,7 +52,7 @@ class VariantFilter:
     @property
     def entry_level(self) -> bool:
         """Whether a filter looks into transcript entries (else the variant's worst entry stands)."""
-        return bool(self.consequences or self.impacts or self.genes or self.biotypes or self.text or self.values)
+        return bool(self.consequences or self.impacts or self.genes or self.biotypes or self.text)
 
     def query(self) -> dict[str, Any]:
         """The filter as URL parameters (the browser's links, the API's next page)."""
@@ -180,6 +180,10 @@ def where_clause(filt: VariantFilter, *, entries: bool) -> tuple[str, list[Any]]
         conditions.append("in_dbsnp" if filt.in_dbsnp else "NOT in_dbsnp")
     if filt.annotated is not None:  # (a record without CSQ is one row with no consequence)
         conditions.append("Consequence <> ''" if filt.annotated else "Consequence = ''")
+    if filt.values:  # (a source's values are the same in every entry of a variant: a variant-level filter)
+        sql, values = value_conditions(filt.values)
+        conditions += sql
+        params += values
     if filt.sample_filter.active:  # (compound het pairs within what the rest of the filter keeps)
         rest = replace(filt, sample_filter=replace(filt.sample_filter, inheritance="", families=()))
         sql, values = sample_conditions(filt.sample_filter, rest=partial(where_clause, rest, entries=True))
@@ -198,10 +202,6 @@ def where_clause(filt: VariantFilter, *, entries: bool) -> tuple[str, list[Any]]
         if filt.biotypes:
             conditions.append("BIOTYPE IN (SELECT unnest(?))")
             params.append(list(filt.biotypes))
-        if filt.values:
-            sql, values = value_conditions(filt.values)
-            conditions += sql
-            params += values
         if filt.text:
             if _RS.match(filt.text):  # an rs id: the whole id among the known ones
                 conditions.append("(list_contains(string_split(id, ';'), ?) OR "

@@ -139,14 +139,18 @@ def value_conditions(conditions: Sequence[ValueCondition]) -> tuple[list[str], l
         column = condition.column
         empty = f"coalesce({column}, '') IN ('', '.')"
         if condition.kind == "number":
-            number = "TRY_CAST(x AS DOUBLE)"
-            if condition.op in ("=", "!="):
-                test = f"list_contains(CAST(? AS DOUBLE[]), {number})"
-                params.append([float(value) for value in condition.values])
-            else:
-                test = f"{number} {condition.op} ?"
-                params.append(float(condition.values[0]))
-            found = f"len(list_filter(string_split(coalesce({column}, ''), '&'), lambda x: {test})) > 0"
+            several_values = condition.op in ("=", "!=")
+            value: Any = [float(v) for v in condition.values] if several_values else float(condition.values[0])
+
+            def test(expression: str, op: str = condition.op, several_values: bool = several_values) -> str:
+                if several_values:
+                    return f"list_contains(CAST(? AS DOUBLE[]), TRY_CAST({expression} AS DOUBLE))"
+                return f"TRY_CAST({expression} AS DOUBLE) {op} ?"
+
+            # (one value, as almost always: compared at once; several joined by &: any of them)
+            several = f"len(list_filter(string_split({column}, '&'), lambda x: {test('x')})) > 0"
+            found = f"(CASE WHEN contains({column}, '&') THEN {several} ELSE {test(column)} END)"
+            params += [value, value]
         elif condition.op == "~":
             found = f"contains(lower(coalesce({column}, '')), ?)"
             params.append(condition.values[0].lower())

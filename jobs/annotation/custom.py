@@ -50,6 +50,7 @@ class CustomSpec:
     fields: tuple[str, ...]
     format: str = "vcf"
     type: str = "exact"
+    shown: str = ""  # what the output's header names it by (a service's source: never the server's path)
 
     def __post_init__(self) -> None:
         label = f"custom source {self.short_name}"
@@ -66,9 +67,9 @@ class CustomSpec:
                 f"{label}: the short name may hold only letters, digits and _ - . (it names a CSQ field)"
             )
 
-    def as_tuple(self) -> tuple[str, str, tuple[str, ...], str, str]:
+    def as_tuple(self) -> tuple[str, str, tuple[str, ...], str, str, str]:
         """(For worker processes: compiled frozen dataclasses do not unpickle.)"""
-        return (self.path, self.short_name, self.fields, self.format, self.type)
+        return (self.path, self.short_name, self.fields, self.format, self.type, self.shown)
 
     @classmethod
     def parse(cls, text: str) -> CustomSpec:
@@ -145,7 +146,7 @@ class CustomSource:
         return [self.spec.short_name, *(f"{self.spec.short_name}_{field}" for field in self.spec.fields)]
 
     def header_lines(self) -> list[str]:
-        path = self.spec.path
+        path = self.spec.shown or self.spec.path
         lines = [f'##INFO=<ID={self.spec.short_name},Number=.,Type=String,Description="{path}">']
         for field in self.spec.fields:
             known = self.declared[field][2]  # (VEP's wording: "<description>. AF field from <file>")

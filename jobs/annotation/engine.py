@@ -458,7 +458,7 @@ _process_reference: list[Reference] = []  # the reference bundle loaded in a wor
 _process_sources: list[CustomSource] = []  # and its custom sources
 
 
-def _process_start(bundle_path: str, customs: tuple[tuple[str, str, tuple[str, ...], str, str], ...]) -> None:
+def _process_start(bundle_path: str, customs: tuple[tuple[str, str, tuple[str, ...], str, str, str], ...]) -> None:
     _process_reference.append(Reference(bundle_path))
     # (specs travel as plain tuples: a compiled frozen dataclass does not unpickle)
     _process_sources.extend(open_source(CustomSpec(*spec)) for spec in customs)

@@ -69,4 +69,4 @@ def _regions_spec(region_set: RegionSet, scratch: Path, reference: Reference) ->
         if contig is not None and region.start < length:  # (a set checked against a longer build's contig)
             named.append(region._replace(contig=contig, end=min(region.end, length)))
     path = write_indexed_bed(named, scratch / "regions.bed")
-    return CustomSpec(str(path), REGIONS_SHORT_NAME, (), "bed", "overlap")
+    return CustomSpec(str(path), REGIONS_SHORT_NAME, (), "bed", "overlap", f"your regions: {region_set.file_name}")

@@ -193,4 +193,5 @@ def source_spec(source: AnnotationSource) -> CustomSpec:
     path = source_dir() / source.path
     if not path.is_file():
         raise RuntimeError(f"source {source.name}: {path} is missing here (copy GAS_SOURCE_DIR to every worker)")
-    return CustomSpec(str(path), source.short_name, tuple(source.fields), source.format, source.match_type)
+    shown = f"{source.name}: {source.file_name}" + (f", {source.release}" if source.release else "")
+    return CustomSpec(str(path), source.short_name, tuple(source.fields), source.format, source.match_type, shown)

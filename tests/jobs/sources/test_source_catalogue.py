@@ -167,6 +167,12 @@ def test_tables_are_converted_and_a_job_uses_every_source(mirror, signed_in_clie
     assert [row["pos"] for row in rare.json()["items"]] == [63426]
     page = signed_in_client.get(reverse("job_detail", args=[job.id])).content.decode()
     assert "REVEL: free for non-commercial use" in page and "CADD" in page  # (each source's licence named)
+    result = signed_in_client.get(reverse("job_download", args=[job.id, "result"]))
+    header = [line for line in gzip.decompress(b"".join(result.streaming_content)).decode().splitlines()
+              if line.startswith("##INFO=<ID=ClinVar")]  # fmt: skip
+    assert header[0] == '##INFO=<ID=ClinVar,Number=.,Type=String,Description="clinvar-grch37: clinvar-grch37.vcf.gz, ' \
+        'weekly release (latest)">'
+    assert not any(str(source_dir()) in line for line in header)  # (no server path in what users download)
 
 
 def test_md5_files_name_the_dated_file():

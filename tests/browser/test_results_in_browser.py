@@ -3,6 +3,8 @@ view, export a TSV, and the archived -> upgrade -> restored story."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import time
 from pathlib import Path
 
@@ -299,3 +301,58 @@ def test_a_trio_with_its_pedigree_filtered_de_novo(browser, live_server, setting
     assert [(item["pos"], {name: g["gt"] for name, g in item["samples"].items()}) for item in items] == [
         (123395, {"CHILD": "0/1", "FATHER": "0/0", "MOTHER": "0/0", "SIB": "0/0"})
     ]
+
+
+def test_source_values_filter_the_table_with_missing_and_a_facet(browser, live_server, tmp_path):
+    """Issue 30: ClinVar and gnomAD installed from the catalogue (a local mirror in the providers'
+    layout), a job with both: the table shows their values; a frequency filter with |missing and a
+    ClinVar facet narrow it; the same through the API."""
+    import io
+
+    from django.test import Client
+
+    from tests.helpers import GOOD_VCF, api_client
+    from tests.jobs.sources.test_source_catalogue import CLINVAR, GNOMAD
+    from tests.mirror import Mirror
+
+    root = tmp_path / "mirror"
+    clinvar = root / "pub/clinvar/vcf_GRCh37/clinvar.vcf.gz"
+    clinvar.parent.mkdir(parents=True)
+    clinvar.write_bytes(gzip.compress(CLINVAR.encode()))
+    digest = hashlib.md5(clinvar.read_bytes(), usedforsecurity=False).hexdigest()
+    (clinvar.parent / "clinvar.vcf.gz.md5").write_text(f"{digest}  clinvar_20251130.vcf.gz\n")
+    gnomad = root / "gcp-public-data--gnomad/release/2.1.1/vcf/exomes/gnomad.exomes.r2.1.1.sites.20.vcf.bgz"
+    gnomad.parent.mkdir(parents=True)
+    gnomad.write_bytes(gzip.compress(GNOMAD.encode()))
+    with Mirror(root) as mirror:
+        for name, *more in (("clinvar-grch37",), ("gnomad-exomes-grch37", "--chromosomes", "20")):
+            call_command("source", "install", name, "--reference", "demo", "--mirror", mirror.url, "--default", *more,
+                         stdout=io.StringIO())  # fmt: skip
+    base = live_server.url
+    sign_up(browser, base, "vera@example.org")
+    path = tmp_path / "two.vcf"
+    path.write_text(GOOD_VCF + "20\t126310\t.\tA\tG\t50\tPASS\t.\n")  # (the third: in neither source)
+    browser.get(f"{base}/annotate")
+    browser.find_element(By.NAME, "file").send_keys(str(path))
+    click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    wait(browser).until(lambda d: "Pending" in d.page_source)
+    worker("run_annotator")
+    job = Job.objects.get()
+    assert job.status == JobStatus.COMPLETED and len(job.sources) == 2, (job.error_message, job.sources)
+    browser.get(f"{base}/annotations/{job.id}/variants")
+    assert find_testid(browser, "match-count").text == "3"
+    where = find_testid(browser, "where-input")
+    where.send_keys("gnomADe_AF<0.01|missing")
+    click(find_testid(browser, "apply-filters"))
+    wait(browser).until(lambda d: find_testid(d, "match-count").text == "2")  # (0.0005 and the unknown one)
+    facet = find_testid(browser, "facet-ClinVar_CLNSIG")
+    click(facet.find_element(By.PARTIAL_LINK_TEXT, "Pathogenic"))
+    wait(browser).until(lambda d: find_testid(d, "match-count").text == "1")
+    row = browser.find_element(By.CSS_SELECTOR, '[data-testid="variant-row"]')
+    assert "20:63426" in row.text
+    client = Client()
+    client.force_login(job.owner)
+    items = api_client(client).get(f"/api/v1/jobs/{job.id}/variants", {
+        "where": ["gnomADe_AF<0.01|missing", "ClinVar_CLNSIG=Pathogenic"]}).json()["items"]  # fmt: skip
+    found = [(item["pos"], item["entries"][0]["ClinVar_CLNSIG"], item["entries"][0]["gnomADe_AF"]) for item in items]
+    assert found == [(63426, "Pathogenic", "0.0005")]

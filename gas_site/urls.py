@@ -20,6 +20,7 @@ urlpatterns = [
     path("annotations/<uuid:job_id>", job_views.job_detail, name="job_detail"),
     path("annotations/<uuid:job_id>/log", job_views.job_log, name="job_log"),
     path("annotations/<uuid:job_id>/variants", job_views.job_variants, name="job_variants"),
+    path("annotations/<uuid:job_id>/variants/<int:v>", job_views.job_variant, name="job_variant"),
     path("annotations/<uuid:job_id>/pedigree", job_views.job_pedigree, name="job_pedigree"),
     path("annotations/<uuid:job_id>/variants/count", job_views.job_variant_count, name="job_variant_count"),
     path("annotations/<uuid:job_id>/genes", job_views.job_genes, name="job_genes"),

@@ -358,6 +358,19 @@ def job_variants(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
+def job_variant(request: AuthenticatedRequest, job_id: str, v: int) -> HttpResponse:
+    """A variant's own page (a permalink): all its entries, sources' values, genotypes, links out."""
+    job = _owned_job(request, job_id)
+    try:
+        detail = sample_pages.variant_detail(job=job, v=v, params=browser.filter_params(request.GET))
+    except ResultNotAvailable as exc:
+        return _table_unavailable(request, job, exc)
+    if detail is None:
+        raise Http404("No such variant in this job.")
+    return render(request, "jobs/variant.html", {"job": job, "detail": detail})
+
+
+@login_required
 def job_variant_count(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     """The browser's live count, as the filters change (JSON)."""
     job = _owned_job(request, job_id)

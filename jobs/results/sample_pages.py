@@ -1,5 +1,6 @@
-"""The samples as pages show them: the job page's samples card (per-sample counts, the pedigree drawn
-small, sex and Mendelian QC flags) and the variant browser's sample filter choices."""
+"""Pages beside the variant table: the job page's samples card (per-sample counts, the pedigree drawn
+small, sex and Mendelian QC flags), the variant browser's sample filter choices, and a variant's own
+page (every entry, the sources' values, the genotypes, links out, notations to copy)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from functools import partial
 from typing import Any
 
 from jobs.models import Job
-from jobs.results.browser import remembered
+from jobs.results.browser import ENSEMBL, job_build, remembered, selected, variant_links
 from jobs.results.downloads import ResultNotAvailable
-from jobs.results.samples import families
+from jobs.results.filters import VariantFilter
+from jobs.results.samples import families, shown_samples
 from jobs.results.schema import TableError
 from jobs.results.tables import table_for
 
@@ -70,6 +72,68 @@ def job_samples_panel(*, job: Job, charts: dict[str, Any] | None, with_table: bo
 
 ZYGOSITY_LABELS = [("alt", "carries it (het or hom alt)"), ("het", "het"), ("hom_alt", "hom alt"),
                    ("hom_ref", "hom ref (called)"), ("missing", "missing")]  # fmt: skip
+
+
+def variant_detail(*, job: Job, v: int, params: dict[str, Any]) -> dict[str, Any] | None:
+    """A variant's own page: every transcript entry with all its fields, the sources' values, the
+    samples' genotypes (the named ones, else all of up to 16, else the first 8) and links out; None
+    when the job has no such variant."""
+    table = table_for(job)
+    if not 0 <= v < table.variants:
+        return None
+    entries = table.entries(v)
+    if not entries:
+        return None
+    first = entries[0]
+    source_columns = [column for column in table.csq_columns
+                      if any(column == entry["short_name"] or column.startswith(f"{entry['short_name']}_")
+                             for entry in job.sources or [])]  # fmt: skip
+    named = [name for name in selected(params, "sample") if name in table.samples]
+    samples = named or shown_samples(VariantFilter(), table.samples)
+    genotypes = table.sample_genotypes([v], samples).get(v, {})
+    build = job_build(job)
+    return {
+        "v": v, "variant": first, "entries": entries,
+        "fields": [column for column in table.csq_columns if column not in source_columns],
+        "sources": [(column, first.get(column) or "") for column in source_columns],
+        "genotypes": [{"sample": name, **genotype} for name, genotype in genotypes.items()],
+        "all_samples": table.samples, "links": detail_links(first, entries, build),
+        "notations": notations(first, entries),
+    }  # fmt: skip
+
+
+def notations(variant: dict[str, Any], entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The variant's notations to copy: its position and alleles, and each entry's HGVS (once each)."""
+    found = [("VCF", f"{variant['chrom']}-{variant['pos']}-{variant['ref']}-{variant['alt']}")]
+    for entry in entries:
+        for field in ("HGVSc", "HGVSp", "HGVSg"):
+            value = str(entry.get(field) or "")
+            if value and (field, value) not in found:
+                found.append((field, value.replace("%3D", "=")))
+    return found
+
+
+GNOMAD_DATASETS = {"GRCh37": "gnomad_r2_1", "GRCh38": "gnomad_r4"}
+
+
+def detail_links(variant: dict[str, Any], entries: list[dict[str, Any]], build: str) -> list[tuple[str, str]]:
+    """Links out that work with the job's reference: Ensembl's region and transcripts (Ensembl ids),
+    dbSNP, ClinVar (a ClinVar source's id), gnomAD."""
+    links = [(label.title() if label != "dbsnp" else "dbSNP", url) for label, url in
+             variant_links(variant, build).items()]  # fmt: skip
+    base = ENSEMBL.get(build)
+    for entry in entries:
+        feature = str(entry.get("Feature") or "")
+        if base and feature.startswith("ENST"):
+            links.append((f"Ensembl {feature}", f"{base}/Transcript/Summary?t={feature}"))
+    clinvar = str(variant.get("ClinVar") or "")
+    if clinvar and clinvar.split("&")[0].isdigit():
+        links.append(("ClinVar", f"https://www.ncbi.nlm.nih.gov/clinvar/variation/{clinvar.split('&')[0]}/"))
+    chrom = str(variant["chrom"]).removeprefix("chr")
+    if build in GNOMAD_DATASETS and not str(variant["alt"]).startswith("<"):
+        links.append(("gnomAD", f"https://gnomad.broadinstitute.org/variant/{chrom}-{variant['pos']}-"
+                                f"{variant['ref']}-{variant['alt']}?dataset={GNOMAD_DATASETS[build]}"))  # fmt: skip
+    return list(dict.fromkeys(links))
 
 
 def sample_choices(*, samples: list[str], params: dict[str, Any]) -> dict[str, Any]:

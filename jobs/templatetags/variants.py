@@ -36,3 +36,10 @@ def join_list(value: object) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(str(item) for item in value)
     return str(value)
+
+
+@register.filter
+def field_value(entry: dict, name: str) -> str:
+    """An entry's value of a field whose name the template holds in a variable."""
+    value = entry.get(name)
+    return "" if value is None else str(value)

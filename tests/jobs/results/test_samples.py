@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from jobs.models import Job, JobStatus
 from jobs.results import tables
+from jobs.results.filters import parse_filter
 from jobs.results.genotypes import HET, HOM_ALT, HOM_REF, MISSING, _gt_tables, parse_gt
 from jobs.services import housekeeping, lifecycle
 from jobs.storage import results_storage
@@ -386,3 +387,21 @@ def test_a_familys_letters_and_the_genotype_table_give_the_same_answers(signed_i
         assert table.count(filt) == table.count(on_g) == len(letters)
         answered += bool(letters)
     assert answered >= 6
+
+
+def test_a_variants_own_page_shows_entries_genotypes_links_and_notations(signed_in_client, submit, client,
+                                                                         other_user):  # fmt: skip
+    job = submit(TRIO, pedigree=TRIO_PED)
+    table = tables.table_for(job)
+    (v,) = [row["v"] for row in table.page(parse_filter({"region": "20:123395"}))]
+    listing = signed_in_client.get(reverse("job_variants", args=[job.id])).content.decode()
+    assert reverse("job_variant", args=[job.id, v]) in listing  # (each row links to its page)
+    page = signed_in_client.get(reverse("job_variant", args=[job.id, v]))
+    text = page.content.decode()
+    assert page.status_code == 200 and 'data-testid="sample-genotypes"' in text
+    assert 'data-testid="genotype-CHILD"' in text and "15,14" in text
+    assert 'data-copy="20-123395-T-C"' in text and "grch37.ensembl.org" in text and "gnomad_r2_1" in text
+    assert text.count('data-testid="entry"') == len(table.entries(v))
+    assert signed_in_client.get(reverse("job_variant", args=[job.id, 10**6])).status_code == 404
+    client.force_login(other_user)
+    assert client.get(reverse("job_variant", args=[job.id, v])).status_code == 404

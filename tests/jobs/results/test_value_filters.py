@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from jobs.models import Job, JobStatus
+from jobs.results.filters import parse_filter
 from jobs.results.schema import TableError
 from jobs.results.value_filters import parse_where, resolve_where
 from tests.helpers import add_source, api_client
@@ -77,6 +78,12 @@ def test_text_facets_stars_and_chips(signed_in_client, job):
     facet = text.split('data-testid="facet-ClinVar_CLNSIG"')[1].split("</div></div>")[0]
     assert "Pathogenic" in facet and "Benign" in facet and "where=ClinVar_CLNSIG%3DBenign" in facet
     assert 'data-testid="where-input"' in text and "<code>max_af</code> (float)" in text
+    from jobs.results import tables
+
+    v = tables.table_for(job).page(parse_filter({"region": "20:63426"}))[0]["v"]
+    detail = signed_in_client.get(reverse("job_variant", args=[job.id, v])).content.decode()
+    values = detail.split('data-testid="source-values"')[1].split("</table>")[0]
+    assert "ClinVar_CLNSIG" in values and "Pathogenic" in values and "0.0001" in values
 
 
 def test_bad_conditions_are_400s_naming_the_field_and_what_it_expects(signed_in_client, job):

@@ -291,6 +291,14 @@ def test_a_trio_with_its_pedigree_filtered_de_novo(browser, live_server, setting
             "return [document.documentElement.scrollWidth, window.innerWidth]"
         )
         assert page_width <= window_width, f"{page_width} px wide at {width}"
+        # the variant's own page: the same genotypes, and nothing wider than the window
+        click(browser.find_element(By.CSS_SELECTOR, '[data-testid="variant-link"]'))
+        assert "20:123395" in find_testid(browser, "variant-title").text
+        assert "0/1" in find_testid(browser, "genotype-CHILD").text
+        page_width, window_width = browser.execute_script(
+            "return [document.documentElement.scrollWidth, window.innerWidth]"
+        )
+        assert page_width <= window_width, f"the variant page is {page_width} px wide at {width}"
     # the same through the API
     from tests.helpers import api_client
 

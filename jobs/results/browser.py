@@ -121,6 +121,27 @@ class VariantPage:
     def last_shown(self) -> int:
         return self.offset + len(self.rows)
 
+    @property
+    def page_number(self) -> int:
+        return self.offset // self.limit + 1
+
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-self.count // self.limit))
+
+    @property
+    def page_links(self) -> list[tuple[int, str] | None]:
+        """Numbered pages to link: the first, the last and two either side of this one (None: a gap);
+        each with its cursor (an offset: any sort pages by it)."""
+        wanted = sorted({1, self.page_count, *range(max(1, self.page_number - 2),
+                                                       min(self.page_count, self.page_number + 2) + 1)})  # fmt: skip
+        links: list[tuple[int, str] | None] = []
+        for number in wanted:
+            if links and links[-1] is not None and number > links[-1][0] + 1:
+                links.append(None)
+            links.append((number, str(Cursor((number - 1) * self.limit))))
+        return links
+
 
 def variant_page(
     *, job: Job, params: dict[str, Any], default_limit: int = 50, fields: tuple[str, ...] | None = PAGE_FIELDS
@@ -133,6 +154,8 @@ def variant_page(
     sort = str(params.get("sort") or "position")
     limit = bounded_int(params.get("limit"), default_limit, 1, MAX_LIMIT, "limit")
     cursor = Cursor.parse(str(params.get("cursor") or "0"))
+    if params.get("page") and not params.get("cursor"):  # (a page number typed in: its offset)
+        cursor = Cursor((bounded_int(params.get("page"), 1, 1, MAX_OFFSET // limit, "page") - 1) * limit)
     samples = shown_samples(filt, table.samples)
 
     def answer() -> list[dict[str, Any]]:

@@ -106,6 +106,8 @@ def test_upload_watch_filter_genes_export_archive_and_restore(browser, live_serv
     browser.refresh()
     assert browser.execute_script(in_sight, find_testid(browser, "match-count"))
     assert not find_testid(browser, "apply-filters").is_displayed()
+    cards = browser.find_elements(By.CSS_SELECTOR, '[data-testid="variant-card"]')  # (a card a variant, no table)
+    assert len(cards) == 50 and cards[0].is_displayed() and not find_testid(browser, "variant-table").is_displayed()
     click(find_testid(browser, "open-filters"))
     wait(browser).until(lambda d: find_testid(d, "apply-filters").is_displayed())
     browser.set_window_size(1280, 1000)
@@ -278,6 +280,17 @@ def test_a_trio_with_its_pedigree_filtered_de_novo(browser, live_server, setting
         assert "CHILD" in samples.text and "affected" in samples.text
         click(find_testid(browser, "inheritance-de_novo"))
         wait(browser).until(lambda d: find_testid(d, "match-count").text == "1")
+        if width < 576:  # (a phone: the variant is a card; tapped, its own page has the genotypes)
+            card = find_testid(browser, "variant-card")
+            assert "20:123395" in card.text and "CHILD" in card.text
+            click(card)
+            assert "0/1" in find_testid(browser, "genotype-CHILD").text
+            assert "0/0" in find_testid(browser, "genotype-FATHER").text
+            page_width, window_width = browser.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth]"
+            )
+            assert page_width <= window_width, f"the variant page is {page_width} px wide at {width}"
+            continue
         row = browser.find_element(By.CSS_SELECTOR, '[data-testid="variant-row"]')
         assert "20:123395" in row.text
         click(row.find_element(By.CSS_SELECTOR, '[data-testid="expand"]'))

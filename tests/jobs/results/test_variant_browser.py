@@ -464,3 +464,20 @@ def test_how_the_table_shows_hgvs():
     assert coding_change("SRC-T2:c.1219G>A") == "c.1219G>A" and coding_change("") == ""
     long = "X-T1:c.100_160delinsACGTACGTACGTACGTACGTACGTACGTACGT"
     assert coding_change(long) == "c.100_160delinsACGTACGTACGT\u2026" and len(coding_change(long)) == 28
+
+
+def test_page_numbers_and_a_jump_keep_the_filters(signed_in_client, annotated):
+    """Issue 31, item 3: numbered pages (first, last, two either side) and a page number typed in."""
+    job = annotated()
+    url = reverse("job_variants", args=[job.id])
+    page = signed_in_client.get(url, {"class": "SNV", "page": "3"}).content.decode()
+    assert 'data-testid="shown-range">101\u2013150<' in page
+    numbers = page.split('data-testid="page-numbers"')[1].split("</span>\n")[0]
+    assert '<strong class="mx-1" aria-current="page">3</strong>' in numbers
+    assert ">1</a>" in numbers and ">5</a>" in numbers and "…" in numbers and ">6</a>" not in numbers
+    last = re.search(r'href="\?([^"]+)">(\d+)</a>$', numbers)
+    assert last is not None and "class=SNV" in last[1] and int(last[2]) > 100  # (the last page; the filters kept)
+    jump = page.split('data-testid="page-jump"')[1].split("</form>")[0]
+    assert 'name="class" value="SNV"' in jump and 'name="page"' in jump
+    too_far = signed_in_client.get(url, {"page": "0"})
+    assert too_far.status_code == 400 and "page" in too_far.content.decode()

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import views as account_views
+from jobs import result_views
 from jobs import views as job_views
 from jobs.api import api
 
@@ -19,12 +20,12 @@ urlpatterns = [
     path("annotations/status", job_views.job_statuses, name="job_statuses"),
     path("annotations/<uuid:job_id>", job_views.job_detail, name="job_detail"),
     path("annotations/<uuid:job_id>/log", job_views.job_log, name="job_log"),
-    path("annotations/<uuid:job_id>/variants", job_views.job_variants, name="job_variants"),
-    path("annotations/<uuid:job_id>/variants/<int:v>", job_views.job_variant, name="job_variant"),
+    path("annotations/<uuid:job_id>/variants", result_views.job_variants, name="job_variants"),
+    path("annotations/<uuid:job_id>/variants/<int:v>", result_views.job_variant, name="job_variant"),
     path("annotations/<uuid:job_id>/pedigree", job_views.job_pedigree, name="job_pedigree"),
-    path("annotations/<uuid:job_id>/variants/count", job_views.job_variant_count, name="job_variant_count"),
-    path("annotations/<uuid:job_id>/genes", job_views.job_genes, name="job_genes"),
-    path("annotations/<uuid:job_id>/export/<str:fmt>", job_views.job_export, name="job_export"),
+    path("annotations/<uuid:job_id>/variants/count", result_views.job_variant_count, name="job_variant_count"),
+    path("annotations/<uuid:job_id>/genes", result_views.job_genes, name="job_genes"),
+    path("annotations/<uuid:job_id>/export/<str:fmt>", result_views.job_export, name="job_export"),
     path("annotations/<uuid:job_id>/download/<str:kind>", job_views.job_download, name="job_download"),
     path("annotations/<uuid:job_id>/delete", job_views.job_delete, name="job_delete"),
     path("profile/tokens", job_views.token_create, name="token_create"),

@@ -1,0 +1,116 @@
+"""Result pages: the variant browser, a variant's own page, the gene view, the live count and the
+exports; thin interfaces to jobs.results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from accounts.http import AuthenticatedRequest
+from jobs.models import Job
+from jobs.results import browser, exports, sample_pages, tables
+from jobs.results.downloads import ResultNotAvailable
+from jobs.results.schema import TableError
+from jobs.views import _owned_job
+
+
+def _table_unavailable(request: HttpRequest, job: Job, exc: Exception) -> HttpResponse:
+    messages.warning(request, str(exc))
+    return redirect("job_detail", job_id=job.id)
+
+
+def _results_page(
+    request: AuthenticatedRequest, job_id: str, template: str, build: Callable[[Job, dict[str, Any]], Any],
+    context: Callable[[Job, dict[str, Any], Any], dict[str, Any]],
+) -> HttpResponse:
+    """A results page (variants, genes): ``build(job, params)`` answers it, ``context(job, params,
+    answer)`` adds what its template needs; a bad filter is a 400 page saying which and why."""
+    job = _owned_job(request, job_id)
+    params = browser.filter_params(request.GET)
+    error, answer = "", None
+    try:
+        answer = build(job, params)
+    except ResultNotAvailable as exc:
+        return _table_unavailable(request, job, exc)
+    except TableError as exc:
+        error = str(exc)
+    page = {"job": job, "error": error, "params": params, **context(job, params, answer)}
+    return render(request, template, page, status=400 if error else 200)
+
+
+@login_required
+def job_variants(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
+    return _results_page(
+        request, job_id, "jobs/variants.html",
+        lambda job, params: browser.variant_page(job=job, params=params, default_limit=50),
+        lambda job, params, page: {
+            "page": page,
+            "choices": browser.FILTER_CHOICES,
+            "selected": {name: browser.selected(params, name) for name in ("consequence", "impact", "class")},
+            "chips": browser.filter_chips(page.filter, params) if page else [],
+            **sample_pages.sample_choices(samples=page.all_samples if page else [], params=params),
+            **browser.value_choices(job=job, params=params),
+        },
+    )  # fmt: skip
+
+
+@login_required
+def job_variant(request: AuthenticatedRequest, job_id: str, v: int) -> HttpResponse:
+    """A variant's own page (a permalink): all its entries, sources' values, genotypes, links out."""
+    job = _owned_job(request, job_id)
+    try:
+        detail = sample_pages.variant_detail(job=job, v=v, params=browser.filter_params(request.GET))
+    except ResultNotAvailable as exc:
+        return _table_unavailable(request, job, exc)
+    if detail is None:
+        raise Http404("No such variant in this job.")
+    return render(request, "jobs/variant.html", {"job": job, "detail": detail})
+
+
+@login_required
+def job_variant_count(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
+    """The browser's live count, as the filters change (JSON)."""
+    job = _owned_job(request, job_id)
+    try:
+        table = tables.table_for(job)
+        filt = browser.job_filter(job=job, params=browser.filter_params(request.GET), table=table)
+        count = browser.variant_count(job=job, table=table, filt=filt)
+    except (ResultNotAvailable, TableError) as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"count": count})
+
+
+@login_required
+def job_genes(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
+    return _results_page(
+        request, job_id, "jobs/genes.html",
+        lambda job, params: browser.gene_page(job=job, params=params),
+        lambda job, params, genes: {
+            "result": genes,
+            "filtered": any(name not in ("cursor", "sort") for name in request.GET),
+        },
+    )  # fmt: skip
+
+
+@login_required
+def job_export(request: AuthenticatedRequest, job_id: str, fmt: str) -> HttpResponseBase:
+    job = _owned_job(request, job_id)
+    try:
+        return exports.export_response(job=job, params=browser.filter_params(request.GET), fmt=fmt)
+    except exports.ExportsBusy as exc:
+        page = {"code": 503, "title": "Exports are busy", "message": str(exc)}
+        busy = render(request, "_error.html", page, status=503)
+        busy["Retry-After"] = str(exc.retry_after)
+        return busy
+    except ResultNotAvailable as exc:
+        return _table_unavailable(request, job, exc)
+    except TableError as exc:
+        messages.error(request, str(exc))
+        return redirect(f"{reverse('job_variants', args=[job.id])}?{request.GET.urlencode()}")

@@ -63,6 +63,19 @@ def sign_up(driver, base: str, email: str) -> None:
     wait(driver).until(lambda d: email in d.page_source and "/signup" not in d.current_url)
 
 
+def annotated_in_browser(driver, base: str, path: Path, **files: Path) -> Job:
+    """Upload ``path`` (and any other file fields, e.g. pedigree) on the page, run the worker once,
+    return the job."""
+    driver.get(f"{base}/annotate")
+    driver.find_element(By.NAME, "file").send_keys(str(path))
+    for name, other in files.items():
+        driver.find_element(By.NAME, name).send_keys(str(other))
+    click(driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    wait(driver).until(lambda d: "Pending" in d.page_source)
+    worker("run_annotator")
+    return Job.objects.get()
+
+
 def downloaded(folder: Path, suffix: str, seconds: float = 15) -> Path:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -238,12 +251,7 @@ def test_pages_do_not_scroll_sideways_on_a_laptop_or_a_phone(browser, live_serve
     390x844: the page itself never scrolls sideways (a wide table scrolls inside its own box)."""
     base = live_server.url
     sign_up(browser, base, "grace@example.org")
-    browser.get(f"{base}/annotate")
-    browser.find_element(By.NAME, "file").send_keys(str(SYNTHETIC))
-    click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
-    wait(browser).until(lambda d: "Pending" in d.page_source)
-    worker("run_annotator")
-    job = Job.objects.get()
+    job = annotated_in_browser(browser, base, SYNTHETIC)
     pages = {"job list": "/annotations", "job page": f"/annotations/{job.id}",
              "variants": f"/annotations/{job.id}/variants", "genes": f"/annotations/{job.id}/genes"}  # fmt: skip
     measure = "return [document.documentElement.scrollWidth, window.innerWidth]"
@@ -265,13 +273,7 @@ def test_a_trio_with_its_pedigree_filtered_de_novo(browser, live_server, setting
     data = Path(__file__).resolve().parents[1] / "data"
     base = live_server.url
     sign_up(browser, base, "mendel@example.org")
-    browser.get(f"{base}/annotate")
-    browser.find_element(By.NAME, "file").send_keys(str(data / "trio_synthetic.vcf"))
-    browser.find_element(By.NAME, "pedigree").send_keys(str(data / "trio_synthetic.ped"))
-    click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
-    wait(browser).until(lambda d: "Pending" in d.page_source)
-    worker("run_annotator")
-    job = Job.objects.get()
+    job = annotated_in_browser(browser, base, data / "trio_synthetic.vcf", pedigree=data / "trio_synthetic.ped")
     assert job.status == JobStatus.COMPLETED, job.error_message
     for width, height in ((1366, 900), (390, 844)):
         browser.set_window_size(width, height)
@@ -353,12 +355,7 @@ def test_source_values_filter_the_table_with_missing_and_a_facet(browser, live_s
     sign_up(browser, base, "vera@example.org")
     path = tmp_path / "two.vcf"
     path.write_text(GOOD_VCF + "20\t126310\t.\tA\tG\t50\tPASS\t.\n")  # (the third: in neither source)
-    browser.get(f"{base}/annotate")
-    browser.find_element(By.NAME, "file").send_keys(str(path))
-    click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
-    wait(browser).until(lambda d: "Pending" in d.page_source)
-    worker("run_annotator")
-    job = Job.objects.get()
+    job = annotated_in_browser(browser, base, path)
     assert job.status == JobStatus.COMPLETED and len(job.sources) == 2, (job.error_message, job.sources)
     browser.get(f"{base}/annotations/{job.id}/variants")
     assert find_testid(browser, "match-count").text == "3"

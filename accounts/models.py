@@ -45,6 +45,8 @@ class User(AbstractUser):
     institution = models.CharField(max_length=200, blank=True)
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
     plan_changed_at = models.DateTimeField(default=timezone.now)
+    # the variant browser's extra columns, as the user last chose them (CSQ and source fields)
+    variant_columns = models.JSONField(default=list, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []

@@ -29,6 +29,12 @@ def profile_update(*, user: User, full_name: str, institution: str) -> User:
     return user
 
 
+def remember_variant_columns(*, user: User, columns: list[str]) -> None:
+    """The variant browser's extra columns, kept as the user's choice for every job's table."""
+    User.objects.filter(pk=user.pk).update(variant_columns=list(columns))
+    user.variant_columns = list(columns)
+
+
 def _plan_change(
     *, user: User, to_plan: Plan, event: Signal, payment_reference: str = "", by: User | None = None
 ) -> bool:

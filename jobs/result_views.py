@@ -13,6 +13,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from accounts import services as accounts_services
 from accounts.http import AuthenticatedRequest
 from jobs.models import Job
 from jobs.results import browser, exports, sample_pages, tables
@@ -49,16 +50,25 @@ def _results_page(
 def job_variants(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     return _results_page(
         request, job_id, "jobs/variants.html",
-        lambda job, params: browser.variant_page(job=job, params=params, default_limit=50),
+        lambda job, params: _remember_columns(request, browser.variant_page(
+            job=job, params=params, default_limit=50, saved_columns=request.user.variant_columns)),
         lambda job, params, page: {
             "page": page,
             "choices": browser.FILTER_CHOICES,
             "selected": {name: browser.selected(params, name) for name in ("consequence", "impact", "class")},
             "chips": browser.filter_chips(page.filter, params) if page else [],
             **sample_pages.sample_choices(samples=page.all_samples if page else [], params=params),
-            **browser.value_choices(job=job, params=params),
+            "column_sets": [*browser.COLUMN_SETS, "everything"],
+            **sample_pages.value_choices(job=job, params=params),
         },
     )  # fmt: skip
+
+
+def _remember_columns(request: AuthenticatedRequest, page: browser.VariantPage) -> browser.VariantPage:
+    """A choice of columns (columns= given) is kept as the user's, for every job's table."""
+    if "columns" in request.GET and page.columns != request.user.variant_columns:
+        accounts_services.remember_variant_columns(user=request.user, columns=page.columns)
+    return page
 
 
 @login_required

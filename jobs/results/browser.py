@@ -11,7 +11,6 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,13 +19,12 @@ from django.http import QueryDict
 
 from jobs.annotation.terms import TERMS
 from jobs.models import AnnotationSource, Job
-from jobs.results.downloads import ResultNotAvailable
 from jobs.results.filters import MAX_OFFSET, Cursor, VariantFilter, parse_filter
 from jobs.results.queries import SORTS, VariantTable
 from jobs.results.samples import resolve, shown_samples
 from jobs.results.schema import IMPACTS, PAGE_FIELDS, VARIANT_CLASSES, TableError
 from jobs.results.tables import table_for
-from jobs.results.value_filters import resolve_where, value_fields
+from jobs.results.value_filters import resolve_where
 from jobs.storage import results_storage
 
 logger = logging.getLogger(__name__)
@@ -54,37 +52,6 @@ def job_filter(*, job: Job, params: dict[str, Any], table: VariantTable) -> Vari
     return resolve(filt, samples=table.samples, pedigree=job.pedigree, normal=job.normal_sample)
 
 
-FACET_VALUES = 30  # a text field with at most this many values gets a facet
-
-
-def value_choices(*, job: Job, params: dict[str, Any]) -> dict[str, Any]:
-    """The filter panel's source values: the fields ``where`` takes (with their types), the
-    conditions given, and a facet for each text field with few values (each value with its variants
-    and the URL that adds it)."""
-    types = source_field_types(job)
-    if not types:
-        return {"value_fields": {}}
-    facets = []
-    try:
-        table = table_for(job)
-    except (ResultNotAvailable, TableError, OSError):
-        table = None
-    raw = params.get("where") or []
-    given = [str(item) for item in (raw if isinstance(raw, list) else [raw])]
-    for column, kind in types.items():
-        if table is None or kind in ("Float", "Integer") or column not in table.csq_columns:
-            continue
-        counts = remembered(job, ("facet", column), partial(table.value_counts, column, FACET_VALUES + 1))
-        if 0 < len(counts) <= FACET_VALUES:
-            kept = {key: values for key, values in params.items() if key not in ("where", "cursor")}
-
-            def adding(value: str, kept: dict[str, Any] = kept, column: str = column) -> str:
-                return "?" + urlencode(kept | {"where": [*given, f"{column}={value}"]}, doseq=True)
-
-            facets.append((column, [(value, count, adding(value)) for value, count in counts]))
-    return {"value_fields": value_fields(types), "where_given": given, "facets": facets}
-
-
 def source_field_types(job: Job) -> dict[str, str]:
     """Each CSQ column of the job's sources with its header Type (Float, Integer, String, Flag): as
     recorded when the job ran, else as the source is registered (a job run before types were kept)."""
@@ -99,6 +66,39 @@ def source_field_types(job: Job) -> dict[str, str]:
     return types
 
 
+# the column chooser's sets; "clinical" also takes the sources' fields, "everything" every CSQ field
+COLUMN_SETS = {
+    "coding": ("EXON", "INTRON", "cDNA_position", "CDS_position", "Protein_position", "Amino_acids", "Codons"),
+    "clinical": ("SIFT", "PolyPhen", "CLIN_SIG", "SOMATIC", "PHENO"),
+}
+MAX_COLUMNS = 60
+
+
+def chosen_columns(*, params: dict[str, Any], columns: list[str], sources: list[str], saved: list[str]) -> list[str]:
+    """The extra columns the table shows: ``columns=`` (names or a set: coding, clinical, everything;
+    ``none`` for none), else the user's last choice; each a field of this job's table (a TableError
+    names one that is not)."""
+    raw = params.get("columns")
+    if raw is None:
+        return [name for name in saved if name in columns and name not in PAGE_FIELDS]
+    wanted: list[str] = []
+    for name in selected(params, "columns"):
+        if name == "none":
+            continue
+        if name == "everything":
+            wanted += columns
+        elif name in COLUMN_SETS:
+            wanted += [column for column in COLUMN_SETS[name] if column in columns]
+            if name == "clinical":
+                wanted += sources
+        elif name in columns:
+            wanted.append(name)
+        else:
+            raise TableError(f"column {name[:60]!r}: not a field of this job (its fields: {', '.join(columns[:15])}…)",
+                             code="invalid_parameter")  # fmt: skip
+    return [name for name in dict.fromkeys(wanted) if name not in PAGE_FIELDS][:MAX_COLUMNS]
+
+
 @dataclass
 class VariantPage:
     filter: VariantFilter
@@ -111,6 +111,8 @@ class VariantPage:
     previous_cursor: str | None
     samples: list[str] = field(default_factory=list)  # (whose genotypes the rows carry)
     all_samples: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)  # (the extra columns shown)
+    all_columns: list[str] = field(default_factory=list)
 
     @property
     def first_shown(self) -> int:
@@ -120,6 +122,11 @@ class VariantPage:
     @property
     def last_shown(self) -> int:
         return self.offset + len(self.rows)
+
+    @property
+    def column_span(self) -> int:
+        """The table's columns: nine, the chosen ones, and the genotypes'."""
+        return 9 + len(self.columns) + (1 if self.samples else 0)
 
     @property
     def page_number(self) -> int:
@@ -144,7 +151,8 @@ class VariantPage:
 
 
 def variant_page(
-    *, job: Job, params: dict[str, Any], default_limit: int = 50, fields: tuple[str, ...] | None = PAGE_FIELDS
+    *, job: Job, params: dict[str, Any], default_limit: int = 50, fields: tuple[str, ...] | None = PAGE_FIELDS,
+    saved_columns: list[str] | None = None,
 ) -> VariantPage:
     """A page of the variants the filter shows, each row with its transcripts' entries
     (``entries``, with ``fields``: None for every CSQ field) and its links out; a TableError names
@@ -157,6 +165,12 @@ def variant_page(
     if params.get("page") and not params.get("cursor"):  # (a page number typed in: its offset)
         cursor = Cursor((bounded_int(params.get("page"), 1, 1, MAX_OFFSET // limit, "page") - 1) * limit)
     samples = shown_samples(filt, table.samples)
+    columns: list[str] = []
+    if fields is not None:  # (the browser's page: its chosen columns too; the API's has every field)
+        sources = [name for name in source_field_types(job) if name in table.csq_columns]
+        sources += [entry["short_name"] for entry in job.sources or [] if entry["short_name"] in table.csq_columns]
+        columns = chosen_columns(params=params, columns=table.csq_columns, sources=sources, saved=saved_columns or [])
+        fields = (*fields, *columns)
 
     def answer() -> list[dict[str, Any]]:
         found = table.page(filt, sort=sort, cursor=cursor, limit=limit, fields=fields)
@@ -181,7 +195,10 @@ def variant_page(
     if offset:
         back = max(0, offset - limit)
         previous_cursor = str(Cursor(back, before=rows[0]["v"]) if keyset and back else Cursor(back))
-    return VariantPage(filt, rows, count, offset, limit, sort, next_cursor, previous_cursor, samples, table.samples)
+    for row in rows:
+        row["extra"] = [(name, "" if row.get(name) is None else str(row.get(name))) for name in columns]
+    return VariantPage(filt, rows, count, offset, limit, sort, next_cursor, previous_cursor, samples, table.samples,
+                       columns, table.csq_columns)  # fmt: skip
 
 
 def variant_count(*, job: Job, table: VariantTable, filt: VariantFilter) -> int:

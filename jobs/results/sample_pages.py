@@ -1,19 +1,22 @@
 """Pages beside the variant table: the job page's samples card (per-sample counts, the pedigree drawn
-small, sex and Mendelian QC flags), the variant browser's sample filter choices, and a variant's own
-page (every entry, the sources' values, the genotypes, links out, notations to copy)."""
+small, sex and Mendelian QC flags), the filter panel's sample and source-value choices (fields,
+facets), and a variant's own page (every entry, the sources' values, the genotypes, links out,
+notations to copy)."""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
 from jobs.models import Job
-from jobs.results.browser import ENSEMBL, job_build, remembered, selected, variant_links
+from jobs.results.browser import ENSEMBL, job_build, remembered, selected, source_field_types, variant_links
 from jobs.results.downloads import ResultNotAvailable
 from jobs.results.filters import VariantFilter
 from jobs.results.samples import families, shown_samples
 from jobs.results.schema import TableError
 from jobs.results.tables import table_for
+from jobs.results.value_filters import value_fields
 
 # a parent-child pair is flagged past this share of Mendelian errors (with enough informative variants)
 MENDELIAN_FLAG_SHARE, MENDELIAN_MIN_INFORMATIVE = 0.05, 20
@@ -72,6 +75,37 @@ def job_samples_panel(*, job: Job, charts: dict[str, Any] | None, with_table: bo
 
 ZYGOSITY_LABELS = [("alt", "carries it (het or hom alt)"), ("het", "het"), ("hom_alt", "hom alt"),
                    ("hom_ref", "hom ref (called)"), ("missing", "missing")]  # fmt: skip
+
+
+FACET_VALUES = 30  # a text field with at most this many values gets a facet
+
+
+def value_choices(*, job: Job, params: dict[str, Any]) -> dict[str, Any]:
+    """The filter panel's source values: the fields ``where`` takes (with their types), the
+    conditions given, and a facet for each text field with few values (each value with its variants
+    and the URL that adds it)."""
+    types = source_field_types(job)
+    if not types:
+        return {"value_fields": {}}
+    facets = []
+    try:
+        table = table_for(job)
+    except (ResultNotAvailable, TableError, OSError):
+        table = None
+    raw = params.get("where") or []
+    given = [str(item) for item in (raw if isinstance(raw, list) else [raw])]
+    for column, kind in types.items():
+        if table is None or kind in ("Float", "Integer") or column not in table.csq_columns:
+            continue
+        counts = remembered(job, ("facet", column), partial(table.value_counts, column, FACET_VALUES + 1))
+        if 0 < len(counts) <= FACET_VALUES:
+            kept = {key: values for key, values in params.items() if key not in ("where", "cursor")}
+
+            def adding(value: str, kept: dict[str, Any] = kept, column: str = column) -> str:
+                return "?" + urlencode(kept | {"where": [*given, f"{column}={value}"]}, doseq=True)
+
+            facets.append((column, [(value, count, adding(value)) for value, count in counts]))
+    return {"value_fields": value_fields(types), "where_given": given, "facets": facets}
 
 
 def variant_detail(*, job: Job, v: int, params: dict[str, Any]) -> dict[str, Any] | None:

@@ -214,6 +214,22 @@ class AnnotationSource(models.Model):
         return f"{self.sha256[:12]} of {self.registered_at:%Y-%m-%d}"
 
 
+class FilterSet(models.Model):
+    """A user's named set of the variant browser's filters: URL parameters, applied to any job."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="filter_sets")
+    name = models.CharField(max_length=100)
+    params = models.JSONField(default=dict)  # (as the URL and the API take them)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="filter_set_name_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class RegionSet(models.Model):
     """A user's own regions (a gene panel, target intervals): a BED file reported by overlap."""
 

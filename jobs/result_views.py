@@ -3,22 +3,28 @@ exports; thin interfaces to jobs.results."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from accounts import services as accounts_services
 from accounts.http import AuthenticatedRequest
-from jobs.models import Job
+from gas_site.errors import ServiceError
+from jobs.models import FilterSet, Job
 from jobs.results import browser, exports, sample_pages, tables
 from jobs.results.downloads import ResultNotAvailable
 from jobs.results.schema import TableError
+from jobs.services import filter_sets
 from jobs.views import _owned_job
 
 
@@ -59,6 +65,7 @@ def job_variants(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
             "chips": browser.filter_chips(page.filter, params) if page else [],
             **sample_pages.sample_choices(samples=page.all_samples if page else [], params=params),
             "column_sets": [*browser.COLUMN_SETS, "everything"],
+            **_filter_set_choices(request, params),
             **sample_pages.value_choices(job=job, params=params),
         },
     )  # fmt: skip
@@ -124,3 +131,70 @@ def job_export(request: AuthenticatedRequest, job_id: str, fmt: str) -> HttpResp
     except TableError as exc:
         messages.error(request, str(exc))
         return redirect(f"{reverse('job_variants', args=[job.id])}?{request.GET.urlencode()}")
+
+
+# -- filter sets ---------------------------------------------------------------------------------
+def _filter_set_choices(request: AuthenticatedRequest, params: dict[str, Any]) -> dict[str, Any]:
+    owned = FilterSet.objects.filter(owner=request.user)
+    return {
+        "built_in_sets": [(name, urlencode(query, doseq=True)) for name, query in filter_sets.BUILT_IN.items()],
+        "filter_sets": [
+            {"id": item.id, "name": item.name, "query": urlencode(item.params, doseq=True)} for item in owned
+        ],
+        "current_params_json": json.dumps(
+            {key: value for key, value in params.items() if key not in filter_sets.NOT_KEPT}
+        ),
+    }
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) or not target.startswith("/"):
+        target = reverse("job_list")
+    return redirect(target)
+
+
+@login_required
+@require_POST
+def filter_set_create(request: AuthenticatedRequest) -> HttpResponse:
+    try:
+        params = json.loads(request.POST.get("params") or "{}")
+        if not isinstance(params, dict):
+            raise ValueError("not an object")
+        saved = filter_sets.filter_set_save(owner=request.user, name=request.POST.get("name", ""), params=params)
+        messages.success(request, f"Saved the filter set \u201c{saved.name}\u201d.")
+    except ValueError:
+        messages.error(request, "Those filters could not be read.")
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    return _back(request)
+
+
+@login_required
+@require_POST
+def filter_set_import(request: AuthenticatedRequest) -> HttpResponse:
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise filter_sets.FilterSetError("Choose a JSON file of filter sets.")
+        found = filter_sets.filter_set_import(owner=request.user, data=upload.read(filter_sets.MAX_IMPORT_BYTES + 1))
+        messages.success(request, f"Imported {len(found)} filter set{'s' if len(found) != 1 else ''}.")
+    except ServiceError as exc:
+        messages.error(request, str(exc))
+    return _back(request)
+
+
+@login_required
+def filter_set_export(request: AuthenticatedRequest, set_id: int) -> HttpResponse:
+    found = get_object_or_404(FilterSet, id=set_id, owner=request.user)
+    response = JsonResponse(filter_sets.filter_set_export(found), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = content_disposition_header(True, f"{found.name}.json")
+    return response
+
+
+@login_required
+@require_POST
+def filter_set_delete(request: AuthenticatedRequest, set_id: int) -> HttpResponse:
+    get_object_or_404(FilterSet, id=set_id, owner=request.user).delete()
+    messages.success(request, "The filter set was deleted.")
+    return _back(request)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -37,7 +38,8 @@ def quick_thaw(settings, tmp_path):
 
 
 def wait(driver, seconds: float = 15) -> WebDriverWait:
-    return WebDriverWait(driver, seconds)
+    # (an element of the page being left goes stale while the next loads: asked again, not an error)
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
 
 
 def find_testid(driver, name: str):

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from jobs.models import Job, JobStatus
@@ -128,3 +129,51 @@ def test_the_column_chooser_adds_a_source_field_and_remembers_it(signed_in_clien
     assert 'data-testid="extra-column"' not in cleared
     bad = signed_in_client.get(url, {"columns": "NOPE"})
     assert bad.status_code == 400 and "column &#x27;NOPE&#x27;: not a field of this job" in bad.content.decode()
+
+
+def test_a_filter_set_is_saved_applied_to_another_job_exported_and_imported(
+    signed_in_client, job, other_user, drain, django_capture_on_commit_callbacks
+):
+    """Issue 31, item 4: name the filters of one job's page, apply them to another job, export them as
+    the JSON the API takes, import that JSON back; another user's set is a 404."""
+    import json as jsonlib
+
+    from jobs.models import FilterSet
+
+    url = reverse("job_variants", args=[job.id])
+    filtered = {"where": "ClinVar_CLNSIG=Pathogenic,Likely_pathogenic", "impact": "MODIFIER,LOW", "cursor": "0"}
+    page = signed_in_client.get(url, filtered).content.decode()
+    assert 'data-testid="save-filter-set"' in page and 'data-testid="built-in-set"' in page
+    params = jsonlib.loads(page.split('name="params" value="')[1].split('"')[0].replace("&quot;", '"'))
+    saved = signed_in_client.post(reverse("filter_set_create"), {"name": "clinical", "params": jsonlib.dumps(params),
+                                                                   "next": url})  # fmt: skip
+    assert saved.status_code == 302 and saved["Location"] == url
+    kept = FilterSet.objects.get()
+    assert kept.params == {"where": "ClinVar_CLNSIG=Pathogenic,Likely_pathogenic", "impact": "MODIFIER,LOW"}
+    # a second job: the set's link applies it there
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in_client.post(reverse("annotate"), {"file": SimpleUploadedFile("again.vcf", INPUT.encode()),
+                                                    "sources": "clinvar"})  # fmt: skip
+    drain("run_annotator")
+    second = Job.objects.exclude(id=job.id).get()
+    other_page = signed_in_client.get(reverse("job_variants", args=[second.id])).content.decode()
+    link = other_page.split('data-testid="filter-set"><a href="')[1].split('"')[0].replace("&amp;", "&")
+    applied = signed_in_client.get(reverse("job_variants", args=[second.id]) + link)
+    assert applied.context["page"].count == 2  # (63426 Pathogenic, 68749 Likely_pathogenic)
+    exported = signed_in_client.get(reverse("filter_set_export", args=[kept.id]))
+    assert jsonlib.loads(exported.content) == {"name": "clinical", "params": kept.params}
+    through_api = api_client(signed_in_client).get(f"/api/v1/jobs/{second.id}/variants", kept.params)
+    assert through_api.json()["count"] == 2  # (the same parameters the API takes)
+    renamed = jsonlib.dumps({"name": "clinical, imported", "params": kept.params}).encode()
+    imported = SimpleUploadedFile("set.json", renamed)
+    signed_in_client.post(reverse("filter_set_import"), {"file": imported, "next": url})
+    assert FilterSet.objects.count() == 2
+    wrong = SimpleUploadedFile("set.json", b'{"name": "x", "params": {"impact": "HUGE"}}')
+    bad = signed_in_client.post(reverse("filter_set_import"), {"file": wrong, "next": url})
+    assert FilterSet.objects.count() == 2 and "impact HUGE" in signed_in_client.get(bad["Location"]).content.decode()
+    stranger = Client()
+    stranger.force_login(other_user)
+    assert stranger.get(reverse("filter_set_export", args=[kept.id])).status_code == 404
+    assert stranger.post(reverse("filter_set_delete", args=[kept.id])).status_code == 404
+    signed_in_client.post(reverse("filter_set_delete", args=[kept.id]), {"next": url})
+    assert not FilterSet.objects.filter(id=kept.id).exists()

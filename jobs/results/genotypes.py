@@ -160,8 +160,12 @@ class GenotypeSink:
         alleles = len(parent)
         keys = [text.split(":") for text in formats]
 
-        def position(name: str) -> np.ndarray:
-            return np.asarray([k.index(name) if name in k else -1 for k in keys], dtype=np.int64)
+        positions: dict[str, np.ndarray] = {}
+
+        def position(name: str) -> np.ndarray:  # (each key's place in each record's FORMAT, found once)
+            if name not in positions:
+                positions[name] = np.asarray([k.index(name) if name in k else -1 for k in keys], dtype=np.int64)
+            return positions[name]
 
         cells = pa.concat_arrays(
             [pa.array(column) if not isinstance(column, pa.Array) else column for column in cells_by_sample]
@@ -206,7 +210,7 @@ class GenotypeSink:
         carriers = ((zyg == HET) | (zyg == HOM_ALT)).reshape(count, alleles).sum(axis=0).astype(np.int32)
         keep = np.flatnonzero(~omitted.reshape(-1)[cell])
         if len(keep):
-            self._write(keep, cell, code, zyg, sample_of, allele_of, alt_index, first_v, field,
+            self._write(keep, cell, code, zyg, sample_of, allele_of, alt_index, first_v, field, gt_text,
                         copies_of, any_alt_of, phased_of)  # fmt: skip
         zygs = None
         if count <= ZYGS_UP_TO:  # (a family: every sample's zygosity in one short text per variant)
@@ -215,7 +219,7 @@ class GenotypeSink:
             zygs = ["".join(row) for row in matrix]
         return carriers, [ref_text[r] for r in parent], zygs
 
-    def _write(self, keep, cell, code, zyg, sample_of, allele_of, alt_index, first_v, field,  # type: ignore[no-untyped-def]
+    def _write(self, keep, cell, code, zyg, sample_of, allele_of, alt_index, first_v, field, gt_text,  # type: ignore[no-untyped-def]
                copies_of, any_alt_of, phased_of) -> None:  # fmt: skip
         kept_cell = cell[keep]
         kept_alt = alt_index[allele_of[keep]]
@@ -240,7 +244,7 @@ class GenotypeSink:
         arrays = [
             pa.DictionaryArray.from_arrays(pa.array(sample_of[keep], type=pa.int32()), self._names),
             pa.array(first_v + allele_of[keep], type=pa.int32()),
-            pc.take(field("GT"), take),
+            pc.take(gt_text, take),
             pa.array(zyg[keep], type=pa.int8()),
             pa.array(copies_of[kept_code, kept_alt], type=pa.int8()),
             pa.array(any_alt_of[kept_code], type=pa.int8()),

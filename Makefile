@@ -43,9 +43,8 @@ demo-reference: $(STAMP) $(COMPILED)
 
 run: install demo-reference
 	$(BIN)/python manage.py migrate --noinput
-	@# (the demo's annotation source: dbSNP common as an exact-match --custom source, ticked by default)
-	$(BIN)/python manage.py source add dbsnp_common --reference demo --file $(DEMO)/dbsnp_common_GRCh37.chr20.vcf.gz \
-	  --short-name dbSNP_common --default --if-missing --description "dbSNP common variants (demo slice, chr20)"
+	@# (the demo's annotation sources, ticked by default: dbSNP common; SYNTHETIC ClinVar- and gnomAD-format slices)
+	$(BIN)/python manage.py source demo --reference demo
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
 

@@ -58,11 +58,16 @@ def profile(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
-def _limits() -> dict[str, int]:
+def _limits() -> dict[str, int | str]:
     return {
         "free_bytes": settings.GAS_FREE_MAX_UPLOAD_BYTES,
         "premium_bytes": settings.GAS_PREMIUM_MAX_UPLOAD_BYTES,
+        "free_input_bytes": settings.GAS_FREE_MAX_INPUT_BYTES,
+        "premium_input_bytes": settings.GAS_PREMIUM_MAX_INPUT_BYTES,
+        "free_records": settings.GAS_FREE_MAX_RECORDS,
+        "premium_records": settings.GAS_PREMIUM_MAX_RECORDS,
         "free_retention_seconds": settings.GAS_FREE_RETENTION_SECONDS,
+        "premium_price": settings.GAS_PREMIUM_PRICE,
     }
 
 

@@ -200,6 +200,8 @@ GAS_FREE_RETENTION_SECONDS = env_int("GAS_FREE_RETENTION_SECONDS", 300, minimum=
 GAS_UPLOAD_SCAN_BYTES = env_int("GAS_UPLOAD_SCAN_BYTES", 512 * 1024 * 1024, minimum=1)
 GAS_FREE_MAX_UPLOAD_BYTES = env_int("GAS_FREE_MAX_UPLOAD_BYTES", 153_600, minimum=1)
 GAS_PREMIUM_MAX_UPLOAD_BYTES = env_int("GAS_PREMIUM_MAX_UPLOAD_BYTES", 1024**3, minimum=1)
+# What the upgrade page says premium costs (GAS takes no payment itself: accounts/billing.py is the seam).
+GAS_PREMIUM_PRICE = env_str("GAS_PREMIUM_PRICE", "no charge (this site takes no payments)")
 # Uploads are streamed to disk by Django above this size rather than held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

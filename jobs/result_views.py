@@ -73,8 +73,9 @@ def job_variants(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
 
 def _remember_columns(request: AuthenticatedRequest, page: browser.VariantPage) -> browser.VariantPage:
     """A choice of columns (columns= given) is kept as the user's, for every job's table."""
-    if "columns" in request.GET and page.columns != request.user.variant_columns:
-        accounts_services.remember_variant_columns(user=request.user, columns=page.columns)
+    chosen = page.columns or [browser.NO_COLUMNS]  # (none chosen is kept apart from never choosing)
+    if "columns" in request.GET and chosen != request.user.variant_columns:
+        accounts_services.remember_variant_columns(user=request.user, columns=chosen)
     return page
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +20,7 @@ from django.http import QueryDict
 from jobs.annotation.terms import TERMS
 from jobs.models import AnnotationSource, Job
 from jobs.results.filters import MAX_OFFSET, Cursor, VariantFilter, parse_filter
+from jobs.results.gene_panel import gene_panel
 from jobs.results.queries import SORTS, VariantTable
 from jobs.results.samples import resolve, shown_samples
 from jobs.results.schema import IMPACTS, PAGE_FIELDS, VARIANT_CLASSES, TableError
@@ -72,15 +73,21 @@ COLUMN_SETS = {
     "clinical": ("SIFT", "PolyPhen", "CLIN_SIG", "SOMATIC", "PHENO"),
 }
 MAX_COLUMNS = 60
+NO_COLUMNS = "none"  # (kept as the user's choice when they chose no extra column, unlike never choosing)
 
 
-def chosen_columns(*, params: dict[str, Any], columns: list[str], sources: list[str], saved: list[str]) -> list[str]:
+def chosen_columns(
+    *, params: dict[str, Any], columns: list[str], sources: list[str], saved: list[str], defaults: Sequence[str] = ()
+) -> list[str]:
     """The extra columns the table shows: ``columns=`` (names or a set: coding, clinical, everything;
-    ``none`` for none), else the user's last choice; each a field of this job's table (a TableError
-    names one that is not)."""
+    ``none`` for none), else the user's last choice (``[NO_COLUMNS]`` when it was none), else
+    ``defaults``; each a field of this job's table (a TableError names one that is not)."""
     raw = params.get("columns")
+    if raw is None and saved == [NO_COLUMNS]:
+        return []
     if raw is None:
-        return [name for name in saved if name in columns and name not in PAGE_FIELDS]
+        kept = saved or defaults
+        return [name for name in kept if name in columns and name not in PAGE_FIELDS]
     wanted: list[str] = []
     for name in selected(params, "columns"):
         if name == "none":
@@ -125,8 +132,8 @@ class VariantPage:
 
     @property
     def column_span(self) -> int:
-        """The table's columns: nine, the chosen ones, and the genotypes'."""
-        return 9 + len(self.columns) + (1 if self.samples else 0)
+        """The table's columns: eight, the chosen ones, and the genotypes'."""
+        return 8 + len(self.columns) + (1 if self.samples else 0)
 
     @property
     def page_number(self) -> int:
@@ -169,7 +176,9 @@ def variant_page(
     if fields is not None:  # (the browser's page: its chosen columns too; the API's has every field)
         sources = [name for name in source_field_types(job) if name in table.csq_columns]
         sources += [entry["short_name"] for entry in job.sources or [] if entry["short_name"] in table.csq_columns]
-        columns = chosen_columns(params=params, columns=table.csq_columns, sources=sources, saved=saved_columns or [])
+        firsts = [f"{entry['short_name']}_{entry['fields'][0]}" for entry in job.sources or [] if entry.get("fields")]
+        columns = chosen_columns(params=params, columns=table.csq_columns, sources=sources, saved=saved_columns or [],
+                                 defaults=firsts)  # fmt: skip
         fields = (*fields, *columns)
 
     def answer() -> list[dict[str, Any]]:
@@ -269,6 +278,7 @@ def gene_page(*, job: Job, params: dict[str, Any]) -> dict[str, Any]:
     offset = page_start(cursor=str(params.get("cursor") or ""), offset=params.get("offset"))
     return {
         "filter": filt,
+        "panel": gene_panel(job=job, filt=filt, gene=filt.genes[0]) if len(filt.genes) == 1 else None,
         "genes": table.genes(filt, sort=sort, limit=limit, offset=offset),
         "count": table.gene_count(filt),
         "sort": sort,

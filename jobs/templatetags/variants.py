@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -43,3 +45,13 @@ def field_value(entry: dict, name: str) -> str:
     """An entry's value of a field whose name the template holds in a variable."""
     value = entry.get(name)
     return "" if value is None else str(value)
+
+
+@register.filter
+def soft_breaks(value: object) -> str:
+    """A term or value that may wrap where a reader would break it: after ``_``, ``&``, ``,`` and
+    ``/`` (``non_coding_transcript_exon_variant`` over two lines, never mid-word); escaped."""
+    text = str(escape("" if value is None else str(value)))
+    for mark in ("_", "&amp;", ",", "/"):
+        text = text.replace(mark, f"{mark}<wbr>")
+    return mark_safe(text)  # noqa: S308 (escaped above; only <wbr> added)

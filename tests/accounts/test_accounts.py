@@ -92,6 +92,9 @@ def test_upgrade_needs_confirmation_then_changes_plan_once(signed_in_client, use
     try:
         page = signed_in_client.get(reverse("subscribe"))
         assert "Upgrade now" in page.content.decode()
+        text = page.content.decode()  # (issue 31: the plans compared, the price stated, from the settings)
+        assert 'data-testid="plan-comparison"' in text and "no charge (this site takes no payments)" in text
+        assert "1,000,000" in text and "100,000,000" in text and "150.0\xa0KB" in text
         response = signed_in_client.post(reverse("subscribe"), {})
         assert response.status_code == 200 and "This field is required" in response.content.decode()
         user.refresh_from_db()

@@ -370,12 +370,15 @@ def test_source_values_filter_the_table_with_missing_and_a_facet(browser, live_s
     wait(browser).until(lambda d: find_testid(d, "match-count").text == "1")
     row = browser.find_element(By.CSS_SELECTOR, '[data-testid="variant-row"]')
     assert "20:63426" in row.text
-    # the column chooser adds a source field (and keeps the filters)
+    # each source's first field is shown by default; the column chooser adds another (and keeps the filters)
+    shown = [h.text for h in browser.find_elements(By.CSS_SELECTOR, '[data-testid="extra-column"]')]
+    assert shown == ["ClinVar_CLNSIG", "gnomADe_AF"]
     click(find_testid(browser, "column-chooser").find_element(By.TAG_NAME, "summary"))
-    click(browser.find_element(By.CSS_SELECTOR, 'input[name="columns"][value="ClinVar_CLNSIG"]'))
+    click(browser.find_element(By.CSS_SELECTOR, 'input[name="columns"][value="gnomADe_AF"]'))
+    click(browser.find_element(By.CSS_SELECTOR, 'input[name="columns"][value="ClinVar_CLNREVSTAT"]'))
     click(find_testid(browser, "apply-columns"))
     wait(browser).until(lambda d: [h.text for h in d.find_elements(By.CSS_SELECTOR, '[data-testid="extra-column"]')]
-                        == ["ClinVar_CLNSIG"])  # fmt: skip
+                        == ["ClinVar_CLNSIG", "ClinVar_CLNREVSTAT"])  # fmt: skip
     assert find_testid(browser, "match-count").text == "1"
     assert "Pathogenic" in find_testid(browser, "variant-table").text
     client = Client()

@@ -11,6 +11,7 @@ from django.template.defaultfilters import filesizeformat
 
 from jobs.models import AnnotationSource
 from jobs.sources.catalogue import CATALOGUE, install
+from jobs.sources.demo import register_demo_sources
 from jobs.sources.registry import SourceError, source_register, source_remove
 
 
@@ -43,6 +44,8 @@ class Command(BaseCommand):
         install.add_argument("--file", type=Path, help="Your own copy (required for SpliceAI and dbNSFP).")
         install.add_argument("--accept-licence", action="store_true", help="Confirm a non-commercial licence fits.")
         install.add_argument("--default", action="store_true", help="Apply to jobs unless the user leaves it out.")
+        demo = sub.add_parser("demo", help="Register the demo's sources (dbSNP common, SYNTHETIC ClinVar and gnomAD).")
+        demo.add_argument("--reference", default="demo", help="The reference they are for (default: demo).")
         sub.add_parser("list", help="List registered sources.")
         remove = sub.add_parser("remove", help="Remove a source and its kept file.")
         remove.add_argument("name")
@@ -55,6 +58,9 @@ class Command(BaseCommand):
                 self._available()
             elif action == "install":
                 self._install(options)
+            elif action == "demo":
+                for source in register_demo_sources(reference_name=options["reference"]):
+                    self.stdout.write(f"Registered {source.name} for {source.reference_name}: {source.description}")
             elif action == "remove":
                 source_remove(name=options["name"])
                 self.stdout.write(f"Removed source {options['name']}.")

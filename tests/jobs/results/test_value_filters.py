@@ -114,19 +114,23 @@ def test_parsing_without_a_job():
 def test_the_column_chooser_adds_a_source_field_and_remembers_it(signed_in_client, job, user):
     """Issue 31, item 2: columns= adds fields (a source's, a set), kept as the user's choice."""
     url = reverse("job_variants", args=[job.id])
+    first = signed_in_client.get(url).content.decode()  # (never chosen: each source's first field)
+    assert re.findall(r'data-testid="extra-column" title="([^"]+)"', first) == [
+        f"ClinVar_{job.sources[0]['fields'][0]}"]  # fmt: skip
     page = signed_in_client.get(url, {"columns": ["ClinVar_CLNSIG", "ClinVar_AF"]})
     text = page.content.decode()
-    headers = re.findall(r'data-testid="extra-column">([^<]+)<', text)
+    headers = re.findall(r'data-testid="extra-column" title="([^"]+)"', text)
     assert headers == ["ClinVar_CLNSIG", "ClinVar_AF"] and 'title="Pathogenic"' in text
     user.refresh_from_db()
     assert user.variant_columns == ["ClinVar_CLNSIG", "ClinVar_AF"]
     again = signed_in_client.get(url).content.decode()  # (no columns= : the user's last choice)
-    assert re.findall(r'data-testid="extra-column">([^<]+)<', again) == ["ClinVar_CLNSIG", "ClinVar_AF"]
+    assert re.findall(r'data-testid="extra-column" title="([^"]+)"', again) == ["ClinVar_CLNSIG", "ClinVar_AF"]
     clinical = signed_in_client.get(url, {"columns": "clinical"}).content.decode()
     assert {"ClinVar", "ClinVar_CLNSIG", "ClinVar_CLNREVSTAT", "ClinVar_AF"} <= set(
-        re.findall(r'data-testid="extra-column">([^<]+)<', clinical))  # fmt: skip
+        re.findall(r'data-testid="extra-column" title="([^"]+)"', clinical))  # fmt: skip
     cleared = signed_in_client.get(url, {"columns": "none"}).content.decode()
     assert 'data-testid="extra-column"' not in cleared
+    assert 'data-testid="extra-column"' not in signed_in_client.get(url).content.decode()  # (none is kept)
     bad = signed_in_client.get(url, {"columns": "NOPE"})
     assert bad.status_code == 400 and "column &#x27;NOPE&#x27;: not a field of this job" in bad.content.decode()
 

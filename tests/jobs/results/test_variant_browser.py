@@ -481,3 +481,29 @@ def test_page_numbers_and_a_jump_keep_the_filters(signed_in_client, annotated):
     assert 'name="class" value="SNV"' in jump and 'name="page"' in jump
     too_far = signed_in_client.get(url, {"page": "0"})
     assert too_far.status_code == 400 and "page" in too_far.content.decode()
+
+
+def test_the_gene_panel_draws_a_genes_variants_along_its_transcript(signed_in_client, annotated, settings):
+    """Issue 31, item 5: the gene view with one gene: its transcript's exons from the reference, one
+    tick a matching variant (linked to its page), the consequences counted, each a link that adds to
+    the filters."""
+    from jobs.references.bundles import load_reference
+
+    job = annotated()
+    records = vcf_variants(job)
+    top = get(signed_in_client, "job_genes", job).context["result"]["genes"][0]
+    page = get(signed_in_client, "job_genes", job, gene=top["gene"], impact="MODIFIER")
+    panel = page.context["result"]["panel"]
+    expected = [r for r in records if any(e["Gene"] == top["gene"] and e["IMPACT"] == "MODIFIER" for e in r["entries"])]
+    assert panel.count == len(expected) == len(panel.ticks) > 10
+    assert [tick.v for tick in panel.ticks] == sorted(tick.v for tick in panel.ticks)
+    transcript = load_reference("demo").index("20").transcript(panel.transcript)
+    assert transcript is not None and transcript.gene_id == top["gene"] and len(panel.exons) == len(transcript.exons)
+    assert all(10 <= tick.x <= 990 for tick in panel.ticks) and all(x >= 10 for x, _ in panel.exons)
+    assert sum(number for _, number, _ in panel.consequences) >= panel.count
+    html = page.content.decode()
+    assert html.count('data-testid="gene-tick"') == panel.count
+    assert reverse("job_variant", args=[job.id, panel.ticks[0].v]) in html
+    term = panel.consequences[0][0]
+    assert f"?gene={top['gene']}&amp;impact=MODIFIER&amp;consequence={term}" in html  # (added, filters kept)
+    assert get(signed_in_client, "job_genes", job).context["result"]["panel"] is None  # (no gene: no panel)

@@ -32,6 +32,7 @@ urlpatterns = [
     path("filters/import", result_views.filter_set_import, name="filter_set_import"),
     path("filters/<int:set_id>.json", result_views.filter_set_export, name="filter_set_export"),
     path("filters/<int:set_id>/delete", result_views.filter_set_delete, name="filter_set_delete"),
+    path("filters/shared/<str:token>", result_views.filter_set_shared, name="filter_set_shared"),
     path("profile/tokens", job_views.token_create, name="token_create"),
     path("profile/regions", job_views.region_create, name="region_create"),
     path("profile/regions/<int:region_set_id>/delete", job_views.region_delete, name="region_delete"),

@@ -20,8 +20,8 @@ from django.views.decorators.http import require_POST
 from accounts import services as accounts_services
 from accounts.http import AuthenticatedRequest
 from gas_site.errors import ServiceError
-from jobs.models import FilterSet, Job
-from jobs.results import browser, exports, sample_pages, tables
+from jobs.models import FilterSet, Job, JobStatus
+from jobs.results import browser, exports, sample_pages, summary, tables
 from jobs.results.downloads import ResultNotAvailable
 from jobs.results.schema import TableError
 from jobs.services import filter_sets
@@ -65,6 +65,7 @@ def job_variants(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
             "chips": browser.filter_chips(page.filter, params) if page else [],
             **sample_pages.sample_choices(samples=page.all_samples if page else [], params=params),
             "column_sets": [*browser.COLUMN_SETS, "everything"],
+            "charts": summary.charts_with_links(job.charts, params=params) if job.charts else [],
             **_filter_set_choices(request, params),
             **sample_pages.value_choices(job=job, params=params),
         },
@@ -135,13 +136,16 @@ def job_export(request: AuthenticatedRequest, job_id: str, fmt: str) -> HttpResp
 
 
 # -- filter sets ---------------------------------------------------------------------------------
+def _filter_set_row(item: FilterSet) -> dict[str, Any]:
+    share = reverse("filter_set_shared", args=[filter_sets.filter_set_share_token(item)])
+    return {"id": item.id, "name": item.name, "query": urlencode(item.params, doseq=True), "share": share}
+
+
 def _filter_set_choices(request: AuthenticatedRequest, params: dict[str, Any]) -> dict[str, Any]:
     owned = FilterSet.objects.filter(owner=request.user)
     return {
         "built_in_sets": [(name, urlencode(query, doseq=True)) for name, query in filter_sets.BUILT_IN.items()],
-        "filter_sets": [
-            {"id": item.id, "name": item.name, "query": urlencode(item.params, doseq=True)} for item in owned
-        ],
+        "filter_sets": [_filter_set_row(item) for item in owned],
         "current_params_json": json.dumps(
             {key: value for key, value in params.items() if key not in filter_sets.NOT_KEPT}
         ),
@@ -191,6 +195,26 @@ def filter_set_export(request: AuthenticatedRequest, set_id: int) -> HttpRespons
     response = JsonResponse(filter_sets.filter_set_export(found), json_dumps_params={"indent": 2})
     response["Content-Disposition"] = content_disposition_header(True, f"{found.name}.json")
     return response
+
+
+@login_required
+def filter_set_shared(request: AuthenticatedRequest, token: str) -> HttpResponse:
+    """A shared filter set: its filters, a link to apply them to each of the visitor's own jobs, and a
+    form to keep them as the visitor's own set."""
+    try:
+        shared = filter_sets.filter_set_from_token(token)
+    except ServiceError as exc:
+        page = {"code": 400, "title": "Not a filter set link", "message": str(exc)}
+        return render(request, "_error.html", page, status=400)
+    query = urlencode(shared["params"], doseq=True)
+    jobs = Job.objects.filter(owner=request.user, status=JobStatus.COMPLETED).order_by("-submitted_at")[:20]
+    context = {
+        "shared": shared, "query": query, "jobs": jobs,
+        "lines": [(key, ", ".join(map(str, value)) if isinstance(value, list) else value)
+                  for key, value in shared["params"].items()],
+        "params_json": json.dumps(shared["params"]),
+    }  # fmt: skip
+    return render(request, "jobs/filter_set_shared.html", context)
 
 
 @login_required

@@ -22,7 +22,8 @@ from jobs.forms import PASTE_EXAMPLES, AnnotateForm, RegionSetForm, TokenForm
 from jobs.models import Job
 from jobs.references import bundles
 from jobs.references.bundles import reference_summary
-from jobs.results import browser, sample_pages
+from jobs.results import sample_pages
+from jobs.results import summary as job_summary
 from jobs.results.downloads import ResultNotAvailable, download_response, result_unavailable_reason
 from jobs.results.schema import TableError
 from jobs.services import direct_uploads, lifecycle, notation_inputs, tokens, uploads
@@ -173,19 +174,15 @@ def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> 
     unavailable = result_unavailable_reason(job)
     summary = None
     if job.status == "COMPLETED":
-        summary = {"charts": job.charts or None, "qc": browser.job_qc(job=job)}  # (kept for an archived job)
+        summary = {"charts": job.charts or None, "qc": job_summary.job_qc(job=job)}  # (kept for an archived job)
         if not summary["charts"] and not unavailable:  # (a job finished before charts were kept)
             try:
-                summary["charts"] = browser.job_charts(job=job)
+                summary["charts"] = job_summary.job_charts(job=job)
             except (ResultNotAvailable, TableError, OSError) as exc:
                 logger.warning("job %s: no summary charts: %s", job.id, exc)
     charts = []
     if summary and summary["charts"]:
-        titles = {
-            "most_severe_consequence": "Most severe consequence", "impact": "Impact", "variant_class": "Variant class",
-            "chromosome": "Chromosome", "coding": "Coding or not",
-        }  # fmt: skip
-        charts = [(key, title, browser.chart_rows(summary["charts"][key])) for key, title in titles.items()]
+        charts = job_summary.charts_with_links(summary["charts"])
     samples = None
     if job.status == "COMPLETED":
         samples = sample_pages.job_samples_panel(job=job, charts=summary["charts"] if summary else None,

@@ -92,6 +92,7 @@ class ResultsQuery(Schema):
     annotated: str = ""
     q: str = ""
     show: str = ""
+    most_severe: list[str] = []
     where: list[str] = []
     sample: list[str] = []
     zygosity: list[str] = []
@@ -126,7 +127,9 @@ FILTER_DOC = (
     "`region` (chr:start-end, several separated by spaces or ;), "
     "`class` (SNV, insertion, deletion, MNV, SV), `dbsnp` (yes/no), `annotated` (yes/no: no for the records "
     "written without CSQ, such as those on contigs the reference lacks), `q` (an rs id, or text in HGVSc/HGVSp), "
-    "`show` (variant: each variant once by its most severe matching entry; all: every matching entry). "
+    "`show` (variant: each variant once by its most severe matching entry; all: every matching entry), "
+    "`most_severe` (the variant's most severe entry has this term, impact, or is coding / non_coding: the "
+    "summary's charts' bars). "
     "Sources' values: `where=FIELD OP VALUE` (repeatable, AND-ed; OP one of = != < <= > >= ~), typed by the "
     "source's header (numbers compare as numbers; = and != take several values, any of them; ~ contains), "
     "`|missing` at the end also keeps variants without a value; `max_af` the largest frequency, "

@@ -9,6 +9,7 @@ from ninja import Field, Query, Router, Schema
 
 from jobs.api.common import FILTER_DOC, PAGE_DOC, ApiRequest, Page, ResultsQuery, errors, page
 from jobs.results import browser, exports, tables
+from jobs.results import summary as job_summary
 from jobs.services.selectors import job_of
 
 router = Router()
@@ -127,7 +128,7 @@ def get_genes(request: ApiRequest, job_id: uuid.UUID, query: Query[ResultsQuery]
     summary="Counts by most severe consequence, impact, variant class, chromosome, coding; the input QC",
 )
 def get_summary(request: ApiRequest, job_id: uuid.UUID) -> dict:
-    return browser.job_summary(job=job_of(request.auth, job_id))
+    return job_summary.job_summary(job=job_of(request.auth, job_id))
 
 
 @router.get(

@@ -26,7 +26,6 @@ from jobs.results.samples import resolve, shown_samples
 from jobs.results.schema import IMPACTS, PAGE_FIELDS, VARIANT_CLASSES, TableError
 from jobs.results.tables import table_for
 from jobs.results.value_filters import resolve_where
-from jobs.storage import results_storage
 
 logger = logging.getLogger(__name__)
 
@@ -293,46 +292,6 @@ def page_start(*, cursor: str, offset: Any) -> int:
     return Cursor.parse(cursor).offset if cursor else bounded_int(offset, 0, 0, MAX_OFFSET, "offset")
 
 
-def job_summary(*, job: Job) -> dict[str, Any]:
-    """The charts' counts and the input QC."""
-    return {"charts": job_charts(job=job), "qc": job_qc(job=job)}
-
-
-def job_charts(*, job: Job) -> dict[str, Any]:
-    """The charts' counts: the job's own (kept at completion, so a result in cold storage keeps its
-    charts), else counted from the table once and kept (a job finished before they were kept)."""
-    if not job.charts:
-        charts = table_for(job).summary()  # (raises ResultNotAvailable while the result is in cold storage)
-        Job.objects.filter(id=job.id).update(charts=charts)
-        job.charts = charts
-    return job.charts
-
-
-def job_qc(*, job: Job) -> dict[str, Any]:
-    """What the input held and what the engine could not use, from the job's summary file."""
-    stats: dict[str, Any] = {}
-    if job.summary_key:
-        try:
-            with results_storage().open(job.summary_key, "rb") as handle:
-                stats = json.load(handle)
-        except (OSError, ValueError):
-            logger.warning("job %s: summary file unreadable", job.id)
-    uncovered = stats.get("uncovered_contigs") or {}
-    return {
-        "records": stats.get("records", job.records),
-        "alleles": stats.get("alleles", job.alleles),
-        "records_in_dbsnp": stats.get("records_in_dbsnp", job.records_in_dbsnp),
-        "contigs_not_covered": uncovered,
-        "records_on_contigs_not_covered": sum(uncovered.values()),
-        "ref_mismatches": stats.get("ref_mismatches", 0),
-        "alleles_skipped": stats.get("alleles_skipped", 0),
-        "records_without_alt": stats.get("records_without_alt", 0),
-        "records_failed": stats.get("records_failed", 0),
-        "structural_not_annotated": stats.get("structural_not_annotated", 0),
-        "warnings": list(job.warnings),
-    }
-
-
 def selected(params: dict[str, Any], name: str) -> list[str]:
     """The values of a multiple-choice filter in the URL (repeated, or comma-separated)."""
     raw = params.get(name) or []
@@ -346,6 +305,7 @@ _CHIP_NAMES = {
     "zygosity": "zygosity", "min_dp": "min DP", "min_gq": "min GQ", "min_vaf": "min VAF", "genotype": "genotype",
     "carrier_any": "carried by any of", "carrier_all": "carried by all of", "carrier_none": "carried by none of",
     "max_carriers": "in at most", "inheritance": "inheritance", "somatic": "somatic", "where": "where",
+    "most_severe": "most severe",
 }  # fmt: skip
 
 
@@ -365,12 +325,6 @@ def filter_chips(filt: VariantFilter, params: dict[str, Any]) -> list[tuple[str,
             shown = ", ".join(value) if isinstance(value, list) else value
             chips.append((f"{_CHIP_NAMES[name]}: {shown}", "?" + urlencode(kept, doseq=True)))
     return chips
-
-
-def chart_rows(counts: dict[str, int]) -> list[tuple[str, int, int]]:
-    """(label, count, bar width in percent of the largest) for a chart drawn in HTML."""
-    top = max(counts.values(), default=0) or 1
-    return [(label, count, max(1, round(100 * count / top))) for label, count in counts.items()]
 
 
 FILTER_CHOICES = {

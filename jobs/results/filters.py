@@ -11,7 +11,7 @@ from typing import Any
 
 from jobs.annotation.terms import TERMS
 from jobs.results.sample_filters import SampleFilter, param_values, parse_sample_filter, sample_conditions
-from jobs.results.schema import IMPACTS, VARIANT_CLASSES, TableError
+from jobs.results.schema import CODING, IMPACTS, NOT_ANNOTATED_RANK, VARIANT_CLASSES, TableError
 from jobs.results.value_filters import ValueCondition, parse_where, value_conditions
 
 _RS = re.compile(r"^rs\d+$")
@@ -46,6 +46,7 @@ class VariantFilter:
     text: str = ""
     per_variant: bool = True
     values: tuple[ValueCondition, ...] = ()  # (where=: the sources' values)
+    most_severe: tuple[str, ...] = ()  # (the summary charts' bars: a term, an impact, coding or non_coding)
     sample_filter: SampleFilter = field(default_factory=SampleFilter)
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -62,7 +63,7 @@ class VariantFilter:
             "region": " ".join(map(str, self.regions)), "class": ",".join(self.variant_classes),
             "dbsnp": "" if self.in_dbsnp is None else ("yes" if self.in_dbsnp else "no"),
             "annotated": "" if self.annotated is None else ("yes" if self.annotated else "no"),
-            "q": self.text, "show": "" if self.per_variant else "all",
+            "q": self.text, "show": "" if self.per_variant else "all", "most_severe": ",".join(self.most_severe),
         }  # fmt: skip
         where = {"where": [str(condition) for condition in self.values]} if self.values else {}
         return {key: value for key, value in params.items() if value} | where | self.sample_filter.query()
@@ -110,6 +111,9 @@ def parse_filter(params: Mapping[str, Any]) -> VariantFilter:
     show = str(params.get("show") or "variant")
     if show not in ("variant", "all"):
         raise TableError(f"show {show!r}: expected variant (one entry per variant) or all (every transcript)")
+    most_severe = tuple(param_values(params, "most_severe"))
+    if bad := [value for value in most_severe if value not in (*TERMS, *IMPACTS, *CHART_GROUPS)]:
+        raise TableError(f"most_severe {', '.join(bad)}: expected a consequence term, an impact or coding / non_coding")
     text = str(params.get("q") or "").strip()
     if len(text) > 200:
         raise TableError("q: at most 200 characters")
@@ -126,6 +130,7 @@ def parse_filter(params: Mapping[str, Any]) -> VariantFilter:
         annotated=None if not annotated_text else annotated_text in ("yes", "true"),
         text=text,
         per_variant=show == "variant",
+        most_severe=most_severe,
     )
 
 
@@ -180,6 +185,9 @@ def where_clause(filt: VariantFilter, *, entries: bool) -> tuple[str, list[Any]]
         conditions.append("in_dbsnp" if filt.in_dbsnp else "NOT in_dbsnp")
     if filt.annotated is not None:  # (a record without CSQ is one row with no consequence)
         conditions.append("Consequence <> ''" if filt.annotated else "Consequence = ''")
+    if filt.most_severe:  # (what the variant's most severe entry is, as the summary charts count)
+        conditions.append("worst AND (rank IN (SELECT unnest(?)) OR impact_rank IN (SELECT unnest(?)))")
+        params += [_ranks(filt.most_severe), [IMPACTS.index(value) for value in filt.most_severe if value in IMPACTS]]
     if filt.values:  # (a source's values are the same in every entry of a variant: a variant-level filter)
         sql, values = value_conditions(filt.values)
         conditions += sql
@@ -211,6 +219,18 @@ def where_clause(filt: VariantFilter, *, entries: bool) -> tuple[str, list[Any]]
                 conditions.append("(contains(lower(HGVSc), ?) OR contains(lower(HGVSp), ?) OR contains(lower(id), ?))")
                 params += [filt.text.lower()] * 3
     return (" AND ".join(conditions) or "TRUE"), params
+
+
+CHART_GROUPS = {"coding": CODING, "non_coding": frozenset(TERMS) - CODING}
+
+
+def _ranks(values: tuple[str, ...]) -> list[int]:
+    """The consequence ranks that ``most_severe`` values name (terms, and the coding groups)."""
+    terms = {value for value in values if value in TERMS}
+    for value in values:
+        terms |= CHART_GROUPS.get(value, set())
+    unannotated = [NOT_ANNOTATED_RANK] if "non_coding" in values else []  # (as the coding chart counts them)
+    return sorted(TERMS[term][0] for term in terms) + unannotated
 
 
 MAX_OFFSET = 10**9  # (rows into a list: a cursor past it is not one this service gave)

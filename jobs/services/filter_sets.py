@@ -7,6 +7,7 @@ import json
 import logging
 from typing import Any
 
+from django.core import signing
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
@@ -76,3 +77,26 @@ def filter_set_import(*, owner: User, data: bytes) -> list[FilterSet]:
                     for item in items]  # fmt: skip
         except IntegrityError:
             raise FilterSetError("Two sets in the file share a name.") from None
+
+
+SHARE_SALT = "gas.filter-set.share"
+MAX_SHARE_TOKEN = 8192
+
+
+def filter_set_share_token(filter_set: FilterSet) -> str:
+    """A link's token that carries the set itself (name and parameters), signed by this site: whoever
+    opens it sees only the filters, never the owner's jobs, and can apply them to their own."""
+    return signing.dumps({"name": filter_set.name, "params": filter_set.params}, salt=SHARE_SALT, compress=True)
+
+
+def filter_set_from_token(token: str) -> dict[str, Any]:
+    """The set a shared link carries (``name``, ``params``, checked as the browser checks them)."""
+    try:
+        if len(token) > MAX_SHARE_TOKEN:
+            raise signing.BadSignature("too long")
+        data = signing.loads(token, salt=SHARE_SALT)
+        params = kept_params(dict(data["params"]))
+        name = " ".join(str(data["name"]).split())[:100]
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise FilterSetError("This filter set link is damaged or was not made by this site.") from None
+    return {"name": name, "params": params}

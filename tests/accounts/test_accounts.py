@@ -236,7 +236,7 @@ def test_every_page_of_a_users_own_data_asks_an_anonymous_visitor_to_sign_in(cli
     public = {"home"}
     elsewhere = {"account_link": "/"}  # (linking needs a sign-in in progress: without one, home)
     kwargs = {"job_id": uuid.uuid4(), "fmt": "tsv", "kind": "result", "region_set_id": 1, "token_id": 1,
-              "account_id": 1, "v": 0, "set_id": 1}  # fmt: skip
+              "account_id": 1, "v": 0, "set_id": 1, "token": "x"}  # fmt: skip
     checked = 0
     for pattern in get_resolver().url_patterns:
         if not isinstance(pattern, URLPattern) or pattern.name in public or not pattern.name:

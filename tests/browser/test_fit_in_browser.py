@@ -154,3 +154,65 @@ def test_many_columns_scroll_inside_their_box_with_the_header_in_sight(browser, 
     page_width, window_width = browser.execute_script("return [document.documentElement.scrollWidth, innerWidth]")
     assert page_width <= window_width
     browser.save_screenshot(str(ARTIFACTS / "many_columns_1366.png"))
+
+
+def test_charts_genes_pages_and_a_shared_filter_set_keep_the_filters(browser, live_server):
+    """Issue 31: on the variant table a chart's bar and a gene link add to the filters in force; the
+    counts are right on pages 1 and 2; the filters saved as a set are applied to a second job and
+    opened again from the set's shared link."""
+    from jobs.models import Job
+    from jobs.results.filters import parse_filter
+    from jobs.results.tables import table_for
+
+    base = live_server.url
+    sign_up(browser, base, "barbara@example.org")
+    first = annotated_in_browser(browser, base, SYNTHETIC)
+    browser.get(f"{base}/annotate")
+    browser.find_element(By.NAME, "file").send_keys(str(SYNTHETIC))
+    click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+    wait(browser).until(lambda d: "Pending" in d.page_source)
+    from tests.browser.test_results_in_browser import worker
+
+    worker("run_annotator")
+    second = Job.objects.exclude(id=first.id).get()
+    assert second.status == JobStatus.COMPLETED, second.error_message
+    browser.set_window_size(1366, 900)
+    browser.get(f"{base}/annotations/{first.id}/variants?impact=MODIFIER")
+    click(find_testid(browser, "table-charts").find_element(By.TAG_NAME, "summary"))
+    bar = next(link for link in browser.find_elements(By.CSS_SELECTOR, '[data-testid="table-chart-link"]')
+               if link.text.replace("\n", " ").startswith("intron_variant "))  # fmt: skip
+    click(bar)
+    wait(browser).until(lambda d: "most_severe=intron_variant" in d.current_url and "impact=MODIFIER" in d.current_url)
+    expected = table_for(first).count(parse_filter({"impact": "MODIFIER", "most_severe": "intron_variant"}))
+    assert expected > 100 and find_testid(browser, "match-count").text == str(expected)
+    assert find_testid(browser, "shown-range").text == "1\u201350"
+    click(find_testid(browser, "next-page"))
+    wait(browser).until(lambda d: find_testid(d, "shown-range").text == "51\u2013100")
+    assert find_testid(browser, "match-count").text == str(expected)
+    # a gene link keeps the filters in force
+    row = browser.find_element(By.CSS_SELECTOR, '[data-testid="variant-row"]')
+    gene = row.find_elements(By.TAG_NAME, "td")[4].find_element(By.TAG_NAME, "a")
+    symbol = gene.text
+    click(gene)
+    wait(browser).until(lambda d: f"gene={symbol}" in d.current_url)
+    assert "most_severe=intron_variant" in browser.current_url and "impact=MODIFIER" in browser.current_url
+    in_gene = table_for(first).count(parse_filter({"impact": "MODIFIER", "most_severe": "intron_variant",
+                                                   "gene": symbol}))  # fmt: skip
+    assert find_testid(browser, "match-count").text == str(in_gene)
+    # kept as a set, applied to the second job, then opened from its shared link
+    form = find_testid(browser, "save-filter-set")
+    form.find_element(By.NAME, "name").send_keys("intronic in one gene")
+    click(form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    wait(browser).until(lambda d: "Saved the filter set" in d.page_source)
+    browser.get(f"{base}/annotations/{second.id}/variants")
+    click(find_testid(browser, "filter-set").find_element(By.PARTIAL_LINK_TEXT, "intronic in one gene"))
+    wait(browser).until(lambda d: str(second.id) in d.current_url and f"gene={symbol}" in d.current_url)
+    assert find_testid(browser, "match-count").text == str(in_gene)
+    click(find_testid(browser, "share-filter-set"))
+    assert find_testid(browser, "shared-name").text == "intronic in one gene"
+    links = browser.find_elements(By.CSS_SELECTOR, '[data-testid="apply-shared"]')
+    assert len(links) == 2
+    click(links[-1])  # (the older job: the first)
+    wait(browser).until(lambda d: str(first.id) in d.current_url)
+    assert find_testid(browser, "match-count").text == str(in_gene)
+    browser.save_screenshot(str(ARTIFACTS / "shared_filter_set_applied_1366.png"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.test import Client
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -38,8 +38,9 @@ def quick_thaw(settings, tmp_path):
 
 
 def wait(driver, seconds: float = 15) -> WebDriverWait:
-    # (an element of the page being left goes stale while the next loads: asked again, not an error)
-    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
+    # (an element of the page being left goes stale, or its node leaves the document, while the next
+    # loads: asked again, not an error; a condition that never holds still ends in a TimeoutException)
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException, WebDriverException))
 
 
 def find_testid(driver, name: str):

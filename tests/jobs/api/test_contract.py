@@ -143,11 +143,11 @@ def test_the_filters_are_the_declared_parameters(api, finished):
 
 
 def test_a_bug_is_a_500_in_json_without_internals(api, finished, monkeypatch):
-    from jobs.results import browser
+    from jobs.results import summary as job_summary
 
     def broken(**kwargs):
         raise RuntimeError("/srv/gas/secret/path exploded")
 
-    monkeypatch.setattr(browser, "job_summary", broken)
+    monkeypatch.setattr(job_summary, "job_summary", broken)
     body = assert_error(api.get(f"/api/v1/jobs/{finished}/summary"), 500, "internal_error")
     assert "/srv" not in body["detail"] and "exploded" not in body["detail"]

@@ -177,6 +177,17 @@ def test_a_filter_set_is_saved_applied_to_another_job_exported_and_imported(
     assert FilterSet.objects.count() == 2 and "impact HUGE" in signed_in_client.get(bad["Location"]).content.decode()
     stranger = Client()
     stranger.force_login(other_user)
+    # its shared link: another user sees the filters (not the owner's jobs), applies them, keeps them
+    share = other_page.split('data-testid="share-filter-set"')[0].rsplit('href="', 1)[1].split('"')[0]
+    opened = stranger.get(share)
+    shown = opened.content.decode()
+    assert opened.status_code == 200 and "clinical" in shown and "ClinVar_CLNSIG=Pathogenic" in shown
+    assert str(job.id) not in shown and str(second.id) not in shown  # (none of the owner's jobs)
+    assert opened.context["query"] == "where=ClinVar_CLNSIG%3DPathogenic%2CLikely_pathogenic&impact=MODIFIER%2CLOW"
+    stranger.post(reverse("filter_set_create"), {"name": "from a colleague", "params": opened.context["params_json"]})
+    assert FilterSet.objects.get(owner=other_user).params == kept.params
+    tampered = stranger.get(share[:-3] + ("abc" if not share.endswith("abc") else "xyz"))
+    assert tampered.status_code == 400 and "damaged or was not made by this site" in tampered.content.decode()
     assert stranger.get(reverse("filter_set_export", args=[kept.id])).status_code == 404
     assert stranger.post(reverse("filter_set_delete", args=[kept.id])).status_code == 404
     signed_in_client.post(reverse("filter_set_delete", args=[kept.id]), {"next": url})

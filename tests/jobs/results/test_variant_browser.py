@@ -254,13 +254,21 @@ def test_summary_charts_and_qc_on_the_page_and_in_the_api(signed_in_client, anno
     for chart in ("most_severe_consequence", "impact", "variant_class", "chromosome", "coding"):
         assert f'data-testid="chart-{chart}"' in page
     assert 'data-testid="qc"' in page and reverse("job_variants", args=[job.id]) in page
-    # the variant class and chromosome bars open the variants they count
-    for link, count in re.findall(
-        r'<a href="([^"]*)" data-testid="chart-link">[^<]*</a></span><span>(\d+)</span>', page
-    ):
+    # every bar of every chart opens exactly the variants it counts
+    bars = re.findall(r'<a href="([^"]*)" data-testid="chart-link">[^<]*</a></span><span>(\d+)</span>', page)
+    assert len(bars) > 20
+    for link, count in bars:
         query = dict(part.split("=") for part in link.split("?", 1)[1].split("&"))
         assert get(signed_in_client, "job_variants", job, **query).context["page"].count == int(count), link
-    assert "?class=SNV" in page and "?region=20" in page
+    assert "?class=SNV" in page and "?region=20" in page and "?most_severe=missense_variant" in page
+    assert "?most_severe=HIGH" in page and "?most_severe=non_coding" in page
+    # on the variant table the same bars add to the filters in force
+    table = get(signed_in_client, "job_variants", job, gene="PLCB1").content.decode()
+    links = re.findall(r'href="([^"]*)" data-testid="table-chart-link"', table)
+    assert "?gene=PLCB1&amp;most_severe=intron_variant" in links
+    narrowed = get(signed_in_client, "job_variants", job, gene="PLCB1", most_severe="intron_variant").context["page"]
+    assert 0 < narrowed.count < get(signed_in_client, "job_variants", job, gene="PLCB1").context["page"].count
+    assert get(signed_in_client, "job_variants", job, most_severe="nonsense").status_code == 400
     # "Browse variants" among the job's first actions, before the input's QC and the charts
     assert page.index('data-testid="browse-variants"') < page.index('data-testid="qc"')
 

@@ -25,7 +25,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pysam
 
@@ -107,6 +107,11 @@ def minimal(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
     return pos, ref, alt
 
 
+def allele_key(start: int, ref: str, alt: str) -> tuple[int, str, str]:
+    """The key an exact source finds an allele by: its minimal form (a SNV as it is)."""
+    return (start, ref, alt) if len(ref) == 1 and len(alt) == 1 else minimal(start, ref, alt)
+
+
 def open_source(spec: CustomSpec) -> CustomSource:
     """The source for ``spec``, its file and header checked."""
     if spec.type == "overlap":
@@ -140,6 +145,9 @@ class CustomSource:
                 f"custom source {spec.short_name}: {path.name} has no INFO field {', '.join(missing)} in its header"
             )
         self._empty = [""] * (1 + len(spec.fields))
+        self.empty_text = "|" * (1 + len(spec.fields))  # (text() when nothing matches)
+        self._wanted = [(field, self.numbers[field]) for field in spec.fields]
+        self.matched = 0  # (alleles text() found a line for)
 
     @property
     def csq_fields(self) -> list[str]:
@@ -165,6 +173,14 @@ class CustomSource:
     def span_values(self, contig: str, start: int, end: int) -> list[str]:
         """The same for a structural allele, known only by its span."""
         raise NotImplementedError
+
+    def text(self, contig: str, start: int, end: int, key: tuple[int, str, str], code: int = -1) -> str:
+        """``values`` as the CSQ entry carries them: each followed by ``|`` (``key``: the allele's
+        ``allele_key``, ``code`` its ``snv_code``, found once for every source)."""
+        found = self.values(contig, start, end, key[1], key[2])
+        if any(found):
+            self.matched += 1
+        return "|".join(found) + "|"
 
     def _joined(self, rows: list[list[str]]) -> list[str]:
         if not rows:
@@ -207,20 +223,47 @@ def info_value(info: str, field: str) -> str | None:
     return None
 
 
-class _Alleles:
-    """One window's source alleles: the first line carrying each, and any further ones."""
+# each base's code by its character code (either case), -1 for any other character
+_BASE_CODES: Final = [("ACGT".find(chr(c)) if chr(c) in "ACGT" else "acgt".find(chr(c))) for c in range(128)]
 
-    __slots__ = ("first", "more")
+
+def snv_code(pos: int, ref: str, alt: str) -> int:
+    """A one-base substitution of A, C, G or T (either case) as one number (a cheaper key than a
+    tuple), else -1."""
+    if len(ref) != 1 or len(alt) != 1:
+        return -1
+    first, second = ord(ref), ord(alt)
+    if first >= 128 or second >= 128:
+        return -1
+    first, second = _BASE_CODES[first], _BASE_CODES[second]
+    return -1 if first < 0 or second < 0 else pos * 16 + first * 4 + second
+
+
+class _Alleles:
+    """One window's source alleles: the first line carrying each (a plain SNV under its ``snv_code``,
+    any other under its minimal form), and any further lines of the same allele (rare)."""
+
+    __slots__ = ("first", "more", "snvs")
 
     def __init__(self) -> None:
+        self.snvs: dict[int, tuple[str, int]] = {}
         self.first: dict[tuple[int, str, str], tuple[str, int]] = {}
         self.more: dict[tuple[int, str, str], list[tuple[str, int]]] = {}
 
     def add(self, key: tuple[int, str, str], line: str, index: int) -> None:
-        if key in self.first:  # (not setdefault and "is": mypyc passes tuples by value)
+        code = snv_code(key[0], key[1], key[2])
+        if code >= 0:
+            if code in self.snvs:
+                self.more.setdefault(key, []).append((line, index))
+            else:
+                self.snvs[code] = (line, index)
+        elif key in self.first:  # (not setdefault and "is": mypyc passes tuples by value)
             self.more.setdefault(key, []).append((line, index))
         else:
             self.first[key] = (line, index)
+
+    def found(self, key: tuple[int, str, str], code: int) -> tuple[str, int] | None:
+        return self.snvs.get(code) if code >= 0 else self.first.get(key)
 
 
 class ExactSource(CustomSource):
@@ -241,24 +284,74 @@ class ExactSource(CustomSource):
         self._last_number = -1
 
     def values(self, contig: str, start: int, end: int, ref: str, alt: str) -> list[str]:
-        key = (start, ref, alt) if len(ref) == 1 and len(alt) == 1 else minimal(start, ref, alt)
-        number = key[0] // _WINDOW
-        if number == self._last_number and contig == self._last_contig:  # (most calls: the last window)
-            window = self._last
-        else:
-            known = self._windows.get((contig, number))
-            if known is None:
-                if len(self._windows) >= _WINDOWS_KEPT:
-                    del self._windows[next(iter(self._windows))]
-                known = self._windows[(contig, number)] = self._load(contig, number)
-            window, self._last, self._last_contig, self._last_number = known, known, contig, number
-        found = window.first.get(key)
+        key = allele_key(start, ref, alt)
+        window = self._window(contig, key[0] // _WINDOW)
+        found = window.found(key, snv_code(key[0], key[1], key[2]))
         if found is None:
             return self._empty
         rows = [self._row(found[0], found[1])]
         for line, index in window.more.get(key, ()):
             rows.append(self._row(line, index))
         return self._joined(rows)
+
+    def text(self, contig: str, start: int, end: int, key: tuple[int, str, str], code: int = -1) -> str:
+        window = self._window(contig, key[0] // _WINDOW)
+        found = window.snvs.get(code) if code >= 0 else window.first.get(key)
+        if found is None:
+            return self.empty_text
+        self.matched += 1
+        more = window.more.get(key) if window.more else None
+        if more is None:  # (the usual match: one line, its text built straight from it)
+            return self._row_text(found[0], found[1])
+        rows = [self._row(found[0], found[1]), *(self._row(line, index) for line, index in more)]
+        return "|".join(self._joined(rows)) + "|"
+
+    def _window(self, contig: str, number: int) -> _Alleles:
+        if number == self._last_number and contig == self._last_contig:  # (most calls: the last window)
+            return self._last
+        known = self._windows.get((contig, number))
+        if known is None:
+            if len(self._windows) >= _WINDOWS_KEPT:
+                del self._windows[next(iter(self._windows))]
+            known = self._windows[(contig, number)] = self._load(contig, number)
+        self._last, self._last_contig, self._last_number = known, contig, number
+        return known
+
+    def _row_text(self, line: str, index: int) -> str:
+        """``_row`` joined, each value followed by ``|``: the ID and INFO columns found by their tabs."""
+        tab1 = line.find("\t")
+        tab2 = line.find("\t", tab1 + 1)
+        tab3 = line.find("\t", tab2 + 1)
+        ident = line[tab2 + 1 : tab3]
+        at = tab3
+        for _ in range(4):  # (to the tab before INFO, the eighth column)
+            if at >= 0:
+                at = line.find("\t", at + 1)
+        info = ""
+        if at >= 0:
+            stop = line.find("\t", at + 1)
+            info = line[at + 1 :] if stop < 0 else line[at + 1 : stop]
+        text = csq_escape(ident) + "|" if ident != "." else "|"
+        if "|" in info or " " in info:  # (else a value needs no escape but of its commas)
+            return text + "".join(csq_escape(self._field(info, field, index)) + "|" for field in self.spec.fields)
+        for field, number in self._wanted:  # (as _field, inline: this is the hot path of a match)
+            value = info_value(info, field)
+            if value is None:
+                text += "|"
+            elif value == "":  # (a flag: VEP writes 1)
+                text += "1|"
+            elif index >= 0 and (number == "A" or number == "R"):
+                at = index if number == "A" else index + 1
+                if "," in value:
+                    parts = value.split(",")
+                    text += (parts[at] if at < len(parts) else "") + "|"
+                else:
+                    text += (value if at == 0 else "") + "|"
+            elif number == "R" and index < 0:
+                text += (value.split(",", 1)[1].replace(",", "&") if "," in value else "") + "|"
+            else:
+                text += (value.replace(",", "&") if "," in value else value) + "|"
+        return text
 
     def span_values(self, contig: str, start: int, end: int) -> list[str]:
         return self._empty  # (exact mode never matches a symbolic allele, as VEP)
@@ -308,7 +401,12 @@ class ExactSource(CustomSource):
             if tab4 == tab3 + 2 and tab5 == tab4 + 2:  # (one base for one)
                 alt_base = line[tab4 + 1]
                 if pos >= start and alt_base != "*" and alt_base != ".":
-                    window.add((pos, _upper(line[tab3 + 1]), _upper(alt_base)), line, 0)
+                    ref_base = line[tab3 + 1]
+                    code = snv_code(pos, ref_base, alt_base)
+                    if code >= 0 and code not in window.snvs:  # (the commonest line, added straight)
+                        window.snvs[code] = (line, 0)
+                    else:
+                        window.add((pos, _upper(ref_base), _upper(alt_base)), line, 0)
             else:
                 ref = _upper(line[tab3 + 1 : tab4])
                 alt_text = line[tab4 + 1 : tab5] if tab5 > 0 else line[tab4 + 1 :].rstrip("\n")

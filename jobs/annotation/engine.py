@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter, deque
@@ -19,7 +22,7 @@ import pysam
 from jobs.annotation import ENGINE_VERSION
 from jobs.annotation.breakends import Breakend, breakend_entries, is_breakend, parse_breakend
 from jobs.annotation.consequence import annotate_transcript, intergenic_entry
-from jobs.annotation.custom import CustomSource, CustomSpec, open_source
+from jobs.annotation.custom import CustomSource, CustomSpec, allele_key, open_source, snv_code
 from jobs.annotation.errors import AnnotationError, InputFormatError, LimitExceeded
 from jobs.annotation.flags import FLAGS_AFTER, flag_columns, flag_values, insert_after
 from jobs.annotation.model import Transcript
@@ -249,22 +252,66 @@ def _check_writable(path: Path) -> None:
 _BGZF: Any = pysam.BGZFile  # (pysam's type stubs demand an index argument it does not need)
 
 
+# A large output is compressed by a helper process on another core, fed through a pipe (htslib's
+# BGZF through pysam, as in this process: the same bytes); zlib's Python binding gives up the GIL
+# too briefly per 64 kB block for a thread to overlap the annotation.
+# (from about 50,000 records: below, starting the helper costs more than it saves)
+OFFLOAD_MIN_INPUT_BYTES = {"compressed": 256 * 1024, "plain": 2 * 1024 * 1024}
+_COMPRESSOR = (
+    "import sys, pysam\n"
+    "out = pysam.BGZFile(sys.argv[1], 'wb')\n"
+    "read = sys.stdin.buffer.raw.read\n"
+    "while chunk := read(1 << 20):\n"
+    "    out.write(chunk)\n"
+    "out.close()\n"
+)
+
+
 class _Writer:
     """The output, written a block of whole lines at a time; bgzip (readable by tabix and bcftools)
-    when ``compressed``."""
+    when ``compressed``, by a helper process when ``offload``."""
 
-    def __init__(self, path: Path, *, compressed: bool) -> None:
+    def __init__(self, path: Path, *, compressed: bool, offload: bool = False) -> None:
         self.compressed = compressed
+        self._helper: subprocess.Popen[bytes] | None = None
         if compressed:
+            with contextlib.suppress(OSError):  # (a new file: a helper of an attempt killed before it may
+                path.unlink()  # still be finishing the old one, which it then writes to no name)
             _check_writable(path)
-        self._handle: Any = _BGZF(str(path), "wb") if compressed else open(path, "w", encoding="utf-8", newline="\n")
+        if compressed and offload and sys.executable:
+            command = [sys.executable, "-c", _COMPRESSOR, str(path)]  # (this interpreter, fixed code)
+            self._helper = subprocess.Popen(command, stdin=subprocess.PIPE)  # noqa: S603
+            pipe: Any = self._helper.stdin
+            with contextlib.suppress(OSError, AttributeError):  # (Linux: a pipe of 1 MB, not 64 kB)
+                fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+            self._handle: Any = pipe
+        elif compressed:
+            self._handle = _BGZF(str(path), "wb")
+        else:
+            self._handle = open(path, "w", encoding="utf-8", newline="\n")
 
     def write_block(self, text: str) -> None:
         """Whole lines, each ending in a newline."""
-        self._handle.write(text.encode() if self.compressed else text)
+        try:
+            self._handle.write(text.encode() if self.compressed else text)
+        except BrokenPipeError:
+            raise OSError(f"the output compressor stopped (exit status {self._stop()})") from None
 
     def close(self) -> None:
-        self._handle.close()
+        if self._helper is None:
+            self._handle.close()
+            return
+        with contextlib.suppress(BrokenPipeError):
+            self._handle.close()
+        status = self._stop()
+        if status != 0:
+            raise OSError(f"the output compressor failed (exit status {status})")
+
+    def _stop(self) -> int:
+        assert self._helper is not None
+        with contextlib.suppress(OSError):
+            self._handle.close()
+        return self._helper.wait()
 
 
 # the empty block that ends a bgzip file (SAM specification, 4.1.2); BGZF blocks written one file
@@ -391,7 +438,8 @@ def _annotate_in_order(
     sources: Sequence[CustomSource], pick: str, flag_cols: tuple[str, ...],
 ) -> None:
     """One process: read, annotate and write a chunk of records at a time."""
-    writer = _Writer(partial, compressed=compressed)
+    kind = "compressed" if reader.path.name.endswith((".gz", ".bgz", ".bcf")) else "plain"
+    writer = _Writer(partial, compressed=compressed, offload=reader.bytes_total >= OFFLOAD_MIN_INPUT_BYTES[kind])
     try:
         writer.write_block(header_text)
         for first_line, text in reader.data_chunks(CHUNK_BYTES):
@@ -423,6 +471,7 @@ def _annotate_chunk(
     source = reference.source_name
     annotated: list[str] = []
     line_number = first_line
+    matched_before = [custom.matched for custom in sources]  # (text() counts its own matches)
     for line in text.split("\n"):
         record = parse_data_line(line, line_number, column_count, name)
         if record is not None:
@@ -436,6 +485,8 @@ def _annotate_chunk(
                 annotated.append(line)
                 _record_failure(stats, record, exc)
         line_number += 1
+    for custom, before in zip(sources, matched_before, strict=True):
+        stats.custom_matches[custom.spec.short_name] += custom.matched - before
     if not annotated:
         return ""
     annotated.append("")  # (the last line's newline)
@@ -745,16 +796,19 @@ def _custom_values(
     target: Allele | StructuralAllele | Breakend, contig: str, sources: Sequence[CustomSource], stats: AnnotationStats
 ) -> str:
     """The custom sources' fields of one allele, as appended to each of its entries."""
-    values: list[str] = []
-    for custom in sources:
-        if isinstance(target, Allele):
-            found = custom.values(contig, target.start, target.end, target.ref, target.alt)
-        else:
+    texts: list[str] = []
+    if isinstance(target, Allele):
+        key = allele_key(target.start, target.ref, target.alt)  # (once, for every source)
+        code = snv_code(key[0], key[1], key[2])
+        for custom in sources:
+            texts.append(custom.text(contig, target.start, target.end, key, code))
+    else:
+        for custom in sources:
             found = custom.span_values(contig, target.start, target.end)
-        if found[0]:
-            stats.custom_matches[custom.spec.short_name] += 1
-        values += found
-    return "|".join(values) + "|"
+            if any(found):
+                stats.custom_matches[custom.spec.short_name] += 1
+            texts.append("|".join(found) + "|")
+    return "".join(texts)
 
 
 def _picked_entries(pick: str, keys: list[PickKey], genes: list[str], entries: list[str]) -> list[str]:

@@ -278,3 +278,56 @@ def test_info_value_finds_fields_and_flags_without_splitting():
     assert info_value(info, "AC") == "3" and info_value(info, "END") == "5"
     assert info_value(info, "DB") == ""  # a flag
     assert info_value(info, "F") is None and info_value(info, "popmax") is None and info_value(".", "AF") is None
+
+
+def test_the_fast_text_of_a_match_equals_its_values_joined(tmp_path):
+    """The engine's path (``text``: SNVs keyed by a number, INFO read without a split) gives what
+    ``values`` gives, joined as the CSQ carries them, for every kind of line: SNVs in either case,
+    N bases, indels, padded and multi-allelic forms, Number=A/R/1/. fields, flags, values holding
+    commas, bars and spaces, several lines for one allele; and nothing for alleles it lacks."""
+    import random
+
+    from jobs.annotation.custom import allele_key, open_source, snv_code
+
+    header = (
+        "##fileformat=VCFv4.2\n"
+        '##INFO=<ID=AF,Number=A,Type=Float,Description="per ALT">\n'
+        '##INFO=<ID=AD,Number=R,Type=Integer,Description="per allele">\n'
+        '##INFO=<ID=SIG,Number=.,Type=String,Description="text">\n'
+        '##INFO=<ID=KNOWN,Number=0,Type=Flag,Description="flag">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    )
+    rng = random.Random(7)
+    lines, asked = [], []
+    pos = 100
+    for number in range(3000):
+        pos += rng.randint(0, 3)
+        ref = "".join(rng.choice("ACGTacgtN") for _ in range(rng.choice((1, 1, 1, 2, 4))))
+        count = rng.choice((1, 1, 2, 3))
+        alts = ["".join(rng.choice("ACGTN") for _ in range(rng.choice((1, 1, 2, 3)))) for _ in range(count)]
+        alts = [alt for alt in alts if alt.upper() != ref.upper()] or ["A" if ref[0].upper() != "A" else "C"]
+        info = [f"AF={','.join(f'{rng.random():.3f}' for _ in alts)}",
+                f"AD={','.join(str(rng.randint(0, 9)) for _ in range(len(alts) + 1))}"]
+        if rng.random() < 0.5:
+            info.append("SIG=" + rng.choice(["benign", "likely benign", "a|b", "x,y", "drug_response"]))
+        if rng.random() < 0.3:
+            info.append("KNOWN")
+        rng.shuffle(info)
+        ident = rng.choice([".", f"rs{number}", f"id{number};other"])
+        lines.append(f"20\t{pos}\t{ident}\t{ref}\t{','.join(alts)}\t.\t.\t{';'.join(info)}\n")
+        asked += [(pos, ref.upper(), alt.upper()) for alt in alts]
+        asked.append((pos, ref.upper(), "T" if ref[0].upper() != "T" else "G"))  # (often not in the source)
+    plain = tmp_path / "many.vcf"
+    plain.write_text(header + "".join(lines))
+    subprocess.run(["bgzip", "-f", str(plain)], check=True)
+    subprocess.run(["tabix", "-p", "vcf", f"{plain}.gz"], check=True)
+    spec = CustomSpec.parse(f"file={plain}.gz,short_name=S,format=vcf,type=exact,fields=AF%AD%SIG%KNOWN")
+    slow, fast = open_source(spec), open_source(spec)
+    hits = 0
+    for pos, ref, alt in asked:
+        start, end = pos, pos + len(ref) - 1
+        key = allele_key(start, ref, alt)
+        expected = "|".join(slow.values("20", start, end, ref, alt)) + "|"
+        assert fast.text("20", start, end, key, snv_code(key[0], key[1], key[2])) == expected, (pos, ref, alt)
+        hits += expected != fast.empty_text
+    assert fast.matched == hits > 1000

@@ -265,3 +265,21 @@ def test_sample_columns_pass_through_and_are_counted(demo_reference, tmp_path):
         (tmp_path / "bad.vcf").write_text(header + bad + "\n")
         with pytest.raises(InputFormatError, match=f"line 4: expected 49 tab-separated columns .*, found {found}"):
             annotate_vcf(tmp_path / "bad.vcf", tmp_path / "bad.out.vcf", demo_reference)
+
+
+def test_a_large_output_is_compressed_by_a_helper_process_to_the_same_bytes(demo_reference, tmp_path, monkeypatch):
+    """From OFFLOAD_MIN_INPUT_BYTES of input, bgzip is written by a helper process fed through a
+    pipe (so it runs on another core): the very bytes the engine writes itself; a helper that fails
+    fails the run with an OSError that says so, and leaves no output."""
+    from jobs.annotation import engine
+
+    source = Path(__file__).resolve().parents[1] / "data" / "synthetic_chr20_10k.vcf.gz"
+    own = annotate_vcf(source, tmp_path / "own.vcf.gz", demo_reference)
+    monkeypatch.setattr(engine, "OFFLOAD_MIN_INPUT_BYTES", {"compressed": 0, "plain": 0})
+    helped = annotate_vcf(source, tmp_path / "helped.vcf.gz", demo_reference)
+    assert own.output.read_bytes() == helped.output.read_bytes()
+    assert json.loads(helped.summary.read_text())["records"] == 10000
+    monkeypatch.setattr(engine, "_COMPRESSOR", "import sys\nsys.stdin.close()\nsys.exit(3)\n")
+    with pytest.raises(OSError, match=r"the output compressor (stopped|failed) \(exit status 3\)"):
+        annotate_vcf(source, tmp_path / "failed.vcf.gz", demo_reference)
+    assert not (tmp_path / "failed.vcf.gz").exists() and not (tmp_path / ".failed.vcf.gz.partial").exists()

@@ -46,6 +46,9 @@ def test_the_demo_file_gets_synthetic_values_that_filter(signed_in_client, drain
     job = Job.objects.get()
     assert job.status == JobStatus.COMPLETED, job.error_message
     assert {entry["name"] for entry in job.sources} == set(sources)
+    matched = {entry["name"]: entry["alleles_matched"] for entry in job.sources}
+    assert matched["clinvar_demo"] == 600 and matched["gnomad_demo"] == 6000  # (every line is a demo allele;
+    # gnomAD's lines have no ID: a match is its values, not an ID)
     clinvar, gnomad = _info(DEMO / sources["clinvar_demo"].file_name), _info(DEMO / sources["gnomad_demo"].file_name)
     with gzip.open(DEMO_VCF, "rt") as lines:
         demo = [(int(r[1]), r[3], r[4]) for r in (line.split("\t") for line in lines if not line.startswith("#"))]

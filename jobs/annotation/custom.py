@@ -33,9 +33,9 @@ from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import contig_aliases
 from jobs.annotation.terms import csq_escape
 
-_WINDOW = 1 << 20
-_REACH = 1024  # (a source line this far before a window can still have its allele inside it)
-_WINDOWS_KEPT = 4
+_WINDOW: Final = 1 << 16  # (64 kb: a dense source's window stays small in memory)
+_REACH: Final = 1024  # (a source line this far before a window can still have its allele inside it)
+_WINDOWS_KEPT: Final = 4
 
 FORMATS = ("vcf", "bed")
 TYPES = ("exact", "overlap")

@@ -635,6 +635,7 @@ def _annotate_record(
     made = _Entries(flag_cols, pick, stats.consequence_combinations)
     entries = made.entries
     targets: list[Allele | StructuralAllele | Breakend] = [*alleles, *structural]
+    texts: list[tuple[int, int, str]] = []  # (each allele's entries, first to end, and its sources' values)
     for allele_index, target in enumerate(targets):
         first_entry = len(entries)
         stats.alleles += 1
@@ -647,15 +648,22 @@ def _annotate_record(
         stats.impact[best.impact] += 1
         stats.regions[REGION_OF_TERM.get(best.severe, "other")] += 1
         if sources:  # the same values on every entry of the allele, before the last (GTF) field
-            text = _custom_values(target, contig, sources, stats)
-            for at in range(first_entry, len(entries)):
+            texts.append((first_entry, len(entries), _custom_values(target, contig, sources, stats)))
+    if texts and pick:  # (picking looks at whole entries: the values go on each first)
+        for first_entry, end, text in texts:
+            for at in range(first_entry, end):
                 entries[at] += text
+        texts = []
     if pick:
         entries = _picked_entries(pick, made.keys, made.genes, entries)
     if not entries:
         return "\t".join(columns)
-    entries[0] = "CSQ=" + entries[0]  # (cheaper than prefixing the joined entries)
-    csq = ",".join(entries)
+    if texts:  # (each allele's entries joined with its values between them: no entry copied twice)
+        csq = "CSQ=" + ",".join((text + ",").join(entries[first_entry:end]) + text
+                                for first_entry, end, text in texts if end > first_entry)  # fmt: skip
+    else:
+        entries[0] = "CSQ=" + entries[0]  # (cheaper than prefixing the joined entries)
+        csq = ",".join(entries)
     columns[7] = csq if columns[7] == "." else f"{columns[7]};{csq}"
     return "\t".join(columns)
 

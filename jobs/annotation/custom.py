@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import bisect
 import gzip
+import hashlib
+import heapq
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -282,6 +284,20 @@ class ExactSource(CustomSource):
         self._last = self._spill  # the window asked for last, and which it is
         self._last_contig = ""
         self._last_number = -1
+        # the prepared form (prepare_source), when registration made one: what text() reads
+        prepared = prepared_path(spec)
+        self._prepared: pysam.TabixFile | None = None
+        self._prepared_offsets: dict[str, list[int]] | None = None
+        if prepared.is_file() and Path(f"{prepared}.tbi").is_file():
+            self._prepared = pysam.TabixFile(str(prepared))
+            self._prepared_offsets = linear_index(Path(f"{prepared}.tbi"))
+        self._ready: dict[tuple[str, int], _Ready] = {}
+        self._ready_last = _Ready()
+        self._ready_contig = ""
+        self._ready_number = -1
+        self._ready_stream: _Lines | None = None
+        self._ready_next: tuple[str, int] = ("", -1)
+        self._ready_pending: str | None = None
 
     def values(self, contig: str, start: int, end: int, ref: str, alt: str) -> list[str]:
         key = allele_key(start, ref, alt)
@@ -295,6 +311,8 @@ class ExactSource(CustomSource):
         return self._joined(rows)
 
     def text(self, contig: str, start: int, end: int, key: tuple[int, str, str], code: int = -1) -> str:
+        if self._prepared is not None:
+            return self._ready_text(contig, key, code)
         window = self._window(contig, key[0] // _WINDOW)
         found = window.snvs.get(code) if code >= 0 else window.first.get(key)
         if found is None:
@@ -369,10 +387,60 @@ class ExactSource(CustomSource):
     def _lines_from(self, name: str, begin: int) -> _Lines:
         """The source's lines of contig ``name`` from 0-based ``begin`` on: read straight from the
         compressed file at the offset its tabix index gives (htslib's iterator costs more per line)."""
-        offsets = self._offsets.get(name) if self._offsets is not None else None
-        if not offsets or begin >> 14 >= len(offsets) or offsets[begin >> 14] == 0:
-            return _FetchLines(self._tabix, name, begin)
-        return _BgzfLines(self.spec.path, offsets[begin >> 14], name)
+        return _indexed_lines(self._tabix, self._offsets, self.spec.path, name, begin)
+
+    def _ready_text(self, contig: str, key: tuple[int, str, str], code: int) -> str:
+        """``text`` from the prepared form: each allele's text as registration wrote it."""
+        number = key[0] // _WINDOW
+        if number == self._ready_number and contig == self._ready_contig:
+            window = self._ready_last
+        else:
+            known = self._ready.get((contig, number))
+            if known is None:
+                if len(self._ready) >= _WINDOWS_KEPT:
+                    del self._ready[next(iter(self._ready))]
+                known = self._ready[(contig, number)] = self._load_ready(contig, number)
+            window, self._ready_last, self._ready_contig, self._ready_number = known, known, contig, number
+        found = window.snvs.get(code) if code >= 0 else window.first.get(key)
+        if found is None:
+            return self.empty_text
+        self.matched += 1
+        more = window.more.get(key) if window.more else None
+        if more is None:
+            return found
+        rows = [text.split("|")[:-1] for text in (found, *more)]  # (several lines: each field joined by &)
+        return "|".join(self._joined(rows)) + "|"
+
+    def _load_ready(self, contig: str, number: int) -> _Ready:
+        """Window ``number`` of ``contig`` from the prepared form (sorted by the alleles' own
+        positions, so a window's lines are contiguous and read as a stream)."""
+        window = _Ready()
+        name = self.source_contig(contig)
+        if name is None or self._prepared is None:
+            return window
+        start, stop = number * _WINDOW, (number + 1) * _WINDOW
+        if self._ready_stream is not None and self._ready_next == (contig, number):
+            lines, line = self._ready_stream, self._ready_pending
+        else:
+            lines = _indexed_lines(self._prepared, self._prepared_offsets, str(prepared_path(self.spec)), name, start)
+            line = None
+        if line is None:
+            line = lines.read()
+        while line is not None:
+            parts = line.split("\t", 4)
+            pos = int(parts[1])
+            if pos >= stop:
+                break
+            if pos >= start:
+                code = snv_code(pos, parts[2], parts[3])
+                if code >= 0 and code not in window.snvs:
+                    window.snvs[code] = parts[4]
+                else:
+                    window.add((pos, parts[2], parts[3]), parts[4], code)
+            line = lines.read()
+        self._ready_stream = lines if line is not None else None
+        self._ready_next, self._ready_pending = (contig, number + 1), line
+        return window
 
     def _load(self, contig: str, number: int) -> _Alleles:
         """The alleles of window ``number`` of ``contig``, keyed by their minimal form."""
@@ -423,6 +491,84 @@ class ExactSource(CustomSource):
         self._stream_next = (contig, number + 1)
         self._pending, self._spill = line, spill
         return window
+
+
+class _Ready:
+    """One window of a prepared source: each allele's ready text (SNVs under their ``snv_code``)."""
+
+    __slots__ = ("first", "more", "snvs")
+
+    def __init__(self) -> None:
+        self.snvs: dict[int, str] = {}
+        self.first: dict[tuple[int, str, str], str] = {}
+        self.more: dict[tuple[int, str, str], list[str]] = {}
+
+    def add(self, key: tuple[int, str, str], text: str, code: int) -> None:
+        if (code >= 0 and code in self.snvs) or (code < 0 and key in self.first):
+            self.more.setdefault(key, []).append(text)
+        elif code >= 0:
+            self.snvs[code] = text
+        else:
+            self.first[key] = text
+
+
+def _indexed_lines(
+    tabix: pysam.TabixFile, offsets: dict[str, list[int]] | None, path: str, name: str, begin: int
+) -> _Lines:
+    found = offsets.get(name) if offsets is not None else None
+    if not found or begin >> 14 >= len(found) or found[begin >> 14] == 0:
+        return _FetchLines(tabix, name, begin)
+    return _BgzfLines(path, found[begin >> 14], name)
+
+
+PREPARED_SUFFIX = ".prepared.tsv.gz"
+
+
+def prepared_path(spec: CustomSpec) -> Path:
+    """Where an exact source's prepared form for these fields lives: beside the source."""
+    digest = hashlib.sha256("\t".join([spec.short_name, *spec.fields]).encode()).hexdigest()[:12]
+    return Path(f"{spec.path}.{digest}{PREPARED_SUFFIX}")
+
+
+def prepare_source(spec: CustomSpec) -> Path:
+    """Write an exact VCF source's prepared form (``CHROM POS REF ALT TEXT``: each allele in its
+    minimal form with the CSQ text ``values`` gives it, sorted by that position, bgzipped, indexed),
+    which jobs then read instead of parsing every source line and its INFO. Lines of one allele keep
+    the source's order."""
+    source = ExactSource(spec)
+    target = prepared_path(spec)
+    plain = target.with_name(target.name.removesuffix(".gz"))
+    heap: list[tuple[int, int, str]] = []
+    count = 0
+    contig = ""
+    with gzip.open(spec.path, "rt", encoding="utf-8", errors="replace") as lines, open(plain, "w") as out:
+        for line in lines:
+            if line.startswith("#"):
+                continue
+            columns = line.rstrip("\n").split("\t", 5)
+            if len(columns) < 5:
+                continue
+            pos = int(columns[1])
+            if columns[0] != contig:  # (a new contig: the last one's alleles all go out)
+                while heap:
+                    out.write(heapq.heappop(heap)[2])
+                contig = columns[0]
+            while heap and heap[0][0] < pos:  # (no later line has an allele before its own POS)
+                out.write(heapq.heappop(heap)[2])
+            ref = _upper(columns[3])
+            for index, alt in enumerate(_upper(columns[4]).split(",")):
+                if alt.startswith("<") or alt in ("*", ".") or "[" in alt or "]" in alt:
+                    continue
+                key = allele_key(pos, ref, alt)
+                text = source._row_text(line.rstrip("\n"), index)
+                heapq.heappush(heap, (key[0], count, f"{contig}\t{key[0]}\t{key[1]}\t{key[2]}\t{text}\n"))
+                count += 1
+        while heap:
+            out.write(heapq.heappop(heap)[2])
+    pysam.tabix_compress(str(plain), str(target), force=True)
+    plain.unlink()
+    pysam.tabix_index(str(target), seq_col=0, start_col=1, end_col=1, force=True, keep_original=True)
+    return target
 
 
 class _Lines:

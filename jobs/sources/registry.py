@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gas_site.errors import ServiceError
-from jobs.annotation.custom import CustomSpec, open_source
+from jobs.annotation.custom import CustomSpec, open_source, prepare_source, prepared_path
 from jobs.annotation.errors import AnnotationError
 from jobs.annotation.reference import Reference, file_sha256
 from jobs.annotation.source_files import file_format, indexed_copy
@@ -101,7 +101,10 @@ def source_register(
     try:
         try:
             kept = indexed_copy(path, staging, kind)
-            opened = open_source(CustomSpec(str(kept), short_name, tuple(fields), kind, match_type))
+            spec = CustomSpec(str(kept), short_name, tuple(fields), kind, match_type)
+            opened = open_source(spec)
+            if kind == "vcf" and match_type == "exact":  # (what jobs read: each allele's values ready)
+                prepare_source(spec)
         except AnnotationError as exc:  # (the index does not open, or a field is not in the header)
             raise SourceError(str(exc)) from exc
         contigs = _matched_contigs(kept, reference, path.name)
@@ -187,6 +190,23 @@ def registered_specs(*, reference_name: str, names: Sequence[str]) -> list[Custo
     chosen = chosen_source_names(reference_name=reference_name, names=names)
     by_name = {source.name: source for source in AnnotationSource.objects.filter(name__in=chosen)}
     return [source_spec(by_name[name]) for name in chosen]
+
+
+def source_prepare(*, name: str | None = None) -> list[AnnotationSource]:
+    """Write the prepared form of exact VCF sources registered before registration made one (the
+    same values, read faster by jobs); those that have one are left as they are."""
+    done = []
+    for source in AnnotationSource.objects.filter(format="vcf", match_type="exact"):
+        if name and source.name != name:
+            continue
+        spec = source_spec(source)
+        if not prepared_path(spec).is_file():
+            try:
+                prepare_source(spec)
+            except (AnnotationError, OSError, ValueError) as exc:
+                raise SourceError(f"source {source.name}: cannot be prepared ({exc})") from exc
+            done.append(source)
+    return done
 
 
 def source_spec(source: AnnotationSource) -> CustomSpec:

@@ -12,7 +12,7 @@ from django.template.defaultfilters import filesizeformat
 from jobs.models import AnnotationSource
 from jobs.sources.catalogue import CATALOGUE, install
 from jobs.sources.demo import register_demo_sources
-from jobs.sources.registry import SourceError, source_register, source_remove
+from jobs.sources.registry import SourceError, source_prepare, source_register, source_remove
 
 
 class Command(BaseCommand):
@@ -46,6 +46,8 @@ class Command(BaseCommand):
         install.add_argument("--default", action="store_true", help="Apply to jobs unless the user leaves it out.")
         demo = sub.add_parser("demo", help="Register the demo's sources (dbSNP common, SYNTHETIC ClinVar and gnomAD).")
         demo.add_argument("--reference", default="demo", help="The reference they are for (default: demo).")
+        prepare = sub.add_parser("prepare", help="Prepare exact VCF sources registered before GAS prepared them.")
+        prepare.add_argument("name", nargs="?", default="", help="One source (default: every one).")
         sub.add_parser("list", help="List registered sources.")
         remove = sub.add_parser("remove", help="Remove a source and its kept file.")
         remove.add_argument("name")
@@ -61,6 +63,10 @@ class Command(BaseCommand):
             elif action == "demo":
                 for source in register_demo_sources(reference_name=options["reference"]):
                     self.stdout.write(f"Registered {source.name} for {source.reference_name}: {source.description}")
+            elif action == "prepare":
+                done = source_prepare(name=options["name"] or None)
+                self.stdout.write(f"Prepared {len(done)} source{'s' if len(done) != 1 else ''}"
+                                  + (f": {', '.join(source.name for source in done)}" if done else "."))  # fmt: skip
             elif action == "remove":
                 source_remove(name=options["name"])
                 self.stdout.write(f"Removed source {options['name']}.")

@@ -60,6 +60,18 @@ def test_source_add_indexes_checks_and_lists_a_plain_vcf(tmp_path):
     listed = io.StringIO()
     call_command("source", "list", stdout=listed)
     assert "clinvar\tdemo\tvcf/exact\tshort_name=ClinVar\tfields=CLNSIG,AF\tdefault\tclinical.vcf" in listed.getvalue()
+    # the prepared form jobs read was written beside it; `source prepare` writes one that is missing
+    from jobs.annotation.custom import prepared_path
+    from jobs.sources.registry import source_spec
+
+    prepared = prepared_path(source_spec(source))
+    assert prepared.is_file() and Path(f"{prepared}.tbi").is_file()
+    prepared.unlink()
+    said = io.StringIO()
+    call_command("source", "prepare", stdout=said)
+    assert prepared.is_file() and "Prepared 1 source: clinvar" in said.getvalue()
+    call_command("source", "prepare", stdout=said)
+    assert "Prepared 0 sources." in said.getvalue()
 
 
 @pytest.mark.parametrize(

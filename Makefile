@@ -45,6 +45,7 @@ run: install demo-reference
 	$(BIN)/python manage.py migrate --noinput
 	@# (the demo's annotation sources, ticked by default: dbSNP common; SYNTHETIC ClinVar- and gnomAD-format slices)
 	$(BIN)/python manage.py source demo --reference demo
+	$(BIN)/python manage.py source prepare
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start --procfile Procfile
 

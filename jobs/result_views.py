@@ -25,7 +25,7 @@ from jobs.results import browser, exports, sample_pages, summary, tables
 from jobs.results.downloads import ResultNotAvailable
 from jobs.results.schema import TableError
 from jobs.services import filter_sets
-from jobs.views import _owned_job
+from jobs.views import owned_job
 
 
 def _table_unavailable(request: HttpRequest, job: Job, exc: Exception) -> HttpResponse:
@@ -39,7 +39,7 @@ def _results_page(
 ) -> HttpResponse:
     """A results page (variants, genes): ``build(job, params)`` answers it, ``context(job, params,
     answer)`` adds what its template needs; a bad filter is a 400 page saying which and why."""
-    job = _owned_job(request, job_id)
+    job = owned_job(request, job_id)
     params = browser.filter_params(request.GET)
     error, answer = "", None
     try:
@@ -83,7 +83,7 @@ def _remember_columns(request: AuthenticatedRequest, page: browser.VariantPage) 
 @login_required
 def job_variant(request: AuthenticatedRequest, job_id: str, v: int) -> HttpResponse:
     """A variant's own page (a permalink): all its entries, sources' values, genotypes, links out."""
-    job = _owned_job(request, job_id)
+    job = owned_job(request, job_id)
     try:
         detail = sample_pages.variant_detail(job=job, v=v, params=browser.filter_params(request.GET))
     except ResultNotAvailable as exc:
@@ -96,7 +96,7 @@ def job_variant(request: AuthenticatedRequest, job_id: str, v: int) -> HttpRespo
 @login_required
 def job_variant_count(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     """The browser's live count, as the filters change (JSON)."""
-    job = _owned_job(request, job_id)
+    job = owned_job(request, job_id)
     try:
         table = tables.table_for(job)
         filt = browser.job_filter(job=job, params=browser.filter_params(request.GET), table=table)
@@ -120,7 +120,7 @@ def job_genes(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
 
 @login_required
 def job_export(request: AuthenticatedRequest, job_id: str, fmt: str) -> HttpResponseBase:
-    job = _owned_job(request, job_id)
+    job = owned_job(request, job_id)
     try:
         return exports.export_response(job=job, params=browser.filter_params(request.GET), fmt=fmt)
     except exports.ExportsBusy as exc:

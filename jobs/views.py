@@ -34,7 +34,7 @@ PAGE_SIZE = 20
 logger = logging.getLogger(__name__)
 
 
-def _owned_job(request: AuthenticatedRequest, job_id: uuid.UUID | str) -> Job:
+def owned_job(request: AuthenticatedRequest, job_id: uuid.UUID | str) -> Job:
     """The signed-in user's job, else the 404 page (someone else's job is not revealed either)."""
     try:
         return job_of(request.user, job_id)
@@ -166,7 +166,7 @@ def job_statuses(request: AuthenticatedRequest) -> JsonResponse:
 
 @login_required
 def job_detail(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
-    return job_page(request, job=_owned_job(request, job_id))
+    return job_page(request, job=owned_job(request, job_id))
 
 
 def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> HttpResponse:
@@ -208,7 +208,7 @@ def job_page(request: HttpRequest, *, job: Job, staff_preview: bool = False) -> 
 @require_POST
 def job_pedigree(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
     """Give a finished job its pedigree (a PED file, or pasted lines), replace or remove it."""
-    job = _owned_job(request, job_id)
+    job = owned_job(request, job_id)
     try:
         if request.POST.get("remove"):
             lifecycle.job_set_pedigree(job=job, text="")
@@ -230,7 +230,7 @@ def _restoring(job: Job) -> bool:
 
 @login_required
 def job_log(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
-    job = _owned_job(request, job_id)
+    job = owned_job(request, job_id)
     text = ""
     if job.log_key:
         with storage.results_storage().open(job.log_key, "rb") as handle:
@@ -240,7 +240,7 @@ def job_log(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
 
 @login_required
 def job_download(request: AuthenticatedRequest, job_id: str, kind: str) -> HttpResponseBase:
-    job = _owned_job(request, job_id)
+    job = owned_job(request, job_id)
     try:
         return download_response(job, kind)
     except ResultNotAvailable as exc:
@@ -253,7 +253,7 @@ def job_download(request: AuthenticatedRequest, job_id: str, kind: str) -> HttpR
 @login_required
 @require_POST
 def job_delete(request: AuthenticatedRequest, job_id: str) -> HttpResponse:
-    job = _owned_job(request, job_id)
+    job = owned_job(request, job_id)
     try:
         lifecycle.job_delete(job=job)
     except lifecycle.JobNotFinished as exc:

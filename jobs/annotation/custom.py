@@ -179,7 +179,13 @@ class CustomSource:
     def text(self, contig: str, start: int, end: int, key: tuple[int, str, str], code: int = -1) -> str:
         """``values`` as the CSQ entry carries them: each followed by ``|`` (``key``: the allele's
         ``allele_key``, ``code`` its ``snv_code``, found once for every source)."""
-        found = self.values(contig, start, end, key[1], key[2])
+        return self._counted(self.values(contig, start, end, key[1], key[2]))
+
+    def span_text(self, contig: str, start: int, end: int) -> str:
+        """``span_values`` as the CSQ entry carries them."""
+        return self._counted(self.span_values(contig, start, end))
+
+    def _counted(self, found: list[str]) -> str:
         if any(found):
             self.matched += 1
         return "|".join(found) + "|"
@@ -286,6 +292,7 @@ class ExactSource(CustomSource):
         self._last_number = -1
         # the prepared form (prepare_source), when registration made one: what text() reads
         prepared = prepared_path(spec)
+        self._prepared_path = str(prepared)
         self._prepared: pysam.TabixFile | None = None
         self._prepared_offsets: dict[str, list[int]] | None = None
         if prepared.is_file() and Path(f"{prepared}.tbi").is_file():
@@ -314,7 +321,7 @@ class ExactSource(CustomSource):
         if self._prepared is not None:
             return self._ready_text(contig, key, code)
         window = self._window(contig, key[0] // _WINDOW)
-        found = window.snvs.get(code) if code >= 0 else window.first.get(key)
+        found = window.found(key, code)
         if found is None:
             return self.empty_text
         self.matched += 1
@@ -401,7 +408,7 @@ class ExactSource(CustomSource):
                     del self._ready[next(iter(self._ready))]
                 known = self._ready[(contig, number)] = self._load_ready(contig, number)
             window, self._ready_last, self._ready_contig, self._ready_number = known, known, contig, number
-        found = window.snvs.get(code) if code >= 0 else window.first.get(key)
+        found = window.found(key, code)
         if found is None:
             return self.empty_text
         self.matched += 1
@@ -422,7 +429,7 @@ class ExactSource(CustomSource):
         if self._ready_stream is not None and self._ready_next == (contig, number):
             lines, line = self._ready_stream, self._ready_pending
         else:
-            lines = _indexed_lines(self._prepared, self._prepared_offsets, str(prepared_path(self.spec)), name, start)
+            lines = _indexed_lines(self._prepared, self._prepared_offsets, self._prepared_path, name, start)
             line = None
         if line is None:
             line = lines.read()
@@ -510,6 +517,9 @@ class _Ready:
             self.snvs[code] = text
         else:
             self.first[key] = text
+
+    def found(self, key: tuple[int, str, str], code: int) -> str | None:
+        return self.snvs.get(code) if code >= 0 else self.first.get(key)
 
 
 def _indexed_lines(

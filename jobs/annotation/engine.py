@@ -255,7 +255,7 @@ _BGZF: Any = pysam.BGZFile  # (pysam's type stubs demand an index argument it do
 # A large output is compressed by a helper process on another core, fed through a pipe (htslib's
 # BGZF through pysam, as in this process: the same bytes); zlib's Python binding gives up the GIL
 # too briefly per 64 kB block for a thread to overlap the annotation.
-# (from about 50,000 records: below, starting the helper costs more than it saves)
+# (input sizes of about 50,000 records; a smaller output is compressed in this process)
 OFFLOAD_MIN_INPUT_BYTES = {"compressed": 256 * 1024, "plain": 2 * 1024 * 1024}
 _COMPRESSOR = (
     "import sys, pysam\n"
@@ -300,16 +300,13 @@ class _Writer:
     def close(self) -> None:
         if self._helper is None:
             self._handle.close()
-            return
-        with contextlib.suppress(BrokenPipeError):
-            self._handle.close()
-        status = self._stop()
-        if status != 0:
+        elif (status := self._stop()) != 0:
             raise OSError(f"the output compressor failed (exit status {status})")
 
     def _stop(self) -> int:
+        """Close the pipe (the helper then finishes the file) and wait for the helper's exit status."""
         assert self._helper is not None
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # (a broken pipe: the helper's status says why)
             self._handle.close()
         return self._helper.wait()
 
@@ -438,8 +435,8 @@ def _annotate_in_order(
     sources: Sequence[CustomSource], pick: str, flag_cols: tuple[str, ...],
 ) -> None:
     """One process: read, annotate and write a chunk of records at a time."""
-    kind = "compressed" if reader.path.name.endswith((".gz", ".bgz", ".bcf")) else "plain"
-    writer = _Writer(partial, compressed=compressed, offload=reader.bytes_total >= OFFLOAD_MIN_INPUT_BYTES[kind])
+    threshold = OFFLOAD_MIN_INPUT_BYTES["compressed" if reader.compressed else "plain"]
+    writer = _Writer(partial, compressed=compressed, offload=reader.bytes_total >= threshold)
     try:
         writer.write_block(header_text)
         for first_line, text in reader.data_chunks(CHUNK_BYTES):
@@ -648,7 +645,7 @@ def _annotate_record(
         stats.impact[best.impact] += 1
         stats.regions[REGION_OF_TERM.get(best.severe, "other")] += 1
         if sources:  # the same values on every entry of the allele, before the last (GTF) field
-            texts.append((first_entry, len(entries), _custom_values(target, contig, sources, stats)))
+            texts.append((first_entry, len(entries), _custom_values(target, contig, sources)))
     if texts and pick:  # (picking looks at whole entries: the values go on each first)
         for first_entry, end, text in texts:
             for at in range(first_entry, end):
@@ -800,23 +797,14 @@ def _candidates(target: Allele | StructuralAllele | Breakend, index: ContigIndex
     return near
 
 
-def _custom_values(
-    target: Allele | StructuralAllele | Breakend, contig: str, sources: Sequence[CustomSource], stats: AnnotationStats
-) -> str:
-    """The custom sources' fields of one allele, as appended to each of its entries."""
-    texts: list[str] = []
+def _custom_values(target: Allele | StructuralAllele | Breakend, contig: str, sources: Sequence[CustomSource]) -> str:
+    """The custom sources' fields of one allele, as appended to each of its entries (each source
+    counts its own matches)."""
     if isinstance(target, Allele):
         key = allele_key(target.start, target.ref, target.alt)  # (once, for every source)
         code = snv_code(key[0], key[1], key[2])
-        for custom in sources:
-            texts.append(custom.text(contig, target.start, target.end, key, code))
-    else:
-        for custom in sources:
-            found = custom.span_values(contig, target.start, target.end)
-            if any(found):
-                stats.custom_matches[custom.spec.short_name] += 1
-            texts.append("|".join(found) + "|")
-    return "".join(texts)
+        return "".join(custom.text(contig, target.start, target.end, key, code) for custom in sources)
+    return "".join(custom.span_text(contig, target.start, target.end) for custom in sources)
 
 
 def _picked_entries(pick: str, keys: list[PickKey], genes: list[str], entries: list[str]) -> list[str]:

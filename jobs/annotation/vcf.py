@@ -115,6 +115,8 @@ class VcfReader:
         self._header_lines: Generator[str, None, None] | None = None
         self.bytes_total = self.path.stat().st_size
         self.bcf = is_bcf(self.path)
+        with open(self.path, "rb") as handle:  # (compressed: BCF, gzip or bgzip, whatever its name)
+            self.compressed = self.bcf or handle.read(2) == b"\x1f\x8b"
 
     def _open_binary(self) -> gzip.GzipFile | io.BufferedReader:
         if self.bcf:  # (BCF: htslib writes each record as its VCF line)

@@ -89,7 +89,7 @@ def chosen_columns(
         return [name for name in kept if name in columns and name not in PAGE_FIELDS]
     wanted: list[str] = []
     for name in selected(params, "columns"):
-        if name == "none":
+        if name == NO_COLUMNS:
             continue
         if name == "everything":
             wanted += columns

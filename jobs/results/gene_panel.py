@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.annotation.errors import AnnotationError
@@ -24,6 +24,9 @@ MAX_DRAWN = 2000  # variants drawn at most (the count says how many there are)
 FIELDS = ("Consequence", "IMPACT", "Feature", "SYMBOL", "Gene", "HGVSc", "HGVSp")
 
 
+TICK_TOP = {"high": 6, "moderate": 14, "low": 22, "modifier": 30}  # (the more severe, the taller)
+
+
 @dataclass
 class Tick:
     x: float
@@ -31,6 +34,10 @@ class Tick:
     term: str
     v: int
     title: str
+
+    @property
+    def top(self) -> int:
+        return TICK_TOP.get(self.impact, TICK_TOP["modifier"])
 
 
 @dataclass
@@ -77,7 +84,7 @@ def gene_panel(*, job: Job, filt: Any, gene: str) -> GenePanel:
     def x_of(pos: int) -> float:
         return round(MARGIN + (pos - lo) * scale, 1)
 
-    panel = replace(panel, contig=str(rows[0]["chrom"]), start=lo, end=hi)
+    panel.contig, panel.start, panel.end = str(rows[0]["chrom"]), lo, hi
     if transcript is not None:
         panel.transcript, panel.strand = transcript.transcript_id, transcript.strand
         panel.exons = [(x_of(start), max(1.0, round((end - start + 1) * scale, 1))) for start, end in transcript.exons]

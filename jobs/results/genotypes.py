@@ -52,7 +52,6 @@ STORED_FIELDS = ("DP", "GQ", "AD")
 # genotype rows per row group: a sample's rows are found by statistics, a page's by its variants' range
 ROW_GROUP = 65_536
 
-_FIELD_NAME = re.compile(r"^[A-Za-z_][0-9A-Za-z_.]*$")
 
 
 def extra_columns(fields: Sequence[str]) -> list[str]:
@@ -68,14 +67,6 @@ def genotype_schema(extra_fields: Sequence[str]) -> pa.Schema:
     fields = [pa.field(name, kind) for name, kind in base]
     fields += [pa.field(name, pa.string()) for name in extra_columns(extra_fields)]
     return pa.schema(fields)
-
-
-def checked_fields(fields: Sequence[str]) -> tuple[str, ...]:
-    """The operator's extra FORMAT fields (GAS_SAMPLE_FORMAT_FIELDS), each a FORMAT key."""
-    for name in fields:
-        if not _FIELD_NAME.match(name):
-            raise ValueError(f"{name!r} is not a FORMAT key (letters, digits, _ and .)")
-    return tuple(name for name in fields if name not in ("GT", *STORED_FIELDS))
 
 
 def parse_gt(text: str) -> tuple[list[int | None], bool]:

@@ -69,7 +69,10 @@ def bar_filter(key: str, label: str) -> dict[str, str]:
         return {"most_severe": label}
     if key == "coding":
         return {"most_severe": label.replace("-", "_")}
-    return {"class": label} if key == "variant_class" else {"region": label} if key == "chromosome" else {}
+    return {_BAR_PARAMS[key]: label} if key in _BAR_PARAMS else {}
+
+
+_BAR_PARAMS = {"variant_class": "class", "chromosome": "region"}
 
 
 def charts_with_links(charts: dict[str, Any], *, params: dict[str, Any] | None = None) -> list[tuple[str, str, list]]:

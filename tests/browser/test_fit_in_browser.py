@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 
 from jobs.models import AnnotationSource, JobStatus
 from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_results_in_browser import annotated_in_browser, click, find_testid, sign_up, wait
+from tests.browser.test_results_in_browser import annotated_in_browser, click, find_testid, sign_up, wait, worker
 from tests.helpers import SYNTHETIC, api_client
 
 pytestmark = [
@@ -171,8 +171,6 @@ def test_charts_genes_pages_and_a_shared_filter_set_keep_the_filters(browser, li
     browser.find_element(By.NAME, "file").send_keys(str(SYNTHETIC))
     click(browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
     wait(browser).until(lambda d: "Pending" in d.page_source)
-    from tests.browser.test_results_in_browser import worker
-
     worker("run_annotator")
     second = Job.objects.exclude(id=first.id).get()
     assert second.status == JobStatus.COMPLETED, second.error_message

@@ -87,6 +87,11 @@ class Job(models.Model):
     pick = models.CharField(max_length=20, blank=True)
     # VEP's transcript flags to show (jobs.annotation.flags): canonical, mane, tsl, appris, ccds, protein
     flags = models.JSONField(default=list, blank=True)
+    # a large job split over the annotators (jobs.services.shards): how many shards, how many have
+    # finished, how many have been queued (a few at a time, so other jobs' requests come between)
+    shards = models.PositiveIntegerField(default=0)
+    shards_done = models.PositiveIntegerField(default=0)
+    shards_sent = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -130,6 +135,56 @@ class Job(models.Model):
     @property
     def result_name(self) -> str:
         return self.result_key.rsplit("/", 1)[-1] if self.result_key else ""
+
+    @property
+    def shard_progress(self) -> str:
+        """A split job's progress in words (empty for a job run whole or finished)."""
+        if not self.shards or self.status != JobStatus.RUNNING:
+            return ""
+        if self.shards_done >= self.shards:
+            return f"all {self.shards} parts annotated; joining them"
+        return f"{self.shards_done} of {self.shards} parts annotated"
+
+    @property
+    def is_gathering(self) -> bool:
+        """A sharded job whose shards have all finished: one annotator joins them."""
+        return self.status == JobStatus.RUNNING and self.shards > 0 and self.shards_done >= self.shards
+
+
+class ShardStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    RUNNING = "RUNNING", "Running"
+    DONE = "DONE", "Done"
+
+
+class JobShard(models.Model):
+    """One shard of a large job: a run of its input's data lines, annotated by any annotator,
+    claimed like a job (a conditional update with a token of its own, a heartbeat)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="shard_set")
+    index = models.PositiveIntegerField()
+    input_key = models.CharField(max_length=500)  # the shard's input, on the results storage
+    line_offset = models.BigIntegerField()  # the input's data lines before the shard's
+    lines = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=ShardStatus.choices, default=ShardStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    attempt_token = models.CharField(max_length=16, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result_key = models.CharField(max_length=500, blank=True)  # the annotated shard
+    table_key = models.CharField(max_length=500, blank=True)  # its variant table (and genotype table beside)
+    stats = models.JSONField(default=dict, blank=True)  # the engine's counts (AnnotationStats.as_parts)
+    seconds = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="job_shard_unique_index")]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="job_shard_status_idx")]
+
+    def __str__(self) -> str:
+        return f"shard {self.index} of job {self.job_id} ({self.status})"
 
 
 def _token_hash(raw: str) -> str:

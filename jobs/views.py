@@ -158,7 +158,15 @@ def job_statuses(request: AuthenticatedRequest) -> JsonResponse:
     return JsonResponse(
         {
             "key": _states(jobs),
-            "jobs": [{"id": str(job.id), "status": str(job.status), "progress": job.progress_percent} for job in jobs],
+            "jobs": [
+                {
+                    "id": str(job.id),
+                    "status": str(job.status),
+                    "progress": job.progress_percent,
+                    "shards": job.shard_progress,
+                }
+                for job in jobs
+            ],
         },
         headers={"Cache-Control": "no-store"},
     )

@@ -257,14 +257,22 @@ _BGZF: Any = pysam.BGZFile  # (pysam's type stubs demand an index argument it do
 # too briefly per 64 kB block for a thread to overlap the annotation.
 # (input sizes of about 50,000 records; a smaller output is compressed in this process)
 OFFLOAD_MIN_INPUT_BYTES = {"compressed": 256 * 1024, "plain": 2 * 1024 * 1024}
+# Frames on the pipe: 4 bytes of length (little-endian), 1 byte "flush after", the bytes.
 _COMPRESSOR = (
     "import sys, pysam\n"
     "out = pysam.BGZFile(sys.argv[1], 'wb')\n"
-    "read = sys.stdin.buffer.raw.read\n"
-    "while chunk := read(1 << 20):\n"
-    "    out.write(chunk)\n"
+    "read = sys.stdin.buffer.read\n"
+    "while len(head := read(5)) == 5:\n"
+    "    out.write(read(int.from_bytes(head[:4], 'little')))\n"
+    "    if head[4]:\n"
+    "        out.flush()\n"
     "out.close()\n"
 )
+
+# The output's BGZF blocks are cut at the end of the header and after every this many data lines
+# of the input (and where a block fills): the bytes of a group depend only on its lines, so a job
+# annotated in shards of whole groups, concatenated, is byte for byte the job annotated at once.
+OUTPUT_GROUP_LINES = 1000
 
 
 class _Writer:
@@ -290,10 +298,19 @@ class _Writer:
         else:
             self._handle = open(path, "w", encoding="utf-8", newline="\n")
 
-    def write_block(self, text: str) -> None:
-        """Whole lines, each ending in a newline."""
+    def write_block(self, text: str, *, end_group: bool = False) -> None:
+        """Whole lines, each ending in a newline; ``end_group``: the block ends a group of lines
+        (OUTPUT_GROUP_LINES), whose last BGZF block is written now."""
         try:
-            self._handle.write(text.encode() if self.compressed else text)
+            if self._helper is not None:
+                data = text.encode()
+                self._handle.write(len(data).to_bytes(4, "little") + (b"\x01" if end_group else b"\x00") + data)
+            elif self.compressed:
+                self._handle.write(text.encode())
+                if end_group:
+                    self._handle.flush()
+            else:
+                self._handle.write(text)
         except BrokenPipeError:
             raise OSError(f"the output compressor stopped (exit status {self._stop()})") from None
 
@@ -316,13 +333,13 @@ class _Writer:
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 
-def _write_part(path: Path, text: str, *, compressed: bool) -> None:
+def write_part(path: Path, text: str, *, compressed: bool) -> None:
     writer = _Writer(path, compressed=compressed)
     writer.write_block(text)
     writer.close()
 
 
-def _read_part(path: Path, *, compressed: bool) -> bytes:
+def read_part(path: Path, *, compressed: bool) -> bytes:
     """A part's bytes, ready to append (a bgzip part without its end-of-file block); the file goes."""
     data = path.read_bytes()
     path.unlink()
@@ -344,6 +361,7 @@ def annotate_vcf(
     customs: Sequence[CustomSpec] = (),
     pick: str = "",
     flags: tuple[str, ...] = (),
+    line_offset: int = 0,
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``output_path`` (bgzipped when it ends in .gz).
 
@@ -356,7 +374,9 @@ def annotate_vcf(
     appris, ccds, protein: jobs.annotation.flags). ``customs`` are sources matched
     as VEP's --custom, allele-exactly or by overlap (jobs.annotation.custom). ``limits`` bound the decompressed
     bytes, records and wall-clock time; past one of them the annotation stops with a LimitExceeded
-    naming the limit and the number.
+    naming the limit and the number. ``line_offset``: the input is a shard of a larger file, whose
+    data lines come after that many of the file's (jobs.annotation.shards): line numbers, the record
+    limit and the output's groups count from the file's start.
 
     Outputs appear only when complete: they are written under temporary names and renamed
     at the end, so an error (reported as an AnnotationError naming the line) leaves nothing
@@ -374,7 +394,10 @@ def annotate_vcf(
     except ValueError as exc:
         raise AnnotationError(str(exc)) from None
     sources = [open_source(spec) for spec in customs]
-    reader = VcfReader(input_path, display_name=input_name, max_bytes=limits.max_bytes, limit_label=limits.label)
+    reader = VcfReader(
+        input_path, display_name=input_name, max_bytes=limits.max_bytes, limit_label=limits.label,
+        line_offset=line_offset,
+    )  # fmt: skip
     stats = AnnotationStats()
     for opened in sources:  # (a source that matched nothing says so: 0)
         stats.custom_matches[opened.spec.short_name] = 0
@@ -401,17 +424,22 @@ def annotate_vcf(
         raise
     stats.seconds = time.monotonic() - started
     os.replace(partial, output)
+    write_reports(stats, reference, input_name=input_name or Path(input_path).name, summary=summary, log=log)
+    if progress is not None:
+        progress(1.0)
+    return AnnotationResult(output=output, log=log, summary=summary, stats=stats)
+
+
+def write_reports(stats: AnnotationStats, reference: Reference, *, input_name: str, summary: Path, log: Path) -> None:
+    """The summary (JSON) and the count log of an annotation's counts."""
     summary_data = {
         "engine_version": ENGINE_VERSION,
-        "input": input_name or Path(input_path).name,
+        "input": input_name,
         "reference": {"name": reference.name, "build": reference.build, "checksum": reference.checksum},
         **stats.as_dict(),
     }
     summary.write_text(json.dumps(summary_data, indent=2))
     log.write_text(render_count_log(summary_data))
-    if progress is not None:
-        progress(1.0)
-    return AnnotationResult(output=output, log=log, summary=summary, stats=stats)
 
 
 def _output_header(
@@ -437,19 +465,42 @@ def _annotate_in_order(
     """One process: read, annotate and write a chunk of records at a time."""
     threshold = OFFLOAD_MIN_INPUT_BYTES["compressed" if reader.compressed else "plain"]
     writer = _Writer(partial, compressed=compressed, offload=reader.bytes_total >= threshold)
+    first_data_line = len(reader.header_lines) + 1
     try:
-        writer.write_block(header_text)
-        for first_line, text in reader.data_chunks(CHUNK_BYTES):
+        writer.write_block(header_text, end_group=True)
+        for first_line, chunk in reader.data_chunks(CHUNK_BYTES):
             watch.check()
-            annotated = _annotate_chunk(
-                first_line, text, reader.column_count, reader.name, reference, stats, fill_id, sources, pick,
-                flag_cols,
-            )  # fmt: skip
-            writer.write_block(annotated)
+            for start, text, ends_group in group_pieces(first_line, chunk, first_data_line):
+                annotated = _annotate_chunk(
+                    start, text, reader.column_count, reader.name, reference, stats, fill_id, sources, pick,
+                    flag_cols,
+                )  # fmt: skip
+                writer.write_block(annotated, end_group=ends_group)
             if progress is not None:
                 progress(reader.fraction_read())
     finally:
         writer.close()
+
+
+def group_pieces(first_line: int, text: str, first_data_line: int) -> list[tuple[int, str, bool]]:
+    """A chunk of whole lines cut where a group of OUTPUT_GROUP_LINES data lines ends:
+    (number of the first line, text, whether it ends a group)."""
+    pieces: list[tuple[int, str, bool]] = []
+    start = 0
+    line = first_line
+    while start < len(text):
+        until = OUTPUT_GROUP_LINES - (line - first_data_line) % OUTPUT_GROUP_LINES  # lines left in the group
+        lines = text.count("\n", start)
+        if lines < until:
+            pieces.append((line, text[start:], False))
+            break
+        end = start
+        for _ in range(until):
+            end = text.index("\n", end) + 1
+        pieces.append((line, text[start:end], True))
+        start = end
+        line += until
+    return pieces
 
 
 def _annotate_chunk(
@@ -529,7 +580,7 @@ def _annotate_chunk_in_worker(
         first_line, text, column_count, name, _process_reference[0], stats, fill_id, _process_sources, pick,
         flag_cols,
     )  # fmt: skip
-    _write_part(Path(part), annotated, compressed=compressed)
+    write_part(Path(part), annotated, compressed=compressed)
     return stats.as_parts()
 
 
@@ -572,14 +623,14 @@ def _annotate_in_parallel(
         ) as pool,
     ):
         header_part = Path(scratch) / "header"
-        _write_part(header_part, header, compressed=compressed)
-        out.write(_read_part(header_part, compressed=compressed))
+        write_part(header_part, header, compressed=compressed)
+        out.write(read_part(header_part, compressed=compressed))
 
         def write_finished(keep: int) -> None:
             while len(window) > keep:
                 part, result = window.popleft()
                 stats.add_parts(result.get())
-                out.write(_read_part(part, compressed=compressed))
+                out.write(read_part(part, compressed=compressed))
                 if progress is not None:
                     progress(reader.fraction_read())
 

@@ -101,9 +101,11 @@ class VcfReader:
     """
 
     def __init__(
-        self, path: str | Path, *, display_name: str | None = None, max_bytes: int = 0, limit_label: str = ""
+        self, path: str | Path, *, display_name: str | None = None, max_bytes: int = 0, limit_label: str = "",
+        line_offset: int = 0,
     ) -> None:
         self.path = Path(path)
+        self.line_offset = line_offset  # data lines of a larger file before this one's (a shard's)
         self.name = display_name or self.path.name
         self.max_bytes = max_bytes  # of decompressed input (0: no limit); more raises LimitExceeded
         self.limit_label = limit_label or "a job"  # whose limit max_bytes is, for the message
@@ -217,6 +219,7 @@ class VcfReader:
             binary = self._open_binary()
             for _ in range(self.line_number):
                 binary.readline()
+            self.line_number += self.line_offset  # (a shard's lines are numbered as in its whole file)
             # the start of a line longer than a block, in pieces (joined once, when its end comes:
             # linear in the line's length), never more than MAX_LINE_BYTES
             pieces: list[bytes] = []

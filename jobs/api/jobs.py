@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
-from ninja import File, Form, Router, Schema, Status
+from ninja import Field, File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from jobs.api.common import PAGE_DOC, ApiRequest, Page, errors, page
@@ -29,6 +29,8 @@ class JobOut(Schema):
     flags: list[str]
     status: str
     progress: float
+    shards: int = Field(description="parts a large job was split into over the annotators (0: run whole)")
+    shards_done: int
     reference: str
     submitted_at: datetime
     started_at: datetime | None
@@ -62,6 +64,8 @@ class JobOut(Schema):
             "flags": job.flags,
             "status": str(job.status),
             "progress": 1.0 if job.status == JobStatus.COMPLETED else round(job.progress, 3),
+            "shards": job.shards,
+            "shards_done": job.shards_done,
             "reference": job.reference_name,
             "submitted_at": job.submitted_at,
             "started_at": job.started_at,

@@ -1,7 +1,8 @@
 """What keeps jobs moving and storage clean after workers die: the reconciler and the sweeps.
 
 - ``jobs_reconcile``: a RUNNING job whose heartbeat is stale lost its worker; it goes back to
-  PENDING with a new request, in one transaction (the annotators run this every few seconds).
+  PENDING with a new request, in one transaction (the annotators run this every few seconds); so
+  do a split job's silent shards and gather (``shards.shards_reconcile``).
 - ``files_sweep``: objects in the inputs and results storages that no job refers to: result
   files of a finished or deleted job that it does not name (a worker that died between storing
   its files and recording them, an attempt that lost to another) at once; inputs without a job
@@ -25,6 +26,7 @@ from django.utils import timezone
 from jobs.models import Job, JobStatus, RegionSet
 from jobs.results.tables import genotypes_key
 from jobs.services.lifecycle import job_enqueue
+from jobs.services.shards import shards_reconcile
 from jobs.storage import inputs_storage, results_storage
 
 logger = logging.getLogger(__name__)
@@ -34,10 +36,10 @@ def jobs_reconcile(*, limit: int = 100) -> int:
     """Requeue RUNNING jobs whose worker went silent; returns how many."""
     stale = timezone.now() - timedelta(seconds=settings.GAS_JOB_STALE_SECONDS)
     requeued = 0
-    for job in Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale)[:limit]:
+    for job in Job.objects.filter(status=JobStatus.RUNNING, shards=0, heartbeat_at__lt=stale)[:limit]:
         with transaction.atomic():
             if (
-                Job.objects.filter(id=job.id, status=JobStatus.RUNNING, attempt_token=job.attempt_token)
+                Job.objects.filter(id=job.id, status=JobStatus.RUNNING, attempt_token=job.attempt_token, shards=0)
                 .filter(heartbeat_at__lt=stale)
                 .update(status=JobStatus.PENDING, progress=0.0, attempt_token="", worker="")
             ):
@@ -47,7 +49,7 @@ def jobs_reconcile(*, limit: int = 100) -> int:
                     "job %s: worker %s silent since %s; requeued (attempt %s)",
                     job.id, job.worker, job.heartbeat_at, job.attempts,
                 )  # fmt: skip
-    return requeued
+    return requeued + shards_reconcile(limit=limit)
 
 
 @dataclass

@@ -271,7 +271,8 @@ def job_claim(*, job_id: uuid.UUID, worker: str) -> ClaimOutcome:
     }
     if Job.objects.filter(id=job_id, status=JobStatus.PENDING).update(**claim):
         return ClaimOutcome(Job.objects.get(id=job_id), "claimed")
-    if Job.objects.filter(id=job_id, status=JobStatus.RUNNING, heartbeat_at__lt=stale).update(**claim):
+    # (a split job's shards and gather are claimed on their own: jobs.services.shards)
+    if Job.objects.filter(id=job_id, status=JobStatus.RUNNING, shards=0, heartbeat_at__lt=stale).update(**claim):
         logger.warning("job %s: its previous worker stopped answering; retrying", job_id)
         return ClaimOutcome(Job.objects.get(id=job_id), "reclaimed")
     status = Job.objects.filter(id=job_id).values_list("status", flat=True).first()
@@ -342,9 +343,11 @@ def job_rerun(*, job: Job) -> bool:
     """Staff: run a failed job again from its stored input."""
     with transaction.atomic():
         updated = Job.objects.filter(id=job.id, status=JobStatus.FAILED).update(
-            status=JobStatus.PENDING, attempts=0, progress=0.0, error_message="", started_at=None, completed_at=None
-        )
+            status=JobStatus.PENDING, attempts=0, progress=0.0, error_message="", started_at=None, completed_at=None,
+            shards=0, shards_done=0, shards_sent=0,
+        )  # fmt: skip
         if updated:
+            job.shard_set.all().delete()  # (split again; the old shards' files are swept)
             job_enqueue(job=job)
     return bool(updated)
 

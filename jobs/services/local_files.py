@@ -13,13 +13,13 @@ from jobs.annotation.custom import CustomSpec
 from jobs.annotation.engine import AnnotationResult, annotate_vcf
 from jobs.annotation.notations import FORMATS
 from jobs.annotation.reference import Reference
+from jobs.services.completion import job_warnings, nothing_annotated_message
 from jobs.services.notation_inputs import (
     check_notations,
     is_notation_input,
     notation_warnings,
     resolve_notation_file,
 )
-from jobs.services.running import job_warnings, nothing_annotated_message
 from jobs.services.uploads import checked_input, vcf_stem, vcf_text
 from jobs.sources.registry import registered_specs
 

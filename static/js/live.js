@@ -32,6 +32,13 @@
     });
   }
 
+  function showShards(job) {
+    document.querySelectorAll('[data-shards-for="' + job.id + '"]').forEach(function (element) {
+      element.hidden = !job.shards;
+      element.textContent = "Split over the annotators: " + job.shards;
+    });
+  }
+
   async function poll() {
     try {
       const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
@@ -42,6 +49,7 @@
           return;
         }
         answer.jobs.forEach(showProgress);
+        answer.jobs.forEach(showShards);
       }
     } catch (error) {
       // (offline for a moment, or the server restarting: the next poll tries again)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,11 @@ from archive.models import ResultArchive, ResultState  # noqa: E402
 from gas_site.coldstorage import cold_storage  # noqa: E402
 from gas_site.models import OutboxEntry, QueuedMessage  # noqa: E402
 from gas_site.queues import queues  # noqa: E402
-from jobs.models import Job, JobStatus  # noqa: E402
+from jobs.annotation.engine import annotate_vcf  # noqa: E402
+from jobs.models import Job, JobShard, JobStatus, ShardStatus  # noqa: E402
+from jobs.references.bundles import load_reference  # noqa: E402
 from jobs.services import lifecycle  # noqa: E402
+from jobs.services.running import engine_options  # noqa: E402
 
 ALIASES = ("jobs", "archive", "restore", "thaw")
 POISON = [Value(None, JSONField()), 42, "job", ["job_id"], True, {"job_id": 7}, {"job_id": "not-a-uuid"}, {}]
@@ -103,7 +107,29 @@ def status() -> dict[str, Any]:
 
 
 def running_on(worker: str) -> list[str]:
-    return [str(i) for i in Job.objects.filter(status=JobStatus.RUNNING, worker=worker).values_list("id", flat=True)]
+    """The jobs a worker was running: whole, a shard of them, or their gather."""
+    jobs = set(Job.objects.filter(status=JobStatus.RUNNING, worker=worker).values_list("id", flat=True))
+    jobs |= set(
+        JobShard.objects.filter(status=ShardStatus.RUNNING, worker=worker, job__status=JobStatus.RUNNING)
+        .values_list("job_id", flat=True)
+    )  # fmt: skip
+    return [str(i) for i in jobs]
+
+
+_whole: dict[str, str] = {}
+
+
+def whole_sha256(job: Job) -> str:
+    """The result of the job's input annotated here at once, as an unsplit job is (same options)."""
+    if job.input_sha256 not in _whole:
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / "input"
+            with storages["inputs"].open(job.input_key, "rb") as source:
+                local.write_bytes(source.read())
+            output = Path(folder) / "whole.vcf.gz"
+            annotate_vcf(local, output, load_reference(job.reference_name), **engine_options(job))
+            _whole[job.input_sha256] = hashlib.sha256(output.read_bytes()).hexdigest()
+    return _whole[job.input_sha256]
 
 
 def hashes() -> dict[str, str | None]:
@@ -142,6 +168,7 @@ def report() -> dict[str, Any]:
         }  # fmt: skip
         if job.status == JobStatus.COMPLETED and entry["sha256"]:
             entry["result_records"], entry["result_header"] = records_in(job.result_key)
+            entry["whole_sha256"], entry["shards"] = whole_sha256(job), job.shards
         jobs.append(entry)
     referenced = set()
     for job in Job.objects.all():

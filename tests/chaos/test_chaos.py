@@ -9,7 +9,9 @@ supervisor restarts whatever died. At the end:
 
 - every job is COMPLETED (0 lost, 0 stuck), none completed twice;
 - every result is a valid bgzipped VCF with all of its input's records, and byte-identical to
-  what it was when it first completed, after any number of archive → restore rounds;
+  what it was when it first completed, after any number of archive → restore rounds, and to its
+  input annotated at once (the larger inputs are split into shards: GAS_SHARD_RECORDS; kills
+  land in splits, shards and gathers too);
 - no cold copy without a record, no archived record without its copy;
 - no scratch folder left, no file the database does not refer to (after one sweep, counted);
 - every expected mail sent, each once (by Message-ID);
@@ -54,7 +56,9 @@ FAULT_POINTS = [
     "job.before_commit", "job.after_commit", "outbox.after_deliver",
     "archive.before_copy", "archive.after_copy", "archive.after_archived", "archive.after_hot_delete",
     "restore.after_request", "thaw.after_hot_write", "thaw.before_commit", "thaw.after_commit",
+    "shard.after_split", "shard.before_annotate", "shard.after_store", "shard.before_commit", "gather.before_join",
 ]  # fmt: skip
+SHARD_RECORDS = 2000  # (the 3,000- and 10,000-line inputs are split: 2 and 5 shards)
 JOBS = 36
 USERS = 6
 STALE_SECONDS = int(os.environ.get("GAS_CHAOS_STALE_SECONDS", "10"))  # (GAS_JOB_STALE_SECONDS of the cluster)
@@ -214,7 +218,8 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
         "GAS_QUEUE_MAX_RECEIVES": "50", "GAS_SWEEP_SECONDS": str(SWEEP_SECONDS), "GAS_JOB_MAX_ATTEMPTS": "20",
         "GAS_LOG_LEVEL": "INFO", "TMPDIR": str(scratch),
     }  # fmt: skip
-    workers_env = {**base_env, "GAS_FAULT_POINTS": ",".join(FAULT_POINTS), "GAS_FAULT_DIR": str(faults)}
+    workers_env = {**base_env, "GAS_FAULT_POINTS": ",".join(FAULT_POINTS), "GAS_FAULT_DIR": str(faults),
+                   "GAS_SHARD_RECORDS": str(SHARD_RECORDS), "GAS_SHARDS_IN_FLIGHT": "2"}  # fmt: skip
     migrate = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=base_env, capture_output=True, text=True
     )
@@ -367,6 +372,12 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
             f"expected {expected_records[job['id']]}"
         )
         assert job["sha256"] == first_hash[job["id"]], f"result of {job['id']} changed after archive/restore"
+        assert job["sha256"] == job["whole_sha256"], (
+            f"job {job['id']} ({job['input_name']}, {job['shards']} shards): not byte-identical to its input "
+            "annotated at once"
+        )
+    sharded = [j for j in jobs if j["shards"]]
+    assert len(sharded) >= JOBS // 3, f"only {len(sharded)} jobs were split"
     restored = [j for j in jobs if j["restore_count"]]
     # -- storage: no cold copy without a record, none needed missing, no orphan files, no scratch left
     assert set(report["cold_stored"]) <= set(report["cold_named"]), "no cold copy without a record"
@@ -413,13 +424,17 @@ def test_chaos(tmp_path, database_url, demo_reference_dir):
         f"points); interrupted jobs recovered: {len(recoveries)}, longest recovery {longest:.1f} s, median "
         f"{sorted(recoveries.values())[len(recoveries) // 2] if recoveries else 0:.1f} s; "
         f"{len(restored)} results archived and restored ({sum(j['restore_count'] for j in jobs)} restores), all "
-        f"byte-identical; attempts max {max(j['attempts'] for j in jobs)}; poison dead-lettered {dead}; mails "
+        f"byte-identical; {len(sharded)} jobs split ({sum(j['shards'] for j in sharded)} shards), each "
+        f"byte-identical to its input annotated at once; attempts max {max(j['attempts'] for j in jobs)}; poison "
+        f"dead-lettered {dead}; mails "
         f"{len(sent)} sent ({len(sent) - len(unique)} repeats of one Message-ID); the workers swept "
         f"{swept_by_workers} orphan result files and {scratch_by_workers} scratch folders; left at the end: 0; "
         "lost 0, run twice 0, stuck 0"
     )
     log(f"fault points fired: {', '.join(fired)}")
-    assert set(fired) >= {p for p in FAULT_POINTS if p.startswith("job.")}, f"job fault points fired: {fired}"
+    assert set(fired) >= {p for p in FAULT_POINTS if p.startswith(("job.", "shard.", "gather."))}, (
+        f"job, shard and gather fault points fired: {fired}"
+    )
     # (60 s on an idle machine; a busy one, CI beside other work, runs everything slower by its load per core)
     slowdown = max(1.0, os.getloadavg()[1] / (os.cpu_count() or 1))
     assert longest < 60 * slowdown, f"longest recovery {longest:.1f} s (load {slowdown:.1f} per core): {recoveries}"

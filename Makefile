@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO := reference/demo
 DATA_DIR ?= $(or $(GAS_DATA_DIR),var)
 
-.PHONY: install run test test-fast lint check-deploy clean demo-reference bench
+.PHONY: install run test test-fast lint check-deploy clean demo-reference bench hail-env
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,8 +55,19 @@ $(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package.json $(OIDC_P
 	@if command -v npm >/dev/null 2>&1; then npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --loglevel=error \
 	  && touch $@; else echo "WARNING: npm not found: the sign-in tests need Node.js and npm (apt-get install nodejs npm)"; fi
 
+# Hail (with its Spark) in a virtualenv of its own, for the test that runs hl.vep on the engine
+# (tests/spark; Hail pins its own numpy, pandas and friends). Needs Java 17 (Debian: default-jre-headless).
+HAIL_VENV := .venv-hail
+$(HAIL_VENV)/.installed:
+	$(PYTHON) -m venv $(HAIL_VENV)
+	$(HAIL_VENV)/bin/pip install --quiet --upgrade pip
+	$(HAIL_VENV)/bin/pip install --quiet hail==0.2.139
+	touch $@
+
+hail-env: $(HAIL_VENV)/.installed
+
 # Runs the whole suite on SQLite; again on PostgreSQL when GAS_TEST_POSTGRES_URL is set (CI sets it).
-test: install $(OIDC_PROVIDER)/node_modules/.installed
+test: install $(OIDC_PROVIDER)/node_modules/.installed $(HAIL_VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m mypy gas_site accounts jobs archive
@@ -87,4 +98,4 @@ bench: install
 	$(BIN)/python benchmarks/annotate.py
 
 clean:
-	rm -rf $(VENV) var build jobs/annotation/*.so ./*__mypyc*.so $(OIDC_PROVIDER)/node_modules
+	rm -rf $(VENV) $(HAIL_VENV) var build jobs/annotation/*.so ./*__mypyc*.so $(OIDC_PROVIDER)/node_modules

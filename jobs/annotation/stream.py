@@ -22,7 +22,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from jobs.annotation.engine import annotate_vcf
 from jobs.annotation.errors import AnnotationError
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="gas-stream-") as folder:
             source, annotated = Path(folder) / "input.vcf", Path(folder) / "output.vcf"
             with open(source, "wb") as spool:
-                shutil.copyfileobj(sys.stdin.buffer, spool, 1 << 20)
+                _spool(sys.stdin.buffer, spool)
             if source.stat().st_size == 0:
                 return 0  # (nothing in, nothing out)
             annotate_vcf(
@@ -107,6 +107,21 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # (the reader went away)
         return 1
     return 0
+
+
+def _spool(source: BinaryIO, target: BinaryIO) -> None:
+    """Copy the input, as VEP reads it: a header whose FORMAT column has no samples after it (what
+    hl.vep writes, its rows carrying 8 columns) loses that column, and so does any row that has it."""
+    for raw in source:
+        if raw.startswith(b"#CHROM") and raw.rstrip(b"\r\n").split(b"\t")[8:] == [b"FORMAT"]:
+            target.write(raw.rstrip(b"\r\n").rsplit(b"\t", 1)[0] + b"\n")
+            for line in source:
+                target.write(line.rstrip(b"\r\n").rsplit(b"\t", 1)[0] + b"\n" if line.count(b"\t") == 8 else line)
+            return
+        target.write(raw)
+        if not raw.startswith(b"#"):
+            break
+    shutil.copyfileobj(source, target, 1 << 20)
 
 
 def _data_lines(path: Path) -> Iterator[str]:

@@ -1,10 +1,11 @@
 """End to end on a local AWS endpoint: separate web and worker processes, configured only by environment.
 
 A moto server on 127.0.0.1 plays S3, SQS, S3 Glacier storage classes and SES. The test runs
-aws_bootstrap against it, starts gunicorn and the four workers as their own processes, and
-drives the whole story over HTTP: sign up, presigned upload straight to S3, the job completes,
-signed download, the retention window passes and the result is archived, upgrade, restore,
-thaw, and a byte-identical download. PostgreSQL is used when GAS_TEST_POSTGRES_URL is set.
+aws_bootstrap against it, starts gunicorn and the workers (two annotators) as their own processes,
+and drives the whole story over HTTP: sign up, presigned upload straight to S3, the job completes,
+signed download, a larger job split into shards over the two annotators, the retention window
+passes and the result is archived, upgrade, restore, thaw, and a byte-identical download.
+PostgreSQL is used when GAS_TEST_POSTGRES_URL is set.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def test_the_whole_story_on_a_local_aws_endpoint(moto_server, database_url, demo
         "GAS_COLD_STORAGE": "s3-glacier", "GAS_ARCHIVE_BUCKET": "e2e-archive",
         "GAS_EMAIL": "ses", "GAS_FROM_EMAIL": "noreply@gas.test",
         "GAS_FREE_RETENTION_SECONDS": "5", "GAS_THAW_POLL_SECONDS": "2",
+        "GAS_SHARD_RECORDS": "2000", "GAS_SHARDS_IN_FLIGHT": "2",  # (the 10,000-line file: 5 shards)
         "AWS_ENDPOINT_URL": moto_server, "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
     }  # fmt: skip
@@ -143,15 +145,16 @@ def test_the_whole_story_on_a_local_aws_endpoint(moto_server, database_url, demo
     bin_dir = Path(sys.executable).parent
     cluster.start("web", [str(bin_dir / "gunicorn"), "gas_site.wsgi", "--bind", f"127.0.0.1:{web_port}",
                           "--workers", "2", "--access-logfile", "-"])  # fmt: skip
-    for worker in ("run_annotator", "archive_worker", "restore_worker", "thaw_worker"):
-        cluster.start(worker, [sys.executable, "manage.py", worker, "--wait", "2"])
+    workers = {name: name.split("-")[0] for name in WORKERS}
+    for name, command in workers.items():
+        cluster.start(name, [sys.executable, "manage.py", command, "--wait", "2"])
     try:
         wait_for("web answers /healthz", lambda: _healthy(site), timeout=60)
-        for worker in ("run_annotator", "archive_worker", "restore_worker", "thaw_worker"):
-            line = wait_for(f"{worker} consuming from {moto_server}",
-                            lambda w=worker: _consuming_line(logs / f"{w}.log", moto_server), timeout=60)  # fmt: skip
+        for name in workers:
+            line = wait_for(f"{name} consuming from {moto_server}",
+                            lambda w=name: _consuming_line(logs / f"{w}.log", moto_server), timeout=60)  # fmt: skip
             log(line)
-        _story(site, moto_server)
+        _story(site, moto_server, logs, demo_reference_dir)
     except BaseException:
         cluster.dump()
         raise
@@ -174,7 +177,54 @@ def _consuming_line(path: Path, endpoint: str) -> str | None:
     return None
 
 
-def _story(site: str, endpoint: str) -> None:
+WORKERS = ("run_annotator", "run_annotator-2", "archive_worker", "restore_worker", "thaw_worker")
+
+
+def _direct_upload(browser: requests.Session, site: str, endpoint: str, name: str, source: bytes) -> str:
+    """Upload through the annotate page's presigned POST straight to S3; returns the job's page URL."""
+    html = browser.get(f"{site}/annotate").text
+    action = unescape(re.search(r'action="([^"]+)" data-testid="direct-upload"', html).group(1))
+    fields = {
+        unescape(n): unescape(v) for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
+    }
+    assert action.startswith(endpoint)
+    upload = requests.post(action, data=fields, files={"file": (name, source)}, allow_redirects=False)
+    assert upload.status_code in (303, 302), upload.text[:500]
+    back = upload.headers["Location"]
+    assert back.startswith(f"{site}/annotate/complete?")
+    job_page = browser.get(back)
+    assert "/annotations/" in job_page.url, job_page.text[:500]
+    return job_page.url
+
+
+def _sharded_job(browser: requests.Session, site: str, endpoint: str, logs: Path, references: Path) -> None:
+    """A job of 10,000 lines split into 5 shards on SQS, taken by both annotators, joined by one: its
+    result is byte for byte the file annotated at once."""
+    from jobs.annotation.engine import annotate_vcf
+    from jobs.annotation.reference import Reference
+
+    path = ROOT / "tests" / "data" / "synthetic_chr20_10k.vcf.gz"
+    job_url = _direct_upload(browser, site, endpoint, "ten_k.vcf.gz", path.read_bytes())
+    job_id = job_url.rstrip("/").rsplit("/", 1)[-1]
+    wait_for("the sharded job completes", lambda: "Completed" in browser.get(job_url).text, timeout=120)
+    annotators = {name: (logs / f"{name}.log").read_text() for name in ("run_annotator", "run_annotator-2")}
+    split = [name for name, text in annotators.items() if f"job {job_id}: split into 5 shards" in text]
+    shards = {name: re.findall(rf"job {job_id} shard (\d): done", text) for name, text in annotators.items()}
+    assert len(split) == 1 and sorted(i for found in shards.values() for i in found) == list("01234"), shards
+    assert all(shards.values()), f"both annotators took shards: {shards}"
+    download = browser.get(f"{job_url}/download/result", allow_redirects=False)
+    result = requests.get(download.headers["Location"]).content
+    whole = annotate_vcf(path, ROOT / "var" / f"e2e-{job_id}.vcf.gz", Reference(references / "demo")).output
+    try:
+        assert result == whole.read_bytes()
+    finally:
+        for leftover in whole.parent.glob(f"e2e-{job_id}*"):
+            leftover.unlink()
+    log(f"a 10,000-line job split into 5 shards over two annotators ({ {k: len(v) for k, v in shards.items()} }); "
+        "its result is byte-identical to the file annotated at once")  # fmt: skip
+
+
+def _story(site: str, endpoint: str, logs: Path, references: Path) -> None:
     from moto.backends import get_backend
 
     browser = requests.Session()
@@ -209,6 +259,7 @@ def _story(site: str, endpoint: str) -> None:
     original = requests.get(download.headers["Location"]).content
     assert original[:2] == b"\x1f\x8b" and len(original) > 1000
     log(f"downloaded the annotated VCF ({len(original)} bytes) through a signed URL")
+    _sharded_job(browser, site, endpoint, logs, references)
 
     wait_for("the result is archived after the retention window",
              lambda: "Archived</strong>" in browser.get(job_url).text, timeout=90)  # fmt: skip

@@ -23,7 +23,7 @@ def stream(args: list[str], data: bytes, reference_dir: Path) -> subprocess.Comp
 
 
 def hail_style(records: list[str]) -> bytes:
-    """What hl.vep writes to VEP: a 4.1 header with FORMAT and no samples, each row ending in GT."""
+    """What hl.vep writes to VEP: a 4.1 header with FORMAT and no samples, rows of 8 columns, INFO "GT"."""
     lines = ["##fileformat=VCFv4.1", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT", *records]
     return ("\n".join(lines) + "\n").encode()
 
@@ -40,8 +40,8 @@ def test_vcf_out_is_the_engines_output_with_the_id_column_as_given(tmp_path, dem
 
 
 def test_json_out_has_veps_shape_one_line_per_variant(demo_reference_dir):
-    rows = ["20\t36030940\t.\tG\tA\t.\t.\t.\tGT", "20\t421808\trs1\tA\tACCA\t.\t.\t.\tGT",
-            "20\t1292033\t.\tCTTGT\tC,CT\t.\t.\t.\tGT", "20\t183383\t.\tC\tT\t.\t.\t.\tGT"]  # fmt: skip
+    rows = ["20\t36030940\t.\tG\tA\t.\t.\tGT", "20\t421808\trs1\tA\tACCA\t.\t.\tGT",
+            "20\t1292033\t.\tCTTGT\tC,CT\t.\t.\tGT", "20\t183383\t.\tC\tT\t.\t.\tGT"]  # fmt: skip
     answer = stream(["--json", "--canonical"], hail_style(rows), demo_reference_dir)
     assert answer.returncode == 0, answer.stderr.decode()
     records = [json.loads(line) for line in answer.stdout.decode().splitlines()]
@@ -61,7 +61,7 @@ def test_json_out_has_veps_shape_one_line_per_variant(demo_reference_dir):
 
 
 def test_bad_input_exits_1_naming_the_line_and_an_empty_input_gives_nothing(demo_reference_dir):
-    answer = stream(["--vcf"], hail_style(["20\tnot-a-number\t.\tG\tA\t.\t.\t.\tGT"]), demo_reference_dir)
+    answer = stream(["--vcf"], hail_style(["20\tnot-a-number\t.\tG\tA\t.\t.\tGT"]), demo_reference_dir)
     assert answer.returncode == 1 and answer.stdout == b""
     assert b"line 3: POS must be a whole number" in answer.stderr
     assert stream(["--json"], b"", demo_reference_dir).returncode == 0

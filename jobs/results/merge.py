@@ -5,6 +5,7 @@ tables are joined the same way and sorted by (sample, v) as the writer sorts the
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,42 +14,76 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from jobs.results.parquet_splice import splice
 from jobs.results.schema import ROW_GROUP
 
 
 def merge_variant_tables(parts: Sequence[Path], table: Path) -> list[int]:
-    """Write the variant tables ``parts`` (in order) as one table; returns each part's offset of ``v``."""
-    first = pq.ParquetFile(parts[0])
-    schema = first.schema_arrow
-    v_at, rec_at = schema.get_field_index("v"), schema.get_field_index("rec")
-    offsets: list[int] = []
-    variants = records = 0
+    """Write the variant tables ``parts`` (in order) as one table; returns each part's offset of
+    ``v``. The parts' column chunks are copied as they are (jobs.results.parquet_splice) but for
+    ``v`` and ``rec``, written anew with their offsets; a part the splice cannot join (page
+    indexes, say) makes it rewrite every column instead."""
+    schema = pq.ParquetFile(parts[0]).schema_arrow
+    for part in parts[1:]:
+        if pq.ParquetFile(part).schema_arrow.remove_metadata() != schema.remove_metadata():
+            raise ValueError(f"{part.name}: its columns differ from the first shard's table")
     partial = table.with_name(table.name + ".partial")
     try:
-        with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
-            for part in parts:
-                offsets.append(variants)
-                source = pq.ParquetFile(part)
-                if source.schema_arrow.remove_metadata() != schema.remove_metadata():
-                    raise ValueError(f"{part.name}: its columns differ from the first shard's table")
-                last_v = last_rec = -1
-                for group in range(source.num_row_groups):
-                    rows = source.read_row_group(group)
-                    if not rows.num_rows:
-                        continue
-                    v, rec = rows.column(v_at), rows.column(rec_at)
-                    last_v = max(last_v, pc.max(v).as_py())
-                    last_rec = max(last_rec, pc.max(rec).as_py())
-                    rows = rows.set_column(v_at, schema.field(v_at), pc.add(v, pa.scalar(variants, pa.int32())))
-                    rows = rows.set_column(rec_at, schema.field(rec_at), pc.add(rec, pa.scalar(records, pa.int32())))
-                    writer.write_table(rows.replace_schema_metadata(schema.metadata), row_group_size=ROW_GROUP)
-                variants += last_v + 1
-                records += last_rec + 1
+        with tempfile.TemporaryDirectory(prefix="gas-merge-", dir=table.parent) as scratch:
+            numbers, offsets = _renumbered(parts, Path(scratch))
+            try:
+                splice(parts, numbers, [schema.get_field_index("v"), schema.get_field_index("rec")], partial)
+            except ValueError:
+                _rewrite(parts, offsets, partial)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     partial.replace(table)
-    return offsets
+    return [v for v, _rec in offsets]
+
+
+def _renumbered(parts: Sequence[Path], scratch: Path) -> tuple[list[Path], list[tuple[int, int]]]:
+    """For each part, a file of its ``v`` and ``rec`` moved past the parts before it, in the part's
+    row groups; and each part's offsets (v, rec)."""
+    files, offsets = [], []
+    variants = records = 0
+    numbers = pa.schema([pa.field("v", pa.int32()), pa.field("rec", pa.int32())])
+    for index, part in enumerate(parts):
+        offsets.append((variants, records))
+        source = pq.ParquetFile(part)
+        path = scratch / f"numbers-{index}.parquet"
+        last_v = last_rec = -1
+        with pq.ParquetWriter(path, numbers, compression="zstd") as writer:
+            for group in range(source.num_row_groups):
+                rows = source.read_row_group(group, columns=["v", "rec"])
+                if rows.num_rows:
+                    last_v = max(last_v, pc.max(rows["v"]).as_py())
+                    last_rec = max(last_rec, pc.max(rows["rec"]).as_py())
+                new = pa.table([pc.add(rows["v"], pa.scalar(variants, pa.int32())),
+                                pc.add(rows["rec"], pa.scalar(records, pa.int32()))], schema=numbers)  # fmt: skip
+                writer.write_table(new, row_group_size=max(1, new.num_rows))
+        files.append(path)
+        variants += last_v + 1
+        records += last_rec + 1
+    return files, offsets
+
+
+def _rewrite(parts: Sequence[Path], offsets: Sequence[tuple[int, int]], partial: Path) -> None:
+    """The parts decoded and written again, ``v`` and ``rec`` moved by ``offsets``."""
+    schema = pq.ParquetFile(parts[0]).schema_arrow
+    v_at, rec_at = schema.get_field_index("v"), schema.get_field_index("rec")
+    with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
+        for part, (variants, records) in zip(parts, offsets, strict=True):
+            source = pq.ParquetFile(part)
+            for group in range(source.num_row_groups):
+                rows = source.read_row_group(group)
+                rows = rows.set_column(
+                    v_at, schema.field(v_at), pc.add(rows.column(v_at), pa.scalar(variants, pa.int32()))
+                )
+                rows = rows.set_column(
+                    rec_at, schema.field(rec_at), pc.add(rows.column(rec_at), pa.scalar(records, pa.int32()))
+                )
+                writer.write_table(rows.replace_schema_metadata(schema.metadata), row_group_size=ROW_GROUP)
 
 
 def merge_genotype_tables(parts: Sequence[Path], offsets: Sequence[int], table: Path, *, scratch: Path) -> None:

@@ -80,7 +80,7 @@ def plan_cancel(*, user: User, by: User | None = None) -> bool:
 # (force restore, archive now, re-run). Superusers also change and delete, and redrive queues.
 STAFF_GROUP = "GAS staff"
 STAFF_PERMISSIONS = (
-    ("jobs", "view_job"), ("jobs", "view_annotationsource"), ("jobs", "view_regionset"),
+    ("jobs", "view_job"), ("jobs", "view_jobshard"), ("jobs", "view_annotationsource"), ("jobs", "view_regionset"),
     ("jobs", "restore_job"), ("jobs", "archive_job"), ("jobs", "rerun_job"),
     ("archive", "view_resultarchive"), ("accounts", "view_user"), ("accounts", "view_planchange"),
 )  # fmt: skip

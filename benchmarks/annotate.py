@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -132,7 +134,11 @@ def main() -> None:
                 ratio = f"{results[peer].seconds / run.seconds:.2f}" if peer in results else "-"
                 row += f"{ratio:>{width}}"
             print(row)
-        print("(× peer: this tool's throughput over the peer's; peak MB: the largest single process)\n", flush=True)
+        print("(× peer: this tool's throughput over the peer's; peak MB: the largest single process)", flush=True)
+        if "GAS baseline" in results:
+            same = (work / f"gas_{size}.vcf").read_bytes() == (work / f"base_{size}.vcf").read_bytes()
+            print(f"output byte-identical to the baseline's: {'yes' if same else 'NO'}")
+        print()
 
     print("GAS peak memory (MB) as the input grows:")
     for records, results in memory:
@@ -141,7 +147,33 @@ def main() -> None:
     if first is not None:
         print("\nmost severe consequence per allele, GAS vs snpEff:")
         print(concordance.compare(*first).report())
+    print_startup(bundle, work)
     print(f"\nwork files in {work}")
+
+
+def print_startup(bundle: Path, work: Path, repeat: int = 10) -> None:
+    """The streaming command's start-up (what Hail pays per block of rows): one record through it,
+    ``repeat`` times; and manage.py annotate's for comparison."""
+    one = work / "one.vcf"
+    one.write_text("##fileformat=VCFv4.1\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n20\t36030940\t.\tG\tA\t.\t.\t.\n")
+    stream = [sys.executable, "-m", "jobs.annotation.stream", "--reference", str(bundle), "--vcf"]
+    times = []
+    for _ in range(repeat):
+        with open(one, "rb") as handle:
+            started = time.perf_counter()
+            subprocess.run(stream, stdin=handle, stdout=subprocess.DEVNULL, cwd=ROOT, check=True)
+            times.append(time.perf_counter() - started)
+    env = {**os.environ, "GAS_REFERENCE_DIR": str(bundle.parent)}
+    manage = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "manage.py", "annotate", str(one), "-o", str(work / "one.out.vcf"),
+                        "--reference", bundle.name, "--quiet"], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        manage.append(time.perf_counter() - started)
+    print(f"\nstart-up, one record in and out: python -m jobs.annotation.stream {statistics.median(times):.3f} s "
+          f"(median of {repeat}; min {min(times):.3f}, max {max(times):.3f}); manage.py annotate "
+          f"{statistics.median(manage):.2f} s (median of 3)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -10,13 +10,30 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from gas_site.admin_actions import confirmation
-from jobs.models import AnnotationSource, ApiToken, Job, MatchType, RegionSet
+from jobs.models import AnnotationSource, ApiToken, Job, JobShard, MatchType, RegionSet
 from jobs.references.bundles import reference_choices
 from jobs.sources import registry
 
 
+class JobShardInline(admin.TabularInline):
+    """A split job's shards, to read: who ran each, how often, how long (jobs.services.shards)."""
+
+    model = JobShard
+    fields = ["index", "line_offset", "lines", "status", "attempts", "worker", "started_at", "finished_at", "seconds"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
+    inlines = [JobShardInline]
     list_display = ["id", "owner", "input_name", "status", "submitted_at", "completed_at", "records", "attempts"]
     list_filter = ["status", "reference_name", "submitted_at"]
     search_fields = ["id", "owner__email", "input_name"]

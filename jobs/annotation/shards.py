@@ -48,7 +48,7 @@ def split_vcf(
     input_path: Path, folder: Path, *, shard_lines: int, name: str, max_bytes: int = 0, limit_label: str = ""
 ) -> list[ShardInput]:
     """Split a VCF (plain, gzip, bgzip or BCF: shards are gzipped VCF text) into shards of
-    ``shard_lines`` data lines (the last may hold fewer), written into ``folder`` as
+    ``shard_lines`` data lines (the last holds from half to one and a half of that), written into ``folder`` as
     shard-00000.vcf.gz, ... The header is checked as the engine checks it; the data lines are
     copied as they are (the shards' annotation checks them, naming the file's own line numbers)."""
     check_shard_lines(shard_lines)
@@ -77,12 +77,26 @@ def split_vcf(
                     in_shard = 0
         if handle is not None:
             handle.close()
+            handle = None
             last = shards[-1]
             shards[-1] = ShardInput(last.path, last.line_offset, in_shard)
     finally:
         if handle is not None:
             handle.close()
+    if len(shards) > 1 and shards[-1].lines < shard_lines // 2:
+        shards[-2:] = [_appended(shards[-2], shards[-1])]
     return shards
+
+
+def _appended(shard: ShardInput, tail: ShardInput) -> ShardInput:
+    """A short last shard's lines added to the shard before it (a second gzip member), so the last
+    round of shards is not one annotator's small remainder."""
+    with gzip.open(tail.path, "rb") as source, gzip.GzipFile(shard.path, "ab", compresslevel=1, mtime=0) as target:
+        for line in source:
+            if not line.startswith(b"#"):
+                target.write(line)
+    tail.path.unlink()
+    return ShardInput(shard.path, shard.line_offset, shard.lines + tail.lines)
 
 
 def header_text(annotated: Path) -> str:

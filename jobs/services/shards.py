@@ -82,7 +82,8 @@ def job_split_if_large(*, job: Job, local_input: Path, scratch: Path) -> bool:
     with transaction.atomic():
         sent = min(len(shards), settings.GAS_SHARDS_IN_FLIGHT)
         mine = Job.objects.filter(id=job.id, status=JobStatus.RUNNING, attempt_token=job.attempt_token, shards=0)
-        if not mine.update(shards=len(shards), shards_done=0, shards_sent=sent, attempt_token="",
+        # (attempts count the gather's from here: each shard counts its own)
+        if not mine.update(shards=len(shards), shards_done=0, shards_sent=sent, attempt_token="", attempts=0,
                            heartbeat_at=timezone.now(), progress=0.0):  # fmt: skip
             for key in keys:  # (the job was taken over, failed or deleted meanwhile)
                 storage.delete(key)
@@ -222,8 +223,8 @@ def job_gather(*, job_id: uuid.UUID, worker: str) -> Job | None:
     job = gather_claim(job_id=job_id, worker=worker)
     if job is None:
         return None
-    if job.attempts > settings.GAS_JOB_MAX_ATTEMPTS + 1:  # (its split was one)
-        return job_fail(job=job, message=f"Joining the annotated parts stopped unexpectedly {job.attempts - 2} "
+    if job.attempts > settings.GAS_JOB_MAX_ATTEMPTS:
+        return job_fail(job=job, message=f"Joining the annotated parts stopped unexpectedly {job.attempts - 1} "
                         "times; it will not be tried again.")  # fmt: skip
     mine = Job.objects.filter(id=job.id, status=JobStatus.RUNNING, attempt_token=job.attempt_token)
     try:

@@ -227,3 +227,22 @@ def test_a_job_at_the_threshold_is_run_whole(signed_in_client, django_capture_on
     assert work(capture) == 1
     job.refresh_from_db()
     assert (job.status, job.shards, JobShard.objects.count()) == (JobStatus.COMPLETED, 0, 0)
+
+
+def test_other_users_small_jobs_come_between_a_big_jobs_shards(
+    signed_in_client, django_capture_on_commit_callbacks, settings, django_user_model, client
+):
+    capture = django_capture_on_commit_callbacks
+    settings.GAS_SHARD_RECORDS, settings.GAS_SHARDS_IN_FLIGHT = 2000, 2
+    big = submit(signed_in_client, capture, "genome.vcf.gz", TEN_K.read_bytes())
+    run("run_annotator", capture)  # the split: 2 of its 5 shards queued
+    other = django_user_model.objects.create_user(email="other@example.org", password="x-long-pass-1")
+    client.force_login(other)
+    small = submit(client, capture, "small.vcf.gz", (DATA / "vt_chr20_indels.vcf.gz").read_bytes())
+    for _ in range(3):  # two shards, then the small job: it waited for 2 shards, not for the genome
+        run("run_annotator", capture)
+    small.refresh_from_db()
+    big.refresh_from_db()
+    assert small.status == JobStatus.COMPLETED and (big.status, big.shards_done) == (JobStatus.RUNNING, 2)
+    work(capture)
+    assert Job.objects.get(id=big.id).status == JobStatus.COMPLETED

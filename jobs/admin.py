@@ -19,7 +19,7 @@ class JobShardInline(admin.TabularInline):
     """A split job's shards, to read: who ran each, how often, how long (jobs.services.shards)."""
 
     model = JobShard
-    fields = ["index", "line_offset", "lines", "status", "attempts", "worker", "started_at", "finished_at", "seconds"]
+    fields = ("index", "line_offset", "lines", "status", "attempts", "worker", "started_at", "finished_at", "seconds")
     readonly_fields = fields
     extra = 0
     can_delete = False

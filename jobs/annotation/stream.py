@@ -211,7 +211,9 @@ def vep_json(original: str, annotated: str, fields: list[str], *, assembly: str)
         "input": original, "id": columns[2], "seq_region_name": chrom, "start": start, "end": end, "strand": 1,
         "allele_string": allele_string, "assembly_name": assembly,
     }  # fmt: skip
-    transcripts, intergenic, regulatory = [], [], []
+    transcripts: list[dict[str, Any]] = []
+    intergenic: list[dict[str, Any]] = []
+    regulatory: list[dict[str, Any]] = []
     existing: list[str] = []
     terms: set[str] = set()
     for text in _csq_of(columns[7]):

@@ -24,7 +24,8 @@ annotated VCF; ``genotypes`` the genotype table; ``samples`` pedigrees and a fil
 checked; ``filters`` URL parameters to filters and SQL, and the paging cursors (``sample_filters``
 their sample part, ``value_filters`` the sources' values, ``where=``); ``queries`` pages, counts,
 genes, summary and the exports' rows (``sample_queries`` a page's genotypes, per-sample statistics,
-Mendelian checks); ``bgzf`` BGZF blocks and a filtered VCF.
+Mendelian checks); ``bgzf`` BGZF blocks and a filtered VCF; ``merge`` a split job's tables joined from
+its shards' (``parquet_splice`` Parquet files joined by copying their column chunks).
 On the results storage: ``tables`` a job's table, built, stored and cached; ``browser`` the pages'
 selectors (``sample_pages`` the samples card and the sample filters' choices); ``exports`` the
 streamed exports; ``downloads`` the stored files.

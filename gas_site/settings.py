@@ -248,10 +248,11 @@ GAS_MAX_REGION_NAME = env_int("GAS_MAX_REGION_NAME", 255, minimum=1)
 GAS_MAX_REGIONS_PER_POSITION = env_int("GAS_MAX_REGIONS_PER_POSITION", 64, minimum=1)
 # Worker processes one annotation job uses (the reading and writing process comes on top).
 GAS_ANNOTATION_PROCESSES = env_int("GAS_ANNOTATION_PROCESSES", 1, minimum=1, maximum=64)
-# A job of more data lines than this is split into shards of this many lines, annotated by any
-# annotators and joined by the last (jobs.services.shards); a multiple of 1000 (the output's BGZF
-# groups), or 0: never split. At most GAS_SHARDS_IN_FLIGHT of one job's shards are queued at a time,
-# so other jobs' requests come between them (set it to about the number of annotators).
+# A job of at least one and a half times this many data lines is split into shards of this many
+# lines (the last holds up to one and a half), annotated by any annotators and joined by the last
+# (jobs.services.shards); a multiple of 1000 (the output's BGZF groups), or 0: never split. At most
+# GAS_SHARDS_IN_FLIGHT of one job's shards are queued at a time, so other jobs' requests come
+# between them (set it to about the number of annotators).
 GAS_SHARD_RECORDS = env_int("GAS_SHARD_RECORDS", 500_000, minimum=0)
 if GAS_SHARD_RECORDS % 1000:
     raise ImproperlyConfiguredEnv(f"GAS_SHARD_RECORDS: {GAS_SHARD_RECORDS} is not a multiple of 1000 (or 0)")

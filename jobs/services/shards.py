@@ -60,12 +60,15 @@ def gather_message(job: Job) -> None:
 
 # -- split -------------------------------------------------------------------------------------
 def job_split_if_large(*, job: Job, local_input: Path, scratch: Path) -> bool:
-    """Split a claimed job's input into shards when it has more than GAS_SHARD_RECORDS data lines:
-    store them, record them and queue the first; True when it did (the job is then its shards')."""
+    """Split a claimed job's input into shards of GAS_SHARD_RECORDS data lines when it has at least one
+    and a half times that many: store them, record them and queue the first; True when it did (the
+    job is then its shards')."""
     size = settings.GAS_SHARD_RECORDS
     limits = job_limits(job.owner)
     name, max_bytes, label = job.input_name, limits.max_bytes, limits.label
-    if not size or not has_more_lines_than(local_input, size, name=name, max_bytes=max_bytes, limit_label=label):
+    # (a short last shard joins the one before: fewer than one and a half shards' lines make one shard)
+    least = size + size // 2
+    if not size or not has_more_lines_than(local_input, least - 1, name=name, max_bytes=max_bytes, limit_label=label):
         return False
     folder = scratch / "shards"
     folder.mkdir()

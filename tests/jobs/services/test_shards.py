@@ -220,9 +220,13 @@ def test_bad_input_in_a_shard_fails_the_job_naming_the_files_own_line(
     assert sum("failed" in m.subject for m in mail.outbox) == 2  # one mail per job
 
 
-def test_a_job_at_the_threshold_is_run_whole(signed_in_client, django_capture_on_commit_callbacks, settings):
+@pytest.mark.parametrize("shard_records", [10_000, 7_000])
+def test_a_job_under_one_and_a_half_shards_is_run_whole(
+    signed_in_client, django_capture_on_commit_callbacks, settings, shard_records
+):
+    """10,000 lines: at a threshold of 10,000 and of 7,000 (a second shard of 3,000 would join the first)."""
     capture = django_capture_on_commit_callbacks
-    settings.GAS_SHARD_RECORDS = 10_000  # the file has exactly this many data lines
+    settings.GAS_SHARD_RECORDS = shard_records
     job = submit(signed_in_client, capture, "ten_k.vcf.gz", TEN_K.read_bytes())
     assert work(capture) == 1
     job.refresh_from_db()

@@ -141,7 +141,7 @@ class Job(models.Model):
         """A split job's progress in words (empty for a job run whole or finished)."""
         if not self.shards or self.status != JobStatus.RUNNING:
             return ""
-        if self.shards_done >= self.shards:
+        if self.is_gathering:
             return f"all {self.shards} parts annotated; joining them"
         return f"{self.shards_done} of {self.shards} parts annotated"
 

@@ -14,7 +14,6 @@ writer here writes none of them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -144,113 +143,104 @@ def _get(fields: Struct, field: int, default: Any = None) -> Any:
     return next((value for number, _kind, value in fields if number == field), default)
 
 
-def _set(fields: Struct, field: int, kind: int, value: Any) -> None:
-    for index, (number, _kind, _value) in enumerate(fields):
-        if number == field:
-            fields[index] = (field, kind, value)
-            return
-    fields.append((field, kind, value))
-    fields.sort(key=lambda item: item[0])
-
-
-@dataclass
 class ParquetFooter:
-    data: bytes  # the whole file
-    meta: Struct  # FileMetaData
+    """A Parquet file's footer (FileMetaData), its chunks read from the file as they are wanted
+    (a file is never read whole: a job's shards together may be larger than memory)."""
 
-    @classmethod
-    def read(cls, path: Path) -> ParquetFooter:
-        data = path.read_bytes()
-        if data[:4] != MAGIC or data[-4:] != MAGIC:
+    def __init__(self, path: Path) -> None:
+        self.handle = open(path, "rb")  # (closed on leaving ``with``)
+        self.handle.seek(-8, 2)
+        tail = self.handle.read(8)
+        self.handle.seek(0)
+        if self.handle.read(4) != MAGIC or tail[4:] != MAGIC:
+            self.handle.close()
             raise ValueError(f"{path.name} is not a Parquet file")
-        size = int.from_bytes(data[-8:-4], "little")
-        return cls(data, _Reader(data[-8 - size : -8]).struct())
+        size = int.from_bytes(tail[:4], "little")
+        self.handle.seek(-8 - size, 2)
+        self.meta: Struct = _Reader(self.handle.read(size)).struct()
 
     @property
     def row_groups(self) -> list[Struct]:
         return _get(self.meta, 4, (STRUCT, []))[1]
 
+    def read(self, start: int, size: int) -> bytes:
+        self.handle.seek(start)
+        return self.handle.read(size)
+
+    def __enter__(self) -> ParquetFooter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.handle.close()
+
+
+def _with(fields: Struct, replaced: Struct) -> Struct:
+    """``fields`` with the fields of ``replaced`` in place of their own (or added), in field order."""
+    numbers = {number for number, _kind, _value in replaced}
+    return sorted([item for item in fields if item[0] not in numbers] + replaced, key=lambda item: item[0])
+
+
+def _shifted(meta: Struct, by: int) -> Struct:
+    """ColumnMetaData with its page offsets (data, index, dictionary) moved by ``by``."""
+    return _with(meta, [(field, I64, _get(meta, field) + by) for field in (9, 10, 11)
+                        if _get(meta, field) is not None and _get(meta, field) > 0])  # fmt: skip
+
 
 # ColumnChunk: 2 file_offset, 3 meta_data, 4/6 page index offsets, 8/9 encryption;
-# ColumnMetaData: 7 total_compressed_size, 9 data_page_offset, 10 index_page_offset,
-# 11 dictionary_page_offset, 14 bloom_filter_offset; RowGroup: 1 columns, 2 total_byte_size,
-# 5 file_offset, 6 total_compressed_size, 7 ordinal
-def _chunk_bytes(footer: ParquetFooter, chunk: Struct) -> tuple[bytes, Struct]:
-    """A column chunk's bytes and its metadata (ColumnChunk) with offsets relative to the chunk's start."""
+# ColumnMetaData: 6 total_uncompressed_size, 7 total_compressed_size, 9 data_page_offset,
+# 10 index_page_offset, 11 dictionary_page_offset, 14 bloom_filter_offset; RowGroup: 1 columns,
+# 2 total_byte_size, 3 num_rows, 5 file_offset, 6 total_compressed_size, 7 ordinal
+def _chunk_placed(footer: ParquetFooter, chunk: Struct, at: int) -> tuple[bytes, Struct]:
+    """A column chunk's bytes and its metadata (ColumnChunk) with its offsets moved to ``at``."""
     if any(_get(chunk, field) is not None for field in (1, 4, 6, 8, 9)):
         raise ValueError("column chunks with page indexes, external files or encryption are not joined")
-    meta: Struct = list(_get(chunk, 3))
+    meta: Struct = _get(chunk, 3)
     if _get(meta, 14) is not None:
         raise ValueError("column chunks with bloom filters are not joined")
-    starts = [offset for offset in (_get(meta, 11), _get(meta, 10), _get(meta, 9)) if offset is not None and offset > 0]
-    start, size = min(starts), _get(meta, 7)
-    for field in (9, 10, 11):
-        if _get(meta, field) is not None and _get(meta, field) > 0:
-            _set(meta, field, I64, _get(meta, field) - start)
-    relative = [(number, kind, value) for number, kind, value in chunk if number not in (2, 3)]
-    relative += [(2, I64, (_get(chunk, 2) or start) - start), (3, STRUCT, meta)]
-    relative.sort(key=lambda item: item[0])
-    return footer.data[start : start + size], relative
-
-
-def _placed(chunk: Struct, at: int) -> Struct:
-    placed: Struct = []
-    for number, kind, value in chunk:
-        if number == 2:
-            value = value + at
-        elif number == 3:
-            meta = list(value)
-            for field in (9, 10, 11):
-                if _get(meta, field) is not None and _get(meta, field) >= 0:
-                    _set(meta, field, I64, _get(meta, field) + at)
-            value = meta
-        placed.append((number, kind, value))
-    return placed
+    start = min(
+        offset for offset in (_get(meta, 11), _get(meta, 10), _get(meta, 9)) if offset is not None and offset > 0
+    )
+    by = at - start
+    placed = _with(chunk, [(2, I64, (_get(chunk, 2) or start) + by), (3, STRUCT, _shifted(meta, by))])
+    return footer.read(start, _get(meta, 7)), placed
 
 
 def splice(parts: Sequence[Path], replacements: Sequence[Path], replaced: Sequence[int], output: Path) -> None:
     """Join ``parts`` (same schema, in order) into ``output``; the columns at indexes ``replaced``
     are taken from ``replacements`` (one per part, the same row groups, those columns only, in
     that order). The footer's schema and key-value metadata are the first part's."""
-    footers = [ParquetFooter.read(path) for path in parts]
     groups: list[Struct] = []
     rows = 0
+    first_meta: Struct | None = None
     with open(output, "wb") as out:
         out.write(MAGIC)
         at = len(MAGIC)
-        for footer, replacement_path in zip(footers, replacements, strict=True):
-            replacement = ParquetFooter.read(replacement_path)
-            if len(replacement.row_groups) != len(footer.row_groups):
-                raise ValueError(f"{replacement_path.name}: its row groups differ from its part's")
-            for group, new in zip(footer.row_groups, replacement.row_groups, strict=True):
-                columns = list(_get(group, 1)[1])
-                new_columns = _get(new, 1)[1]
-                if _get(group, 3) != _get(new, 3):
-                    raise ValueError("a replacement row group holds another number of rows")
-                placed, compressed, uncompressed = [], 0, 0
-                first = at
-                for index, chunk in enumerate(columns):
-                    source, meta = footer, chunk
-                    if index in replaced:
-                        source, meta = replacement, new_columns[list(replaced).index(index)]
-                    data, relative = _chunk_bytes(source, meta)
-                    out.write(data)
-                    placed.append(_placed(relative, at))
-                    at += len(data)
-                    compressed += len(data)
-                    uncompressed += _get(_get(relative, 3), 6)
-                group_out: Struct = [
-                    (number, kind, value) for number, kind, value in group if number not in (1, 2, 5, 6, 7)
-                ]
-                group_out += [(1, LIST, (STRUCT, placed)), (2, I64, uncompressed), (5, I64, first),
-                              (6, I64, compressed), (7, I16, len(groups))]  # fmt: skip
-                group_out.sort(key=lambda item: item[0])
-                groups.append(group_out)
-                rows += _get(group, 3)
-        meta = [(number, kind, value) for number, kind, value in footers[0].meta if number not in (3, 4)]
-        meta += [(3, I64, rows), (4, LIST, (STRUCT, groups))]
-        meta.sort(key=lambda item: item[0])
-        encoded = encode_struct(meta)
+        for part, replacement_path in zip(parts, replacements, strict=True):
+            with ParquetFooter(part) as footer, ParquetFooter(replacement_path) as replacement:
+                first_meta = first_meta or footer.meta
+                if len(replacement.row_groups) != len(footer.row_groups):
+                    raise ValueError(f"{replacement_path.name}: its row groups differ from its part's")
+                for group, new in zip(footer.row_groups, replacement.row_groups, strict=True):
+                    if _get(group, 3) != _get(new, 3):
+                        raise ValueError("a replacement row group holds another number of rows")
+                    new_columns = _get(new, 1)[1]
+                    placed, compressed, uncompressed, first = [], 0, 0, at
+                    for index, chunk in enumerate(_get(group, 1)[1]):
+                        source, meta = footer, chunk
+                        if index in replaced:
+                            source, meta = replacement, new_columns[list(replaced).index(index)]
+                        data, chunk_out = _chunk_placed(source, meta, at)
+                        out.write(data)
+                        placed.append(chunk_out)
+                        at += len(data)
+                        compressed += len(data)
+                        uncompressed += _get(_get(chunk_out, 3), 6)
+                    totals: Struct = [(1, LIST, (STRUCT, placed)), (2, I64, uncompressed), (5, I64, first),
+                                      (6, I64, compressed), (7, I16, len(groups))]  # fmt: skip
+                    groups.append(_with(group, totals))
+                    rows += _get(group, 3)
+        assert first_meta is not None, "no parts to join"
+        encoded = encode_struct(_with(first_meta, [(3, I64, rows), (4, LIST, (STRUCT, groups))]))
         out.write(encoded)
         out.write(len(encoded).to_bytes(4, "little"))
         out.write(MAGIC)

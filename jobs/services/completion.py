@@ -25,7 +25,8 @@ from jobs.models import Job, JobStatus
 from jobs.references.bundles import installed_references
 from jobs.results.queries import VariantTable
 from jobs.results.tables import genotypes_key, store_genotypes
-from jobs.services.lifecycle import attempt_prefix, job_followups
+from jobs.services.lifecycle import attempt_prefix, job_followups, job_limits
+from jobs.services.uploads import input_stem
 from jobs.storage import results_storage
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,21 @@ def download(storage: Storage, key: str, target: Path) -> str:
             digest.update(block)
             out.write(block)
     return digest.hexdigest()
+
+
+def output_names(job: Job) -> dict[str, str]:
+    """The names a job's files are stored under, from its input's name."""
+    stem = input_stem(job.input_name)
+    return {"result": f"{stem}.annot.vcf.gz", "log": f"{stem}.count.log", "summary": f"{stem}.summary.json",
+            "table": f"{stem}.variants.parquet"}  # fmt: skip
+
+
+def engine_options(job: Job) -> dict[str, Any]:
+    """What the engine is told of a job, whole or in shards (so that both write the same bytes)."""
+    return {
+        "input_name": job.input_name, "limits": job_limits(job.owner), "fill_id": settings.GAS_FILL_ID_COLUMN,
+        "pick": job.pick, "flags": tuple(job.flags),
+    }  # fmt: skip
 
 
 @dataclass(frozen=True)

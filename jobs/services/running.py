@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
@@ -23,18 +22,19 @@ from jobs.scratch import scratch_folder
 from jobs.services.completion import (
     Outputs,
     download,
+    engine_options,
     heartbeat_seconds,
     job_complete,
     nothing_annotated_message,
+    output_names,
 )
-from jobs.services.lifecycle import job_claim, job_fail, job_limits
+from jobs.services.lifecycle import job_claim, job_fail
 from jobs.services.notation_inputs import is_notation_input, notation_warnings, resolve_notation_file
 from jobs.services.shards import job_split_if_large
-from jobs.services.uploads import input_stem
 from jobs.sources.job_specs import job_source_specs
 from jobs.storage import inputs_storage
 
-__all__ = ["engine_options", "heartbeat_seconds", "job_run", "output_names"]
+__all__ = ["heartbeat_seconds", "job_run"]
 
 logger = logging.getLogger(__name__)
 
@@ -122,18 +122,3 @@ def _annotate(job: Job, scratch: Path) -> Job:
         notes=notes + source_warnings,
         applied=applied,
     )
-
-
-def output_names(job: Job) -> dict[str, str]:
-    """The names a job's files are stored under, from its input's name."""
-    stem = input_stem(job.input_name)
-    return {"result": f"{stem}.annot.vcf.gz", "log": f"{stem}.count.log", "summary": f"{stem}.summary.json",
-            "table": f"{stem}.variants.parquet"}  # fmt: skip
-
-
-def engine_options(job: Job) -> dict[str, Any]:
-    """What the engine is told of a job, whole or in shards (so that both write the same bytes)."""
-    return {
-        "input_name": job.input_name, "limits": job_limits(job.owner), "fill_id": settings.GAS_FILL_ID_COLUMN,
-        "pick": job.pick, "flags": tuple(job.flags),
-    }  # fmt: skip

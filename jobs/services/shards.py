@@ -40,9 +40,17 @@ from jobs.annotation.shards import has_more_lines_than, join_shards, split_vcf
 from jobs.models import Job, JobShard, JobStatus, ShardStatus
 from jobs.references.bundles import load_reference
 from jobs.results.merge import merge_genotype_tables, merge_variant_tables
-from jobs.results.tables import genotypes_key, write_tables
+from jobs.results.tables import genotypes_key, store_genotypes, write_tables
 from jobs.scratch import scratch_folder
-from jobs.services.completion import Outputs, download, heartbeat_seconds, job_complete, nothing_annotated_message
+from jobs.services.completion import (
+    Outputs,
+    download,
+    engine_options,
+    heartbeat_seconds,
+    job_complete,
+    nothing_annotated_message,
+    output_names,
+)
 from jobs.services.lifecycle import attempt_prefix, job_fail, job_limits
 from jobs.sources.job_specs import job_source_specs
 from jobs.storage import results_storage
@@ -91,7 +99,6 @@ def job_split_if_large(*, job: Job, local_input: Path, scratch: Path) -> bool:
             for key in keys:  # (the job was taken over, failed or deleted meanwhile)
                 storage.delete(key)
             return True
-        JobShard.objects.filter(job=job).delete()  # (none: a split is recorded once)
         JobShard.objects.bulk_create(
             JobShard(job=job, index=index, input_key=key, line_offset=shard.line_offset, lines=shard.lines)
             for index, (shard, key) in enumerate(zip(shards, keys, strict=True))
@@ -150,8 +157,6 @@ def shard_run(*, job_id: uuid.UUID, index: int, worker: str) -> JobShard | None:
 
 
 def _annotate_shard(shard: JobShard, scratch: Path) -> None:
-    from jobs.services.running import engine_options  # (running calls this module)
-
     job = shard.job
     local_input = scratch / "input.vcf.gz"
     storage = results_storage()
@@ -168,15 +173,11 @@ def _annotate_shard(shard: JobShard, scratch: Path) -> None:
     for kind, path, name in (("result", output, f"{stem}.vcf.gz"), ("table", table, f"{stem}.variants.parquet")):
         with open(path, "rb") as handle:
             keys[kind] = storage.save(f"{job.owner_id}/{job.id}/{shard.attempt_token}/{name}", File(handle, name=name))
-    if genotypes is not None:
-        with open(genotypes, "rb") as handle:
-            saved = storage.save(genotypes_key(keys["table"]), File(handle, name="shard.genotypes.parquet"))
-        keys["genotypes"] = saved
+    store_genotypes(table_key=keys["table"], path=genotypes)  # (beside its table, when it has samples)
     fault_point("shard.after_store")
-    stats = {"parts": result.stats.as_parts(), "applied": applied, "warnings": source_warnings,
-             "genotypes": keys.get("genotypes", "")}  # fmt: skip
+    stats = {"parts": result.stats.as_parts(), "applied": applied, "warnings": source_warnings}
     if not _shard_done(shard, keys=keys, stats=stats, seconds=result.stats.seconds):
-        for key in keys.values():
+        for key in (*keys.values(), genotypes_key(keys["table"])):
             storage.delete(key)
 
 
@@ -245,21 +246,22 @@ def job_gather(*, job_id: uuid.UUID, worker: str) -> Job | None:
 
 
 def _gather(job: Job, scratch: Path) -> Job:
-    from jobs.services.running import output_names  # (running calls this module)
-
     shards = list(JobShard.objects.filter(job=job).order_by("index"))
     if len(shards) != job.shards or any(shard.status != ShardStatus.DONE for shard in shards):
         raise RuntimeError(f"job {job.id}: {job.shards} shards counted done, but their records disagree")
     storage = results_storage()
-    results, tables, genotype_tables = [], [], []
+    results: list[Path] = []
+    tables: list[Path] = []
+    genotype_tables: list[Path] = []
     stats = AnnotationStats()
     for shard in shards:
-        results.append(_fetched(storage, shard.result_key, scratch / f"shard-{shard.index:05d}.vcf.gz"))
-        tables.append(_fetched(storage, shard.table_key, scratch / f"shard-{shard.index:05d}.variants.parquet"))
-        if shard.stats.get("genotypes"):
-            genotype_tables.append(
-                _fetched(storage, shard.stats["genotypes"], scratch / f"shard-{shard.index:05d}.genotypes.parquet")
-            )
+        stem = f"shard-{shard.index:05d}"
+        fetched = [(shard.result_key, results, ".vcf.gz"), (shard.table_key, tables, ".variants.parquet")]
+        if storage.exists(genotypes_key(shard.table_key)):  # (a VCF with samples)
+            fetched.append((genotypes_key(shard.table_key), genotype_tables, ".genotypes.parquet"))
+        for key, into, suffix in fetched:
+            into.append(scratch / f"{stem}{suffix}")
+            download(storage, key, into[-1])
         stats.add_parts(shard.stats["parts"])
         stats.seconds += shard.seconds
     reference = load_reference(job.reference_name)
@@ -286,18 +288,13 @@ def _gather(job: Job, scratch: Path) -> Job:
                         notes=list(shards[0].stats.get("warnings", [])), applied=applied)  # fmt: skip
 
 
-def _fetched(storage: Any, key: str, path: Path) -> Path:
-    download(storage, key, path)
-    return path
-
-
 def _drop_shard_files(job: Job) -> None:
     """After the gather: the shards' inputs and outputs go (the storage sweep takes any left)."""
     if not Job.objects.filter(id=job.id, status=JobStatus.COMPLETED).exists():
         return
     storage = results_storage()
     for shard in JobShard.objects.filter(job=job):
-        for key in (shard.input_key, shard.result_key, shard.table_key, shard.stats.get("genotypes", "")):
+        for key in (shard.input_key, shard.result_key, shard.table_key, genotypes_key(shard.table_key)):
             if key:
                 storage.delete(key)
 

@@ -39,7 +39,7 @@ from jobs.annotation.engine import annotate_vcf  # noqa: E402
 from jobs.models import Job, JobShard, JobStatus, ShardStatus  # noqa: E402
 from jobs.references.bundles import load_reference  # noqa: E402
 from jobs.services import lifecycle  # noqa: E402
-from jobs.services.running import engine_options  # noqa: E402
+from jobs.services.completion import engine_options  # noqa: E402
 
 ALIASES = ("jobs", "archive", "restore", "thaw")
 POISON = [Value(None, JSONField()), 42, "job", ["job_id"], True, {"job_id": 7}, {"job_id": "not-a-uuid"}, {}]

@@ -43,6 +43,17 @@ def submit(client, capture, name: str, content: bytes) -> Job:
     return the_job()
 
 
+def whole_and_split(client, capture, settings, name: str, content: bytes, shard_records: int) -> tuple[Job, Job]:
+    """The same file as a job run whole, then as a job split into shards of ``shard_records`` lines."""
+    jobs = []
+    for records in (0, shard_records):
+        settings.GAS_SHARD_RECORDS = records
+        jobs.append(submit(client, capture, name, content))
+        work(capture)
+        jobs[-1].refresh_from_db()
+    return jobs[0], jobs[1]
+
+
 def stored(key: str) -> bytes:
     with storages["results"].open(key, "rb") as handle:
         return handle.read()
@@ -127,16 +138,9 @@ def _with_samples(path: Path, samples: int, seed: int = 32) -> bytes:
 def test_a_sharded_job_with_samples_has_the_whole_jobs_genotype_table(
     signed_in_client, django_capture_on_commit_callbacks, settings
 ):
-    capture = django_capture_on_commit_callbacks
     content = _with_samples(TEN_K, 3)
-    settings.GAS_SHARD_RECORDS = 0
-    whole = submit(signed_in_client, capture, "cohort.vcf.gz", content)
-    work(capture)
-    settings.GAS_SHARD_RECORDS = 3000
-    job = submit(signed_in_client, capture, "cohort.vcf.gz", content)
-    work(capture)
-    whole.refresh_from_db()
-    job.refresh_from_db()
+    whole, job = whole_and_split(signed_in_client, django_capture_on_commit_callbacks, settings, "cohort.vcf.gz",
+                                 content, 3000)  # fmt: skip
     assert (job.status, job.shards, job.samples) == (JobStatus.COMPLETED, 3, ["S0", "S1", "S2"])
     assert stored(job.result_key) == stored(whole.result_key)
     genotypes = [pq.read_table(storages["results"].open(genotypes_key(j.table_key), "rb")).to_pydict()
@@ -207,14 +211,7 @@ def test_bad_input_in_a_shard_fails_the_job_naming_the_files_own_line(
     columns[1] = "63025600"  # (past the end of chromosome 20: found by the annotation, not at upload)
     lines[bad - 1] = "\t".join(columns)
     content = gzip.compress("".join(lines).encode())
-    settings.GAS_SHARD_RECORDS = 0
-    whole = submit(signed_in_client, capture, "bad.vcf.gz", content)
-    work(capture)
-    settings.GAS_SHARD_RECORDS = 2000
-    job = submit(signed_in_client, capture, "bad.vcf.gz", content)
-    work(capture)
-    whole.refresh_from_db()
-    job.refresh_from_db()
+    whole, job = whole_and_split(signed_in_client, capture, settings, "bad.vcf.gz", content, 2000)
     assert (whole.status, job.status, job.shards) == (JobStatus.FAILED, JobStatus.FAILED, 5)
     assert f"line {bad}" in job.error_message and job.error_message == whole.error_message
     assert sum("failed" in m.subject for m in mail.outbox) == 2  # one mail per job
